@@ -1,0 +1,23 @@
+//! Device backends for fwctl-run.
+//!
+//! Everything above this crate talks to fwctl devices through one trait, [`Backend`], and
+//! never learns which implementation answers:
+//!
+//! - [`kernel`]: the real thing. Discovery walks `/sys/class/fwctl` and `/dev/fwctl`; RPCs
+//!   are `FWCTL_INFO` / `FWCTL_RPC` ioctls. The only `unsafe` code of the project lives in
+//!   [`kernel::ioctl`], next to the structs it passes to the kernel.
+//! - [`sim`]: simulated devices that behave like the kernel drivers and their firmware,
+//!   byte for byte and errno for errno, described by TOML profiles.
+//!
+//! The contract both follow is the kernel's (`drivers/fwctl/main.c`): an RPC either fails
+//! with an errno, or succeeds and reports the response length the driver produced, which
+//! may exceed the caller's buffer (only the part that fits is copied).
+
+pub mod backend;
+pub mod kernel;
+pub mod sim;
+pub mod uapi;
+
+pub use backend::{
+    Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DeviceKind, Scope,
+};
