@@ -1,0 +1,119 @@
+//! The command line: parsing only. Every decision is made by the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  every device was checked and nothing of warning or worse was found
+  1  every device was checked and at least one finding is a warning or worse
+  2  could not run: bad plugin, refused grant, a run failed on a device (trap,
+     timeout, limit, device gone), or no device matched the plugin
+
+Plugins named without a '/' are looked up in $FWCTL_RUN_PLUGIN_PATH (colon-separated;
+default ~/.local/share/fwctl-run/plugins, /usr/local/lib/fwctl-run/plugins,
+/usr/lib/fwctl-run/plugins), then in the current directory. Without fwctl devices
+(/sys/class/fwctl empty) the built-in simulated fleet is used, and reports say so.";
+
+/// Run sandboxed WebAssembly plugins against Linux fwctl devices, real or simulated.
+#[derive(Debug, Parser)]
+#[command(name = "fwctl-run", version, after_help = EXIT_STATUS_HELP, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List fwctl devices: kind, parent, driver, and FWCTL_INFO device data decoded.
+    List {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a plugin's manifest, WIT world, imports, exports, digest, and the grant it
+    /// would get, without running it.
+    Inspect {
+        /// Plugin file or name.
+        plugin: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send one raw firmware RPC and print the response (for operators, like mlx5ctl).
+    Rpc {
+        /// Device node name, e.g. fwctl0.
+        device: String,
+        /// RPC scope: configuration, debug-read-only, debug-write, debug-write-full.
+        #[arg(long, default_value = "debug-read-only")]
+        scope: String,
+        /// Request bytes in hex (spaces and underscores allowed).
+        request: Vec<String>,
+        /// Response buffer size in bytes (out_len).
+        #[arg(long, default_value_t = 4096)]
+        out_len: u32,
+        #[command(flatten)]
+        source: SourceArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct SourceArgs {
+    /// Use simulated devices: the default fleet, a built-in profile name, or a profile file.
+    #[arg(long, value_name = "PROFILE", num_args = 0..=1, default_missing_value = "default")]
+    pub sim: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Plugin file or name (e.g. mlx5-diag.wasm).
+    pub plugin: Option<String>,
+
+    /// Run only on these devices (node names such as fwctl0); repeatable.
+    #[arg(long = "device", value_name = "NAME")]
+    pub devices: Vec<String>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also print plugin logs and captured stdout/stderr.
+    #[arg(long, short)]
+    pub verbose: bool,
+
+    /// Wall-clock limit per device, in milliseconds (default 10000).
+    #[arg(long, value_name = "MS")]
+    pub timeout: Option<u64>,
+
+    /// Memory limit per device, in MiB (default 64).
+    #[arg(long, value_name = "MIB")]
+    pub memory_mib: Option<u64>,
+
+    /// RPC budget per device (default 10000).
+    #[arg(long, value_name = "N")]
+    pub rpc_budget: Option<u64>,
+
+    /// Compile cache directory (default $FWCTL_RUN_CACHE_DIR, else ~/.cache/fwctl-run).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile the plugin every time.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Arguments for the plugin.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}

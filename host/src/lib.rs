@@ -1,0 +1,22 @@
+//! fwctl-run: run sandboxed WebAssembly plugins against Linux fwctl devices.
+//!
+//! One invocation flows one way through these modules:
+//!
+//! 1. [`plugin`]: locate the file, read it, check it is a component, read its manifest;
+//! 2. [`policy`]: intersect what the manifest asks with what the operator allows (the grant);
+//! 3. [`source`]: discover devices, on the kernel or, without fwctl hardware, the simulator;
+//! 4. [`runner`] and [`sandbox`]: one isolated, limited store per granted device, run
+//!    concurrently;
+//! 5. [`report`]: render the [`outcome`] for people or machines and pick the exit status.
+//!
+//! Device access goes through [`fwctl_devices`] (re-exported as [`devices`]).
+
+pub use fwctl_devices as devices;
+
+pub mod outcome;
+pub mod plugin;
+pub mod policy;
+pub mod report;
+pub mod runner;
+pub mod sandbox;
+pub mod source;

@@ -1,0 +1,164 @@
+//! What a plugin run produced: plain data, free of wasmtime types, handed from the
+//! sandbox to the runner and from the runner to the renderers.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use fwctl_devices::DeviceDescriptor;
+use serde::Serialize;
+
+/// How serious a finding is; ordered so that the worst one is the maximum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A fact worth showing; nothing is wrong.
+    Info,
+    /// Worth an operator's look; the device works.
+    Warning,
+    /// Something is wrong and affects the device's function.
+    Error,
+    /// The device is failing or at risk of damage.
+    Critical,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Critical => "critical",
+        })
+    }
+}
+
+/// A typed value a plugin reported.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// Free text.
+    Text(String),
+    /// A signed integer.
+    Integer(i64),
+    /// An unsigned integer.
+    Unsigned(u64),
+    /// A real number.
+    Real(f64),
+    /// A yes/no value.
+    Boolean(bool),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Text(s) => f.write_str(s),
+            Self::Integer(i) => write!(f, "{i}"),
+            Self::Unsigned(u) => write!(f, "{u}"),
+            Self::Real(r) => write!(f, "{r}"),
+            Self::Boolean(b) => write!(f, "{}", if *b { "yes" } else { "no" }),
+        }
+    }
+}
+
+/// A diagnostic result about one device.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// How serious it is.
+    pub severity: Severity,
+    /// A stable dotted code, e.g. `mlx5.link.down`.
+    pub code: String,
+    /// One line for people.
+    pub summary: String,
+    /// Structured detail, by key.
+    pub detail: BTreeMap<String, Value>,
+}
+
+/// The level of a plugin log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Tracing detail.
+    Debug,
+    /// Progress.
+    Info,
+    /// Handled surprises.
+    Warn,
+    /// Unhandled problems.
+    Error,
+}
+
+/// A log line from a plugin.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogLine {
+    /// Its level.
+    pub level: LogLevel,
+    /// Its text.
+    pub message: String,
+}
+
+/// Everything one run reported, whether or not it finished.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RunOutput {
+    /// Findings, in report order.
+    pub findings: Vec<Finding>,
+    /// Facts by key (a later report of a key replaces the earlier one).
+    pub facts: BTreeMap<String, Value>,
+    /// Log lines, in order.
+    pub logs: Vec<LogLine>,
+    /// RPCs the host refused because they were outside the grant, with the reason.
+    pub denials: Vec<String>,
+    /// Captured standard output (possibly cut at the output limit).
+    pub stdout: String,
+    /// Captured standard error (possibly cut at the output limit).
+    pub stderr: String,
+}
+
+impl RunOutput {
+    /// The worst severity reported, if any finding was.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// How one plugin-and-device run ended.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// `run` returned `ok`.
+    Completed,
+    /// The plugin does not handle this kind of device (its manifest does not name it).
+    NotApplicable {
+        /// Why it was skipped.
+        reason: String,
+    },
+    /// The run could not finish; `cause` names plugin, device and what happened.
+    Failed {
+        /// A short, stable classification (`trap`, `timeout`, `memory-limit`, ...).
+        kind: String,
+        /// The full message.
+        cause: String,
+    },
+}
+
+/// One plugin run on one device.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeviceRun {
+    /// The device.
+    pub device: DeviceDescriptor,
+    /// How it ended.
+    #[serde(flatten)]
+    pub status: RunStatus,
+    /// RPCs the plugin sent (including refused ones).
+    pub rpcs: u64,
+    /// Wall time from open to the end of the run.
+    #[serde(rename = "duration_ms", serialize_with = "as_millis")]
+    pub duration: Duration,
+    /// What the plugin reported before it ended.
+    #[serde(flatten)]
+    pub output: RunOutput,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1e6).round() / 1e3)
+}

@@ -1,0 +1,102 @@
+//! Where `fwctl-run NAME` looks for a plugin.
+//!
+//! A name containing a `/` is a path and is used as given. A bare name (`mlx5-diag.wasm`,
+//! or `mlx5-diag` with `.wasm` implied) is looked up in each directory of the plugin path,
+//! then in the current directory. The plugin path is `$FWCTL_RUN_PLUGIN_PATH`
+//! (colon-separated) when set, else `$XDG_DATA_HOME/fwctl-run/plugins` (by default
+//! `~/.local/share/fwctl-run/plugins`), `/usr/local/lib/fwctl-run/plugins` and
+//! `/usr/lib/fwctl-run/plugins`.
+
+use std::path::{Path, PathBuf};
+
+use super::LoadError;
+
+/// The environment variable that replaces the default plugin directories.
+pub const PLUGIN_PATH_ENV: &str = "FWCTL_RUN_PLUGIN_PATH";
+
+/// The directories searched for bare plugin names, in order, then the working directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginSearchPath {
+    dirs: Vec<PathBuf>,
+    cwd: Option<PathBuf>,
+}
+
+impl PluginSearchPath {
+    /// The documented search path, from the environment.
+    pub fn from_env() -> Self {
+        let dirs = match std::env::var_os(PLUGIN_PATH_ENV) {
+            Some(list) => std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect(),
+            None => Self::default_dirs(),
+        };
+        Self { dirs, cwd: std::env::current_dir().ok() }
+    }
+
+    /// An explicit list (for tests and embedding), then `cwd` if given.
+    pub fn new(dirs: Vec<PathBuf>, cwd: Option<PathBuf>) -> Self {
+        Self { dirs, cwd }
+    }
+
+    fn default_dirs() -> Vec<PathBuf> {
+        let data_home = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")));
+        let mut dirs: Vec<PathBuf> = data_home.into_iter().map(|d| d.join("fwctl-run/plugins")).collect();
+        dirs.push(PathBuf::from("/usr/local/lib/fwctl-run/plugins"));
+        dirs.push(PathBuf::from("/usr/lib/fwctl-run/plugins"));
+        dirs
+    }
+
+    /// The directories, in search order (the working directory last).
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> {
+        self.dirs.iter().map(PathBuf::as_path).chain(self.cwd.as_deref())
+    }
+
+    /// Finds the file a plugin name stands for.
+    pub fn resolve(&self, name: &str) -> Result<PathBuf, LoadError> {
+        if name.contains('/') {
+            return Ok(PathBuf::from(name));
+        }
+        let file = if name.ends_with(".wasm") { name.to_string() } else { format!("{name}.wasm") };
+        let mut searched = Vec::new();
+        for dir in self.dirs() {
+            let candidate = dir.join(&file);
+            if candidate.is_file() {
+                return Ok(candidate);
+            }
+            searched.push(candidate);
+        }
+        Err(LoadError::NotFound { name: name.to_string(), searched })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_names_search_the_plugin_dirs_before_the_working_directory() {
+        let plugins = tempfile::tempdir().unwrap();
+        let cwd = tempfile::tempdir().unwrap();
+        std::fs::write(cwd.path().join("diag.wasm"), b"cwd").unwrap();
+        let search = PluginSearchPath::new(vec![plugins.path().into()], Some(cwd.path().into()));
+        assert_eq!(search.resolve("diag.wasm").unwrap(), cwd.path().join("diag.wasm"));
+
+        std::fs::write(plugins.path().join("diag.wasm"), b"dir").unwrap();
+        assert_eq!(search.resolve("diag.wasm").unwrap(), plugins.path().join("diag.wasm"));
+        assert_eq!(search.resolve("diag").unwrap(), plugins.path().join("diag.wasm"), ".wasm is implied");
+    }
+
+    #[test]
+    fn paths_are_taken_as_given_and_misses_list_every_place_tried() {
+        let dir = tempfile::tempdir().unwrap();
+        let search = PluginSearchPath::new(vec![dir.path().into()], None);
+        assert_eq!(search.resolve("./x/y.wasm").unwrap(), PathBuf::from("./x/y.wasm"));
+        match search.resolve("missing") {
+            Err(LoadError::NotFound { name, searched }) => {
+                assert_eq!(name, "missing");
+                assert_eq!(searched, vec![dir.path().join("missing.wasm")]);
+            }
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The manifest a plugin carries in its `fwctl-manifest` custom section.
+//!
+//! ```toml
+//! manifest-version = 1
+//! name = "mlx5-diag"
+//! version = "0.1.0"
+//! vendor = "fwctl-run project"
+//! description = "ConnectX health diagnostics"
+//!
+//! [devices.mlx5]            # one table per device kind the plugin handles
+//! scope = "debug-read-only" # the highest scope it will use
+//!
+//! [limits]                  # optional: what it expects to need
+//! memory-mib = 64
+//! timeout-ms = 10000
+//! rpcs = 4096
+//! ```
+//!
+//! The manifest travels inside the component so that one file (later: one signed file)
+//! is the unit of distribution.
+
+use std::collections::BTreeMap;
+
+use fwctl_devices::{DeviceKind, Scope};
+use serde::{Deserialize, Serialize};
+
+/// The custom section name.
+pub const MANIFEST_SECTION: &str = "fwctl-manifest";
+
+/// The manifest format this build reads.
+const MANIFEST_VERSION: u32 = 1;
+
+/// What a plugin declares about itself.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Manifest {
+    /// Format version; must be 1.
+    pub manifest_version: u32,
+    /// The plugin's name.
+    pub name: String,
+    /// The plugin's version.
+    pub version: String,
+    /// Who publishes it.
+    pub vendor: String,
+    /// One line about what it does.
+    #[serde(default)]
+    pub description: String,
+    /// The device kinds it handles, each with the highest scope it will use.
+    pub devices: BTreeMap<DeviceKind, DeviceRequest>,
+    /// Resources it expects to need.
+    #[serde(default)]
+    pub limits: RequestedLimits,
+}
+
+/// What a plugin asks for on one device kind.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DeviceRequest {
+    /// The highest scope its RPCs use.
+    pub scope: Scope,
+}
+
+/// Limits a plugin asks for; unset ones take the host's defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RequestedLimits {
+    /// Linear memory, in MiB.
+    pub memory_mib: Option<u64>,
+    /// Wall-clock time per device, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// RPCs per device.
+    pub rpcs: Option<u64>,
+}
+
+/// Why a manifest was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ManifestError {
+    /// No `fwctl-manifest` section.
+    #[error("no `{MANIFEST_SECTION}` custom section: the plugin does not declare what it needs (the SDK's export_plugin! macro embeds one)")]
+    Missing,
+    /// More than one section.
+    #[error("{0} `{MANIFEST_SECTION}` custom sections; a plugin carries exactly one")]
+    Duplicate(usize),
+    /// Not UTF-8.
+    #[error("the `{MANIFEST_SECTION}` section is not UTF-8 text")]
+    NotText,
+    /// TOML or field errors; the message names the field.
+    #[error("invalid manifest: {0}")]
+    Invalid(String),
+}
+
+impl Manifest {
+    /// Parses the section's contents (`None` when the section is absent).
+    pub fn from_section(section: Option<&[u8]>) -> Result<Self, ManifestError> {
+        let bytes = section.ok_or(ManifestError::Missing)?;
+        let text = std::str::from_utf8(bytes).map_err(|_| ManifestError::NotText)?;
+        Self::from_toml(text)
+    }
+
+    /// Parses manifest TOML.
+    pub fn from_toml(text: &str) -> Result<Self, ManifestError> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::Invalid(e.message().to_string() + &span_hint(text, e.span())))?;
+        if manifest.manifest_version != MANIFEST_VERSION {
+            return Err(ManifestError::Invalid(format!(
+                "field `manifest-version` is {}, this fwctl-run reads version {MANIFEST_VERSION}",
+                manifest.manifest_version
+            )));
+        }
+        if manifest.name.trim().is_empty() {
+            return Err(ManifestError::Invalid("field `name` is empty".into()));
+        }
+        if manifest.devices.is_empty() {
+            return Err(ManifestError::Invalid("table `devices` names no device kind".into()));
+        }
+        Ok(manifest)
+    }
+
+    /// The scope requested for a kind, if the plugin handles it.
+    pub fn scope_for(&self, kind: DeviceKind) -> Option<Scope> {
+        self.devices.get(&kind).map(|d| d.scope)
+    }
+}
+
+/// Points at the offending text (TOML errors carry a byte span).
+fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) if span.start < text.len() => {
+            let line = text[..span.start].matches('\n').count() + 1;
+            let snippet = text[span.start..span.end.min(text.len())].trim();
+            format!(" (line {line}: `{snippet}`)")
+        }
+        _ => String::new(),
+    }
+}
+
+/// Finds the manifest section anywhere in the component, nested core modules included
+/// (Rust guests embed it in their core module; `wasm-component-ld` keeps it there).
+/// Returns a parse error as text when the binary is malformed.
+pub(super) fn find_section(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut found = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| e.to_string())? {
+            wasmparser::Payload::CustomSection(section) if section.name() == MANIFEST_SECTION => {
+                found.push(section.data().to_vec());
+            }
+            _ => {}
+        }
+    }
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        n => Err(ManifestError::Duplicate(n).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        manifest-version = 1
+        name = "diag"
+        version = "1.0.0"
+        vendor = "Example"
+        [devices.mlx5]
+        scope = "debug-read-only"
+        [devices.cxl]
+        scope = "debug-write"
+        [limits]
+        rpcs = 12
+    "#;
+
+    #[test]
+    fn a_complete_manifest_parses() {
+        let m = Manifest::from_toml(GOOD).unwrap();
+        assert_eq!(m.name, "diag");
+        assert_eq!(m.scope_for(DeviceKind::Mlx5), Some(Scope::DebugReadOnly));
+        assert_eq!(m.scope_for(DeviceKind::Cxl), Some(Scope::DebugWrite));
+        assert_eq!(m.scope_for(DeviceKind::Pds), None);
+        assert_eq!(m.limits.rpcs, Some(12));
+        assert_eq!(m.limits.memory_mib, None);
+    }
+
+    #[test]
+    fn errors_name_the_field_at_fault() {
+        let bad_scope = GOOD.replace("debug-write\"", "root\"");
+        let err = Manifest::from_toml(&bad_scope).unwrap_err().to_string();
+        assert!(err.contains("unknown variant `root`") && err.contains("line"), "{err}");
+
+        let unknown = GOOD.replace("rpcs = 12", "rpcs = 12\ncolour = 3");
+        let err = Manifest::from_toml(&unknown).unwrap_err().to_string();
+        assert!(err.contains("unknown field `colour`"), "{err}");
+
+        let kind = GOOD.replace("[devices.cxl]", "[devices.gpu]");
+        let err = Manifest::from_toml(&kind).unwrap_err().to_string();
+        assert!(err.contains("gpu"), "{err}");
+
+        let version = GOOD.replace("manifest-version = 1", "manifest-version = 2");
+        let err = Manifest::from_toml(&version).unwrap_err().to_string();
+        assert!(err.contains("`manifest-version` is 2"), "{err}");
+
+        assert_eq!(Manifest::from_section(None), Err(ManifestError::Missing));
+        assert_eq!(Manifest::from_section(Some(&[0xff, 0xfe])), Err(ManifestError::NotText));
+    }
+}

@@ -1,0 +1,110 @@
+//! Runs one plugin over many devices: one fresh sandboxed store per device, all at once.
+//!
+//! A run that traps, times out, hits a limit or loses its device ends alone; the other
+//! runs and the process go on, and every result comes back in device order.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use fwctl_devices::{Backend, DeviceDescriptor};
+use nix::errno::Errno;
+use tokio::task::JoinSet;
+
+use crate::outcome::{DeviceRun, RunOutput, RunStatus};
+use crate::policy::Grant;
+use crate::sandbox::{GrantedDevice, PreparedPlugin, RunEnd};
+
+/// Runs `plugin` on every device in `devices` its grant covers, concurrently; devices
+/// it does not cover are reported as not applicable.
+pub async fn run_on_devices(
+    plugin_name: &str,
+    prepared: &PreparedPlugin,
+    grant: &Grant,
+    backend: Arc<dyn Backend>,
+    devices: &[DeviceDescriptor],
+    args: &[String],
+) -> Vec<DeviceRun> {
+    let mut runs: Vec<Option<DeviceRun>> = vec![None; devices.len()];
+    let mut tasks = JoinSet::new();
+    for (index, device) in devices.iter().enumerate() {
+        let Some(scope) = grant.scope_for(device.kind) else {
+            runs[index] = Some(DeviceRun {
+                device: device.clone(),
+                status: RunStatus::NotApplicable {
+                    reason: format!("{plugin_name} does not handle {} devices", device.kind),
+                },
+                rpcs: 0,
+                duration: Default::default(),
+                output: RunOutput::default(),
+            });
+            continue;
+        };
+        let (prepared, backend, device) = (prepared.clone(), Arc::clone(&backend), device.clone());
+        let (args, limits, plugin_name) = (args.to_vec(), grant.limits, plugin_name.to_string());
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let opened = backend.open(&device).and_then(|mut handle| {
+                let info = handle.info()?;
+                Ok(GrantedDevice::new(device.clone(), info.device_data, scope, handle))
+            });
+            let (status, output, rpcs) = match opened {
+                Ok(granted) => {
+                    let result = prepared.run(granted, &args, limits).await;
+                    (status_of(&plugin_name, &device, &result.end, &result.output), result.output, result.rpcs)
+                }
+                Err(errno) => (open_failure(&plugin_name, &device, errno), RunOutput::default(), 0),
+            };
+            (index, DeviceRun { device, status, rpcs, duration: started.elapsed(), output })
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, run)) => runs[index] = Some(run),
+            // A panic in host code is a bug in fwctl-run; it still must not take the other
+            // runs down. The slot stays empty and is filled below.
+            Err(error) => eprintln!("fwctl-run: internal error in a device run: {error}"),
+        }
+    }
+    runs.into_iter()
+        .zip(devices)
+        .map(|(run, device)| {
+            run.unwrap_or_else(|| DeviceRun {
+                device: device.clone(),
+                status: RunStatus::Failed {
+                    kind: "internal".into(),
+                    cause: format!("{plugin_name} on {}: fwctl-run failed internally (a bug; please report it)", device.name),
+                },
+                rpcs: 0,
+                duration: Default::default(),
+                output: RunOutput::default(),
+            })
+        })
+        .collect()
+}
+
+/// Maps how a run ended to the status people and machines see.
+fn status_of(plugin: &str, device: &DeviceDescriptor, end: &RunEnd, output: &RunOutput) -> RunStatus {
+    let mut cause = match end {
+        RunEnd::Completed => return RunStatus::Completed,
+        other => format!("{plugin} on {}: {other}", device.name),
+    };
+    // A Rust panic reaches the host as a bare `unreachable` trap; its message is on stderr.
+    if matches!(end, RunEnd::Trap(_)) {
+        if let Some(last) = output.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+            cause.push_str(&format!(" [plugin stderr: {}]", last.trim()));
+        }
+    }
+    RunStatus::Failed { kind: end.kind().to_string(), cause }
+}
+
+fn open_failure(plugin: &str, device: &DeviceDescriptor, errno: Errno) -> RunStatus {
+    let (kind, what) = match errno {
+        Errno::ENOENT | Errno::ENODEV | Errno::ENXIO => ("device-gone", "the device is gone".to_string()),
+        Errno::EACCES | Errno::EPERM => (
+            "permission",
+            format!("no permission to open {} (run as root, or grant access to the node)", device.node),
+        ),
+        other => ("open", format!("opening {} failed: {} ({other:?})", device.node, other.desc())),
+    };
+    RunStatus::Failed { kind: kind.into(), cause: format!("{plugin} on {}: {what}", device.name) }
+}

@@ -1,0 +1,147 @@
+//! The `device` resource: the plugin's one capability, and the checks every RPC passes
+//! before it may reach a backend.
+
+use fwctl_devices::uapi::MAX_RPC_LEN;
+use fwctl_devices::{DeviceDescriptor, DeviceHandle, DeviceKind, Scope};
+use nix::errno::Errno;
+use wasmtime::component::Resource;
+
+use super::bindings::fwctl::plugin::device::{Host, HostDevice};
+use super::bindings::types::{self, RpcError, RpcResponse};
+use super::state::{RunFailure, RunState};
+
+/// A device as granted to one plugin run: the open handle plus what the grant allows.
+///
+/// It lives in the store's resource table; the plugin holds only an index the table
+/// checks, so it can neither forge a handle nor reach a device it was not given.
+pub struct GrantedDevice {
+    pub(crate) descriptor: DeviceDescriptor,
+    pub(crate) device_data: Vec<u8>,
+    pub(crate) granted_scope: Scope,
+    pub(crate) handle: Box<dyn DeviceHandle>,
+    /// Set once the backend said ENODEV; later calls fail without touching it.
+    pub(crate) gone: bool,
+}
+
+impl GrantedDevice {
+    /// Pairs an opened device with the scope granted on it.
+    pub fn new(
+        descriptor: DeviceDescriptor,
+        device_data: Vec<u8>,
+        granted_scope: Scope,
+        handle: Box<dyn DeviceHandle>,
+    ) -> Self {
+        Self { descriptor, device_data, granted_scope, handle, gone: false }
+    }
+
+    /// Checks a call against the grant and the kernel's size limits, then sends it.
+    fn rpc(&mut self, scope: Scope, request: &[u8], capacity: u32) -> Result<RpcResponse, RpcError> {
+        if scope > self.granted_scope {
+            return Err(RpcError::NotGranted(format!(
+                "scope {scope} is above the {} granted on {}",
+                self.granted_scope, self.descriptor.name
+            )));
+        }
+        let capacity = capacity as usize;
+        if request.len() > MAX_RPC_LEN || capacity > MAX_RPC_LEN {
+            return Err(RpcError::TooLarge(MAX_RPC_LEN as u32));
+        }
+        if self.gone {
+            return Err(RpcError::DeviceGone);
+        }
+        let mut response = vec![0u8; capacity];
+        match self.handle.rpc(scope.raw(), request, &mut response) {
+            Ok(length) => {
+                // The driver may report more than fits (kernel semantics); hand back only
+                // what was copied, and the full length so the plugin can retry.
+                response.truncate(length.min(capacity));
+                Ok(RpcResponse { data: response, length: length as u32 })
+            }
+            Err(Errno::ENODEV) => {
+                self.gone = true;
+                Err(RpcError::DeviceGone)
+            }
+            Err(errno) => Err(RpcError::Kernel(to_wit_errno(errno))),
+        }
+    }
+}
+
+/// The WIT form of an errno: the number and its symbolic name.
+pub fn to_wit_errno(errno: Errno) -> types::Errno {
+    types::Errno { code: errno as i32 as u32, name: format!("{errno:?}") }
+}
+
+fn wit_scope(scope: Scope) -> types::Scope {
+    match scope {
+        Scope::Configuration => types::Scope::Configuration,
+        Scope::DebugReadOnly => types::Scope::DebugReadOnly,
+        Scope::DebugWrite => types::Scope::DebugWrite,
+        Scope::DebugWriteFull => types::Scope::DebugWriteFull,
+    }
+}
+
+fn scope_from_wit(scope: types::Scope) -> Scope {
+    match scope {
+        types::Scope::Configuration => Scope::Configuration,
+        types::Scope::DebugReadOnly => Scope::DebugReadOnly,
+        types::Scope::DebugWrite => Scope::DebugWrite,
+        types::Scope::DebugWriteFull => Scope::DebugWriteFull,
+    }
+}
+
+fn wit_kind(kind: DeviceKind) -> types::DeviceKind {
+    match kind {
+        DeviceKind::Mlx5 => types::DeviceKind::Mlx5,
+        DeviceKind::Cxl => types::DeviceKind::Cxl,
+        DeviceKind::Bnxt => types::DeviceKind::Bnxt,
+        DeviceKind::Pds => types::DeviceKind::Pds,
+    }
+}
+
+impl Host for RunState {}
+
+impl HostDevice for RunState {
+    fn info(&mut self, device: Resource<GrantedDevice>) -> wasmtime::Result<types::DeviceInfo> {
+        let device = self.table.get(&device)?;
+        let d = &device.descriptor;
+        Ok(types::DeviceInfo {
+            name: d.name.clone(),
+            kind: wit_kind(d.kind),
+            parent: d.parent.clone(),
+            pci_address: d.pci_address.clone(),
+            cxl_memdev: d.cxl_memdev.clone(),
+            driver: d.driver.clone(),
+            device_data: device.device_data.clone(),
+            granted_scope: wit_scope(device.granted_scope),
+            simulated: d.simulated,
+        })
+    }
+
+    fn rpc(
+        &mut self,
+        device: Resource<GrantedDevice>,
+        scope: types::Scope,
+        request: Vec<u8>,
+        response_capacity: u32,
+    ) -> wasmtime::Result<Result<RpcResponse, RpcError>> {
+        // The budget counts every attempt, refused ones included, and ends the run when
+        // spent: a plugin looping on RPCs must not hold a device forever.
+        self.rpcs_sent += 1;
+        if self.rpcs_sent > self.limits.rpc_budget {
+            return Err(RunFailure::RpcBudget { limit: self.limits.rpc_budget }.into());
+        }
+        let device = self.table.get_mut(&device)?;
+        let result = device.rpc(scope_from_wit(scope), &request, response_capacity);
+        if let Err(RpcError::NotGranted(reason)) = &result {
+            self.output.denials.push(reason.clone());
+        }
+        Ok(result)
+    }
+
+    fn drop(&mut self, device: Resource<GrantedDevice>) -> wasmtime::Result<()> {
+        // The host passes the device as a borrow; the table entry is released when the
+        // store goes away, so an explicit drop from the guest is just bookkeeping.
+        let _ = device;
+        Ok(())
+    }
+}

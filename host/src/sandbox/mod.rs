@@ -1,0 +1,290 @@
+//! The sandbox: how a plugin is compiled, isolated, limited and called.
+//!
+//! One [`Sandbox`] holds the engine and the linker for a whole invocation. Every run of a
+//! plugin on a device gets a fresh [`wasmtime::Store`] with its own WASI context (no
+//! files, no network, no environment, a frozen wall clock), its own memory cap, deadline
+//! and RPC budget, and exactly one capability: the device it was granted.
+
+mod bindings;
+pub mod device;
+pub mod limits;
+mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostWallClock, WasiCtxBuilder};
+
+use self::bindings::{Plugin, PluginPre};
+pub use self::device::GrantedDevice;
+pub use self::limits::{EPOCH_TICK, Limits};
+pub use self::state::RunFailure;
+use self::state::RunState;
+use crate::outcome::RunOutput;
+
+/// How to build a [`Sandbox`].
+#[derive(Clone, Debug, Default)]
+pub struct SandboxOptions {
+    /// Where compiled components are cached, keyed by content and engine settings;
+    /// `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Why the sandbox could not be set up or a plugin could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The engine configuration was refused (a bug, or an unusable cache directory).
+    #[error("cannot set up the WebAssembly engine: {0:#}")]
+    Engine(wasmtime::Error),
+    /// The bytes are a component but did not compile.
+    #[error("the component does not compile: {0:#}")]
+    Compile(wasmtime::Error),
+    /// The component does not implement the `fwctl:plugin/plugin` world.
+    #[error("the component is not a fwctl-run plugin (world fwctl:plugin/plugin@0.1.0): {0:#}")]
+    World(wasmtime::Error),
+}
+
+/// The engine and linker shared by every run of one invocation.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache: Option<Cache>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Sandbox {
+    /// Builds the engine (with epoch interruption and, optionally, the compile cache) and
+    /// a linker offering WASI 0.2 and the fwctl interfaces, nothing else.
+    pub fn new(options: &SandboxOptions) -> Result<Self, PrepareError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
+        let cache = match &options.cache_dir {
+            Some(dir) => {
+                let mut cache_config = CacheConfig::new();
+                cache_config.with_directory(dir);
+                Some(Cache::new(cache_config).map_err(PrepareError::Engine)?)
+            }
+            None => None,
+        };
+        config.cache(cache.clone());
+        let engine = Engine::new(&config).map_err(PrepareError::Engine)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(PrepareError::Engine)?;
+        Plugin::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state)
+            .map_err(PrepareError::Engine)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), Arc::clone(&ticker_stop));
+        Ok(Self { engine, linker, cache, ticker_stop })
+    }
+
+    /// Compiles a component (or takes it from the cache) and checks it against the plugin
+    /// world, so a wrong component is refused once, before any device is touched.
+    pub fn prepare(&self, wasm: &[u8]) -> Result<PreparedPlugin, PrepareError> {
+        let component = Component::new(&self.engine, wasm).map_err(PrepareError::Compile)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(PrepareError::World)?;
+        let pre = PluginPre::new(instance_pre).map_err(PrepareError::World)?;
+        Ok(PreparedPlugin { pre, engine: self.engine.clone() })
+    }
+
+    /// The imports and exports of a component, whatever world it targets (for `inspect`).
+    pub fn describe(&self, wasm: &[u8]) -> Result<ComponentShape, PrepareError> {
+        let component = Component::new(&self.engine, wasm).map_err(PrepareError::Compile)?;
+        let ty = component.component_type();
+        Ok(ComponentShape {
+            imports: ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect(),
+            exports: ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect(),
+        })
+    }
+
+    /// Compile-cache hits and misses of this engine so far, when caching is on.
+    pub fn cache_stats(&self) -> Option<(usize, usize)> {
+        self.cache.as_ref().map(|c| (c.cache_hits(), c.cache_misses()))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`]; each run's deadline callback runs
+/// on a tick, yields to other runs, and ends the run once its time is up.
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("fwctl-run-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch thread");
+}
+
+/// The names a component imports and exports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentShape {
+    /// Imported interfaces and functions.
+    pub imports: Vec<String>,
+    /// Exported interfaces and functions.
+    pub exports: Vec<String>,
+}
+
+/// A plugin compiled and checked against the world, ready to instantiate per device.
+#[derive(Clone)]
+pub struct PreparedPlugin {
+    pre: PluginPre<RunState>,
+    engine: Engine,
+}
+
+/// How a run ended, before the runner attaches device and timing.
+#[derive(Debug)]
+pub enum RunEnd {
+    /// `run` returned `ok`.
+    Completed,
+    /// `run` returned `err(message)`.
+    PluginError(String),
+    /// The host stopped it (deadline, budget, report flood).
+    Stopped(RunFailure),
+    /// Linear memory or tables would have grown past the cap.
+    MemoryLimit { limit: usize, detail: String },
+    /// The plugin trapped (including a Rust panic, which aborts with `unreachable`).
+    Trap(String),
+}
+
+impl RunEnd {
+    /// A short, stable classification for machine output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::PluginError(_) => "plugin-error",
+            Self::Stopped(failure) => failure.kind(),
+            Self::MemoryLimit { .. } => "memory-limit",
+            Self::Trap(_) => "trap",
+        }
+    }
+}
+
+impl std::fmt::Display for RunEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Completed => f.write_str("completed"),
+            Self::PluginError(message) => write!(f, "returned an error: {message}"),
+            Self::Stopped(failure) => failure.fmt(f),
+            Self::MemoryLimit { limit, detail } => write!(
+                f,
+                "hit its memory limit of {} MiB ({detail}; raise it with --memory-mib)",
+                limit >> 20
+            ),
+            Self::Trap(message) => write!(f, "trapped: {message}"),
+        }
+    }
+}
+
+/// The result of one run: how it ended, what it reported, how many RPCs it sent.
+pub struct RunResult {
+    /// How it ended.
+    pub end: RunEnd,
+    /// What it reported (also when it failed part-way).
+    pub output: RunOutput,
+    /// RPCs it attempted.
+    pub rpcs: u64,
+}
+
+/// A wall clock stuck at the Unix epoch: plugins get no time of day (design: no
+/// ambient clock beyond monotonic time).
+struct FrozenWallClock;
+
+impl HostWallClock for FrozenWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl PreparedPlugin {
+    /// Runs the plugin once against `device` in a fresh store.
+    pub async fn run(&self, device: GrantedDevice, args: &[String], limits: Limits) -> RunResult {
+        let stdout = MemoryOutputPipe::new(limits.output_bytes);
+        let stderr = MemoryOutputPipe::new(limits.output_bytes);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(FrozenWallClock)
+            .build();
+        let state = RunState {
+            wasi,
+            table: ResourceTable::new(),
+            store_limits: StoreLimitsBuilder::new()
+                .memory_size(limits.memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+            limits,
+            rpcs_sent: 0,
+            output: RunOutput::default(),
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.store_limits);
+        let started = Instant::now();
+        let timeout = limits.timeout;
+        store.epoch_deadline_callback(move |_| {
+            if started.elapsed() >= timeout {
+                Err(RunFailure::Timeout { limit: timeout }.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+
+        let end = match self.call(&mut store, device, args).await {
+            Ok(Ok(())) => RunEnd::Completed,
+            Ok(Err(message)) => RunEnd::PluginError(message),
+            Err(error) => classify(error, limits),
+        };
+        let state = store.into_data();
+        let mut output = state.output;
+        output.stdout = String::from_utf8_lossy(&state.stdout.contents()).into_owned();
+        output.stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
+        RunResult { end, output, rpcs: state.rpcs_sent }
+    }
+
+    async fn call(
+        &self,
+        store: &mut Store<RunState>,
+        device: GrantedDevice,
+        args: &[String],
+    ) -> wasmtime::Result<Result<(), String>> {
+        let plugin = self.pre.instantiate_async(&mut *store).await?;
+        let handle = store.data_mut().table.push(device)?;
+        plugin.call_run(&mut *store, handle, args).await
+    }
+}
+
+/// Turns a trap into the reason people should read.
+fn classify(error: wasmtime::Error, limits: Limits) -> RunEnd {
+    if let Some(failure) = error.downcast_ref::<RunFailure>() {
+        return RunEnd::Stopped(failure.clone());
+    }
+    let chain = format!("{error:#}");
+    if chain.contains("forcing trap when growing memory") || chain.contains("forcing trap when growing table") {
+        let detail = error.root_cause().to_string();
+        return RunEnd::MemoryLimit { limit: limits.memory_bytes, detail };
+    }
+    RunEnd::Trap(chain)
+}

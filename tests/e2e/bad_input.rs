@@ -1,0 +1,222 @@
+//! Bad input and hostile plugins: each ends with a clear error and exit status 2, and a
+//! misbehaving run on one device leaves the other devices' results intact.
+
+use std::process::Output;
+
+use crate::common::{device_run, fwctl_run, json, plugin_dir, stderr};
+
+/// A component with nothing in it but a top-level `fwctl-manifest` custom section.
+fn component_with_manifest(manifest: &str) -> Vec<u8> {
+    let mut bytes = b"\0asm\x0d\0\x01\0".to_vec();
+    let name = b"fwctl-manifest";
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(manifest.as_bytes());
+    bytes.push(0); // custom section id
+    let mut size = section.len();
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        bytes.push(if size == 0 { byte } else { byte | 0x80 });
+        if size == 0 {
+            break;
+        }
+    }
+    bytes.extend_from_slice(&section);
+    bytes
+}
+
+const MANIFEST: &str = "manifest-version = 1\nname = \"empty\"\nversion = \"1\"\nvendor = \"t\"\n[devices.mlx5]\nscope = \"debug-read-only\"\n";
+
+fn run_file(bytes: &[u8]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plugin.wasm");
+    std::fs::write(&path, bytes).unwrap();
+    fwctl_run(&[path.to_str().unwrap(), "--sim"])
+}
+
+fn assert_could_not_run(output: &Output, expected: &str) {
+    assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(output));
+    assert!(stderr(output).contains(expected), "expected `{expected}` in stderr:\n{}", stderr(output));
+}
+
+#[test]
+fn a_file_that_is_not_wasm_is_refused_by_name() {
+    let output = run_file(b"#!/bin/sh\necho not a plugin\n");
+    assert_could_not_run(&output, "is not a WebAssembly file");
+    assert_could_not_run(&output, "plugin.wasm");
+}
+
+#[test]
+fn a_core_module_is_refused_with_what_to_do_instead() {
+    let output = run_file(b"\0asm\x01\0\0\0");
+    assert_could_not_run(&output, "is a core WebAssembly module, not a component");
+}
+
+#[test]
+fn a_truncated_component_is_refused_as_malformed() {
+    let mut bytes = component_with_manifest(MANIFEST);
+    bytes.truncate(bytes.len() - 5);
+    let output = run_file(&bytes);
+    assert_could_not_run(&output, "is not a valid WebAssembly component");
+}
+
+#[test]
+fn a_component_without_a_manifest_is_refused() {
+    let output = run_file(b"\0asm\x0d\0\x01\0");
+    assert_could_not_run(&output, "no `fwctl-manifest` custom section");
+}
+
+#[test]
+fn a_component_of_another_world_is_refused_before_any_device_is_touched() {
+    let output = run_file(&component_with_manifest(MANIFEST));
+    assert_could_not_run(&output, "is not a fwctl-run plugin");
+    assert_could_not_run(&output, "run");
+    assert!(output.stdout.is_empty(), "nothing may be reported for devices");
+}
+
+#[test]
+fn a_manifest_asking_for_a_tainting_scope_is_refused_naming_the_field() {
+    let greedy = MANIFEST.replace("debug-read-only", "debug-write-full");
+    let output = run_file(&component_with_manifest(&greedy));
+    assert_could_not_run(&output, "`devices.mlx5.scope` asks for debug-write-full");
+}
+
+/// Runs the hostile plugin on the default fleet, misbehaving only on fwctl1.
+fn hostile_on_fwctl1(behaviour: &str, limits: &[&str]) -> serde_json::Value {
+    let mut args = vec!["hostile.wasm", "--sim", "--json"];
+    args.extend_from_slice(limits);
+    args.extend_from_slice(&["--", behaviour, "only=fwctl1"]);
+    let output = fwctl_run(&args);
+    assert_eq!(output.status.code(), Some(2), "a failed run means exit 2; stderr: {}", stderr(&output));
+    let report = json(&output);
+    for untouched in ["fwctl0", "fwctl2"] {
+        let run = device_run(&report, untouched);
+        assert_eq!(run["status"], "completed", "{untouched} must be unharmed: {run:#}");
+        assert_eq!(run["facts"]["behaved"], true);
+    }
+    assert_eq!(report["exit"], "could-not-run");
+    report
+}
+
+fn assert_failed(report: &serde_json::Value, kind: &str, cause: &[&str]) {
+    let run = device_run(report, "fwctl1");
+    assert_eq!(run["status"], "failed", "{run:#}");
+    assert_eq!(run["kind"], kind, "{run:#}");
+    let text = run["cause"].as_str().unwrap();
+    assert!(text.starts_with("hostile on fwctl1: "), "the cause names plugin and device: {text}");
+    for part in cause {
+        assert!(text.contains(part), "expected `{part}` in `{text}`");
+    }
+}
+
+#[test]
+fn a_trap_ends_only_its_own_run() {
+    let report = hostile_on_fwctl1("trap", &[]);
+    assert_failed(&report, "trap", &["trapped", "unreachable"]);
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    let report = hostile_on_fwctl1("panic", &[]);
+    assert_failed(&report, "trap", &["hostile plugin panicked on purpose"]);
+    let stderr = device_run(&report, "fwctl1")["stderr"].as_str().unwrap().to_string();
+    assert!(stderr.contains("panicked"), "the panic output is captured and attributed: {stderr}");
+}
+
+#[test]
+fn an_infinite_loop_is_stopped_at_the_deadline() {
+    let report = hostile_on_fwctl1("loop", &["--timeout", "300"]);
+    assert_failed(&report, "timeout", &["deadline of 300 ms"]);
+    let ms = device_run(&report, "fwctl1")["duration_ms"].as_f64().unwrap();
+    assert!(ms >= 300.0, "stopped no earlier than the deadline ({ms} ms)");
+}
+
+#[test]
+fn a_memory_bomb_hits_the_memory_cap() {
+    let report = hostile_on_fwctl1("memory-bomb", &["--memory-mib", "16"]);
+    assert_failed(&report, "memory-limit", &["memory limit of 16 MiB"]);
+}
+
+#[test]
+fn an_rpc_flood_is_cut_off_at_the_budget() {
+    let report = hostile_on_fwctl1("rpc-flood", &["--rpc-budget", "50"]);
+    assert_failed(&report, "rpc-budget", &["budget of 50 RPCs"]);
+    assert_eq!(device_run(&report, "fwctl1")["rpcs"], 51, "the call over budget is the one that ends it");
+}
+
+#[test]
+fn a_report_flood_is_cut_off() {
+    let report = hostile_on_fwctl1("report-flood", &[]);
+    assert_failed(&report, "report-limit", &["more than 10000"]);
+}
+
+#[test]
+fn a_plugin_error_is_a_failed_run_with_its_message() {
+    let report = hostile_on_fwctl1("fail", &[]);
+    assert_failed(&report, "plugin-error", &["the plugin gave up on purpose"]);
+}
+
+/// Runs the hostile plugin on one device and returns that device's run.
+fn hostile_on(device: &str, behaviour: &str, extra: &[&str]) -> (Output, serde_json::Value) {
+    let mut args = vec!["hostile.wasm", "--sim", "--json", "--device", device];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", behaviour]);
+    let output = fwctl_run(&args);
+    let run = device_run(&json(&output), device).clone();
+    (output, run)
+}
+
+#[test]
+fn a_scope_above_the_grant_is_refused_before_the_device() {
+    let (output, run) = hostile_on("fwctl0", "escalate", &[]);
+    assert_eq!(output.status.code(), Some(0), "a refused call is an answer, not a crash");
+    let finding = &run["findings"][0];
+    assert_eq!(finding["code"], "hostile.rpc.not-granted");
+    assert!(
+        finding["summary"].as_str().unwrap().contains("scope debug-write-full is above the debug-read-only granted on fwctl0"),
+        "{finding:#}"
+    );
+    assert_eq!(run["denials"].as_array().unwrap().len(), 1, "the host records what it refused");
+}
+
+#[test]
+fn an_oversized_response_buffer_is_refused_as_too_large() {
+    let (_, run) = hostile_on("fwctl0", "too-large", &[]);
+    assert_eq!(run["findings"][0]["code"], "hostile.rpc.too-large");
+    assert_eq!(run["findings"][0]["detail"]["detail"], "2097152");
+}
+
+#[test]
+fn a_device_that_vanishes_mid_run_is_reported_as_gone() {
+    let profile = std::fs::read_to_string(crate::common::workspace_root().join("devices/profiles/default.toml")).unwrap();
+    // The first device vanishes after 3 RPCs.
+    let vanishing = profile.replacen("[[device]]", "[[device]]\nfaults = { vanish_after_rpcs = 3 }", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vanishing.toml");
+    std::fs::write(&path, vanishing).unwrap();
+    let (output, run) = hostile_on("fwctl0", "until-gone", &["--sim", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(run["facts"]["gone-after"], 3);
+    assert_eq!(run["kind"], "plugin-error");
+    assert!(run["cause"].as_str().unwrap().contains("vanished after 3 RPCs"));
+}
+
+#[test]
+fn the_sandbox_has_no_environment_files_network_or_wall_clock() {
+    let (output, run) = hostile_on("fwctl0", "ambient", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let facts = &run["facts"];
+    assert_eq!(facts["env-vars"], 0);
+    assert_eq!(facts["root-readable"], false);
+    assert_eq!(facts["network"], false);
+    assert_eq!(facts["wall-clock-secs"], 0);
+}
+
+#[test]
+fn plugin_output_is_captured_and_attributed_to_its_device() {
+    let (_, run) = hostile_on("fwctl0", "stdout", &[]);
+    assert_eq!(run["stdout"], "hello from the sandbox\n");
+    assert_eq!(run["stderr"], "and from its stderr\n");
+    assert!(plugin_dir().join("hostile.wasm").is_file());
+}

@@ -1,0 +1,7 @@
+//! The end-to-end suite: real plugins, built for wasm32-wasip2 by the suite itself, run
+//! through the `fwctl-run` binary and through the library against simulated devices.
+
+mod bad_input;
+mod cli;
+mod common;
+mod library;
