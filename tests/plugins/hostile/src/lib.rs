@@ -99,6 +99,13 @@ impl Guest for Hostile {
                 }
             }
             "fail" => return Err("the plugin gave up on purpose".into()),
+            // Not hostile: a steady stream of cheap RPCs, for the boundary benchmark.
+            "rpc-loop" => {
+                let count: u64 = args.get(1).and_then(|n| n.parse().ok()).ok_or("rpc-loop needs a count")?;
+                for _ in 0..count {
+                    rpc(Scope::DebugReadOnly, 112).map_err(|e| format!("{e:?}"))?;
+                }
+            }
             other => return Err(format!("unknown behaviour `{other}`")),
         }
         Ok(())

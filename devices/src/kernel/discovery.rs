@@ -1,0 +1,105 @@
+//! Discovery: what `/sys/class/fwctl` says about each fwctl node.
+//!
+//! `class/fwctl/fwctlN/device` links to the parent the driver registered: the PCI function
+//! for mlx5 (`&pdev->dev`), bnxt and pds; the `memN` memdev for CXL, which sits below its
+//! PCI endpoint. The parent's `driver` link names the bound driver. Nothing is opened here.
+
+use std::path::{Path, PathBuf};
+
+use crate::backend::DiscoveryError;
+
+/// What sysfs says about one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SysfsNode {
+    /// `fwctlN`.
+    pub name: String,
+    /// The parent's sysfs name (`0000:3b:00.0`, `mem2`).
+    pub parent: String,
+    /// The parent, or its nearest ancestor, that is a PCI function.
+    pub pci_address: Option<String>,
+    /// The parent when it is a CXL memdev.
+    pub cxl_memdev: Option<String>,
+    /// The driver bound to the parent.
+    pub driver: Option<String>,
+}
+
+/// Lists `<sysfs>/class/fwctl/*`, in node order. A missing class directory means the
+/// kernel has no fwctl devices (or no fwctl at all): an empty list, not an error.
+pub fn scan(sysfs_root: &Path) -> Result<Vec<SysfsNode>, DiscoveryError> {
+    let class = sysfs_root.join("class/fwctl");
+    let entries = match std::fs::read_dir(&class) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(DiscoveryError::Io { path: class.display().to_string(), source }),
+    };
+    let mut nodes = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| DiscoveryError::Io { path: class.display().to_string(), source })?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("fwctl") {
+            continue;
+        }
+        nodes.push(describe(&entry.path(), name));
+    }
+    nodes.sort_by_key(|n| node_number(&n.name));
+    Ok(nodes)
+}
+
+fn describe(node_dir: &Path, name: String) -> SysfsNode {
+    let parent_path = std::fs::canonicalize(node_dir.join("device")).ok();
+    let parent = parent_path.as_deref().and_then(file_name).unwrap_or_default();
+    let driver = parent_path
+        .as_ref()
+        .and_then(|p| std::fs::read_link(p.join("driver")).ok())
+        .as_deref()
+        .and_then(file_name);
+    let pci_address = parent_path.as_deref().and_then(|p| {
+        p.ancestors().filter_map(file_name).find(|component| is_pci_address(component))
+    });
+    let cxl_memdev = is_memdev(&parent).then(|| parent.clone());
+    SysfsNode { name, parent, pci_address, cxl_memdev, driver }
+}
+
+fn file_name(path: &Path) -> Option<String> {
+    path.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+/// `DDDD:BB:DD.F`, as the PCI core names functions.
+fn is_pci_address(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 12
+        && [4, 7].iter().all(|&i| b[i] == b':')
+        && b[10] == b'.'
+        && b.iter().enumerate().all(|(i, c)| matches!(i, 4 | 7 | 10) || c.is_ascii_hexdigit())
+}
+
+/// `memN`, as the CXL core names memdevs.
+fn is_memdev(s: &str) -> bool {
+    s.strip_prefix("mem").is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Sort key: `fwctl2` before `fwctl10`.
+fn node_number(name: &str) -> (u64, String) {
+    (name.trim_start_matches("fwctl").parse().unwrap_or(u64::MAX), name.to_string())
+}
+
+/// The character device for a node under a dev root (`/dev/fwctl/fwctlN`).
+pub fn node_path(dev_root: &Path, name: &str) -> PathBuf {
+    dev_root.join("fwctl").join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_pci_addresses_and_memdevs() {
+        assert!(is_pci_address("0000:3b:00.0"));
+        assert!(is_pci_address("0000:af:1f.7"));
+        assert!(!is_pci_address("pci0000:00"));
+        assert!(!is_pci_address("0000:3b:00"));
+        assert!(is_memdev("mem0") && is_memdev("mem12"));
+        assert!(!is_memdev("mem") && !is_memdev("memory0"));
+        assert!(node_number("fwctl2") < node_number("fwctl10"));
+    }
+}

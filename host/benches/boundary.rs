@@ -1,0 +1,135 @@
+//! Benchmarks, measured in one run and printed as a Markdown table for BENCHMARKS.md:
+//!
+//! 1. the cost of one RPC through the plugin boundary (guest → host → simulator → guest)
+//!    against calling the simulator directly from Rust;
+//! 2. `fwctl-run mlx5-diag.wasm --sim` wall time with a cold and a warm compile cache.
+//!
+//! Run with `cargo bench -p fwctl-run` (builds the plugins first, like the tests).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fwctl_run::devices::Backend;
+use fwctl_run::devices::sim::SimBackend;
+use fwctl_run::plugin::Plugin;
+use fwctl_run::policy::{self, LimitOverrides, Policy};
+use fwctl_run::runner::run_on_devices;
+use fwctl_run::sandbox::{Sandbox, SandboxOptions};
+
+/// An mlx5 QUERY_ISSI mailbox, the same request the guest sends.
+const QUERY_ISSI: [u8; 16] = [0x01, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+const RPCS: u64 = 20_000;
+const ROUNDS: usize = 5;
+
+fn main() {
+    let plugins = build_plugins();
+    let direct = median(ROUNDS, || direct_rpcs(RPCS)) / RPCS as u32;
+    let boundary = boundary_rpcs(&plugins.join("hostile.wasm"));
+    let (cold, warm) = cli_cold_and_warm(&plugins);
+
+    println!("| measurement | value | ratio |");
+    println!("|---|---|---|");
+    println!("| RPC, simulator called directly from Rust | {} ns/call | 1.0 |", direct.as_nanos());
+    println!(
+        "| RPC through the plugin boundary (guest → host → simulator → guest) | {} ns/call | {:.1}× direct |",
+        boundary.as_nanos(),
+        boundary.as_secs_f64() / direct.as_secs_f64()
+    );
+    println!("| `fwctl-run mlx5-diag.wasm --sim`, cold compile cache | {:.0} ms | 1.0 |", ms(cold));
+    println!(
+        "| `fwctl-run mlx5-diag.wasm --sim`, warm compile cache | {:.0} ms | {:.2}× cold ({:.1}× faster) |",
+        ms(warm),
+        warm.as_secs_f64() / cold.as_secs_f64(),
+        cold.as_secs_f64() / warm.as_secs_f64()
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(rounds: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    let mut times: Vec<Duration> = (0..rounds).map(|_| f()).collect();
+    times.sort();
+    times[rounds / 2]
+}
+
+fn direct_rpcs(count: u64) -> Duration {
+    let sim = SimBackend::default_fleet();
+    let device = sim.discover().unwrap().remove(0);
+    let mut handle = sim.open(&device).unwrap();
+    let mut response = vec![0u8; 112];
+    let started = Instant::now();
+    for _ in 0..count {
+        let length = handle.rpc(1, std::hint::black_box(&QUERY_ISSI), &mut response).unwrap();
+        assert_eq!(length, 112);
+    }
+    started.elapsed()
+}
+
+/// Per-RPC time through the boundary: a run doing `RPCS` RPCs minus a run doing none
+/// (instantiation and call overhead cancel out), over the number of RPCs.
+fn boundary_rpcs(plugin: &Path) -> Duration {
+    let plugin = Plugin::load(plugin).unwrap();
+    let overrides = LimitOverrides { rpcs: Some(RPCS + 1), timeout_ms: Some(120_000), memory_mib: None };
+    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &overrides).unwrap();
+    let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
+    let prepared = sandbox.prepare(&plugin.bytes).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut timed = |count: u64| {
+        median(ROUNDS, || {
+            let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_fleet());
+            let device = vec![backend.discover().unwrap().remove(0)];
+            let args = vec!["rpc-loop".to_string(), count.to_string()];
+            let started = Instant::now();
+            let runs = runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &device, &args));
+            let elapsed = started.elapsed();
+            assert_eq!(runs[0].rpcs, count, "{:?}", runs[0].status);
+            elapsed
+        })
+    };
+    let empty = timed(0);
+    let full = timed(RPCS);
+    full.saturating_sub(empty) / RPCS as u32
+}
+
+fn cli_cold_and_warm(plugins: &Path) -> (Duration, Duration) {
+    let binary = env!("CARGO_BIN_EXE_fwctl-run");
+    let run = |cache: &Path| {
+        let started = Instant::now();
+        let status = Command::new(binary)
+            .args(["mlx5-diag.wasm", "--sim", "--cache-dir"])
+            .arg(cache)
+            .env("FWCTL_RUN_PLUGIN_PATH", plugins)
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.code().is_some_and(|c| c <= 1), "fwctl-run failed: {status}");
+        started.elapsed()
+    };
+    let cold = median(ROUNDS, || run(tempfile::tempdir().unwrap().path()));
+    let warm_dir = tempfile::tempdir().unwrap();
+    run(warm_dir.path());
+    let warm = median(ROUNDS, || run(warm_dir.path()));
+    (cold, warm)
+}
+
+fn build_plugins() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let target = root.join("target/e2e");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "mlx5-diag", "-p", "hostile-plugin"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the plugins failed");
+    let dir = target.join("bench-plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (package, file) in [("mlx5_diag", "mlx5-diag.wasm"), ("hostile_plugin", "hostile.wasm")] {
+        std::fs::copy(target.join("wasm32-wasip2/release").join(format!("{package}.wasm")), dir.join(file)).unwrap();
+    }
+    dir
+}
