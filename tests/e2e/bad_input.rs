@@ -159,7 +159,10 @@ fn a_plugin_error_is_a_failed_run_with_its_message() {
 
 /// Runs the hostile plugin on one device and returns that device's run.
 fn hostile_on(device: &str, behaviour: &str, extra: &[&str]) -> (Output, serde_json::Value) {
-    let mut args = vec!["hostile.wasm", "--sim", "--json", "--device", device];
+    let mut args = vec!["hostile.wasm", "--json", "--device", device];
+    if !extra.contains(&"--sim") {
+        args.push("--sim");
+    }
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", behaviour]);
     let output = fwctl_run(&args);
@@ -189,9 +192,11 @@ fn an_oversized_response_buffer_is_refused_as_too_large() {
 
 #[test]
 fn a_device_that_vanishes_mid_run_is_reported_as_gone() {
-    let profile = std::fs::read_to_string(crate::common::workspace_root().join("devices/profiles/default.toml")).unwrap();
-    // The first device vanishes after 3 RPCs.
-    let vanishing = profile.replacen("[[device]]", "[[device]]\nfaults = { vanish_after_rpcs = 3 }", 1);
+    let profiles = crate::common::workspace_root().join("devices/profiles");
+    let read = |name: &str| std::fs::read_to_string(profiles.join(name)).unwrap();
+    // A two-device fleet whose first device vanishes after 3 RPCs.
+    let vanishing = read("connectx7-healthy.toml").replacen("[[device]]", "[[device]]\nfaults = { vanish_after_rpcs = 3 }", 1)
+        + &read("connectx6dx-healthy.toml");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vanishing.toml");
     std::fs::write(&path, vanishing).unwrap();

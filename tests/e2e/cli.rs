@@ -34,7 +34,6 @@ fn list_shows_the_default_fleet_with_decoded_device_data() {
         assert_eq!(mlx5["device_data"].as_str().unwrap().len(), 16, "8 bytes of fwctl_info_mlx5");
         assert!(mlx5["decoded"]["uid"].as_u64().unwrap() > 0, "the driver binds a firmware uid: {mlx5:#}");
     }
-    assert_ne!(devices[0]["decoded"]["uid"], devices[1]["decoded"]["uid"]);
     assert_eq!(devices[2]["driver"], "cxl_mem");
     assert_eq!(devices[2]["device_data"], "", "CXL has no device data");
     assert!(devices[2]["cxl_memdev"].as_str().unwrap().starts_with("mem"));

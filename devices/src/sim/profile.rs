@@ -21,14 +21,16 @@ use super::cxl::{CxlDriver, CxlProfile};
 use super::mlx5::{Mlx5Driver, Mlx5Profile};
 use crate::backend::{DeviceDescriptor, DeviceKind};
 
-/// The built-in profiles, by name (`--sim NAME`). `default` is the fleet used when a
-/// machine has no fwctl devices.
+/// The built-in profiles, by name (`--sim NAME`), besides `default`.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("default", include_str!("../../profiles/default.toml")),
     ("connectx7-healthy", include_str!("../../profiles/connectx7-healthy.toml")),
     ("connectx6dx-healthy", include_str!("../../profiles/connectx6dx-healthy.toml")),
     ("cxl-type3", include_str!("../../profiles/cxl-type3.toml")),
 ];
+
+/// The default fleet (used on machines without fwctl devices): two ConnectX-class NICs
+/// and one CXL memory device.
+pub const DEFAULT_FLEET: &[&str] = &["connectx7-healthy", "connectx6dx-healthy", "cxl-type3"];
 
 /// A set of simulated devices.
 #[derive(Clone, Debug, Deserialize)]
@@ -51,12 +53,25 @@ impl Fleet {
         Ok(fleet)
     }
 
-    /// A built-in profile by name.
+    /// A built-in profile by name; `default` is [`DEFAULT_FLEET`] in that order.
     pub fn builtin(name: &str) -> Option<Result<Self, String>> {
+        if name == "default" {
+            // Fleet files are arrays of [[device]] tables, so profiles concatenate.
+            let text: Vec<&str> = DEFAULT_FLEET
+                .iter()
+                .map(|n| BUILTIN.iter().find(|(b, _)| b == n).map(|(_, t)| *t).expect("default fleet names built-ins"))
+                .collect();
+            return Some(Self::from_toml(&text.join("\n"), "built-in profile `default`"));
+        }
         BUILTIN
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(n, text)| Self::from_toml(text, &format!("built-in profile `{n}`")))
+    }
+
+    /// The names `--sim` accepts without a path.
+    pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+        std::iter::once("default").chain(BUILTIN.iter().map(|(n, _)| *n))
     }
 
     /// The default fleet: two ConnectX-class devices and one CXL memory device.
