@@ -1,0 +1,183 @@
+//! The device handle a plugin is given, and what an RPC returns.
+
+use std::fmt;
+
+use crate::bindings::Device as RawDevice;
+use crate::bindings::fwctl::plugin::types;
+
+/// The scope of an RPC; mirrors the kernel's `enum fwctl_rpc_scope`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// Device configuration meant to be changed.
+    Configuration,
+    /// Read-only debug information (what diagnostics use).
+    DebugReadOnly,
+    /// Debug writes; taints the kernel.
+    DebugWrite,
+    /// Full access; taints the kernel and needs CAP_SYS_RAWIO.
+    DebugWriteFull,
+}
+
+impl Scope {
+    /// The name used in manifests and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Configuration => "configuration",
+            Self::DebugReadOnly => "debug-read-only",
+            Self::DebugWrite => "debug-write",
+            Self::DebugWriteFull => "debug-write-full",
+        }
+    }
+
+    fn to_wit(self) -> types::Scope {
+        match self {
+            Self::Configuration => types::Scope::Configuration,
+            Self::DebugReadOnly => types::Scope::DebugReadOnly,
+            Self::DebugWrite => types::Scope::DebugWrite,
+            Self::DebugWriteFull => types::Scope::DebugWriteFull,
+        }
+    }
+
+    fn from_wit(scope: types::Scope) -> Self {
+        match scope {
+            types::Scope::Configuration => Self::Configuration,
+            types::Scope::DebugReadOnly => Self::DebugReadOnly,
+            types::Scope::DebugWrite => Self::DebugWrite,
+            types::Scope::DebugWriteFull => Self::DebugWriteFull,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The fwctl driver family of a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeviceKind {
+    /// NVIDIA/Mellanox ConnectX.
+    Mlx5,
+    /// CXL memory device.
+    Cxl,
+    /// Broadcom NetXtreme.
+    Bnxt,
+    /// AMD/Pensando.
+    Pds,
+}
+
+/// What the host says about the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Node name, e.g. `fwctl0`.
+    pub name: String,
+    /// Driver family.
+    pub kind: DeviceKind,
+    /// Parent device's sysfs name.
+    pub parent: String,
+    /// PCI address, when there is one.
+    pub pci_address: Option<String>,
+    /// CXL memdev, for CXL devices.
+    pub cxl_memdev: Option<String>,
+    /// Driver bound to the parent.
+    pub driver: Option<String>,
+    /// FWCTL_INFO device data, verbatim.
+    pub device_data: Vec<u8>,
+    /// The highest scope granted on this device.
+    pub granted_scope: Scope,
+    /// Whether the device is simulated.
+    pub simulated: bool,
+}
+
+/// A successful RPC: the response bytes and the length the driver reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The bytes copied back (at most the capacity asked for).
+    pub data: Vec<u8>,
+    /// The length the driver reported; larger than `data.len()` when truncated.
+    pub length: usize,
+}
+
+impl Response {
+    /// Whether the driver had more to say than the buffer held.
+    pub fn truncated(&self) -> bool {
+        self.length > self.data.len()
+    }
+}
+
+/// Why an RPC failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RpcError {
+    /// The host refused it (outside the grant); it never reached the device.
+    NotGranted(String),
+    /// The kernel refused it with this errno.
+    Kernel {
+        /// errno value.
+        code: u32,
+        /// Symbolic name, e.g. `EBADMSG`.
+        name: String,
+    },
+    /// The device is gone.
+    DeviceGone,
+    /// Request or capacity above fwctl's limit (bytes).
+    TooLarge(u32),
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotGranted(why) => write!(f, "not granted: {why}"),
+            Self::Kernel { code, name } => write!(f, "kernel refused the RPC: {name} ({code})"),
+            Self::DeviceGone => f.write_str("the device is gone"),
+            Self::TooLarge(limit) => write!(f, "request or response larger than fwctl's {limit}-byte limit"),
+        }
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+/// The device this run was granted.
+pub struct Device<'a> {
+    raw: &'a RawDevice,
+}
+
+impl<'a> Device<'a> {
+    #[doc(hidden)]
+    pub fn from_binding(raw: &'a RawDevice) -> Self {
+        Self { raw }
+    }
+
+    /// Describes the device.
+    pub fn info(&self) -> DeviceInfo {
+        let i = self.raw.info();
+        DeviceInfo {
+            name: i.name,
+            kind: match i.kind {
+                types::DeviceKind::Mlx5 => DeviceKind::Mlx5,
+                types::DeviceKind::Cxl => DeviceKind::Cxl,
+                types::DeviceKind::Bnxt => DeviceKind::Bnxt,
+                types::DeviceKind::Pds => DeviceKind::Pds,
+            },
+            parent: i.parent,
+            pci_address: i.pci_address,
+            cxl_memdev: i.cxl_memdev,
+            driver: i.driver,
+            device_data: i.device_data,
+            granted_scope: Scope::from_wit(i.granted_scope),
+            simulated: i.simulated,
+        }
+    }
+
+    /// Sends one firmware RPC with a response buffer of `capacity` bytes.
+    pub fn rpc(&self, scope: Scope, request: &[u8], capacity: usize) -> Result<Response, RpcError> {
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
+        match self.raw.rpc(scope.to_wit(), request, capacity) {
+            Ok(r) => Ok(Response { data: r.data, length: r.length as usize }),
+            Err(types::RpcError::NotGranted(why)) => Err(RpcError::NotGranted(why)),
+            Err(types::RpcError::Kernel(e)) => Err(RpcError::Kernel { code: e.code, name: e.name }),
+            Err(types::RpcError::DeviceGone) => Err(RpcError::DeviceGone),
+            Err(types::RpcError::TooLarge(limit)) => Err(RpcError::TooLarge(limit)),
+        }
+    }
+}
