@@ -90,11 +90,20 @@ fn status_of(plugin: &str, device: &DeviceDescriptor, end: &RunEnd, output: &Run
     };
     // A Rust panic reaches the host as a bare `unreachable` trap; its message is on stderr.
     if matches!(end, RunEnd::Trap(_)) {
-        if let Some(last) = output.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
-            cause.push_str(&format!(" [plugin stderr: {}]", last.trim()));
+        if let Some(panic) = panic_message(&output.stderr) {
+            cause.push_str(&format!(" [plugin panicked: {panic}]"));
         }
     }
     RunStatus::Failed { kind: end.kind().to_string(), cause }
+}
+
+/// The message of a Rust panic printed on stderr (the lines from "panicked at" on,
+/// without the runtime's `note:` hints).
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let lines: Vec<&str> =
+        stderr[start..].lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("note:")).collect();
+    Some(lines.join(" "))
 }
 
 fn open_failure(plugin: &str, device: &DeviceDescriptor, errno: Errno) -> RunStatus {

@@ -85,7 +85,7 @@ impl DeviceSource {
             None => {
                 let path = Path::new(name);
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    let builtins: Vec<_> = fwctl_devices::sim::profile::BUILTIN.iter().map(|(n, _)| *n).collect();
+                    let builtins: Vec<_> = Fleet::builtin_names().collect();
                     SourceError::Profile(format!(
                         "`{name}` is neither a built-in profile ({}) nor a readable file: {e}",
                         builtins.join(", ")

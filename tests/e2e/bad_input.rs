@@ -160,7 +160,7 @@ fn a_plugin_error_is_a_failed_run_with_its_message() {
 /// Runs the hostile plugin on one device and returns that device's run.
 fn hostile_on(device: &str, behaviour: &str, extra: &[&str]) -> (Output, serde_json::Value) {
     let mut args = vec!["hostile.wasm", "--json", "--device", device];
-    if !extra.contains(&"--sim") {
+    if !extra.iter().any(|a| a.starts_with("--sim")) {
         args.push("--sim");
     }
     args.extend_from_slice(extra);
@@ -200,7 +200,8 @@ fn a_device_that_vanishes_mid_run_is_reported_as_gone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vanishing.toml");
     std::fs::write(&path, vanishing).unwrap();
-    let (output, run) = hostile_on("fwctl0", "until-gone", &["--sim", path.to_str().unwrap()]);
+    let sim = format!("--sim={}", path.display());
+    let (output, run) = hostile_on("fwctl0", "until-gone", &[&sim]);
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(run["facts"]["gone-after"], 3);
     assert_eq!(run["kind"], "plugin-error");

@@ -68,8 +68,10 @@ pub enum Command {
 
 #[derive(Debug, Args, Default)]
 pub struct SourceArgs {
-    /// Use simulated devices: the default fleet, a built-in profile name, or a profile file.
-    #[arg(long, value_name = "PROFILE", num_args = 0..=1, default_missing_value = "default")]
+    /// Use simulated devices: `--sim` for the default fleet, `--sim=NAME` for a built-in
+    /// profile, `--sim=FILE` for a profile file. (The `=` keeps a following argument from
+    /// being taken as the profile.)
+    #[arg(long, value_name = "PROFILE", num_args = 0..=1, require_equals = true, default_missing_value = "default")]
     pub sim: Option<String>,
 }
 
