@@ -79,6 +79,9 @@ pub struct Firmware {
     profile: Mlx5Profile,
     ports: Vec<PortState>,
     vport_counters: [u64; 26],
+    /// The uid of the last command executed (tests check the driver forced it).
+    #[cfg(test)]
+    pub(super) last_uid: u16,
 }
 
 const OUT_HEADER: usize = 16;
@@ -87,7 +90,13 @@ impl Firmware {
     /// Boots firmware for a profile.
     pub fn new(profile: Mlx5Profile) -> Self {
         let ports = vec![PortState::default(); profile.ports.len()];
-        Self { profile, ports, vport_counters: [0; 26] }
+        Self {
+            profile,
+            ports,
+            vport_counters: [0; 26],
+            #[cfg(test)]
+            last_uid: 0,
+        }
     }
 
     /// The profile.
@@ -101,6 +110,10 @@ impl Firmware {
         let mut out = vec![0u8; out_len];
         let opcode = get(input, 0, 31, 16) as u16;
         let op_mod = get(input, 1, 15, 0) as u16;
+        #[cfg(test)]
+        {
+            self.last_uid = get(input, 0, 15, 0) as u16;
+        }
         if let Err(status) = self.dispatch(opcode, op_mod, input, &mut out) {
             out.fill(0);
             set(&mut out, 0, 31, 24, status as u32);

@@ -92,3 +92,25 @@ impl SimContext for Mlx5Context {
         Ok(firmware.execute(&command, out_len))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Fleet;
+
+    #[test]
+    fn the_driver_overwrites_the_callers_uid_with_its_own() {
+        let fleet = Fleet::builtin("connectx7-healthy").unwrap().unwrap();
+        let profile = fleet.devices()[0].mlx5.clone().unwrap();
+        let driver = Mlx5Driver::new(&profile).unwrap();
+        let _first = driver.open_uctx().unwrap();
+        let mut ctx = driver.open_uctx().unwrap();
+        let uid = u32::from_ne_bytes(ctx.info()[0..4].try_into().unwrap()) as u16;
+        let mut forged = vec![0u8; 16];
+        prm::set(&mut forged, 0, 31, 16, 0x10a);
+        prm::set(&mut forged, 0, 15, 0, 0xbeef);
+        ctx.fw_rpc(Scope::DebugReadOnly, &forged, 112).unwrap();
+        assert_eq!(uid, 2);
+        assert_eq!(driver.firmware.lock().unwrap().last_uid, uid);
+    }
+}
