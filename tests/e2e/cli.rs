@@ -120,3 +120,116 @@ fn help_documents_the_exit_status() {
     assert!(help.contains("Exit status:"), "{help}");
     assert!(help.contains("1  every device was checked and at least one finding"), "{help}");
 }
+
+#[test]
+fn mlx5_diag_reports_what_the_profiles_describe() {
+    let output = fwctl_run(&["mlx5-diag.wasm", "--sim", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "the default fleet is healthy: {}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["schema"], "fwctl-run.report/v1");
+    assert_eq!(report["plugin"]["name"], "mlx5-diag");
+    let expected = [
+        ("fwctl0", "MT_0000000834", "28.39.1002", "0x1021", "400G (4 lanes)", 56.5, "Gen5 x16"),
+        ("fwctl1", "MT_0000000359", "22.36.1010", "0x101d", "100G (4 lanes)", 61.0, "Gen4 x16"),
+    ];
+    for (node, psid, fw, device_id, speed, celsius, pcie) in expected {
+        let run = crate::common::device_run(&report, node);
+        assert_eq!(run["status"], "completed", "{run:#}");
+        let facts = &run["facts"];
+        assert_eq!(facts["psid"], psid);
+        assert_eq!(facts["firmware-version"], fw);
+        assert_eq!(facts["device-id"], device_id);
+        assert_eq!(facts["port-count"], 2);
+        assert_eq!(facts["port-type"], "Ethernet");
+        for port in ["port1", "port2"] {
+            assert_eq!(facts[format!("{port}-admin-state")], "up");
+            assert_eq!(facts[format!("{port}-oper-state")], "up");
+            assert_eq!(facts[format!("{port}-speed")], speed);
+        }
+        assert_eq!(facts["asic-temperature-celsius"], celsius);
+        assert_eq!(facts["pcie-link"], pcie);
+        assert_eq!(run["findings"], serde_json::json!([]), "healthy: no findings");
+        assert_eq!(run["denials"], serde_json::json!([]), "the plugin stays inside its grant");
+    }
+    assert_eq!(crate::common::device_run(&report, "fwctl2")["status"], "not-applicable");
+}
+
+#[test]
+fn an_unhealthy_card_raises_findings_and_exit_status_one() {
+    let healthy = std::fs::read_to_string(crate::common::workspace_root().join("devices/profiles/connectx7-healthy.toml")).unwrap();
+    let sick = healthy
+        .replacen("oper_up = true", "oper_up = false", 1) // port 1 link down, admin up
+        .replace("celsius = 56.5", "celsius = 111.0") // ASIC above its 105 °C warning threshold
+        .replace("width_active = 16", "width_active = 8"); // PCIe trained at half width
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sick.toml");
+    std::fs::write(&path, sick).unwrap();
+    let sim = format!("--sim={}", path.display());
+    let output = fwctl_run(&["mlx5-diag.wasm", &sim, "--json"]);
+    assert_eq!(output.status.code(), Some(1), "findings of warning or worse: {}", stderr(&output));
+    let report = json(&output);
+    let run = crate::common::device_run(&report, "fwctl0");
+    let codes: Vec<(&str, &str)> = run["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [("mlx5.link.down", "error"), ("mlx5.pcie.degraded", "warning"), ("mlx5.temperature.high", "warning")]
+    );
+    assert_eq!(run["facts"]["port1-oper-state"], "down");
+    assert_eq!(report["exit"], "findings");
+
+    // A threshold from the command line turns the same heat critical.
+    let output = fwctl_run(&["mlx5-diag.wasm", &sim, "--json", "--", "--temp-critical-celsius", "110"]);
+    let report = json(&output);
+    let heat = crate::common::device_run(&report, "fwctl0")["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "mlx5.temperature.high")
+        .cloned()
+        .unwrap();
+    assert_eq!(heat["severity"], "critical");
+    assert_eq!(heat["detail"]["threshold-celsius"], 110.0);
+
+    let human = stdout(&fwctl_run(&["mlx5-diag.wasm", &sim]));
+    assert!(human.contains("ERROR    mlx5.link.down  port 1 is administratively up but its link is down"), "{human}");
+}
+
+#[test]
+fn cxl_features_lists_every_feature_with_the_scope_a_set_needs() {
+    let output = fwctl_run(&["cxl-features.wasm", "--sim", "--json", "--", "list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    let run = crate::common::device_run(&report, "fwctl2");
+    assert_eq!(run["facts"]["feature-count"], 5);
+    assert_eq!(run["facts"]["settable-feature-count"], 2);
+    let scopes: Vec<(&str, &str)> = run["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["detail"]["uuid"].as_str().unwrap(), f["detail"]["set-scope"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            ("ffffffff-ffff-ffff-ffff-ffffffffffff", "debug-write"),
+            ("96dad7d6-fde8-482b-a733-75774e06db8a", "kernel-owned"),
+            ("e5b13f22-2328-4a14-b8ba-b9691e893386", "kernel-owned"),
+            ("7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e", "debug-write-full"),
+            ("1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d", "not-changeable"),
+        ]
+    );
+    let test_feature = &run["findings"][0]["detail"];
+    assert_eq!((test_feature["get-size"].as_u64(), test_feature["set-size"].as_u64()), (Some(4), Some(4)));
+    assert_eq!(test_feature["effects"], "0x0201");
+
+    let output = fwctl_run(&["cxl-features.wasm", "--sim", "--json", "--", "frobnicate"]);
+    assert_eq!(output.status.code(), Some(2));
+    let run = crate::common::device_run(&json(&output), "fwctl2").clone();
+    assert_eq!(run["kind"], "plugin-error");
+    assert!(run["cause"].as_str().unwrap().contains("unknown command `frobnicate`"), "{run:#}");
+}
