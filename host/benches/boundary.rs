@@ -78,7 +78,7 @@ fn boundary_rpcs(plugin: &Path) -> Duration {
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut timed = |count: u64| {
+    let timed = |count: u64| {
         median(ROUNDS, || {
             let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_fleet());
             let device = vec![backend.discover().unwrap().remove(0)];
