@@ -1,6 +1,8 @@
 //! The simulated CXL device against drivers/cxl/core/features.c (Linux 7.3), the figures
 //! measured on cxl_test, and the sequence ndctl's test/fwctl.c runs.
 
+mod common;
+
 use fwctl_devices::sim::{Credentials, Fleet, SimBackend};
 use fwctl_devices::{Backend, DeviceHandle};
 use nix::errno::Errno;
@@ -229,13 +231,7 @@ fn a_memdev_with_only_kernel_owned_features_gets_no_node() {
 fn garbage_never_panics() {
     let sim = backend(true);
     let mut h = open(&sim);
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = common::xorshift(0x2545_f491_4f6c_dd1d);
     for _ in 0..5000 {
         let payload_len = (next() % 80) as usize;
         let payload: Vec<u8> = (0..payload_len).map(|_| next() as u8).collect();

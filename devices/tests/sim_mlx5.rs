@@ -1,6 +1,8 @@
 //! The simulated mlx5 device against the kernel driver's rules (drivers/fwctl/mlx5/main.c
 //! and drivers/fwctl/main.c, Linux 7.3) and the firmware's answers.
 
+mod common;
+
 use fwctl_devices::sim::{Credentials, Fleet, SimBackend};
 use fwctl_devices::{Backend, DeviceHandle};
 use nix::errno::Errno;
@@ -232,13 +234,7 @@ fn a_vanished_device_answers_enodev_and_cannot_be_reopened() {
 fn garbage_never_panics() {
     let sim = backend("connectx7-healthy", true);
     let mut h = open(&sim);
-    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = common::xorshift(0x9e37_79b9_7f4a_7c15);
     for _ in 0..5000 {
         let len = (next() % 400) as usize;
         let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();

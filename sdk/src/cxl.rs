@@ -45,59 +45,7 @@ pub fn reply(out: &[u8]) -> Option<Reply> {
     Some(Reply { retval, payload: out[OUT_PAYLOAD..end].to_vec() })
 }
 
-/// A Feature UUID, in wire order (the byte order of its text form).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Uuid(pub [u8; 16]);
-
-impl Uuid {
-    /// Parses the `8-4-4-4-12` text form.
-    pub fn parse(text: &str) -> Option<Self> {
-        let hex: String = text.chars().filter(|c| *c != '-').collect();
-        if text.len() != 36 || hex.len() != 32 {
-            return None;
-        }
-        let mut b = [0u8; 16];
-        for (i, byte) in b.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
-        Some(Self(b))
-    }
-}
-
-impl fmt::Display for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
-            }
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// Features the kernel owns (EDAC/RAS): never settable through fwctl.
-pub const KERNEL_OWNED: &[(&str, &str)] = &[
-    ("patrol-scrub", "96dad7d6-fde8-482b-a733-75774e06db8a"),
-    ("ecs", "e5b13f22-2328-4a14-b8ba-b9691e893386"),
-    ("soft-ppr", "892ba475-fad8-474e-9d3e-692c917568bb"),
-    ("hard-ppr", "80ea4521-786f-4127-afb1-ec7459fb0e24"),
-    ("cacheline-sparing", "96c33386-91dd-44c7-9ecb-fdaf6503bac4"),
-    ("row-sparing", "450ebf67-b135-4f97-a498-c2d57f279bed"),
-    ("bank-sparing", "78b79636-90ac-4b64-a4ef-faac5d18a863"),
-    ("rank-sparing", "34dbaff5-0552-4281-8f76-da0b5e7a76a7"),
-];
-
-/// The kernel-owned name of a UUID, if it is one.
-pub fn kernel_owned_name(uuid: &Uuid) -> Option<&'static str> {
-    KERNEL_OWNED.iter().find(|(_, text)| Uuid::parse(text).as_ref() == Some(uuid)).map(|(name, _)| *name)
-}
+pub use fwctl_proto::cxl::{KERNEL_OWNED, Uuid, kernel_owned_name};
 
 /// One Supported Features entry.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,8 +5,9 @@
 //! the decoders in [`registers`] and [`caps`] work on plain bytes, so they are testable
 //! off the device.
 
-pub mod bits;
 pub mod caps;
+
+pub use fwctl_proto::mlx5::bits;
 pub mod registers;
 
 use std::fmt;

@@ -7,11 +7,10 @@
 //! response.
 
 mod profile;
-pub mod uuids;
 
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use fwctl_proto::cxl::{Uuid, kernel_owned_name};
 use nix::errno::Errno;
 
 pub use self::profile::{CxlProfile, FeatureProfile};
@@ -55,32 +54,6 @@ const RESET: u16 = 1 | 1 << 10 | 1 << 11;
 const BACKGROUND: u16 = 1 << 6;
 const RESERVED: u16 = 0xf000;
 
-/// A UUID in wire order (the byte order of its text form, as the kernel's `UUID_INIT`).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Uuid(pub [u8; 16]);
-
-impl Uuid {
-    /// Parses `8-4-4-4-12` hex.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let hex: String = text.chars().filter(|c| *c != '-').collect();
-        if hex.len() != 32 || text.len() != 36 {
-            return Err(format!("`{text}` is not a UUID"));
-        }
-        let mut bytes = [0u8; 16];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| format!("`{text}` is not a UUID"))?;
-        }
-        Ok(Self(bytes))
-    }
-}
-
-impl fmt::Debug for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let h: Vec<String> = self.0.iter().map(|b| format!("{b:02x}")).collect();
-        write!(f, "{}-{}-{}-{}-{}", h[..4].concat(), h[4..6].concat(), h[6..8].concat(), h[8..10].concat(), h[10..].concat())
-    }
-}
-
 /// A simulated CXL memdev with Features, bound to the fwctl CXL driver.
 pub struct CxlDriver {
     device: Arc<Mutex<Device>>,
@@ -96,7 +69,7 @@ impl CxlDriver {
     /// Feature is kernel-owned, so such a profile is refused.
     pub fn new(profile: &CxlProfile) -> Result<Self, String> {
         let features = profile.features.iter().map(FeatureProfile::build).collect::<Result<Vec<_>, _>>()?;
-        if features.iter().all(|f| uuids::is_kernel_owned(&f.uuid)) {
+        if features.iter().all(|f| kernel_owned_name(&f.uuid).is_some()) {
             return Err("no user-visible Feature: the kernel would register no fwctl node for this memdev".into());
         }
         let device = Device { writable: profile.writable, features };
@@ -186,7 +159,7 @@ impl Device {
         body[2..4].copy_from_slice(&(total as u16).to_le_bytes());
         for (slot, (index, feature)) in self.features.iter().enumerate().skip(start).take(requested).enumerate() {
             let e = &mut body[SUP_FEATS_HEADER + slot * ENTRY..][..ENTRY];
-            let owned = uuids::is_kernel_owned(&feature.uuid);
+            let owned = kernel_owned_name(&feature.uuid).is_some();
             let (set_size, flags) =
                 if owned { (0, feature.flags & !F_CHANGEABLE) } else { (feature.set_size, feature.flags) };
             e[0..16].copy_from_slice(&feature.uuid.0);
@@ -255,7 +228,7 @@ impl Device {
         if payload.len() <= SET_HEADER {
             return Err(Errno::EINVAL);
         }
-        if uuids::is_kernel_owned(&Uuid(payload[..16].try_into().expect("16 bytes"))) {
+        if kernel_owned_name(&Uuid(payload[..16].try_into().expect("16 bytes"))).is_some() {
             return Err(Errno::EPERM);
         }
         if out_len < OUT_PAYLOAD {

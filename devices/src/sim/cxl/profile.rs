@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::Uuid;
+use fwctl_proto::cxl::Uuid;
 
 /// The `[device.cxl]` table of a simulator profile.
 #[derive(Clone, Debug, Deserialize)]
@@ -83,7 +83,7 @@ fn hex_bytes(text: &str, what: &str) -> Result<Vec<u8>, String> {
 
 impl FeatureProfile {
     pub(super) fn build(&self) -> Result<Feature, String> {
-        let uuid = Uuid::parse(&self.uuid)?;
+        let uuid = Uuid::parse(&self.uuid).ok_or_else(|| format!("`{}` is not a UUID", self.uuid))?;
         let current = hex_bytes(&self.value, &format!("feature {}: value", self.uuid))?;
         if current.len() != self.get_size as usize {
             return Err(format!(

@@ -1,7 +1,7 @@
 //! The firmware behind the mlx5 command interface: what a ConnectX answers to the
 //! commands diagnostics send. Errors are statuses in the output mailbox, never errnos.
 
-use super::prm::{get, set, set_ascii, set_u64};
+use fwctl_proto::mlx5::bits::{get, set, set_ascii, set_u64};
 use super::profile::{CounterGrowth, Mlx5Profile};
 use super::registers;
 

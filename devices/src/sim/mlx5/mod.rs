@@ -7,13 +7,13 @@
 
 pub mod allow_list;
 mod firmware;
-pub mod prm;
 mod profile;
 mod registers;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
+use fwctl_proto::mlx5::bits;
 use nix::errno::Errno;
 
 pub use self::firmware::Status;
@@ -80,14 +80,14 @@ impl SimContext for Mlx5Context {
         if input.len() < MBOX_HEADER || out_len < MBOX_HEADER {
             return Err(Errno::EMSGSIZE);
         }
-        let opcode = prm::get(input, 0, 31, 16) as u16;
-        let op_mod = prm::get(input, 1, 15, 0) as u16;
+        let opcode = bits::get(input, 0, 31, 16) as u16;
+        let op_mod = bits::get(input, 1, 15, 0) as u16;
         if !allow_list::allows(opcode, op_mod, scope) {
             return Err(Errno::EBADMSG);
         }
         // The driver enforces the FD's user context whatever uid the caller wrote.
         let mut command = input.to_vec();
-        prm::set(&mut command, 0, 15, 0, self.uid as u32);
+        bits::set(&mut command, 0, 15, 0, self.uid as u32);
         let mut firmware = self.firmware.lock().map_err(|_| Errno::EIO)?;
         Ok(firmware.execute(&command, out_len))
     }
@@ -107,8 +107,8 @@ mod tests {
         let mut ctx = driver.open_uctx().unwrap();
         let uid = u32::from_ne_bytes(ctx.info()[0..4].try_into().unwrap()) as u16;
         let mut forged = vec![0u8; 16];
-        prm::set(&mut forged, 0, 31, 16, 0x10a);
-        prm::set(&mut forged, 0, 15, 0, 0xbeef);
+        bits::set(&mut forged, 0, 31, 16, 0x10a);
+        bits::set(&mut forged, 0, 15, 0, 0xbeef);
         ctx.fw_rpc(Scope::DebugReadOnly, &forged, 112).unwrap();
         assert_eq!(uid, 2);
         assert_eq!(driver.firmware.lock().unwrap().last_uid, uid);

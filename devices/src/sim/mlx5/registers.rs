@@ -5,7 +5,7 @@
 //! mailbox would not.
 
 use super::firmware::{PortState, Status};
-use super::prm::{get, set, set_ascii, set_u64};
+use fwctl_proto::mlx5::bits::{get, set, set_ascii, set_u64};
 use super::profile::{Mlx5Profile, ext_link_mode};
 
 /// Registers the model answers, by name and id.

@@ -1,0 +1,8 @@
+//! fwctl wire formats, written once and used on both sides of the sandbox: by the
+//! simulator that produces device answers and by the SDK that plugins decode them with.
+//!
+//! - [`mlx5::bits`]: big-endian PRM bit fields (the one place they are read and written);
+//! - [`cxl`]: Feature UUIDs and the Features the kernel keeps for itself.
+
+pub mod cxl;
+pub mod mlx5;

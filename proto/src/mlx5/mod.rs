@@ -1,0 +1,3 @@
+//! mlx5 (ConnectX) formats.
+
+pub mod bits;
