@@ -14,6 +14,7 @@
 //! may exceed the caller's buffer (only the part that fits is copied).
 
 pub mod backend;
+pub mod errno;
 pub mod kernel;
 pub mod sim;
 pub mod uapi;

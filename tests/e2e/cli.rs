@@ -74,7 +74,11 @@ fn raw_rpc_returns_the_firmware_answer_and_kernel_errnos() {
     // The same query at configuration scope is refused by the driver: EBADMSG.
     let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--scope", "configuration", query_issi]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("EBADMSG"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("EBADMSG: the driver does not allow this command at this scope"),
+        "{}",
+        stderr(&output)
+    );
 
     let output = fwctl_run(&["rpc", "fwctl0", "--sim", "nothex"]);
     assert_eq!(output.status.code(), Some(2));

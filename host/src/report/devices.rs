@@ -35,7 +35,7 @@ impl DeviceListing {
                 device,
                 device_data: None,
                 decoded: None,
-                info_error: Some(format!("FWCTL_INFO failed: {errno:?} ({})", errno.desc())),
+                info_error: Some(format!("FWCTL_INFO failed: {errno:?}: {}", fwctl_devices::errno::meaning(errno))),
             },
         }
     }

@@ -50,9 +50,13 @@ fn cache_dir(args: &RunArgs) -> Option<PathBuf> {
     if args.no_cache {
         return None;
     }
-    args.cache_dir
-        .clone()
-        .or_else(|| std::env::var_os("FWCTL_RUN_CACHE_DIR").map(PathBuf::from))
+    args.cache_dir.clone().or_else(default_cache_dir)
+}
+
+/// `$FWCTL_RUN_CACHE_DIR`, else `$XDG_CACHE_HOME/fwctl-run`, else `~/.cache/fwctl-run`.
+fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("FWCTL_RUN_CACHE_DIR")
+        .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("fwctl-run")))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/fwctl-run")))
 }
@@ -145,7 +149,7 @@ fn list(source: &SourceArgs, json: bool) -> Result<ExitStatus> {
 
 fn inspect(name: &str, json: bool) -> Result<ExitStatus> {
     let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
-    let sandbox = Sandbox::new(&SandboxOptions::default())?;
+    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: default_cache_dir() })?;
     let shape = sandbox.describe(&plugin.bytes)?;
     let world_ok = sandbox.prepare(&plugin.bytes).map(|_| ()).map_err(|e| e.to_string());
     let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &LimitOverrides::default())
@@ -224,6 +228,6 @@ fn rpc(device: &str, scope: &str, request: &[String], out_len: u32, source: &Sou
             }
             Ok(ExitStatus::Healthy)
         }
-        Err(errno) => bail!("FWCTL_RPC on {device} failed: {errno:?} ({})", errno.desc()),
+        Err(errno) => bail!("FWCTL_RPC on {device} failed: {errno:?}: {}", fwctl_run::devices::errno::meaning(errno)),
     }
 }
