@@ -72,3 +72,22 @@ fn a_device_removed_before_the_run_is_a_failed_run_not_a_crash() {
     assert_eq!(runs[0].status, RunStatus::Completed);
     assert_eq!(runs[0].output.facts["network"], Value::Boolean(false));
 }
+
+#[test]
+fn the_library_path_decodes_the_same_values_as_the_profile() {
+    let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(&Fleet::builtin("connectx6dx-healthy").unwrap().unwrap()).unwrap());
+    let runs = run("mlx5-diag.wasm", backend, &["--no-pcie"]);
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    let fact = |key: &str| run.output.facts.get(key).cloned().unwrap_or_else(|| panic!("no fact {key}: {:?}", run.output.facts));
+    assert_eq!(fact("psid"), Value::Text("MT_0000000359".into()));
+    assert_eq!(fact("firmware-version"), Value::Text("22.36.1010".into()));
+    assert_eq!(fact("port-count"), Value::Unsigned(2));
+    assert_eq!(fact("port2-speed"), Value::Text("100G (4 lanes)".into()));
+    assert_eq!(fact("asic-temperature-celsius"), Value::Real(61.0));
+    assert!(!run.output.facts.contains_key("pcie-link"), "--no-pcie skipped the section");
+    assert!(run.output.findings.is_empty());
+    // MGIR, QUERY_ADAPTER, QUERY_HCA_CAP, then PAOS + PTYS per port, then MTMP.
+    assert_eq!(run.rpcs, 8);
+}
