@@ -2,7 +2,8 @@
 //!
 //! 1. the cost of one RPC through the plugin boundary (guest → host → simulator → guest)
 //!    against calling the simulator directly from Rust;
-//! 2. `fwctl-run mlx5-diag.wasm --sim` wall time with a cold and a warm compile cache.
+//! 2. `fwctl-run mlx5-diag.wasm --sim` wall time with a cold and a warm compile cache;
+//! 3. concurrency: mlx5-diag on 8 slow simulated devices against 1 (same per-device work).
 //!
 //! Run with `cargo bench -p fwctl-run` (builds the plugins first, like the tests).
 
@@ -28,6 +29,8 @@ fn main() {
     let direct = median(ROUNDS, || direct_rpcs(RPCS)) / RPCS as u32;
     let boundary = boundary_rpcs(&plugins.join("hostile.wasm"));
     let (cold, warm) = cli_cold_and_warm(&plugins);
+    let one = median(ROUNDS, || slow_fleet(&plugins.join("mlx5-diag.wasm"), 1));
+    let eight = median(ROUNDS, || slow_fleet(&plugins.join("mlx5-diag.wasm"), 8));
 
     println!("| measurement | value | ratio |");
     println!("|---|---|---|");
@@ -44,6 +47,35 @@ fn main() {
         warm.as_secs_f64() / cold.as_secs_f64(),
         cold.as_secs_f64() / warm.as_secs_f64()
     );
+    println!("| mlx5-diag on 1 device answering each RPC in {SLOW_RPC_MS} ms | {:.0} ms | 1.0 |", ms(one));
+    println!(
+        "| mlx5-diag on 8 such devices at once | {:.0} ms | {:.2}× one device (sequential would be 8×) |",
+        ms(eight),
+        eight.as_secs_f64() / one.as_secs_f64()
+    );
+}
+
+/// Simulated firmware latency for the concurrency measurement.
+const SLOW_RPC_MS: u64 = 5;
+
+/// Runs mlx5-diag (already compiled) over `devices` ConnectX devices whose firmware takes
+/// [`SLOW_RPC_MS`] per command; returns the wall time of the whole run.
+fn slow_fleet(plugin: &Path, devices: usize) -> Duration {
+    let profile = include_str!("../../devices/profiles/connectx7-healthy.toml")
+        .replacen("[[device]]", &format!("[[device]]\nfaults = {{ rpc_delay_ms = {SLOW_RPC_MS} }}"), 1);
+    let fleet = fwctl_run::devices::sim::Fleet::from_toml(&vec![profile; devices].join("\n"), "bench").unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(&fleet).unwrap());
+    let plugin = Plugin::load(plugin).unwrap();
+    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &LimitOverrides::default()).unwrap();
+    let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
+    let prepared = sandbox.prepare(&plugin.bytes).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let all = backend.discover().unwrap();
+    let started = Instant::now();
+    let runs = runtime.block_on(run_on_devices("mlx5-diag", &prepared, &grant, backend, &all, &[]));
+    let elapsed = started.elapsed();
+    assert!(runs.iter().all(|r| r.status == fwctl_run::outcome::RunStatus::Completed));
+    elapsed
 }
 
 fn ms(d: Duration) -> f64 {

@@ -226,3 +226,20 @@ fn plugin_output_is_captured_and_attributed_to_its_device() {
     assert_eq!(run["stderr"], "and from its stderr\n");
     assert!(plugin_dir().join("hostile.wasm").is_file());
 }
+
+#[test]
+fn a_device_that_stops_answering_is_cut_off_at_the_deadline() {
+    let profiles = crate::common::workspace_root().join("devices/profiles");
+    let slow = std::fs::read_to_string(profiles.join("connectx7-healthy.toml"))
+        .unwrap()
+        .replacen("[[device]]", "[[device]]\nfaults = { rpc_delay_ms = 5000 }", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.toml");
+    std::fs::write(&path, slow).unwrap();
+    let sim = format!("--sim={}", path.display());
+    // One real RPC, which the device takes five seconds to answer.
+    let (output, run) = hostile_on("fwctl0", "short-buffer", &[&sim, "--timeout", "300"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(run["kind"], "timeout", "{run:#}");
+    assert!(run["cause"].as_str().unwrap().contains("deadline of 300 ms"));
+}

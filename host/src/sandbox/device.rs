@@ -18,7 +18,8 @@ pub struct GrantedDevice {
     pub(crate) descriptor: DeviceDescriptor,
     pub(crate) device_data: Vec<u8>,
     pub(crate) granted_scope: Scope,
-    pub(crate) handle: Box<dyn DeviceHandle>,
+    /// The open device; `None` only while an RPC is in flight on the blocking pool.
+    pub(crate) handle: Option<Box<dyn DeviceHandle>>,
     /// Set once the backend said ENODEV; later calls fail without touching it.
     pub(crate) gone: bool,
 }
@@ -31,30 +32,34 @@ impl GrantedDevice {
         granted_scope: Scope,
         handle: Box<dyn DeviceHandle>,
     ) -> Self {
-        Self { descriptor, device_data, granted_scope, handle, gone: false }
+        Self { descriptor, device_data, granted_scope, handle: Some(handle), gone: false }
     }
 
-    /// Checks a call against the grant and the kernel's size limits, then sends it.
-    fn rpc(&mut self, scope: Scope, request: &[u8], capacity: u32) -> Result<RpcResponse, RpcError> {
+    /// Checks a call against the grant and the kernel's size limits; `Err` is the answer
+    /// the plugin gets without the device being touched.
+    fn admit(&self, scope: Scope, request: &[u8], capacity: usize) -> Result<(), RpcError> {
         if scope > self.granted_scope {
             return Err(RpcError::NotGranted(format!(
                 "scope {scope} is above the {} granted on {}",
                 self.granted_scope, self.descriptor.name
             )));
         }
-        let capacity = capacity as usize;
         if request.len() > MAX_RPC_LEN || capacity > MAX_RPC_LEN {
             return Err(RpcError::TooLarge(MAX_RPC_LEN as u32));
         }
         if self.gone {
             return Err(RpcError::DeviceGone);
         }
-        let mut response = vec![0u8; capacity];
-        match self.handle.rpc(scope.raw(), request, &mut response) {
+        Ok(())
+    }
+
+    /// Turns the backend's answer into the plugin's, remembering a removal.
+    fn answer(&mut self, result: Result<usize, Errno>, mut response: Vec<u8>) -> Result<RpcResponse, RpcError> {
+        match result {
             Ok(length) => {
                 // The driver may report more than fits (kernel semantics); hand back only
                 // what was copied, and the full length so the plugin can retry.
-                response.truncate(length.min(capacity));
+                response.truncate(length.min(response.len()));
                 Ok(RpcResponse { data: response, length: length as u32 })
             }
             Err(Errno::ENODEV) => {
@@ -117,7 +122,7 @@ impl HostDevice for RunState {
         })
     }
 
-    fn rpc(
+    async fn rpc(
         &mut self,
         device: Resource<GrantedDevice>,
         scope: types::Scope,
@@ -130,12 +135,25 @@ impl HostDevice for RunState {
         if self.rpcs_sent > self.limits.rpc_budget {
             return Err(RunFailure::RpcBudget { limit: self.limits.rpc_budget }.into());
         }
-        let device = self.table.get_mut(&device)?;
-        let result = device.rpc(scope_from_wit(scope), &request, response_capacity);
-        if let Err(RpcError::NotGranted(reason)) = &result {
-            self.output.denials.push(reason.clone());
+        let scope = scope_from_wit(scope);
+        let capacity = response_capacity as usize;
+        let granted = self.table.get_mut(&device)?;
+        if let Err(refusal) = granted.admit(scope, &request, capacity) {
+            if let RpcError::NotGranted(reason) = &refusal {
+                self.output.denials.push(reason.clone());
+            }
+            return Ok(Err(refusal));
         }
-        Ok(result)
+        let mut handle = granted.handle.take().expect("one RPC at a time per store");
+        let (handle, result, response) = tokio::task::spawn_blocking(move || {
+            let mut response = vec![0u8; capacity];
+            let result = handle.rpc(scope.raw(), &request, &mut response);
+            (handle, result, response)
+        })
+        .await?;
+        let granted = self.table.get_mut(&device)?;
+        granted.handle = Some(handle);
+        Ok(granted.answer(result, response))
     }
 
     fn drop(&mut self, device: Resource<GrantedDevice>) -> wasmtime::Result<()> {

@@ -252,10 +252,13 @@ impl PreparedPlugin {
         });
         store.set_epoch_deadline(1);
 
-        let end = match self.call(&mut store, device, args).await {
-            Ok(Ok(())) => RunEnd::Completed,
-            Ok(Err(message)) => RunEnd::PluginError(message),
-            Err(error) => classify(error, limits),
+        // The epoch callback stops wasm that runs too long; the timeout also stops a run
+        // waiting on a device that does not answer (an RPC in flight is not wasm).
+        let end = match tokio::time::timeout(timeout, self.call(&mut store, device, args)).await {
+            Ok(Ok(Ok(()))) => RunEnd::Completed,
+            Ok(Ok(Err(message))) => RunEnd::PluginError(message),
+            Ok(Err(error)) => classify(error, limits),
+            Err(_elapsed) => RunEnd::Stopped(RunFailure::Timeout { limit: timeout }),
         };
         let state = store.into_data();
         let mut output = state.output;

@@ -95,6 +95,9 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
         &devices,
         &args.args,
     ));
+    // A device that never answered still holds a blocking thread in its ioctl; its run is
+    // already reported as timed out, so do not wait for it on the way out.
+    runtime.shutdown_background();
 
     let summary = PluginSummary {
         name: plugin.manifest.name.clone(),
