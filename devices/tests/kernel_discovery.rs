@@ -1,98 +1,249 @@
 //! Kernel discovery against fake sysfs trees shaped like real ones.
+//!
+//! The trees follow the driver core's layout, relative links included: a device lives
+//! under `devices/`, its `driver` link points into `bus/<bus>/drivers/`, the fwctl class
+//! device sits below its parent as `<parent>/fwctl/fwctlN` with `device -> ../../../<parent>`,
+//! and `class/fwctl/fwctlN` links to that directory.
 
 use std::os::unix::fs::symlink;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fwctl_devices::kernel::KernelBackend;
-use fwctl_devices::{Backend, DeviceKind};
+use fwctl_devices::{Backend, DeviceDescriptor, DeviceKind};
 use nix::errno::Errno;
 
-/// Creates `sys/devices/<parent>` with a `driver` link and `sys/class/fwctl/<node>/device`
-/// pointing at it, as the driver core lays them out.
-fn add_node(sys: &Path, node: &str, parent_path: &str, driver: Option<&str>) {
-    let parent = sys.join("devices").join(parent_path);
-    std::fs::create_dir_all(&parent).unwrap();
-    if let Some(driver) = driver {
-        let driver_dir = sys.join("bus/drivers").join(driver);
-        std::fs::create_dir_all(&driver_dir).unwrap();
-        symlink(&driver_dir, parent.join("driver")).unwrap();
+/// A temporary `/sys` and `/dev`.
+struct FakeSystem {
+    _dir: tempfile::TempDir,
+    sys: PathBuf,
+    dev: PathBuf,
+}
+
+impl FakeSystem {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (sys, dev) = (dir.path().join("sys"), dir.path().join("dev"));
+        std::fs::create_dir_all(&sys).unwrap();
+        std::fs::create_dir_all(&dev).unwrap();
+        Self { _dir: dir, sys, dev }
     }
-    let class = sys.join("class/fwctl").join(node);
-    std::fs::create_dir_all(&class).unwrap();
-    symlink(&parent, class.join("device")).unwrap();
+
+    fn backend(&self) -> KernelBackend {
+        KernelBackend::with_roots(&self.sys, &self.dev)
+    }
+
+    /// `sys/devices/<path>`, bound to `driver` on `bus` when given.
+    fn device(&self, path: &str, bus: &str, driver: Option<&str>) {
+        let dir = self.sys.join("devices").join(path);
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Some(driver) = driver {
+            std::fs::create_dir_all(self.sys.join("bus").join(bus).join("drivers").join(driver)).unwrap();
+            let up = "../".repeat(path.split('/').count() + 1);
+            symlink(format!("{up}bus/{bus}/drivers/{driver}"), dir.join("driver")).unwrap();
+        }
+    }
+
+    /// The fwctl class device `node` below the device at `parent`.
+    fn fwctl(&self, node: &str, parent: &str) {
+        let dir = self.sys.join("devices").join(parent).join("fwctl").join(node);
+        std::fs::create_dir_all(&dir).unwrap();
+        let parent_name = parent.rsplit('/').next().unwrap();
+        symlink(format!("../../../{parent_name}"), dir.join("device")).unwrap();
+        std::fs::write(dir.join("dev"), "239:0\n").unwrap();
+        let class = self.sys.join("class/fwctl");
+        std::fs::create_dir_all(&class).unwrap();
+        symlink(format!("../../devices/{parent}/fwctl/{node}"), class.join(node)).unwrap();
+    }
+
+    /// A regular file where `/dev/fwctl/<node>` should be: it opens, but knows no ioctls.
+    fn regular_file_node(&self, node: &str) {
+        std::fs::create_dir_all(self.dev.join("fwctl")).unwrap();
+        std::fs::write(self.dev.join("fwctl").join(node), b"").unwrap();
+    }
+
+    fn node_path(&self, node: &str) -> String {
+        self.dev.join("fwctl").join(node).display().to_string()
+    }
+}
+
+fn kernel_device(
+    name: &str,
+    kind: DeviceKind,
+    parent: &str,
+    pci_address: Option<&str>,
+    cxl_memdev: Option<&str>,
+    driver: &str,
+    node: String,
+) -> DeviceDescriptor {
+    DeviceDescriptor {
+        name: name.into(),
+        kind,
+        parent: parent.into(),
+        pci_address: pci_address.map(Into::into),
+        cxl_memdev: cxl_memdev.map(Into::into),
+        driver: Some(driver.into()),
+        node,
+        model: None,
+        simulated: false,
+    }
 }
 
 #[test]
-fn discovers_mlx5_and_cxl_nodes_with_their_parents() {
-    let root = tempfile::tempdir().unwrap();
-    let sys = root.path().join("sys");
-    add_node(&sys, "fwctl10", "pci0000:00/0000:00:03.0/0000:5e:00.1", Some("mlx5_core"));
-    add_node(&sys, "fwctl2", "pci0000:00/0000:00:02.0/0000:3b:00.0", Some("mlx5_core"));
-    add_node(
-        &sys,
-        "fwctl3",
-        "platform/ACPI0017:00/root0/port1/pci0000:0c/0000:0c:00.0/0000:0d:00.0/mem2",
-        Some("cxl_mem"),
+fn discovers_mlx5_and_cxl_nodes_with_every_field() {
+    let fake = FakeSystem::new();
+
+    // mlx5: the fwctl parent is the PCI function itself (`&mdev->pdev->dev`); the
+    // `mlx5_core.fwctl.N` auxiliary device the fwctl driver binds to is only a sibling.
+    let pf0 = "pci0000:00/0000:00:02.0/0000:3b:00.0";
+    fake.device(pf0, "pci", Some("mlx5_core"));
+    fake.device(&format!("{pf0}/mlx5_core.fwctl.0"), "auxiliary", Some("mlx5_fwctl.mlx5_fwctl"));
+    fake.fwctl("fwctl2", pf0);
+    let pf1 = "pci0000:00/0000:00:02.0/0000:3b:00.1";
+    fake.device(pf1, "pci", Some("mlx5_core"));
+    fake.device(&format!("{pf1}/mlx5_core.fwctl.1"), "auxiliary", Some("mlx5_fwctl.mlx5_fwctl"));
+    fake.fwctl("fwctl10", pf1);
+    // Its node opens but answers no ioctl: the kind must come from the driver instead.
+    fake.regular_file_node("fwctl10");
+
+    // CXL on real hardware: the memdev sits below its PCI endpoint (behind a root port).
+    let endpoint = "pci0000:34/0000:34:00.0/0000:35:00.0";
+    fake.device("pci0000:34/0000:34:00.0", "pci", Some("pcieport"));
+    fake.device(endpoint, "pci", Some("cxl_pci"));
+    fake.device(&format!("{endpoint}/mem0"), "cxl", Some("cxl_mem"));
+    fake.fwctl("fwctl3", &format!("{endpoint}/mem0"));
+
+    // CXL under cxl_test: the memdev's parent is a mock platform device, no PCI at all.
+    let mock = "platform/cxl_host_bridge.0/cxl_root_port.0/cxl_switch_uport.0/cxl_switch_dport.0/cxl_mem.0";
+    fake.device(mock, "platform", Some("cxl_mock_mem"));
+    fake.device(&format!("{mock}/mem2"), "cxl", Some("cxl_mem"));
+    fake.fwctl("fwctl4", &format!("{mock}/mem2"));
+
+    let backend = fake.backend();
+    assert!(backend.has_devices());
+    let (devices, warnings) = backend.discover_with_warnings().unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(
+        devices,
+        [
+            kernel_device(
+                "fwctl2",
+                DeviceKind::Mlx5,
+                "0000:3b:00.0",
+                Some("0000:3b:00.0"),
+                None,
+                "mlx5_core",
+                fake.node_path("fwctl2"),
+            ),
+            kernel_device(
+                "fwctl3",
+                DeviceKind::Cxl,
+                "mem0",
+                Some("0000:35:00.0"),
+                Some("mem0"),
+                "cxl_mem",
+                fake.node_path("fwctl3"),
+            ),
+            kernel_device("fwctl4", DeviceKind::Cxl, "mem2", None, Some("mem2"), "cxl_mem", fake.node_path("fwctl4")),
+            kernel_device(
+                "fwctl10",
+                DeviceKind::Mlx5,
+                "0000:3b:00.1",
+                Some("0000:3b:00.1"),
+                None,
+                "mlx5_core",
+                fake.node_path("fwctl10"),
+            ),
+        ],
+        "numeric node order (fwctl2 before fwctl10) and every field"
     );
-    let backend = KernelBackend::with_roots(&sys, root.path().join("dev"));
-    let devices = backend.discover().unwrap();
-
-    let names: Vec<_> = devices.iter().map(|d| d.name.as_str()).collect();
-    assert_eq!(names, ["fwctl2", "fwctl3", "fwctl10"], "numeric node order");
-
-    let nic = &devices[0];
-    assert_eq!(nic.kind, DeviceKind::Mlx5);
-    assert_eq!(nic.parent, "0000:3b:00.0");
-    assert_eq!(nic.pci_address.as_deref(), Some("0000:3b:00.0"));
-    assert_eq!(nic.cxl_memdev, None);
-    assert_eq!(nic.driver.as_deref(), Some("mlx5_core"));
-    assert_eq!(nic.node, root.path().join("dev/fwctl/fwctl2").display().to_string());
-    assert!(!nic.simulated);
-
-    let cxl = &devices[1];
-    assert_eq!(cxl.kind, DeviceKind::Cxl);
-    assert_eq!(cxl.parent, "mem2");
-    assert_eq!(cxl.cxl_memdev.as_deref(), Some("mem2"));
-    assert_eq!(cxl.pci_address.as_deref(), Some("0000:0d:00.0"), "the endpoint above the memdev");
-    assert_eq!(cxl.driver.as_deref(), Some("cxl_mem"));
+    assert_eq!(backend.discover().unwrap(), devices, "discover() is the same list");
+    assert_eq!(backend.name(), "kernel");
 }
 
 #[test]
 fn a_node_of_unknown_kind_is_skipped_with_a_warning() {
-    let root = tempfile::tempdir().unwrap();
-    let sys = root.path().join("sys");
-    add_node(&sys, "fwctl0", "pci0000:00/0000:00:04.0/0000:11:00.0", Some("mystery_nic"));
-    add_node(&sys, "fwctl1", "pci0000:00/0000:00:05.0/0000:12:00.0", None);
-    let (devices, warnings) = KernelBackend::with_roots(&sys, root.path().join("dev")).discover_with_warnings().unwrap();
-    assert!(devices.is_empty());
-    assert_eq!(warnings.len(), 2);
-    assert!(warnings[0].contains("fwctl0: skipped, unknown device type (parent 0000:11:00.0, driver mystery_nic)"), "{warnings:?}");
-    assert!(warnings[1].contains("driver none"), "{warnings:?}");
+    let fake = FakeSystem::new();
+    let known = "pci0000:00/0000:00:03.0/0000:5e:00.0";
+    fake.device(known, "pci", Some("mlx5_core"));
+    fake.fwctl("fwctl0", known);
+    let mystery = "pci0000:00/0000:00:04.0/0000:11:00.0";
+    fake.device(mystery, "pci", Some("mystery_nic"));
+    fake.fwctl("fwctl1", mystery);
+    let unbound = "pci0000:00/0000:00:05.0/0000:12:00.0";
+    fake.device(unbound, "pci", None);
+    fake.fwctl("fwctl2", unbound);
+
+    let backend = fake.backend();
+    assert!(backend.has_devices(), "unknown nodes are still real nodes");
+    let (devices, warnings) = backend.discover_with_warnings().unwrap();
+    assert_eq!(devices.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["fwctl0"]);
+    assert_eq!(
+        warnings,
+        [
+            "fwctl1: skipped, unknown device type (parent 0000:11:00.0, driver mystery_nic)",
+            "fwctl2: skipped, unknown device type (parent 0000:12:00.0, driver none)",
+        ]
+    );
 }
 
 #[test]
-fn no_class_directory_means_no_devices() {
-    let root = tempfile::tempdir().unwrap();
-    let backend = KernelBackend::with_roots(root.path().join("sys"), root.path().join("dev"));
+fn no_class_directory_or_an_empty_one_means_no_devices() {
+    let fake = FakeSystem::new();
+    let backend = fake.backend();
+    assert!(!backend.has_devices());
+    assert_eq!(backend.discover_with_warnings().unwrap(), (vec![], vec![]));
+
+    std::fs::create_dir_all(fake.sys.join("class/fwctl")).unwrap();
+    // Not a node: nothing but `fwctlN` counts.
+    std::fs::write(fake.sys.join("class/fwctl/fwctl.stale"), b"").unwrap();
+    assert!(!backend.has_devices());
     assert_eq!(backend.discover().unwrap(), vec![]);
 }
 
 #[test]
 fn opening_fails_with_the_kernels_errno() {
-    let root = tempfile::tempdir().unwrap();
-    let sys = root.path().join("sys");
-    add_node(&sys, "fwctl0", "pci0000:00/0000:00:02.0/0000:3b:00.0", Some("mlx5_core"));
-    let dev = root.path().join("dev");
-    let backend = KernelBackend::with_roots(&sys, &dev);
+    let fake = FakeSystem::new();
+    let pf = "pci0000:00/0000:00:02.0/0000:3b:00.0";
+    fake.device(pf, "pci", Some("mlx5_core"));
+    fake.fwctl("fwctl0", pf);
+    let backend = fake.backend();
     let device = backend.discover().unwrap().remove(0);
 
     // The node vanished between discovery and open.
     assert_eq!(backend.open(&device).err(), Some(Errno::ENOENT));
 
-    // A regular file where the node should be: opens, but the ioctls are not its own.
-    std::fs::create_dir_all(dev.join("fwctl")).unwrap();
-    std::fs::write(dev.join("fwctl/fwctl0"), b"").unwrap();
+    // A regular file where the node should be: it opens, but the ioctls are not its own.
+    fake.regular_file_node("fwctl0");
     let mut handle = backend.open(&device).unwrap();
     assert_eq!(handle.info().err(), Some(Errno::ENOTTY));
     assert_eq!(handle.rpc(1, &[0; 16], &mut [0; 16]).err(), Some(Errno::ENOTTY));
+}
+
+#[test]
+fn a_simulated_descriptor_never_opens_a_real_node() {
+    let fake = FakeSystem::new();
+    fake.regular_file_node("fwctl0");
+    let simulated = DeviceDescriptor {
+        name: "fwctl0".into(),
+        kind: DeviceKind::Mlx5,
+        parent: "0000:3b:00.0".into(),
+        pci_address: Some("0000:3b:00.0".into()),
+        cxl_memdev: None,
+        driver: Some("mlx5_core".into()),
+        node: "simulated:default".into(),
+        model: None,
+        simulated: true,
+    };
+    assert_eq!(fake.backend().open(&simulated).err(), Some(Errno::ENODEV));
+}
+
+#[test]
+fn the_real_backend_looks_at_sys_and_dev() {
+    // Whatever this machine has, asking must not fail or panic.
+    let backend = KernelBackend::new();
+    let present = Path::new("/sys/class/fwctl").read_dir().is_ok_and(|mut d| d.next().is_some());
+    if !present {
+        assert!(!backend.has_devices());
+        assert_eq!(backend.discover().unwrap(), vec![]);
+    }
 }

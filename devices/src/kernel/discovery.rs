@@ -1,8 +1,12 @@
 //! Discovery: what `/sys/class/fwctl` says about each fwctl node.
 //!
-//! `class/fwctl/fwctlN/device` links to the parent the driver registered: the PCI function
-//! for mlx5 (`&pdev->dev`), bnxt and pds; the `memN` memdev for CXL, which sits below its
-//! PCI endpoint. The parent's `driver` link names the bound driver. Nothing is opened here.
+//! The driver core places each fwctl class device below its parent
+//! (`<parent>/fwctl/fwctlN`), and `class/fwctl/fwctlN` links there; its `device` link
+//! leads back to the parent the driver registered. That parent is the PCI function for
+//! mlx5 (`&mdev->pdev->dev`, not the `mlx5_core.fwctl.N` auxiliary device the driver binds
+//! to), bnxt and pds, and the `memN` memdev for CXL, which sits below its PCI endpoint (or
+//! below a platform device under `cxl_test`). The parent's `driver` link names the bound
+//! driver. Nothing is opened here.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +27,13 @@ pub struct SysfsNode {
     pub driver: Option<String>,
 }
 
+/// Whether `<sysfs>/class/fwctl` lists at least one `fwctlN` node. An unreadable or
+/// missing class directory counts as none; [`scan`] reports why it could not be read.
+pub fn has_nodes(sysfs_root: &Path) -> bool {
+    std::fs::read_dir(sysfs_root.join("class/fwctl"))
+        .is_ok_and(|mut entries| entries.any(|e| e.is_ok_and(|e| is_node_name(&e.file_name().to_string_lossy()))))
+}
+
 /// Lists `<sysfs>/class/fwctl/*`, in node order. A missing class directory means the
 /// kernel has no fwctl devices (or no fwctl at all): an empty list, not an error.
 pub fn scan(sysfs_root: &Path) -> Result<Vec<SysfsNode>, DiscoveryError> {
@@ -36,7 +47,8 @@ pub fn scan(sysfs_root: &Path) -> Result<Vec<SysfsNode>, DiscoveryError> {
     for entry in entries {
         let entry = entry.map_err(|source| DiscoveryError::Io { path: class.display().to_string(), source })?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.starts_with("fwctl") {
+        // Only the class's own `fwctlN` entries; anything else is not a node.
+        if !is_node_name(&name) {
             continue;
         }
         nodes.push(describe(&entry.path(), name));
@@ -48,14 +60,11 @@ pub fn scan(sysfs_root: &Path) -> Result<Vec<SysfsNode>, DiscoveryError> {
 fn describe(node_dir: &Path, name: String) -> SysfsNode {
     let parent_path = std::fs::canonicalize(node_dir.join("device")).ok();
     let parent = parent_path.as_deref().and_then(file_name).unwrap_or_default();
-    let driver = parent_path
-        .as_ref()
-        .and_then(|p| std::fs::read_link(p.join("driver")).ok())
+    let driver =
+        parent_path.as_ref().and_then(|p| std::fs::read_link(p.join("driver")).ok()).as_deref().and_then(file_name);
+    let pci_address = parent_path
         .as_deref()
-        .and_then(file_name);
-    let pci_address = parent_path.as_deref().and_then(|p| {
-        p.ancestors().filter_map(file_name).find(|component| is_pci_address(component))
-    });
+        .and_then(|p| p.ancestors().filter_map(file_name).find(|component| is_pci_address(component)));
     let cxl_memdev = is_memdev(&parent).then(|| parent.clone());
     SysfsNode { name, parent, pci_address, cxl_memdev, driver }
 }
@@ -78,9 +87,14 @@ fn is_memdev(s: &str) -> bool {
     s.strip_prefix("mem").is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
 }
 
+/// `fwctlN`, as the fwctl core names its devices (and so its `/dev/fwctl` nodes).
+fn is_node_name(s: &str) -> bool {
+    s.strip_prefix("fwctl").is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+}
+
 /// Sort key: `fwctl2` before `fwctl10`.
-fn node_number(name: &str) -> (u64, String) {
-    (name.trim_start_matches("fwctl").parse().unwrap_or(u64::MAX), name.to_string())
+fn node_number(name: &str) -> u64 {
+    name.trim_start_matches("fwctl").parse().unwrap_or(u64::MAX)
 }
 
 /// The character device for a node under a dev root (`/dev/fwctl/fwctlN`).
@@ -101,5 +115,7 @@ mod tests {
         assert!(is_memdev("mem0") && is_memdev("mem12"));
         assert!(!is_memdev("mem") && !is_memdev("memory0"));
         assert!(node_number("fwctl2") < node_number("fwctl10"));
+        assert!(is_node_name("fwctl0") && is_node_name("fwctl17"));
+        assert!(!is_node_name("fwctl") && !is_node_name("fwctl0.bak") && !is_node_name("uevent"));
     }
 }

@@ -1,19 +1,19 @@
 //! The kernel backend: real fwctl devices through `/sys/class/fwctl` and `/dev/fwctl`.
+//!
+//! Discovery reads sysfs and, where the node can be opened, asks `FWCTL_INFO` for the
+//! device type; everything else is the two ioctls of [`ioctl`] on an owned descriptor.
 
 mod discovery;
 pub mod ioctl;
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 
-pub use self::discovery::SysfsNode;
-use crate::backend::{
-    Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DeviceKind, DiscoveryError,
-};
+use crate::backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DeviceKind, DiscoveryError};
 
 /// Devices the running kernel's fwctl drivers registered.
 #[derive(Clone, Debug)]
@@ -39,25 +39,35 @@ impl KernelBackend {
         Self { sysfs_root: sysfs_root.into(), dev_root: dev_root.into() }
     }
 
+    /// Whether the kernel lists any fwctl node at all (`<sysfs>/class/fwctl/fwctlN`),
+    /// without opening anything; the CLI uses it to choose between real devices and the
+    /// simulator. A node of a kind this build does not know still counts: it is real, and
+    /// [`Self::discover_with_warnings`] says why it is left out.
+    pub fn has_devices(&self) -> bool {
+        discovery::has_nodes(&self.sysfs_root)
+    }
+
     /// Discovers devices and also returns, as text, the nodes that had to be skipped
-    /// (their kind could be learned neither from FWCTL_INFO nor from the parent's driver).
+    /// (their kind could be learned neither from `FWCTL_INFO` nor from the parent's
+    /// driver), since [`DeviceDescriptor::kind`] cannot say "unknown".
     pub fn discover_with_warnings(&self) -> Result<(Vec<DeviceDescriptor>, Vec<String>), DiscoveryError> {
         let mut devices = Vec::new();
         let mut warnings = Vec::new();
         for node in discovery::scan(&self.sysfs_root)? {
             let path = discovery::node_path(&self.dev_root, &node.name);
             // The device type comes from the driver itself when the node can be opened;
-            // without permission, the parent's driver tells the family just as well.
-            let from_info = open_node(&path)
-                .and_then(|fd| ioctl::info(fd.as_fd(), &mut []))
-                .ok()
-                .and_then(|(device_type, _)| DeviceKind::from_raw(device_type));
-            let kind = from_info.or_else(|| node.driver.as_deref().and_then(DeviceKind::from_parent_driver));
+            // without permission, the parent's driver tells the family just as well. An
+            // empty buffer is enough: the type is reported whatever the data length.
+            let reported_type = open_node(&path).and_then(|fd| ioctl::info(fd.as_fd(), &mut [])).ok().map(|(t, _)| t);
+            let kind = reported_type
+                .and_then(DeviceKind::from_raw)
+                .or_else(|| node.driver.as_deref().and_then(DeviceKind::from_parent_driver));
             let Some(kind) = kind else {
+                let reported = reported_type.map(|t| format!(", FWCTL_INFO type {t}")).unwrap_or_default();
                 warnings.push(format!(
-                    "{}: skipped, unknown device type (parent {}, driver {})",
+                    "{}: skipped, unknown device type (parent {}, driver {}{reported})",
                     node.name,
-                    node.parent,
+                    if node.parent.is_empty() { "unknown" } else { &node.parent },
                     node.driver.as_deref().unwrap_or("none")
                 ));
                 continue;
@@ -78,7 +88,9 @@ impl KernelBackend {
     }
 }
 
-fn open_node(path: &std::path::Path) -> Result<OwnedFd, Errno> {
+/// Opens a node the way the fwctl core expects (read-write); close-on-exec so that the
+/// descriptor never leaks into a child process.
+fn open_node(path: &Path) -> Result<OwnedFd, Errno> {
     open(path, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
 }
 
@@ -92,10 +104,18 @@ impl Backend for KernelBackend {
     }
 
     fn open(&self, device: &DeviceDescriptor) -> Result<Box<dyn DeviceHandle>, DeviceError> {
+        // A simulated device's name could match a real node; never open the wrong one.
+        if device.simulated {
+            return Err(Errno::ENODEV);
+        }
         let fd = open_node(&discovery::node_path(&self.dev_root, &device.name))?;
         Ok(Box::new(KernelHandle { fd }))
     }
 }
+
+/// The device-data buffer of the first `FWCTL_INFO` call: room for every current driver
+/// (mlx5 has 8 bytes, CXL none), so one call is the usual case.
+const FIRST_INFO_LEN: usize = 64;
 
 /// An open `/dev/fwctl/fwctlN`; the kernel's user context lives as long as the fd.
 struct KernelHandle {
@@ -105,13 +125,15 @@ struct KernelHandle {
 impl DeviceHandle for KernelHandle {
     fn info(&mut self) -> Result<DeviceInfo, DeviceError> {
         // Ask with a small buffer first; the kernel reports the full length, so a driver
-        // with more device data gets a second, exact-sized call.
-        let mut data = vec![0u8; 64];
-        let (device_type, length) = ioctl::info(self.fd.as_fd(), &mut data)?;
+        // with more device data gets a second, exact-sized call. The first buffer must not
+        // be empty: with `device_data_len == 0` the kernel skips the driver and reports 0.
+        let mut data = vec![0u8; FIRST_INFO_LEN];
+        let (mut device_type, mut length) = ioctl::info(self.fd.as_fd(), &mut data)?;
         if length > data.len() {
             data.resize(length, 0);
-            ioctl::info(self.fd.as_fd(), &mut data)?;
+            (device_type, length) = ioctl::info(self.fd.as_fd(), &mut data)?;
         }
+        // The second answer is the one the buffer holds; `truncate` keeps all of it.
         data.truncate(length);
         Ok(DeviceInfo { device_type, device_data: data })
     }
