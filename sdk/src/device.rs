@@ -54,6 +54,18 @@ impl fmt::Display for Scope {
     }
 }
 
+impl std::str::FromStr for Scope {
+    type Err = String;
+
+    /// Parses the manifest name (`debug-read-only` ...), e.g. from a plugin argument.
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Self::Configuration, Self::DebugReadOnly, Self::DebugWrite, Self::DebugWriteFull]
+            .into_iter()
+            .find(|scope| scope.as_str() == s)
+            .ok_or_else(|| format!("unknown scope `{s}` (configuration, debug-read-only, debug-write, debug-write-full)"))
+    }
+}
+
 /// The fwctl driver family of a device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DeviceKind {
@@ -65,6 +77,24 @@ pub enum DeviceKind {
     Bnxt,
     /// AMD/Pensando.
     Pds,
+}
+
+impl DeviceKind {
+    /// The name used in manifests and output (`mlx5`, `cxl`, `bnxt`, `pds`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mlx5 => "mlx5",
+            Self::Cxl => "cxl",
+            Self::Bnxt => "bnxt",
+            Self::Pds => "pds",
+        }
+    }
+}
+
+impl fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What the host says about the device.
@@ -124,11 +154,42 @@ pub enum RpcError {
     TooLarge(u32),
 }
 
+impl RpcError {
+    /// The errno, when the kernel refused the call.
+    pub fn errno(&self) -> Option<u32> {
+        match self {
+            Self::Kernel { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// What an errno means for a fwctl RPC (the kernel's and drivers' conventions).
+fn errno_meaning(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "EBADMSG" => "the command is not allowed at this scope",
+        "EMSGSIZE" => "a buffer is below the driver's minimum or above fwctl's maximum",
+        "EINVAL" => "the request is malformed for this driver",
+        "EOPNOTSUPP" => "the scope or operation is not supported",
+        "EPERM" => "not permitted (a kernel-owned feature, or CAP_SYS_RAWIO missing)",
+        "ENXIO" => "the device's command interface is down",
+        "ENODEV" => "the device was removed",
+        "E2BIG" => "unknown structure space is not zero",
+        "ENOMEM" => "the kernel is out of memory",
+        "EIO" => "the device failed the command",
+        "ETIMEDOUT" => "the device did not answer in time",
+        _ => return None,
+    })
+}
+
 impl fmt::Display for RpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotGranted(why) => write!(f, "not granted: {why}"),
-            Self::Kernel { code, name } => write!(f, "kernel refused the RPC: {name} ({code})"),
+            Self::Kernel { code, name } => match errno_meaning(name) {
+                Some(meaning) => write!(f, "kernel refused the RPC: {name} ({code}): {meaning}"),
+                None => write!(f, "kernel refused the RPC: {name} ({code})"),
+            },
             Self::DeviceGone => f.write_str("the device is gone"),
             Self::TooLarge(limit) => write!(f, "request or response larger than fwctl's {limit}-byte limit"),
         }
@@ -143,6 +204,7 @@ pub struct Device<'a> {
 }
 
 impl<'a> Device<'a> {
+    /// Wraps the generated handle; used by [`export_plugin!`](crate::export_plugin).
     #[doc(hidden)]
     pub fn from_binding(raw: &'a RawDevice) -> Self {
         Self { raw }
@@ -170,6 +232,11 @@ impl<'a> Device<'a> {
     }
 
     /// Sends one firmware RPC with a response buffer of `capacity` bytes.
+    ///
+    /// `request` is the driver's input mailbox, sent as is. Firmware-level failures (an
+    /// mlx5 status, a CXL return code) come back inside `Ok`: decode them with
+    /// [`mlx5`](crate::mlx5) or [`cxl`](crate::cxl). A capacity above `u32::MAX` is sent as
+    /// `u32::MAX`, which the host refuses with [`RpcError::TooLarge`].
     pub fn rpc(&self, scope: Scope, request: &[u8], capacity: usize) -> Result<Response, RpcError> {
         let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
         match self.raw.rpc(scope.to_wit(), request, capacity) {

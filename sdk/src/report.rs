@@ -15,7 +15,26 @@ pub enum Severity {
     Critical,
 }
 
-/// A typed value for facts and finding details.
+impl Severity {
+    /// `info`, `warning`, `error` or `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A typed value for facts and finding details; build one with `.into()` from text,
+/// integers, floats or booleans.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// Text.
@@ -40,7 +59,8 @@ macro_rules! value_from {
     };
 }
 value_from!(u8 => Unsigned as u64, u16 => Unsigned as u64, u32 => Unsigned as u64, u64 => Unsigned as u64, usize => Unsigned as u64,
-            i32 => Integer as i64, i64 => Integer as i64, f32 => Real as f64, f64 => Real as f64);
+            i8 => Integer as i64, i16 => Integer as i64, i32 => Integer as i64, i64 => Integer as i64, isize => Integer as i64,
+            f32 => Real as f64, f64 => Real as f64);
 
 impl From<bool> for Value {
     fn from(v: bool) -> Self {
@@ -52,6 +72,11 @@ impl From<&str> for Value {
         Value::Text(v.to_string())
     }
 }
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
 impl From<String> for Value {
     fn from(v: String) -> Self {
         Value::Text(v)
@@ -59,7 +84,7 @@ impl From<String> for Value {
 }
 
 impl Value {
-    fn to_wit(self) -> types::Value {
+    fn into_wit(self) -> types::Value {
         match self {
             Value::Text(s) => types::Value::Text(s),
             Value::Integer(i) => types::Value::Integer(i),
@@ -70,7 +95,8 @@ impl Value {
     }
 }
 
-/// A finding under construction; [`Finding::report`] sends it.
+/// A finding under construction; [`Finding::report`] sends it. Nothing reaches the host
+/// until then.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     /// Severity.
@@ -106,14 +132,14 @@ impl Finding {
             },
             code: self.code,
             summary: self.summary,
-            detail: self.detail.into_iter().map(|(key, value)| types::Field { key, value: value.to_wit() }).collect(),
+            detail: self.detail.into_iter().map(|(key, value)| types::Field { key, value: value.into_wit() }).collect(),
         });
     }
 }
 
 /// Records a fact about the device (a later fact with the same key replaces it).
 pub fn fact(key: impl Into<String>, value: impl Into<Value>) {
-    host::set_fact(&types::Field { key: key.into(), value: value.into().to_wit() });
+    host::set_fact(&types::Field { key: key.into(), value: value.into().into_wit() });
 }
 
 /// Log lines, shown with `fwctl-run --verbose`.

@@ -4,7 +4,7 @@
 //! effects, and the scope a Set Feature would need — or why it cannot be set.
 
 use fwctl_sdk::cxl::{self, FeatureEntry};
-use fwctl_sdk::{Device, Plugin, Severity, fact, finding};
+use fwctl_sdk::{Device, DeviceKind, Plugin, Severity, fact, finding};
 
 struct CxlFeatures;
 
@@ -12,7 +12,7 @@ struct CxlFeatures;
 const PAGE: u16 = 8;
 
 fn describe(entry: &FeatureEntry) {
-    let name = cxl::kernel_owned_name(&entry.uuid).unwrap_or("vendor");
+    let name = entry.kernel_owned_name().unwrap_or("vendor");
     let (set_scope, summary) = match entry.set_scope() {
         Ok(scope) => (scope.as_str().to_string(), format!("set needs {scope}")),
         Err(why) => (why.to_string(), format!("cannot be set ({why})")),
@@ -28,7 +28,13 @@ fn describe(entry: &FeatureEntry) {
         .detail("default-selection", entry.default_selection())
         .detail("saved-selection", entry.saved_selection())
         .detail("persists-across-fw-update", entry.persists_across_fw_update())
+        .detail("reset-persistence", entry.persistence().as_str())
+        .detail("get-version", entry.get_version)
+        .detail("set-version", entry.set_version)
         .detail("effects", format!("{:#06x}", entry.effects))
+        .detail("effect-names", entry.effect_names().join(","))
+        .detail("immediate-effect", entry.immediate_effects())
+        .detail("reset-effect", entry.reset_effects())
         .detail("set-scope", set_scope)
         .report();
 }
@@ -41,6 +47,10 @@ impl Plugin for CxlFeatures {
         }
         if let Some(extra) = args.get(1) {
             return Err(format!("unexpected argument `{extra}`"));
+        }
+        let info = device.info();
+        if info.kind != DeviceKind::Cxl {
+            return Err(format!("{} is a {} device; cxl-features handles CXL only", info.name, info.kind));
         }
         let entries = cxl::supported_features(device, PAGE).map_err(|e| format!("Get Supported Features: {e}"))?;
         fact("feature-count", entries.len() as u64);

@@ -1,16 +1,19 @@
 //! mlx5-diag: a ConnectX health report over fwctl, read-only (debug-read-only scope,
 //! never clearing a counter).
 //!
-//! Facts: firmware version and PSID, device id, port count and type, per-port link
-//! state and speed, PCIe link, ASIC temperature. Findings: a link down while
-//! administratively up, a degraded PCIe link, a hot ASIC, firmware command errors.
+//! Facts: firmware version (MGIR, else MCQI as the kernel reads it) and PSID, device id,
+//! port count and type, per-port link state and speed, PCIe link, ASIC temperature and
+//! its warning threshold. Findings: a link down while administratively up
+//! (`mlx5.link.down`), a degraded PCIe link (`mlx5.pcie.degraded`), a hot ASIC
+//! (`mlx5.temperature.high`), firmware command errors (`mlx5.firmware.status`) and
+//! refused RPCs (`mlx5.rpc.failed`).
 //!
 //! Arguments: `--no-ports`, `--no-pcie`, `--no-temperature` skip sections;
 //! `--temp-warn-celsius N` and `--temp-critical-celsius N` override the thresholds
 //! (default: the firmware's warning threshold, and 120 °C).
 
 use fwctl_sdk::mlx5::{Error, Mlx5};
-use fwctl_sdk::{Device, Plugin, Severity, fact, finding};
+use fwctl_sdk::{Device, DeviceKind, Plugin, Severity, fact, finding, log};
 
 struct Mlx5Diag;
 
@@ -30,7 +33,10 @@ impl Options {
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut number = |name: &str| -> Result<f64, String> {
-                it.next().and_then(|v| v.parse().ok()).ok_or_else(|| format!("{name} needs a number of degrees Celsius"))
+                it.next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| format!("{name} needs a number of degrees Celsius"))
             };
             match arg.as_str() {
                 "--no-ports" => o.ports = false,
@@ -52,28 +58,52 @@ impl Options {
 /// Reports a failed command as a finding and carries on with the next section.
 fn failed(section: &str, error: &Error) {
     let code = match error {
-        Error::Firmware { .. } => "mlx5.firmware.status",
+        Error::Firmware { .. } | Error::Short { .. } => "mlx5.firmware.status",
         Error::Rpc(_) => "mlx5.rpc.failed",
     };
     let mut f = finding(Severity::Error, code, format!("{section}: {error}"));
     if let Error::Firmware { opcode, status, syndrome } = error {
-        f = f.detail("opcode", *opcode as u64).detail("status", *status as u64).detail("syndrome", *syndrome as u64);
+        f = f
+            .detail("opcode", format!("{opcode:#06x}"))
+            .detail("status", *status)
+            .detail("status-name", error.status_name().unwrap_or("UNKNOWN"))
+            .detail("syndrome", format!("{syndrome:#010x}"));
     }
     f.report();
+}
+
+/// Firmware version, device id: MGIR, or the kernel's way (MCQI) when MGIR fails.
+fn check_firmware(mlx5: &Mlx5) {
+    let mgir_error = match mlx5.mgir() {
+        Ok(mgir) => {
+            fact("firmware-version", mgir.fw_version);
+            fact("device-id", format!("{:#06x}", mgir.device_id));
+            return;
+        }
+        Err(e) => e,
+    };
+    match mlx5.mcqi_version(0) {
+        Ok(v) => {
+            log::warn(format!("MGIR failed ({mgir_error}); firmware version read from MCQI"));
+            fact("firmware-version", v.version());
+        }
+        Err(mcqi_error) => {
+            failed("firmware version (MGIR)", &mgir_error);
+            log::warn(format!("firmware version (MCQI) also failed: {mcqi_error}"));
+        }
+    }
 }
 
 impl Plugin for Mlx5Diag {
     fn run(device: &Device, args: &[String]) -> Result<(), String> {
         let options = Options::parse(args)?;
+        let info = device.info();
+        if info.kind != DeviceKind::Mlx5 {
+            return Err(format!("{} is a {} device; mlx5-diag handles mlx5 only", info.name, info.kind));
+        }
         let mlx5 = Mlx5::new(device);
 
-        match mlx5.mgir() {
-            Ok(mgir) => {
-                fact("firmware-version", mgir.fw_version);
-                fact("device-id", format!("{:#06x}", mgir.device_id));
-            }
-            Err(e) => failed("firmware version (MGIR)", &e),
-        }
+        check_firmware(&mlx5);
         match mlx5.adapter() {
             Ok(adapter) => fact("psid", adapter.psid),
             Err(e) => failed("board identity (QUERY_ADAPTER)", &e),
@@ -128,7 +158,7 @@ fn check_pcie(mlx5: &Mlx5) {
         Ok(m) => m,
         Err(e) => return failed("PCIe link (MPEIN)", &e),
     };
-    fact("pcie-link", format!("Gen{} x{}", mpein.gen_active, mpein.width_active));
+    fact("pcie-link", mpein.active());
     if mpein.degraded() {
         finding(
             Severity::Warning,
@@ -152,6 +182,10 @@ fn check_temperature(mlx5: &Mlx5, options: &Options) {
         Err(e) => return failed("ASIC temperature (MTMP)", &e),
     };
     fact("asic-temperature-celsius", asic.celsius);
+    if asic.threshold_hi_celsius > 0.0 {
+        fact("asic-temperature-warn-celsius", asic.threshold_hi_celsius);
+    }
+    // The firmware's threshold (0: none set) unless the operator gave one.
     let warn = options.temp_warn.unwrap_or(asic.threshold_hi_celsius);
     let severity = if asic.celsius >= options.temp_critical {
         Some((Severity::Critical, options.temp_critical, "critical"))
@@ -188,6 +222,11 @@ mod tests {
         assert!(o.ports && !o.pcie && o.temperature);
         assert_eq!((o.temp_warn, o.temp_critical), (Some(80.0), 120.0));
         assert!(Options::parse(&args(&["--temp-warn-celsius"])).unwrap_err().contains("needs a number"));
+        assert!(Options::parse(&args(&["--temp-warn-celsius", "hot"])).unwrap_err().contains("needs a number"));
+        assert!(Options::parse(&args(&["--temp-warn-celsius", "NaN"])).unwrap_err().contains("needs a number"));
         assert!(Options::parse(&args(&["--frobnicate"])).unwrap_err().contains("unknown argument `--frobnicate`"));
+        let o = Options::parse(&args(&["--no-ports", "--no-temperature", "--temp-critical-celsius", "95.5"])).unwrap();
+        assert!(!o.ports && o.pcie && !o.temperature);
+        assert_eq!(o.temp_critical, 95.5);
     }
 }

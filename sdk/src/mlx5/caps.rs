@@ -1,6 +1,12 @@
-//! QUERY_HCA_CAP (general capabilities) and QUERY_ADAPTER decoders.
+//! Decoders of query command outputs: QUERY_HCA_CAP (general capabilities),
+//! QUERY_ADAPTER, QUERY_ISSI and QUERY_VPORT_STATE.
 
-use super::bits::{get, get_ascii};
+use super::bits::{get, get_ascii, get_u64};
+
+/// Bytes of the QUERY_ADAPTER out mailbox.
+pub const ADAPTER_OUT_SIZE: usize = 272;
+/// Bytes of the QUERY_ISSI out mailbox.
+pub const ISSI_OUT_SIZE: usize = 112;
 
 /// The general device capabilities a diagnostic cares about (`cmd_hca_cap`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +19,30 @@ pub struct GeneralCaps {
     pub port_type: u8,
     /// log2 of the QP limit.
     pub log_max_qp: u8,
+    /// log2 of the CQ limit.
+    pub log_max_cq: u8,
+    /// log2 of the EQ limit.
+    pub log_max_eq: u8,
+    /// log2 of the PD limit.
+    pub log_max_pd: u8,
+    /// Most EQs the function may create.
+    pub max_num_eqs: u16,
+    /// Vport counters supported.
+    pub vport_counters: bool,
+    /// Debug capabilities present.
+    pub debug: bool,
+    /// P_Key table size (InfiniBand).
+    pub pkey_table_size: u16,
+    /// The function is an e-switch manager.
+    pub eswitch_manager: bool,
+    /// Most traffic classes.
+    pub max_tc: u8,
+    /// Sub-functions supported.
+    pub sf: bool,
+    /// General object types supported (bit mask).
+    pub general_obj_types: u64,
+    /// User-context capabilities (`uctx_cap`; bit 2 TOOLS_RESOURCES).
+    pub uctx_cap: u32,
     /// MCAM register supported.
     pub mcam_reg: bool,
     /// PCAM register supported.
@@ -33,6 +63,18 @@ impl GeneralCaps {
             num_ports: get(cap, 13, 7, 0) as u8,
             port_type: get(cap, 13, 9, 8) as u8,
             log_max_qp: get(cap, 4, 4, 0) as u8,
+            log_max_cq: get(cap, 6, 4, 0) as u8,
+            log_max_eq: get(cap, 7, 3, 0) as u8,
+            log_max_pd: get(cap, 25, 20, 16) as u8,
+            max_num_eqs: get(cap, 35, 15, 0) as u16,
+            vport_counters: get(cap, 12, 30, 30) == 1,
+            debug: get(cap, 12, 28, 28) == 1,
+            pkey_table_size: get(cap, 12, 15, 0) as u16,
+            eswitch_manager: get(cap, 13, 24, 24) == 1,
+            max_tc: get(cap, 14, 19, 16) as u8,
+            sf: get(cap, 52, 31, 31) == 1,
+            general_obj_types: get_u64(cap, 128),
+            uctx_cap: get(cap, 53, 31, 0),
             mcam_reg: get(cap, 13, 22, 22) == 1,
             pcam_reg: get(cap, 13, 21, 21) == 1,
             temp_warn_event: get(cap, 14, 15, 15) == 1,
@@ -76,6 +118,59 @@ impl Adapter {
     }
 }
 
+/// QUERY_ISSI: the interface step sequence ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issi {
+    /// The ISSI in use.
+    pub current: u16,
+    /// Every ISSI the firmware supports, ascending.
+    pub supported: Vec<u16>,
+}
+
+impl Issi {
+    /// Decodes the full out mailbox (112 bytes): current at bytes 10–11, the supported
+    /// bitmap at 32–111 with ISSI n at bit n counted from the end.
+    pub fn decode(out: &[u8]) -> Self {
+        let bitmap = out.get(32..ISSI_OUT_SIZE.min(out.len())).unwrap_or(&[]);
+        let supported =
+            (0..bitmap.len() * 8).filter(|n| bitmap[bitmap.len() - 1 - n / 8] & (1 << (n % 8)) != 0).map(|n| n as u16).collect();
+        Self { current: get(out, 2, 15, 0) as u16, supported }
+    }
+}
+
+/// QUERY_VPORT_STATE: a vport's link state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VportState {
+    /// Highest transmit rate (bytes 12–13; Mb/s as far as is known).
+    pub max_tx_speed: u16,
+    /// 0 down, 1 up, 2 follow the uplink.
+    pub admin_state: u8,
+    /// 0 down, 1 up.
+    pub state: u8,
+}
+
+impl VportState {
+    /// Decodes the 16-byte out mailbox.
+    pub fn decode(out: &[u8]) -> Self {
+        Self { max_tx_speed: get(out, 3, 31, 16) as u16, admin_state: get(out, 3, 7, 4) as u8, state: get(out, 3, 3, 0) as u8 }
+    }
+
+    /// The operational state is up.
+    pub fn up(&self) -> bool {
+        self.state == 1
+    }
+
+    /// `down`, `up`, `auto` or `unknown`, for the administrative state.
+    pub fn admin_state_name(&self) -> &'static str {
+        match self.admin_state {
+            0 => "down",
+            1 => "up",
+            2 => "auto",
+            _ => "unknown",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +187,37 @@ mod tests {
         assert_eq!((caps.num_ports, caps.port_type_name()), (2, "Ethernet"));
         assert!(caps.mcam_reg && caps.pcam_reg);
         assert_eq!(caps.device_frequency_mhz, 1000);
+        assert_eq!((caps.vhca_id, caps.log_max_qp, caps.uctx_cap), (0, 0, 0));
+
+        let mut cap = vec![0u8; 4096];
+        cap[6..8].copy_from_slice(&0x0007u16.to_be_bytes()); // vhca_id
+        cap[19] = 0x12; // log_max_qp 18 (bits 4:0)
+        cap[48] = 0x50; // vport_counters (30) and debug (28)
+        cap[52] = 0x01; // eswitch_manager, dw13[24]
+        cap[57] = 0x08; // max_tc, dw14[19:16]
+        cap[58] = 0x80; // temp_warn_event, dw14[15]
+        cap[67] = 0x04; // roce, dw16[2]
+        cap[208] = 0x80; // sf
+        set(&mut cap, 53, 31, 0, 0x4); // uctx_cap TOOLS_RESOURCES
+        let caps = GeneralCaps::decode(&cap);
+        assert_eq!((caps.vhca_id, caps.log_max_qp, caps.max_tc), (7, 18, 8));
+        assert!(caps.vport_counters && caps.debug && caps.eswitch_manager && caps.temp_warn_event && caps.roce && caps.sf);
+        assert_eq!((caps.num_ports, caps.port_type_name(), caps.uctx_cap), (0, "InfiniBand", 4));
+    }
+
+    #[test]
+    fn issi_and_vport_state_decode() {
+        let mut out = vec![0u8; ISSI_OUT_SIZE];
+        out[10..12].copy_from_slice(&1u16.to_be_bytes());
+        out[111] = 0b11; // ISSI 0 and 1
+        let issi = Issi::decode(&out);
+        assert_eq!((issi.current, issi.supported), (1, vec![0, 1]));
+
+        let mut out = [0u8; 16];
+        out[12..14].copy_from_slice(&25_000u16.to_be_bytes());
+        out[15] = 0x21; // admin auto, state up
+        let v = VportState::decode(&out);
+        assert_eq!((v.max_tx_speed, v.admin_state_name(), v.up()), (25_000, "auto", true));
     }
 
     #[test]

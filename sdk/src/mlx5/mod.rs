@@ -32,6 +32,23 @@ pub mod opcode {
     pub const NOP: u16 = 0x80d;
 }
 
+/// QUERY_HCA_CAP capability types (`op_mod = type << 1 | current`).
+pub mod cap_type {
+    /// General device capabilities (`cmd_hca_cap`).
+    pub const GENERAL: u16 = 0x0;
+    /// Ethernet offloads.
+    pub const ETHERNET_OFFLOADS: u16 = 0x1;
+    /// RoCE.
+    pub const ROCE: u16 = 0x4;
+    /// Debug.
+    pub const DEBUG: u16 = 0xd;
+    /// General capabilities, part 2.
+    pub const GENERAL_2: u16 = 0x20;
+}
+
+/// Bytes of a capability in the QUERY_HCA_CAP out mailbox (after the header).
+pub const CAP_SIZE: usize = 4096;
+
 /// Bytes of the in and out mailbox headers.
 pub const HEADER: usize = 16;
 
@@ -65,6 +82,53 @@ impl Mailbox {
     /// The bytes to send.
     pub fn into_bytes(self) -> Vec<u8> {
         self.bytes
+    }
+
+    /// An ACCESS_REG read of register `reg_id`: `argument` in dword 3, then `data`
+    /// (the register image holding the index fields) zero-padded to `data_len` bytes.
+    pub fn access_reg_read(reg_id: u16, argument: u32, data_len: usize, data: &[u8]) -> Self {
+        let mut mailbox = Self::new(opcode::ACCESS_REG, ACCESS_REG_READ)
+            .with_len(HEADER + data_len)
+            .set(2, 15, 0, reg_id as u32)
+            .set(3, 31, 0, argument);
+        let n = data.len().min(data_len);
+        mailbox.bytes[HEADER..HEADER + n].copy_from_slice(&data[..n]);
+        mailbox
+    }
+}
+
+/// ACCESS_REG `op_mod` for a read (0 is a write, allowed at every scope: never send it
+/// from a diagnostic by mistake).
+pub const ACCESS_REG_READ: u16 = 1;
+
+/// The opcode of an in mailbox (bytes 0–1).
+pub fn opcode_of(input: &[u8]) -> u16 {
+    bits::get(input, 0, 31, 16) as u16
+}
+
+/// The 16-byte out mailbox header every command answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutHeader {
+    /// Firmware status, 0 for success (byte 0).
+    pub status: u8,
+    /// Syndrome: the firmware's detail code for a failure (dword 1).
+    pub syndrome: u32,
+}
+
+impl OutHeader {
+    /// Decodes the header; `None` when `out` is shorter than 16 bytes.
+    pub fn decode(out: &[u8]) -> Option<Self> {
+        (out.len() >= HEADER).then(|| Self { status: bits::get(out, 0, 31, 24) as u8, syndrome: bits::get(out, 1, 31, 0) })
+    }
+
+    /// Whether the firmware executed the command successfully.
+    pub fn is_ok(&self) -> bool {
+        self.status == 0
+    }
+
+    /// The status name, e.g. `BAD_OP`.
+    pub fn status_name(&self) -> &'static str {
+        status_name(self.status)
     }
 }
 
@@ -106,6 +170,25 @@ pub enum Error {
         /// Syndrome.
         syndrome: u32,
     },
+    /// The response was too short to hold what the command answers.
+    Short {
+        /// The command.
+        opcode: u16,
+        /// Bytes received.
+        got: usize,
+        /// Bytes needed.
+        needed: usize,
+    },
+}
+
+impl Error {
+    /// The firmware status name for [`Error::Firmware`] (e.g. `BAD_PARAM`).
+    pub fn status_name(&self) -> Option<&'static str> {
+        match self {
+            Self::Firmware { status, .. } => Some(status_name(*status)),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -117,6 +200,9 @@ impl fmt::Display for Error {
                 "firmware status {} ({status:#04x}), syndrome {syndrome:#010x}, for opcode {opcode:#06x}",
                 status_name(*status)
             ),
+            Self::Short { opcode, got, needed } => {
+                write!(f, "response to opcode {opcode:#06x} has {got} bytes, {needed} needed")
+            }
         }
     }
 }
@@ -139,42 +225,98 @@ impl<'d, 'a> Mlx5<'d, 'a> {
         Self { device, scope: Scope::DebugReadOnly }
     }
 
-    /// Sends a mailbox and checks the firmware status; returns the out mailbox.
+    /// Sends a mailbox and checks the firmware status; returns the whole out mailbox
+    /// (header included), `out_len` bytes long.
     pub fn command(&self, input: &[u8], out_len: usize) -> Result<Vec<u8>, Error> {
-        let response = self.device.rpc(self.scope, input, out_len)?;
-        let out = response.data;
-        let status = bits::get(&out, 0, 31, 24) as u8;
-        if status != 0 {
-            let opcode = bits::get(input, 0, 31, 16) as u16;
-            return Err(Error::Firmware { opcode, status, syndrome: bits::get(&out, 1, 31, 0) });
+        let opcode = opcode_of(input);
+        let out = self.device.rpc(self.scope, input, out_len)?.data;
+        let header = OutHeader::decode(&out).ok_or(Error::Short { opcode, got: out.len(), needed: HEADER })?;
+        if !header.is_ok() {
+            return Err(Error::Firmware { opcode, status: header.status, syndrome: header.syndrome });
+        }
+        if out.len() < out_len {
+            return Err(Error::Short { opcode, got: out.len(), needed: out_len });
         }
         Ok(out)
     }
 
+    /// QUERY_HCA_CAP of one capability type ([`cap_type`]), current or maximum values;
+    /// returns the 4096-byte capability (the out mailbox after its header).
+    pub fn query_hca_cap(&self, cap_type: u16, current: bool) -> Result<Vec<u8>, Error> {
+        let input = Mailbox::new(opcode::QUERY_HCA_CAP, cap_type << 1 | current as u16).into_bytes();
+        let out = self.command(&input, HEADER + CAP_SIZE)?;
+        Ok(out[HEADER..].to_vec())
+    }
+
     /// QUERY_HCA_CAP for the general capabilities (`current`: current rather than max).
     pub fn general_caps(&self, current: bool) -> Result<caps::GeneralCaps, Error> {
-        let input = Mailbox::new(opcode::QUERY_HCA_CAP, current as u16).into_bytes();
-        let out = self.command(&input, HEADER + 4096)?;
-        Ok(caps::GeneralCaps::decode(&out[HEADER..]))
+        self.query_hca_cap(cap_type::GENERAL, current).map(|cap| caps::GeneralCaps::decode(&cap))
     }
 
     /// QUERY_ADAPTER: the board's PSID and vendor ids.
     pub fn adapter(&self) -> Result<caps::Adapter, Error> {
-        let out = self.command(&Mailbox::new(opcode::QUERY_ADAPTER, 0).into_bytes(), 272)?;
+        let out = self.command(&Mailbox::new(opcode::QUERY_ADAPTER, 0).into_bytes(), caps::ADAPTER_OUT_SIZE)?;
         Ok(caps::Adapter::decode(&out))
     }
 
-    /// Reads a register: `index` fills the request's index fields (port, sensor, group).
-    pub fn read_register(&self, id: u16, size: usize, index: impl FnOnce(&mut [u8])) -> Result<Vec<u8>, Error> {
-        let mut input = Mailbox::new(opcode::ACCESS_REG, 1).with_len(HEADER + size).set(2, 15, 0, id as u32).into_bytes();
-        index(&mut input[HEADER..]);
-        let out = self.command(&input, HEADER + size)?;
+    /// QUERY_ISSI: the interface step sequence id in use and the ones supported.
+    pub fn query_issi(&self) -> Result<caps::Issi, Error> {
+        let out = self.command(&Mailbox::new(opcode::QUERY_ISSI, 0).into_bytes(), caps::ISSI_OUT_SIZE)?;
+        Ok(caps::Issi::decode(&out))
+    }
+
+    /// QUERY_VPORT_STATE of this function's own vNIC (`op_mod` 0).
+    pub fn query_vport_state(&self) -> Result<caps::VportState, Error> {
+        self.query_other_vport_state(0, None)
+    }
+
+    /// QUERY_VPORT_STATE: `op_mod` 0 vNIC, 1 e-switch, 2 uplink; `vport` names another
+    /// vport (sets `other_vport`), `None` is the caller's own.
+    pub fn query_other_vport_state(&self, op_mod: u16, vport: Option<u16>) -> Result<caps::VportState, Error> {
+        let mut input = Mailbox::new(opcode::QUERY_VPORT_STATE, op_mod);
+        if let Some(n) = vport {
+            input = input.set(2, 31, 31, 1).set(2, 15, 0, n as u32);
+        }
+        let out = self.command(&input.into_bytes(), HEADER)?;
+        Ok(caps::VportState::decode(&out))
+    }
+
+    /// ACCESS_REG read: register `reg_id`, `argument` (dword 3 of the mailbox), a
+    /// register of `data_len` bytes whose request image starts with `data` (index
+    /// fields such as the local port). Returns the register image the firmware wrote.
+    pub fn access_reg_read(&self, reg_id: u16, argument: u32, data_len: usize, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let input = Mailbox::access_reg_read(reg_id, argument, data_len, data).into_bytes();
+        let out = self.command(&input, HEADER + data_len)?;
         Ok(out[HEADER..].to_vec())
+    }
+
+    /// Reads a register: `index` fills the request's index fields (port, sensor, group)
+    /// in a zeroed image of `size` bytes.
+    pub fn read_register(&self, id: u16, size: usize, index: impl FnOnce(&mut [u8])) -> Result<Vec<u8>, Error> {
+        let mut image = vec![0u8; size];
+        index(&mut image);
+        self.access_reg_read(id, 0, size, &image)
     }
 
     /// MGIR: firmware version, PSID, device id.
     pub fn mgir(&self) -> Result<registers::Mgir, Error> {
         self.read_register(registers::MGIR, registers::MGIR_SIZE, |_| {}).map(|r| registers::Mgir::decode(&r))
+    }
+
+    /// MCQI version information of firmware component `component` (0: the running
+    /// image): how the kernel itself reads the firmware version.
+    pub fn mcqi_version(&self, component: u16) -> Result<registers::McqiVersion, Error> {
+        self.read_register(registers::MCQI, registers::MCQI_VERSION_SIZE, |r| {
+            bits::set(r, 0, 15, 0, component as u32);
+            bits::set(r, 2, 4, 0, registers::MCQI_INFO_VERSION);
+            bits::set(r, 5, 15, 0, (registers::MCQI_VERSION_SIZE - registers::MCQI_DATA) as u32);
+        })
+        .map(|r| registers::McqiVersion::decode(&r))
+    }
+
+    /// MTCAP: how many temperature sensors there are, and which.
+    pub fn mtcap(&self) -> Result<registers::Mtcap, Error> {
+        self.read_register(registers::MTCAP, registers::MTCAP_SIZE, |_| {}).map(|r| registers::Mtcap::decode(&r))
     }
 
     /// MTMP for a sensor (0 = ASIC, 64 + N = module N).
@@ -189,11 +331,11 @@ impl<'d, 'a> Mlx5<'d, 'a> {
             .map(|r| registers::Paos::decode(&r))
     }
 
-    /// PTYS (Ethernet) for a local port.
+    /// PTYS (Ethernet) for a local port (1-based).
     pub fn ptys(&self, port: u8) -> Result<registers::Ptys, Error> {
         self.read_register(registers::PTYS, registers::PTYS_SIZE, |r| {
             bits::set(r, 0, 23, 16, port as u32);
-            bits::set(r, 0, 2, 0, 4);
+            bits::set(r, 0, 2, 0, registers::PTYS_PROTO_ETH);
         })
         .map(|r| registers::Ptys::decode(&r))
     }
@@ -203,9 +345,54 @@ impl<'d, 'a> Mlx5<'d, 'a> {
         self.read_register(registers::MPEIN, registers::MPEIN_SIZE, |_| {}).map(|r| registers::Mpein::decode(&r))
     }
 
-    /// MCAM group 0: which management registers the firmware implements.
+    /// MCAM group 0: which management registers (0x9000–0x907f) the firmware implements.
     pub fn mcam(&self) -> Result<registers::AccessRegMask, Error> {
         self.read_register(registers::MCAM, registers::MCAM_SIZE, |_| {})
-            .map(|r| registers::AccessRegMask::decode(&r, 0x9000))
+            .map(|r| registers::AccessRegMask::decode(&r, registers::MCAM_BASE))
+    }
+
+    /// PCAM group 0: which port registers (0x5000–0x507f) the firmware implements.
+    pub fn pcam(&self) -> Result<registers::AccessRegMask, Error> {
+        self.read_register(registers::PCAM, registers::PCAM_SIZE, |_| {})
+            .map(|r| registers::AccessRegMask::decode(&r, registers::PCAM_BASE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_headers_carry_opcode_and_op_mod() {
+        let m = Mailbox::new(opcode::QUERY_HCA_CAP, cap_type::GENERAL << 1 | 1).into_bytes();
+        assert_eq!(m, [0x01, 0x00, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(opcode_of(&m), 0x100);
+    }
+
+    #[test]
+    fn access_reg_reads_put_id_argument_and_index_in_place() {
+        let m = Mailbox::access_reg_read(registers::PAOS, 0xdead_beef, registers::PAOS_SIZE, &[0x00, 0x01]).into_bytes();
+        assert_eq!(m.len(), 32);
+        assert_eq!(&m[0..8], &[0x08, 0x05, 0, 0, 0, 0, 0, 1], "ACCESS_REG, op_mod 1 (read)");
+        assert_eq!(&m[8..16], &[0, 0, 0x50, 0x06, 0xde, 0xad, 0xbe, 0xef], "register id at 10-11, argument 12-15");
+        assert_eq!(&m[16..20], &[0x00, 0x01, 0, 0], "local port 1 in the image");
+        assert!(m[20..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn out_headers_name_the_firmware_status() {
+        let mut out = [0u8; 16];
+        out[0] = 0x02;
+        out[4..8].copy_from_slice(&0x0012_3456u32.to_be_bytes());
+        let h = OutHeader::decode(&out).unwrap();
+        assert_eq!((h.status, h.syndrome, h.status_name(), h.is_ok()), (2, 0x12_3456, "BAD_OP", false));
+        assert!(OutHeader::decode(&out[..15]).is_none());
+        assert!(OutHeader::decode(&[0u8; 16]).unwrap().is_ok());
+        assert_eq!(status_name(0x51), "BAD_OUTP_LEN");
+        assert_eq!(status_name(0x99), "UNKNOWN");
+
+        let e = Error::Firmware { opcode: 0x805, status: 0x03, syndrome: 0xabc };
+        assert_eq!(e.status_name(), Some("BAD_PARAM"));
+        assert_eq!(e.to_string(), "firmware status BAD_PARAM (0x03), syndrome 0x00000abc, for opcode 0x0805");
     }
 }

@@ -1,13 +1,23 @@
 //! Access-register decoders (offsets relative to the register data, after the header).
 
-use super::bits::{get, get_ascii};
+use super::bits::{get, get_ascii, get_u64};
 
-/// MGIR register id and size.
+/// MGIR register id (from mstflint and mlxsw; not in the kernel's mlx5 headers).
 pub const MGIR: u16 = 0x9020;
 /// MGIR bytes.
 pub const MGIR_SIZE: usize = 0xa0;
+/// MCQI register id.
+pub const MCQI: u16 = 0x9061;
+/// Where MCQI's data starts.
+pub const MCQI_DATA: usize = 24;
+/// MCQI bytes when reading version information (header plus `mcqi_version`).
+pub const MCQI_VERSION_SIZE: usize = MCQI_DATA + 0x7c;
+/// MCQI `info_type` of version information.
+pub const MCQI_INFO_VERSION: u32 = 1;
 /// MTCAP register id.
 pub const MTCAP: u16 = 0x9009;
+/// MTCAP bytes.
+pub const MTCAP_SIZE: usize = 16;
 /// MTMP register id.
 pub const MTMP: u16 = 0x900a;
 /// MTMP bytes.
@@ -28,6 +38,18 @@ pub const MPEIN_SIZE: usize = 48;
 pub const MCAM: u16 = 0x907f;
 /// MCAM bytes.
 pub const MCAM_SIZE: usize = 72;
+/// The first register id MCAM describes.
+pub const MCAM_BASE: u16 = 0x9000;
+/// PCAM register id.
+pub const PCAM: u16 = 0x507f;
+/// PCAM bytes.
+pub const PCAM_SIZE: usize = 80;
+/// The first register id PCAM describes.
+pub const PCAM_BASE: u16 = 0x5000;
+/// PTYS `proto_mask` for InfiniBand.
+pub const PTYS_PROTO_IB: u32 = 1;
+/// PTYS `proto_mask` for Ethernet.
+pub const PTYS_PROTO_ETH: u32 = 4;
 
 /// MGIR: general information (firmware and hardware identity).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +79,59 @@ impl Mgir {
     }
 }
 
+/// MCQI version information of a firmware component (what the kernel prints).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct McqiVersion {
+    /// Major version.
+    pub major: u8,
+    /// Minor version.
+    pub minor: u8,
+    /// Sub-minor version.
+    pub subminor: u16,
+    /// The version string the firmware gives, if any.
+    pub text: String,
+}
+
+impl McqiVersion {
+    /// Decodes an MCQI image holding version information (data from byte 24).
+    pub fn decode(r: &[u8]) -> Self {
+        let version = get(r, (MCQI_DATA + 4) / 4, 31, 0);
+        Self {
+            major: (version >> 24) as u8,
+            minor: (version >> 16) as u8,
+            subminor: version as u16,
+            text: get_ascii(r, MCQI_DATA + 32, 92),
+        }
+    }
+
+    /// `major.minor.subminor`, sub-minor on four digits (`%d.%d.%04d`, as the kernel and
+    /// mstflint print it).
+    pub fn version(&self) -> String {
+        format!("{}.{}.{:04}", self.major, self.minor, self.subminor)
+    }
+}
+
+/// MTCAP: the temperature sensors the device has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mtcap {
+    /// Number of internal sensors.
+    pub sensor_count: u8,
+    /// Which internal sensors exist (bit n = sensor n).
+    pub sensor_map: u64,
+}
+
+impl Mtcap {
+    /// Decodes an MTCAP image.
+    pub fn decode(r: &[u8]) -> Self {
+        Self { sensor_count: get(r, 0, 6, 0) as u8, sensor_map: get_u64(r, 8) }
+    }
+
+    /// The indexes of the sensors in the map, ascending.
+    pub fn sensors(&self) -> Vec<u16> {
+        (0..64).filter(|n| self.sensor_map & (1 << n) != 0).collect()
+    }
+}
+
 /// MTMP: one temperature sensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mtmp {
@@ -64,10 +139,16 @@ pub struct Mtmp {
     pub sensor: u16,
     /// Current temperature, °C.
     pub celsius: f64,
-    /// Highest recorded, °C.
+    /// Highest recorded, °C (meaningful when `max_recording_enabled`).
     pub max_celsius: f64,
-    /// Warning threshold, °C.
+    /// Max temperature recording is enabled (`mte`).
+    pub max_recording_enabled: bool,
+    /// Temperature events enabled (`tee`: 0 none, 1 event, 2 generate event once).
+    pub events: u8,
+    /// Warning threshold: the firmware raises a warning above it, °C (0: not set).
     pub threshold_hi_celsius: f64,
+    /// The warning clears below this, °C.
+    pub threshold_lo_celsius: f64,
     /// Sensor name.
     pub name: String,
 }
@@ -84,7 +165,10 @@ impl Mtmp {
             sensor: get(r, 0, 11, 0) as u16,
             celsius: celsius(get(r, 1, 15, 0)),
             max_celsius: celsius(get(r, 2, 15, 0)),
+            max_recording_enabled: get(r, 2, 31, 31) == 1,
+            events: get(r, 3, 31, 30) as u8,
             threshold_hi_celsius: celsius(get(r, 3, 15, 0)),
+            threshold_lo_celsius: celsius(get(r, 4, 15, 0)),
             name: get_ascii(r, 24, 8),
         }
     }
@@ -123,12 +207,20 @@ impl Paos {
 pub struct Ptys {
     /// Local port.
     pub port: u8,
+    /// Protocols the register answers for ([`PTYS_PROTO_ETH`], [`PTYS_PROTO_IB`]).
+    pub proto_mask: u8,
+    /// Auto-negotiation status (0 unavailable, 1 complete, 2 failed, 3 link up, 4 link down).
+    pub an_status: u8,
     /// Extended Ethernet modes supported (bit = `enum mlx5e_ext_link_mode`).
     pub ext_capability: u32,
+    /// Legacy Ethernet modes supported (bit = `enum mlx5e_link_mode`).
+    pub legacy_capability: u32,
     /// Extended Ethernet mode in operation.
     pub ext_oper: u32,
     /// Legacy Ethernet mode in operation (bit = `enum mlx5e_link_mode`).
     pub legacy_oper: u32,
+    /// Connector type (`enum mlx5e_connector_type`).
+    pub connector_type: u8,
 }
 
 impl Ptys {
@@ -136,23 +228,64 @@ impl Ptys {
     pub fn decode(r: &[u8]) -> Self {
         Self {
             port: get(r, 0, 23, 16) as u8,
+            proto_mask: get(r, 0, 2, 0) as u8,
+            an_status: get(r, 1, 31, 28) as u8,
             ext_capability: get(r, 2, 31, 0),
+            legacy_capability: get(r, 3, 31, 0),
             ext_oper: get(r, 8, 31, 0),
             legacy_oper: get(r, 9, 31, 0),
+            connector_type: get(r, 11, 3, 0) as u8,
         }
     }
 
-    /// The operating speed, e.g. `400G (4 lanes)`, or `None` when no mode is active.
+    /// The operating link mode, e.g. `400G (4 lanes)` (extended modes, as ConnectX-6 Dx
+    /// and later report them) or `100GBASE-CR4` (legacy modes, older devices); `None`
+    /// when no mode is active.
     pub fn speed(&self) -> Option<String> {
-        let bit = (0..32).find(|b| self.ext_oper & (1 << b) != 0)?;
-        ext_mode_name(bit).map(str::to_string)
+        if let Some(bit) = lowest_bit(self.ext_oper) {
+            return ext_mode_name(bit).map(str::to_string);
+        }
+        legacy_mode(lowest_bit(self.legacy_oper)?).map(|(name, _)| name.to_string())
     }
 
-    /// Gb/s of the operating mode.
+    /// Gb/s of the operating mode (0 for the sub-gigabit modes).
     pub fn speed_gbps(&self) -> Option<u32> {
-        let bit = (0..32).find(|b| self.ext_oper & (1 << b) != 0)?;
-        ext_mode_name(bit).and_then(|n| n.split('G').next()?.parse().ok())
+        if let Some(bit) = lowest_bit(self.ext_oper) {
+            return ext_mode_name(bit).and_then(|n| n.split('G').next()?.parse().ok()).or(Some(0).filter(|_| bit == 0));
+        }
+        legacy_mode(lowest_bit(self.legacy_oper)?).map(|(_, gbps)| gbps)
     }
+
+    /// The auto-negotiation status name.
+    pub fn an_status_name(&self) -> &'static str {
+        match self.an_status {
+            0 => "unavailable",
+            1 => "complete",
+            2 => "failed",
+            3 => "link-up",
+            4 => "link-down",
+            _ => "unknown",
+        }
+    }
+
+    /// The connector type name (`enum mlx5e_connector_type`).
+    pub fn connector_name(&self) -> &'static str {
+        match self.connector_type {
+            0 => "unknown",
+            1 => "none",
+            2 => "twisted-pair",
+            3 => "AUI",
+            4 => "BNC",
+            5 => "MII",
+            6 => "fibre",
+            7 => "direct-attach",
+            _ => "other",
+        }
+    }
+}
+
+fn lowest_bit(mask: u32) -> Option<u32> {
+    (mask != 0).then(|| mask.trailing_zeros())
 }
 
 /// Human names of `enum mlx5e_ext_link_mode` bits.
@@ -182,6 +315,40 @@ pub fn ext_mode_name(bit: u32) -> Option<&'static str> {
     })
 }
 
+/// Name and Gb/s of a legacy `enum mlx5e_link_mode` bit.
+pub fn legacy_mode(bit: u32) -> Option<(&'static str, u32)> {
+    Some(match bit {
+        0 => ("1000BASE-CX-SGMII", 1),
+        1 => ("1000BASE-KX", 1),
+        2 => ("10GBASE-CX4", 10),
+        3 => ("10GBASE-KX4", 10),
+        4 => ("10GBASE-KR", 10),
+        5 => ("20GBASE-KR2", 20),
+        6 => ("40GBASE-CR4", 40),
+        7 => ("40GBASE-KR4", 40),
+        8 => ("56GBASE-R4", 56),
+        12 => ("10GBASE-CR", 10),
+        13 => ("10GBASE-SR", 10),
+        14 => ("10GBASE-ER", 10),
+        15 => ("40GBASE-SR4", 40),
+        16 => ("40GBASE-LR4", 40),
+        18 => ("50GBASE-SR2", 50),
+        20 => ("100GBASE-CR4", 100),
+        21 => ("100GBASE-SR4", 100),
+        22 => ("100GBASE-KR4", 100),
+        23 => ("100GBASE-LR4", 100),
+        24 => ("100BASE-TX", 0),
+        25 => ("1000BASE-T", 1),
+        26 => ("10GBASE-T", 10),
+        27 => ("25GBASE-CR", 25),
+        28 => ("25GBASE-KR", 25),
+        29 => ("25GBASE-SR", 25),
+        30 => ("50GBASE-CR2", 50),
+        31 => ("50GBASE-KR2", 50),
+        _ => return None,
+    })
+}
+
 /// MPEIN: the PCIe link as the device sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mpein {
@@ -195,6 +362,29 @@ pub struct Mpein {
     pub gen_active: u8,
     /// Max payload size, bytes.
     pub max_payload_bytes: u32,
+    /// Max read request size, bytes.
+    pub max_read_request_bytes: u32,
+    /// Physical functions.
+    pub num_pfs: u16,
+    /// Virtual functions.
+    pub num_vfs: u16,
+    /// Power the slot grants, W.
+    pub pci_power_watts: u16,
+    /// PCIe device status bits.
+    pub device_status: u16,
+}
+
+/// `Gen4 (16 GT/s)` for generation 4; `unknown` outside 1–6.
+pub fn gen_name(generation: u8) -> &'static str {
+    match generation {
+        1 => "Gen1 (2.5 GT/s)",
+        2 => "Gen2 (5 GT/s)",
+        3 => "Gen3 (8 GT/s)",
+        4 => "Gen4 (16 GT/s)",
+        5 => "Gen5 (32 GT/s)",
+        6 => "Gen6 (64 GT/s)",
+        _ => "unknown",
+    }
 }
 
 /// The PCIe generation of the highest set bit of a MPEIN speed mask.
@@ -217,7 +407,17 @@ impl Mpein {
             gen_enabled: generation(get(r, 2, 15, 0)),
             gen_active: generation(get(r, 3, 15, 0)),
             max_payload_bytes: 128 << get(r, 6, 27, 24),
+            max_read_request_bytes: 128 << get(r, 6, 31, 28),
+            num_pfs: get(r, 4, 31, 16) as u16,
+            num_vfs: get(r, 4, 15, 0) as u16,
+            pci_power_watts: get(r, 7, 11, 0) as u16,
+            device_status: get(r, 9, 31, 16) as u16,
         }
+    }
+
+    /// The trained link, e.g. `Gen5 x16`.
+    pub fn active(&self) -> String {
+        format!("Gen{} x{}", self.gen_active, self.width_active)
     }
 
     /// Trained below what is enabled, in width or speed.
@@ -258,9 +458,32 @@ mod tests {
         set(&mut r, 2, 15, 0, 0x0200);
         set(&mut r, 3, 15, 0, 105 * 8);
         r[24..28].copy_from_slice(b"ASIC");
+        set(&mut r, 2, 31, 31, 1);
+        set(&mut r, 4, 15, 0, 100 * 8);
         let t = Mtmp::decode(&r);
-        assert_eq!((t.celsius, t.max_celsius, t.threshold_hi_celsius), (60.0, 64.0, 105.0));
+        assert_eq!((t.celsius, t.max_celsius, t.threshold_hi_celsius, t.threshold_lo_celsius), (60.0, 64.0, 105.0, 100.0));
+        assert!(t.max_recording_enabled);
         assert_eq!(t.name, "ASIC");
+        // Temperatures are unsigned eighths: 0xffff is 8191.875 °C, not negative.
+        set(&mut r, 1, 15, 0, 0xffff);
+        assert_eq!(Mtmp::decode(&r).celsius, 8191.875);
+    }
+
+    #[test]
+    fn mtcap_lists_sensors_and_mcqi_gives_the_kernel_version() {
+        let mut r = [0u8; MTCAP_SIZE];
+        set(&mut r, 0, 6, 0, 2);
+        r[15] = 0b101;
+        let m = Mtcap::decode(&r);
+        assert_eq!((m.sensor_count, m.sensors()), (2, vec![0, 2]));
+
+        let mut r = [0u8; MCQI_VERSION_SIZE];
+        set(&mut r, (MCQI_DATA + 4) / 4, 31, 0, 22 << 24 | 36 << 16 | 1010);
+        r[MCQI_DATA + 32..MCQI_DATA + 42].copy_from_slice(b"22.36.1010");
+        let v = McqiVersion::decode(&r);
+        assert_eq!((v.version().as_str(), v.text.as_str()), ("22.36.1010", "22.36.1010"));
+        set(&mut r, (MCQI_DATA + 4) / 4, 31, 0, 28 << 24 | 39 << 16 | 2);
+        assert_eq!(McqiVersion::decode(&r).version(), "28.39.0002");
     }
 
     #[test]
@@ -271,6 +494,20 @@ mod tests {
         assert_eq!(p.speed().as_deref(), Some("400G (4 lanes)"));
         assert_eq!(p.speed_gbps(), Some(400));
         assert_eq!(Ptys::decode(&[0u8; PTYS_SIZE]).speed(), None);
+
+        // A full reply from the reference layout: port 2, Ethernet, AN complete,
+        // capability 25G|100G(4), legacy 100GBASE-CR4 in operation, direct attach.
+        let mut r = [0u8; PTYS_SIZE];
+        set(&mut r, 0, 23, 16, 2);
+        set(&mut r, 0, 2, 0, PTYS_PROTO_ETH);
+        set(&mut r, 1, 31, 28, 1);
+        set(&mut r, 3, 31, 0, 1 << 27 | 1 << 20);
+        set(&mut r, 9, 31, 0, 1 << 20);
+        set(&mut r, 11, 3, 0, 7);
+        let p = Ptys::decode(&r);
+        assert_eq!((p.port, p.proto_mask, p.an_status_name(), p.connector_name()), (2, 4, "complete", "direct-attach"));
+        assert_eq!((p.speed().as_deref(), p.speed_gbps()), (Some("100GBASE-CR4"), Some(100)));
+        assert_eq!(p.legacy_capability, 1 << 27 | 1 << 20);
     }
 
     #[test]
@@ -291,6 +528,9 @@ mod tests {
         assert_eq!((m.width_enabled, m.width_active, m.gen_enabled, m.gen_active), (16, 8, 5, 5));
         assert_eq!(m.max_payload_bytes, 512);
         assert!(m.degraded());
+        assert_eq!((m.active(), gen_name(m.gen_enabled)), ("Gen5 x8".to_string(), "Gen5 (32 GT/s)"));
+        set(&mut mpein, 3, 15, 0, 1 << 2);
+        assert_eq!(Mpein::decode(&mpein).gen_active, 3);
 
         let mut mgir = [0u8; MGIR_SIZE];
         set(&mut mgir, 0, 15, 0, 0x1021);
