@@ -1,29 +1,63 @@
 //! ACCESS_REG register models (ids from include/linux/mlx5/driver.h; MGIR from mstflint).
 //!
-//! Each read fills a zeroed register image of the size the caller's mailbox holds; fields
-//! the image is too short for are simply not written, as a firmware writing into a short
-//! mailbox would not.
+//! A read answers with the register image in the out mailbox from byte 16, the request's
+//! index fields echoed as firmware does. Writes are modelled for PAOS (admin state), PMTU
+//! (admin MTU) and PPCNT (`clr`); writes to the other registers fail with BAD_PARAM
+//! (`READ_ONLY_REGISTER`), and every write needs a uid with TOOLS_RESOURCES.
+//!
+//! An unknown or profile-disabled register id fails with BAD_PARAM (`UNKNOWN_REGISTER`):
+//! that is what ConnectX firmware answers for a register it does not implement, and what
+//! tools such as mlxlink expect before they consult MCAM/PCAM.
 
-use super::firmware::{PortState, Status};
-use fwctl_proto::mlx5::bits::{get, set, set_ascii, set_u64};
-use super::profile::{Mlx5Profile, ext_link_mode};
+use super::firmware::{Failure, Outcome, State, Status, eighths, link_up, need, syndrome};
+use super::prm::{self, access_reg, header};
+use super::profile::{Media, Mlx5Profile, Module, PortType, ext_link_mode, ib_link_mode, parse_fw_version};
+
+/// PMTU register id.
+pub const PMTU: u16 = 0x5003;
+/// PTYS register id.
+pub const PTYS: u16 = 0x5004;
+/// PAOS register id.
+pub const PAOS: u16 = 0x5006;
+/// PPCNT register id.
+pub const PPCNT: u16 = 0x5008;
+/// PDDR register id.
+pub const PDDR: u16 = 0x5031;
+/// PCAM register id.
+pub const PCAM: u16 = 0x507f;
+/// MTCAP register id.
+pub const MTCAP: u16 = 0x9009;
+/// MTMP register id.
+pub const MTMP: u16 = 0x900a;
+/// MCIA register id.
+pub const MCIA: u16 = 0x9014;
+/// MGIR register id (not in the kernel headers).
+pub const MGIR: u16 = 0x9020;
+/// MPEIN register id.
+pub const MPEIN: u16 = 0x9050;
+/// MCQS register id.
+pub const MCQS: u16 = 0x9060;
+/// MCQI register id.
+pub const MCQI: u16 = 0x9061;
+/// MCAM register id.
+pub const MCAM: u16 = 0x907f;
 
 /// Registers the model answers, by name and id.
 pub const REGISTERS: &[(&str, u16)] = &[
-    ("PMTU", 0x5003),
-    ("PTYS", 0x5004),
-    ("PAOS", 0x5006),
-    ("PPCNT", 0x5008),
-    ("PDDR", 0x5031),
-    ("PCAM", 0x507f),
-    ("MTCAP", 0x9009),
-    ("MTMP", 0x900a),
-    ("MCIA", 0x9014),
-    ("MGIR", 0x9020),
-    ("MPEIN", 0x9050),
-    ("MCQS", 0x9060),
-    ("MCQI", 0x9061),
-    ("MCAM", 0x907f),
+    ("PMTU", PMTU),
+    ("PTYS", PTYS),
+    ("PAOS", PAOS),
+    ("PPCNT", PPCNT),
+    ("PDDR", PDDR),
+    ("PCAM", PCAM),
+    ("MTCAP", MTCAP),
+    ("MTMP", MTMP),
+    ("MCIA", MCIA),
+    ("MGIR", MGIR),
+    ("MPEIN", MPEIN),
+    ("MCQS", MCQS),
+    ("MCQI", MCQI),
+    ("MCAM", MCAM),
 ];
 
 /// The id of a register name the model knows.
@@ -31,272 +65,710 @@ pub fn id_of(name: &str) -> Option<u16> {
     REGISTERS.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
 }
 
-/// Bytes of each register image (its PRM size).
-pub fn size_of(id: u16) -> usize {
+/// The name of a register id the model knows.
+pub fn name_of(id: u16) -> Option<&'static str> {
+    REGISTERS.iter().find(|(_, i)| *i == id).map(|(n, _)| *n)
+}
+
+/// Bytes of a register image: what a request must carry and what a reply takes at least.
+/// They differ only for MCQI, whose request is the 24-byte head and whose reply adds the
+/// data the head asks for (`mlx5_reg_mcqi_query()` sends 24 bytes, reads 24 + data_size).
+fn image_len(id: u16) -> usize {
     match id {
-        0x5003 | 0x5006 | 0x9009 | 0x9060 => 16,
-        0x900a => 32,
-        0x9050 => 48,
-        0x5004 => 64,
-        0x907f => 72,
-        0x507f => 80,
-        0x9061 => 24 + 0x7c,
-        0x9014 => 144,
-        0x9020 => 0xa0,
+        PMTU | PAOS | MTCAP | MCQS => 16,
+        MCQI => prm::mcqi::HEAD_LEN,
+        MTMP => 32,
+        MPEIN => 48,
+        PTYS => 64,
+        MCAM => 72,
+        PCAM => 80,
+        MCIA => 144,
+        MGIR => 0xa0,
         _ => 256, // PPCNT, PDDR
     }
 }
 
-/// Sensor index of module N in MTMP.
-const MODULE_SENSOR_BASE: u32 = 64;
-/// Temperatures are in units of 0.125 °C.
-fn eighths(celsius: f64) -> u32 {
-    (celsius * 8.0).round().clamp(0.0, 65535.0) as u32
+/// ACCESS_REG / ACCESS_REGISTER_USER: op_mod 1 reads, 0 writes.
+pub fn access(profile: &Mlx5Profile, state: &mut State, op_mod: u16, tools: bool, input: &[u8], out: &mut [u8]) -> Outcome {
+    let id = access_reg::REGISTER_ID.get(input) as u16;
+    if !profile.supports_register(id) {
+        return Err(Failure::param(syndrome::UNKNOWN_REGISTER));
+    }
+    let len = image_len(id);
+    need(input, header::LEN + len, out, header::LEN + len)?;
+    let request = &input[header::LEN..header::LEN + len];
+    let reply = &mut out[header::LEN..];
+    let mut model = Registers { profile, state };
+    match op_mod {
+        access_reg::READ => model.read(id, request, reply),
+        access_reg::WRITE if !tools => Err(Failure::param(syndrome::NEEDS_TOOLS_RESOURCES)),
+        access_reg::WRITE => model.write(id, request, reply),
+        _ => Err(Failure::param(syndrome::BAD_OP_MOD)),
+    }
 }
 
-/// Reads register `id` with the caller's argument bytes in `reg` (the register image,
-/// which comes in holding the request's index fields and goes out holding the answer).
-pub fn read(id: u16, reg: &mut [u8], profile: &Mlx5Profile, ports: &mut [PortState]) -> Result<(), Status> {
-    // Index fields sit in the first dwords of the request image; read them before zeroing.
-    let local_port = get(reg, 0, 23, 16) as usize;
-    let dw0 = get(reg, 0, 31, 0);
-    let dw1 = get(reg, 1, 31, 0);
-    let dw2 = get(reg, 2, 31, 0);
-    reg.fill(0);
-    let port_index = |n: usize| if (1..=ports.len()).contains(&n) { Ok(n - 1) } else { Err(Status::BadParam) };
-    match id {
-        0x5006 => {
-            // PAOS
-            let p = &profile.ports[port_index(local_port)?];
-            set(reg, 0, 23, 16, local_port as u32);
-            set(reg, 0, 11, 8, if p.admin_up { 1 } else { 2 });
-            set(reg, 0, 3, 0, if p.oper_up { 1 } else { 2 });
-        }
-        0x5004 => {
-            // PTYS, Ethernet protocol (proto_mask 4)
-            let p = &profile.ports[port_index(local_port)?];
-            let mode = |gbps, lanes| 1u32 << ext_link_mode(gbps, lanes).unwrap_or(0);
-            let capability = p
-                .supported
-                .iter()
-                .map(|[g, l]| mode(*g, *l as u8))
-                .fold(mode(p.speed_gbps, p.lanes), |a, b| a | b);
-            set(reg, 0, 23, 16, local_port as u32);
-            set(reg, 0, 2, 0, 4);
-            set(reg, 1, 31, 28, if p.oper_up { 1 } else { 0 }); // an_status: good
-            set(reg, 2, 31, 0, capability);
-            set(reg, 8, 31, 0, if p.oper_up { mode(p.speed_gbps, p.lanes) } else { 0 });
-            set(reg, 11, 3, 0, 0x7); // connector_type: copper/optical cage (CU/DA)
-        }
-        0x5003 => {
-            // PMTU
-            let p = &profile.ports[port_index(local_port)?];
-            set(reg, 0, 23, 16, local_port as u32);
-            set(reg, 1, 31, 16, p.max_mtu as u32);
-            set(reg, 2, 31, 16, p.mtu as u32);
-            set(reg, 3, 31, 16, p.mtu as u32);
-        }
-        0x5008 => ppcnt(reg, local_port, dw0 & 0x3f, dw1 >> 31 == 1, profile, ports)?,
-        0x5031 => {
-            // PDDR troubleshooting page
-            let p = &profile.ports[port_index(local_port)?];
-            let page = dw1 & 0xff;
-            set(reg, 0, 23, 16, local_port as u32);
-            set(reg, 1, 7, 0, page);
-            if page != 1 {
-                return Err(Status::BadParam);
+/// The registers of one device at one moment.
+struct Registers<'a> {
+    profile: &'a Mlx5Profile,
+    state: &'a mut State,
+}
+
+/// PDDR monitor opcodes. 0 is the PRM's "no issue"; the others are the model's choice
+/// (1024 is what mlxlink shows for an unplugged cable), the message is what matters.
+const MONITOR_NO_ISSUE: u32 = 0;
+const MONITOR_CLOSED_BY_COMMAND: u32 = 1;
+const MONITOR_SIGNAL_NOT_DETECTED: u32 = 2;
+const MONITOR_CABLE_UNPLUGGED: u32 = 1024;
+
+/// MCQS components: (identifier, component_status). Index 0 is the running boot image.
+const COMPONENTS: &[(u32, u32)] = &[
+    (0x1, 2), // BOOT_IMG, in use
+    (0x4, 1), // OEM_NVCONFIG, present
+    (0x5, 1), // MLNX_NVCONFIG, present
+    (0x6, 1), // CS_TOKEN, present
+];
+
+impl Registers<'_> {
+    /// The 0-based index of `local_port`, which counts from 1.
+    fn port(&self, local_port: u32) -> Result<usize, Failure> {
+        let n = local_port as usize;
+        if (1..=self.profile.ports.len()).contains(&n) { Ok(n - 1) } else { Err(Failure::param(syndrome::BAD_LOCAL_PORT)) }
+    }
+
+    fn read(&mut self, id: u16, req: &[u8], reply: &mut [u8]) -> Outcome {
+        match id {
+            PAOS => self.paos(req, reply),
+            PTYS => self.ptys(req, reply),
+            PMTU => self.pmtu(req, reply),
+            PPCNT => self.ppcnt(req, reply, true),
+            PDDR => self.pddr(req, reply),
+            PCAM | MCAM => self.capability_mask(id, req, reply),
+            MTCAP => {
+                // One internal sensor, the ASIC (modules are reached as 64 + N).
+                prm::mtcap::SENSOR_COUNT.set(reply, 1);
+                prm::set_u64(reply, prm::mtcap::SENSOR_MAP_BYTE, 1);
+                Ok(())
             }
-            let (monitor, message) = match &p.troubleshooting {
-                Some(text) => (0x0010, text.as_str()),
-                None => (0, "No issue was observed"),
-            };
-            reg[10..12].copy_from_slice(&0u16.to_be_bytes());
-            reg[14..16].copy_from_slice(&(monitor as u16).to_be_bytes());
-            let room = reg.len().saturating_sub(20).min(236);
-            set_ascii(reg, 20, room, message);
+            MTMP => self.mtmp(req, reply),
+            MCIA => self.mcia(req, reply),
+            MGIR => self.mgir(reply),
+            MPEIN => self.mpein(req, reply),
+            MCQS => self.mcqs(req, reply),
+            MCQI => self.mcqi(req, reply),
+            _ => Err(Failure::param(syndrome::UNKNOWN_REGISTER)),
         }
-        0x507f | 0x907f => capability_mask(id, reg, get_group(dw0), profile)?,
-        0x9009 => {
-            // MTCAP: one internal sensor (the ASIC), sensor_map bit 0
-            set(reg, 0, 6, 0, 1);
-            set_u64(reg, 8, 1);
+    }
+
+    fn write(&mut self, id: u16, req: &[u8], reply: &mut [u8]) -> Outcome {
+        match id {
+            PAOS => {
+                let index = self.port(prm::paos::LOCAL_PORT.get(req))?;
+                if prm::paos::ASE.is_set(req) {
+                    self.state.ports[index].admin_up = match prm::paos::ADMIN_STATUS.get(req) {
+                        1 | 3 => true, // up, up once
+                        2 => false,
+                        _ => return Err(Failure::param(syndrome::BAD_FIELD)),
+                    };
+                }
+                self.paos(req, reply)
+            }
+            PMTU => {
+                let index = self.port(prm::pmtu::LOCAL_PORT.get(req))?;
+                let mtu = prm::pmtu::ADMIN_MTU.get(req);
+                if !(64..=self.profile.ports[index].max_mtu as u32).contains(&mtu) {
+                    return Err(Failure::param(syndrome::BAD_FIELD));
+                }
+                self.state.ports[index].admin_mtu = mtu as u16;
+                self.pmtu(req, reply)
+            }
+            // Set() with clr clears the group, without a sampling tick.
+            PPCNT => self.ppcnt(req, reply, false),
+            _ => Err(Failure::param(syndrome::READ_ONLY_REGISTER)),
         }
-        0x900a => {
-            // MTMP
-            let index = dw0 & 0xfff;
-            let (sensor_name, now, max, warn) = if index == 0 {
-                let asic = &profile.asic;
-                ("ASIC", asic.celsius, asic.max_celsius.unwrap_or(asic.celsius), asic.warn_celsius)
+    }
+
+    /// PAOS: admin 1 up / 2 down; oper 1 up / 2 down.
+    fn paos(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::paos as r;
+        let local_port = r::LOCAL_PORT.get(req);
+        let index = self.port(local_port)?;
+        r::LOCAL_PORT.set(reply, local_port);
+        r::ADMIN_STATUS.set(reply, if self.state.ports[index].admin_up { 1 } else { 2 });
+        r::OPER_STATUS.set(reply, if link_up(self.profile, self.state, index) { 1 } else { 2 });
+        Ok(())
+    }
+
+    /// PTYS for the device's protocol: capability and admin are every supported mode, oper
+    /// the running one while the link is up. Legacy (non-extended) Ethernet fields stay 0,
+    /// as on firmware that reports extended modes.
+    fn ptys(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::ptys as r;
+        let local_port = r::LOCAL_PORT.get(req);
+        let index = self.port(local_port)?;
+        let port = &self.profile.ports[index];
+        let proto = match self.profile.port_type {
+            PortType::Eth => r::PROTO_ETH,
+            PortType::Ib => r::PROTO_IB,
+        };
+        if r::PROTO_MASK.get(req) & proto == 0 {
+            return Err(Failure::param(syndrome::BAD_FIELD));
+        }
+        let up = link_up(self.profile, self.state, index);
+        let modes = || {
+            std::iter::once((port.speed_gbps, port.lanes))
+                .chain(port.supported.iter().map(|[g, l]| (*g, u8::try_from(*l).unwrap_or(0))))
+        };
+        r::LOCAL_PORT.set(reply, local_port);
+        r::PROTO_MASK.set(reply, proto);
+        r::AN_STATUS.set(reply, if up { 1 } else { 0 });
+        r::DATA_RATE_OPER.set(reply, if up { port.speed_gbps.saturating_mul(10) } else { 0 });
+        match self.profile.port_type {
+            PortType::Eth => {
+                let bit = |(gbps, lanes)| ext_link_mode(gbps, lanes).map_or(0, |b| 1u32 << b);
+                let capability = modes().fold(0, |mask, mode| mask | bit(mode));
+                r::EXT_ETH_PROTO_CAPABILITY.set(reply, capability);
+                r::EXT_ETH_PROTO_ADMIN.set(reply, capability);
+                r::EXT_ETH_PROTO_OPER.set(reply, if up { bit((port.speed_gbps, port.lanes)) } else { 0 });
+            }
+            PortType::Ib => {
+                let (protos, widths) = modes()
+                    .filter_map(|(g, l)| ib_link_mode(g, l))
+                    .fold((0, 0), |(p, w), (proto, width)| (p | proto, w | width));
+                r::IB_PROTO_CAPABILITY.set(reply, protos);
+                r::IB_LINK_WIDTH_CAPABILITY.set(reply, widths);
+                r::IB_PROTO_ADMIN.set(reply, protos);
+                r::IB_LINK_WIDTH_ADMIN.set(reply, widths);
+                if let Some((proto, width)) = ib_link_mode(port.speed_gbps, port.lanes).filter(|_| up) {
+                    r::IB_PROTO_OPER.set(reply, proto);
+                    r::IB_LINK_WIDTH_OPER.set(reply, width);
+                }
+            }
+        }
+        // Connector: 6 FIBRE for a transceiver, 7 DA for copper, 0 unknown for an empty cage.
+        let connector = match port.module.as_ref().map(|m| m.media) {
+            Some(Media::Optical) => 6,
+            Some(Media::Copper) => 7,
+            None => 0,
+        };
+        r::CONNECTOR_TYPE.set(reply, connector);
+        Ok(())
+    }
+
+    /// PMTU: max, admin and oper MTU (oper follows admin).
+    fn pmtu(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::pmtu as r;
+        let local_port = r::LOCAL_PORT.get(req);
+        let index = self.port(local_port)?;
+        let mtu = self.state.ports[index].admin_mtu as u32;
+        r::LOCAL_PORT.set(reply, local_port);
+        r::MAX_MTU.set(reply, self.profile.ports[index].max_mtu as u32);
+        r::ADMIN_MTU.set(reply, mtu);
+        r::OPER_MTU.set(reply, mtu);
+        Ok(())
+    }
+
+    /// PPCNT groups 0x00, 0x12 and 0x16. A read is one simulated second for the port: every
+    /// group grows by the profile's `growth` (traffic only while the link is up), then the
+    /// group is reported, then cleared if `clr` is set (values before the clear come back).
+    fn ppcnt(&mut self, req: &[u8], reply: &mut [u8], sample: bool) -> Outcome {
+        use prm::ppcnt as r;
+        let local_port = r::LOCAL_PORT.get(req);
+        let index = self.port(local_port)?;
+        let group = r::GRP.get(req);
+        if ![r::GROUP_IEEE_802_3, r::GROUP_PHYSICAL_LAYER, r::GROUP_PHYSICAL_STATISTICAL].contains(&group) {
+            return Err(Failure::param(syndrome::BAD_INDEX));
+        }
+        let up = link_up(self.profile, self.state, index);
+        let g = &self.profile.ports[index].growth;
+        let s = &mut self.state.ports[index];
+        if sample {
+            let add = |counter: &mut u64, by: u64| *counter = counter.saturating_add(by);
+            s.physical.ticks += 1;
+            s.statistical.ticks += 1;
+            s.physical.link_down_events = s.physical.link_down_events.saturating_add(g.link_down_events);
+            if up {
+                add(&mut s.ieee.frames_tx, g.frames);
+                add(&mut s.ieee.frames_rx, g.frames);
+                add(&mut s.ieee.octets_tx, g.frames.saturating_mul(1024));
+                add(&mut s.ieee.octets_rx, g.frames.saturating_mul(1024));
+                add(&mut s.ieee.fcs_errors, g.fcs_errors);
+                add(&mut s.physical.symbol_errors, g.symbol_errors);
+                add(&mut s.physical.fec_corrected, g.fec_corrected);
+                add(&mut s.physical.fec_uncorrectable, g.fec_uncorrectable);
+                add(&mut s.physical.fec_no_errors, g.frames);
+                add(&mut s.statistical.received_bits, g.bits);
+                add(&mut s.statistical.symbol_errors, g.symbol_errors);
+                add(&mut s.statistical.corrected_bits, g.corrected_bits);
+            }
+        }
+        r::LOCAL_PORT.set(reply, local_port);
+        r::GRP.set(reply, group);
+        let at = |offset: usize| r::DATA_BYTE + offset;
+        match group {
+            r::GROUP_IEEE_802_3 => {
+                use r::ieee as c;
+                prm::set_u64(reply, at(c::FRAMES_TRANSMITTED_OK), s.ieee.frames_tx);
+                prm::set_u64(reply, at(c::FRAMES_RECEIVED_OK), s.ieee.frames_rx);
+                prm::set_u64(reply, at(c::FRAME_CHECK_SEQUENCE_ERRORS), s.ieee.fcs_errors);
+                prm::set_u64(reply, at(c::OCTETS_TRANSMITTED_OK), s.ieee.octets_tx);
+                prm::set_u64(reply, at(c::OCTETS_RECEIVED_OK), s.ieee.octets_rx);
+            }
+            r::GROUP_PHYSICAL_LAYER => {
+                use r::physical as c;
+                let p = &s.physical;
+                prm::set_u64(reply, at(c::TIME_SINCE_LAST_CLEAR), p.ticks.saturating_mul(1000));
+                prm::set_u64(reply, at(c::SYMBOL_ERRORS), p.symbol_errors);
+                prm::set_u64(reply, at(c::RS_FEC_CORRECTED_BLOCKS), p.fec_corrected);
+                prm::set_u64(reply, at(c::RS_FEC_UNCORRECTABLE_BLOCKS), p.fec_uncorrectable);
+                prm::set_u64(reply, at(c::RS_FEC_NO_ERRORS_BLOCKS), p.fec_no_errors);
+                prm::Field::new(at(c::LINK_DOWN_EVENTS) / 4, 31, 0).set(reply, p.link_down_events);
+                prm::Field::new(at(c::SUCCESSFUL_RECOVERY_EVENTS) / 4, 31, 0).set(reply, p.successful_recovery_events);
+            }
+            _ => {
+                use r::statistical as c;
+                let p = &s.statistical;
+                prm::set_u64(reply, at(c::TIME_SINCE_LAST_CLEAR), p.ticks.saturating_mul(1000));
+                prm::set_u64(reply, at(c::PHY_RECEIVED_BITS), p.received_bits);
+                prm::set_u64(reply, at(c::PHY_SYMBOL_ERRORS), p.symbol_errors);
+                prm::set_u64(reply, at(c::PHY_CORRECTED_BITS), p.corrected_bits);
+            }
+        }
+        if r::CLR.is_set(req) {
+            r::CLR.set(reply, 1);
+            match group {
+                r::GROUP_IEEE_802_3 => s.ieee = Default::default(),
+                r::GROUP_PHYSICAL_LAYER => s.physical = Default::default(),
+                _ => s.statistical = Default::default(),
+            }
+        }
+        Ok(())
+    }
+
+    /// PDDR troubleshooting page: the profile's message, or one that fits the port.
+    fn pddr(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::pddr as r;
+        let local_port = r::LOCAL_PORT.get(req);
+        let index = self.port(local_port)?;
+        let page = r::PAGE_SELECT.get(req);
+        if page != r::PAGE_TROUBLESHOOTING {
+            return Err(Failure::param(syndrome::BAD_INDEX));
+        }
+        let port = &self.profile.ports[index];
+        let (default_opcode, default_message) = if !self.state.ports[index].admin_up {
+            (MONITOR_CLOSED_BY_COMMAND, "Port is closed by command (see PAOS)")
+        } else if port.module.is_none() {
+            (MONITOR_CABLE_UNPLUGGED, "Cable is unplugged")
+        } else if !port.oper_up {
+            (MONITOR_SIGNAL_NOT_DETECTED, "Signal not detected")
+        } else {
+            (MONITOR_NO_ISSUE, "No issue was observed")
+        };
+        let message = port.troubleshooting.as_deref().unwrap_or(default_message);
+        let opcode = port.troubleshooting_opcode.map_or(default_opcode, u32::from);
+        r::LOCAL_PORT.set(reply, local_port);
+        r::PAGE_SELECT.set(reply, page);
+        r::GROUP_OPCODE.set(reply, 0); // monitor opcodes
+        r::MONITOR_OPCODE.set(reply, opcode);
+        prm::set_ascii(reply, r::STATUS_MESSAGE_BYTE, r::STATUS_MESSAGE_LEN, message);
+        Ok(())
+    }
+
+    /// MCAM (groups 0–3, registers 0x9000 + 0x80 × group) and PCAM (group 0, 0x5000): one bit
+    /// per implemented register, plus the feature bits the model honours.
+    fn capability_mask(&self, id: u16, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::cam as r;
+        let group = r::ACCESS_REG_GROUP.get(req);
+        let max_group = if id == MCAM { 3 } else { 0 };
+        if r::FEATURE_GROUP.get(req) != 0 || group > max_group {
+            return Err(Failure::param(syndrome::BAD_INDEX));
+        }
+        r::ACCESS_REG_GROUP.set(reply, group);
+        let base = if id == MCAM { 0x9000 } else { 0x5000 } + 0x80 * group as u16;
+        for &(_, reg) in REGISTERS {
+            if self.profile.supports_register(reg) && (base..base + 0x80).contains(&reg) {
+                r::register_bit((reg - base) as usize).set(reply, 1);
+            }
+        }
+        if group == 0 {
+            let p = self.profile;
+            if id == MCAM {
+                // mcam_enhanced_features.mcia_32dwords: 128-byte module reads.
+                r::feature_bit(2, 2).set(reply, p.supports_register(MCIA) as u32);
             } else {
-                let module = index
-                    .checked_sub(MODULE_SENSOR_BASE)
-                    .and_then(|n| profile.ports.get(n as usize))
-                    .and_then(|p| p.module.as_ref())
-                    .ok_or(Status::BadParam)?;
-                ("MODULE", module.celsius, module.celsius, module.warn_celsius)
-            };
-            set(reg, 0, 11, 0, index);
-            set(reg, 1, 15, 0, eighths(now));
-            set(reg, 2, 31, 31, 1); // mte: max temperature recording enabled
-            set(reg, 2, 15, 0, eighths(max));
-            set(reg, 3, 15, 0, eighths(warn));
-            set(reg, 4, 15, 0, eighths(warn - 5.0));
-            set_ascii(reg, 24, 8, sensor_name);
-        }
-        0x9014 => {
-            // MCIA: module EEPROM, lower page (SFF-8636 layout for the id and temperature)
-            let module_index = ((dw0 >> 16) & 0xff) as usize;
-            set(reg, 0, 23, 16, module_index as u32);
-            let Some(module) = profile.ports.get(module_index).and_then(|p| p.module.as_ref()) else {
-                set(reg, 0, 7, 0, 3); // not connected
-                return Ok(());
-            };
-            let address = (dw1 & 0xffff) as usize;
-            let mut eeprom = [0u8; 256];
-            eeprom[0] = module.identifier().unwrap_or(0);
-            let temp = (module.celsius * 256.0).round() as i16;
-            eeprom[22..24].copy_from_slice(&temp.to_be_bytes());
-            set(reg, 1, 31, 24, 0x50);
-            set(reg, 1, 15, 0, address as u32);
-            set(reg, 2, 15, 0, 48);
-            let data_room = reg.len().saturating_sub(16).min(48);
-            for (i, byte) in reg[16..16 + data_room].iter_mut().enumerate() {
-                *byte = eeprom.get(address + i).copied().unwrap_or(0);
+                // pcam_enhanced_features: ppcnt_statistical_group, ptys_connector_type,
+                // ptys_extended_ethernet.
+                r::feature_bit(3, 0).set(reply, p.supports_register(PPCNT) as u32);
+                r::feature_bit(3, 3).set(reply, 1);
+                r::feature_bit(3, 13).set(reply, (p.port_type == PortType::Eth) as u32);
             }
         }
-        0x9020 => {
-            // MGIR: hw_info at 0x00, fw_info at 0x20
-            let (major, minor, sub) = profile.fw_version_parts().map_err(|_| Status::IntErr)?;
-            set(reg, 0, 31, 16, profile.hw_revision as u32);
-            set(reg, 0, 15, 0, profile.device_id as u32);
-            set(reg, 8, 24, 24, 1); // secured
-            set(reg, 8, 25, 25, 1); // signed firmware
-            set(reg, 9, 31, 0, 0x0002_0001); // build_id
-            set(reg, 10, 31, 0, 0x2026_0915); // build date, BCD yyyymmdd
-            set_ascii(reg, 0x30, 16, &profile.psid);
-            set(reg, 0x44 / 4, 31, 0, major as u32);
-            set(reg, 0x48 / 4, 31, 0, minor as u32);
-            set(reg, 0x4c / 4, 31, 0, sub as u32);
-        }
-        0x9050 => {
-            // MPEIN
-            let pcie = &profile.pcie;
-            let gen_bit = |g: u8| match g {
-                1 => 0,
-                2 => 1,
-                3 => 2,
-                n => n as u32, // Gen4 bit 4, Gen5 bit 5, Gen6 bit 6
-            };
-            let enabled = (1..=pcie.gen_enabled).fold(0, |m, g| m | 1 << gen_bit(g));
-            set(reg, 2, 23, 16, pcie.width_enabled as u32);
-            set(reg, 2, 15, 0, enabled);
-            set(reg, 3, 23, 16, pcie.width_active as u32);
-            set(reg, 3, 15, 0, 1 << gen_bit(pcie.gen_active));
-            set(reg, 4, 31, 16, pcie.num_pfs as u32);
-            set(reg, 4, 15, 0, pcie.num_vfs as u32);
-            set(reg, 6, 31, 28, (pcie.max_read_request_bytes / 128).trailing_zeros());
-            set(reg, 6, 27, 24, (pcie.max_payload_bytes / 128).trailing_zeros());
-            set(reg, 7, 11, 0, pcie.power_watts as u32);
-        }
-        0x9060 => {
-            // MCQS: one component, the running boot image
-            let index = dw0 & 0xffff;
-            if index != 0 {
-                return Err(Status::BadParam);
-            }
-            set(reg, 0, 31, 31, 1); // last_index_flag
-            set(reg, 1, 15, 0, 1); // identifier: boot image
-            set(reg, 2, 3, 0, 0); // idle
-        }
-        0x9061 => {
-            // MCQI version info of component 0
-            let info_type = dw2 & 0x1f;
-            let (major, minor, sub) = profile.fw_version_parts().map_err(|_| Status::IntErr)?;
-            set(reg, 2, 4, 0, info_type);
-            if info_type != 1 {
-                return Err(Status::BadParam);
-            }
-            let data = 24;
-            let room = reg.len().saturating_sub(data);
-            set(reg, 5, 15, 0, room.min(0x7c) as u32);
-            if room >= 8 {
-                set(reg, (data + 4) / 4, 31, 0, (major as u32) << 24 | (minor as u32) << 16 | sub as u32);
-            }
-            if room >= 32 + 16 {
-                set_ascii(reg, data + 32, (room - 32).min(92), &profile.fw_version);
-            }
-        }
-        _ => return Err(Status::BadParam),
+        Ok(())
     }
-    Ok(())
+
+    /// MTMP: sensor 0 is the ASIC, 64 + N module N; `mtr` resets the recorded maximum.
+    fn mtmp(&mut self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::mtmp as r;
+        let index = r::SENSOR_INDEX.get(req);
+        let (name, now, max, warn) = if index == 0 {
+            let asic = &self.profile.asic;
+            let now = eighths(asic.celsius);
+            if r::MTR.is_set(req) {
+                self.state.asic_max_eighths = now;
+            }
+            ("ASIC".to_string(), now, self.state.asic_max_eighths.max(now), eighths(asic.warn_celsius))
+        } else {
+            let n = index.checked_sub(r::MODULE_SENSOR_BASE).ok_or(Failure::param(syndrome::BAD_INDEX))?;
+            let module = self
+                .profile
+                .ports
+                .get(n as usize)
+                .and_then(|p| p.module.as_ref())
+                .ok_or(Failure::param(syndrome::BAD_INDEX))?;
+            let now = eighths(module.celsius);
+            (format!("MODULE{n}"), now, now, eighths(module.warn_celsius))
+        };
+        r::SENSOR_INDEX.set(reply, index);
+        r::TEMPERATURE.set(reply, now);
+        r::MTE.set(reply, 1);
+        r::MAX_TEMPERATURE.set(reply, max);
+        r::TEMP_THRESHOLD_HI.set(reply, warn);
+        // Events re-arm 5 °C below the warning threshold.
+        r::TEMP_THRESHOLD_LO.set(reply, warn.saturating_sub(40));
+        prm::set_ascii(reply, r::SENSOR_NAME_BYTE, 8, &name);
+        Ok(())
+    }
+
+    /// MCIA: module EEPROM reads of at most 128 bytes (MCAM advertises mcia_32dwords).
+    fn mcia(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::mcia as r;
+        let module_index = r::MODULE.get(req);
+        let i2c = r::I2C_DEVICE_ADDRESS.get(req);
+        let page = r::PAGE_NUMBER.get(req);
+        let address = r::DEVICE_ADDRESS.get(req) as usize;
+        let size = r::SIZE.get(req) as usize;
+        let port = self.profile.ports.get(module_index as usize).ok_or(Failure::param(syndrome::BAD_INDEX))?;
+        if size > 128 || address + size > 256 || !(i2c == r::I2C_LOW || i2c == r::I2C_HIGH) {
+            return Err(Failure::param(syndrome::BAD_FIELD));
+        }
+        r::MODULE.set(reply, module_index);
+        r::I2C_DEVICE_ADDRESS.set(reply, i2c);
+        r::PAGE_NUMBER.set(reply, page);
+        r::DEVICE_ADDRESS.set(reply, address as u32);
+        let Some(module) = &port.module else {
+            r::STATUS.set(reply, r::STATUS_NOT_CONNECTED);
+            return Ok(());
+        };
+        let image = eeprom(module, i2c, page).ok_or(Failure::param(syndrome::BAD_FIELD))?;
+        r::STATUS.set(reply, r::STATUS_GOOD);
+        r::SIZE.set(reply, size as u32);
+        for (i, byte) in image[address..address + size].iter().enumerate() {
+            if let Some(slot) = reply.get_mut(r::DATA_BYTE + i) {
+                *slot = *byte;
+            }
+        }
+        Ok(())
+    }
+
+    /// MGIR: hardware identity and the running firmware's version and PSID.
+    fn mgir(&self, reply: &mut [u8]) -> Outcome {
+        use prm::mgir as r;
+        let p = self.profile;
+        let (major, minor, sub) = parse_fw_version(&p.fw_version).map_err(|_| Failure::new(Status::IntErr, 0))?;
+        r::DEVICE_HW_REVISION.set(reply, p.hw_revision as u32);
+        r::DEVICE_ID.set(reply, p.device_id as u32);
+        r::SECURED.set(reply, 1);
+        r::SIGNED_FW.set(reply, 1);
+        r::BUILD_ID.set(reply, 0x0002_0001);
+        r::BUILD_DATE.set(reply, 0x2025_0915); // BCD yyyymmdd
+        prm::set_ascii(reply, r::PSID_BYTE, 16, &p.psid);
+        r::EXTENDED_MAJOR.set(reply, major as u32);
+        r::EXTENDED_MINOR.set(reply, minor as u32);
+        r::EXTENDED_SUB_MINOR.set(reply, sub as u32);
+        Ok(())
+    }
+
+    /// MPEIN for the device's one PCIe port (depth, index and node 0).
+    fn mpein(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::mpein as r;
+        if r::DEPTH.get(req) != 0 || r::PCIE_INDEX.get(req) != 0 || r::NODE.get(req) != 0 {
+            return Err(Failure::param(syndrome::BAD_INDEX));
+        }
+        let pcie = &self.profile.pcie;
+        // Speed bits: Gen1 bit 0, Gen2 bit 1, Gen3 bit 2, then Gen4 bit 4, Gen5 5, Gen6 6.
+        let gen_bit = |g: u8| match g {
+            1..=3 => 1u32 << (g - 1),
+            g => 1u32 << g.min(15),
+        };
+        let enabled = (1..=pcie.gen_enabled).fold(0, |mask, g| mask | gen_bit(g));
+        r::LINK_WIDTH_ENABLED.set(reply, pcie.width_enabled as u32);
+        r::LINK_SPEED_ENABLED.set(reply, enabled);
+        r::LINK_WIDTH_ACTIVE.set(reply, pcie.width_active as u32);
+        r::LINK_SPEED_ACTIVE.set(reply, gen_bit(pcie.gen_active));
+        r::NUM_OF_PFS.set(reply, pcie.num_pfs as u32);
+        r::NUM_OF_VFS.set(reply, pcie.num_vfs as u32);
+        // Sizes are 128 << code.
+        r::MAX_READ_REQUEST_SIZE.set(reply, (pcie.max_read_request_bytes / 128).trailing_zeros());
+        r::MAX_PAYLOAD_SIZE.set(reply, (pcie.max_payload_bytes / 128).trailing_zeros());
+        r::PCI_POWER.set(reply, pcie.power_watts as u32);
+        r::PORT_STATE.set(reply, if pcie.width_active > 0 { 4 } else { 0 }); // 4: link up (L0)
+        Ok(())
+    }
+
+    /// MCQS: the boot image is component 0; it is "active pending reset" while the profile
+    /// names a pending firmware, else idle (what `mlx5_fw_image_pending()` checks).
+    fn mcqs(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::mcqs as r;
+        let index = r::COMPONENT_INDEX.get(req) as usize;
+        let &(identifier, status) = COMPONENTS.get(index).ok_or(Failure::param(syndrome::BAD_INDEX))?;
+        r::COMPONENT_INDEX.set(reply, index as u32);
+        r::LAST_INDEX_FLAG.set(reply, (index + 1 == COMPONENTS.len()) as u32);
+        r::IDENTIFIER.set(reply, identifier);
+        r::COMPONENT_STATUS.set(reply, status);
+        let pending = index == 0 && self.profile.pending_fw_version.is_some();
+        r::COMPONENT_UPDATE_STATE.set(reply, if pending { 4 } else { 0 });
+        Ok(())
+    }
+
+    /// MCQI: capabilities, version (running, or pending with `read_pending_component`) and
+    /// activation method of a component; the reply carries `data_size` bytes of the info
+    /// from `offset`, fewer when the info ends first.
+    fn mcqi(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::mcqi as r;
+        let index = r::COMPONENT_INDEX.get(req) as usize;
+        if index >= COMPONENTS.len() {
+            return Err(Failure::param(syndrome::BAD_INDEX));
+        }
+        let info_type = r::INFO_TYPE.get(req);
+        let info: Vec<u8> = match info_type {
+            r::INFO_CAPABILITIES => {
+                use r::cap as c;
+                let mut d = vec![0u8; c::LEN];
+                c::SUPPORTED_INFO_BITMASK.set(&mut d, 1 << r::INFO_CAPABILITIES | 1 << r::INFO_VERSION | 1 << r::INFO_ACTIVATION_METHOD);
+                let size = if index == 0 { 0x0200_0000 } else { 0x1_0000 };
+                c::COMPONENT_SIZE.set(&mut d, size / 2);
+                c::MAX_COMPONENT_SIZE.set(&mut d, size);
+                c::LOG_MCDA_WORD_SIZE.set(&mut d, 2);
+                c::MCDA_MAX_WRITE_SIZE.set(&mut d, 0x80);
+                c::RD_EN.set(&mut d, 1);
+                c::MATCH_CHIP_ID.set(&mut d, 1);
+                c::MATCH_PSID.set(&mut d, 1);
+                d
+            }
+            r::INFO_VERSION => {
+                use r::version as v;
+                let version = if r::READ_PENDING_COMPONENT.is_set(req) {
+                    self.profile.pending_fw_version.as_deref().ok_or(Failure::param(syndrome::BAD_INDEX))?
+                } else {
+                    &self.profile.fw_version
+                };
+                let mut d = vec![0u8; v::LEN];
+                if index == 0 {
+                    let (major, minor, sub) = parse_fw_version(version).map_err(|_| Failure::param(syndrome::BAD_FIELD))?;
+                    v::VERSION.set(&mut d, (major as u32) << 24 | (minor as u32) << 16 | sub as u32);
+                    v::VERSION_STRING_LENGTH.set(&mut d, version.len() as u32);
+                    prm::set_ascii(&mut d, v::VERSION_STRING_BYTE, v::VERSION_STRING_LEN, version);
+                }
+                d
+            }
+            r::INFO_ACTIVATION_METHOD => {
+                let mut d = vec![0u8; r::activation::LEN];
+                r::activation::PENDING_FW_RESET.set(&mut d, (index == 0) as u32);
+                d
+            }
+            _ => return Err(Failure::param(syndrome::BAD_INDEX)),
+        };
+        let offset = r::OFFSET.get(req) as usize;
+        let rest = info.get(offset..).ok_or(Failure::param(syndrome::BAD_FIELD))?;
+        let n = (r::DATA_SIZE.get(req) as usize).min(rest.len());
+        need(&[], 0, reply, r::HEAD_LEN + n)?;
+        r::COMPONENT_INDEX.set(reply, index as u32);
+        r::READ_PENDING_COMPONENT.set(reply, r::READ_PENDING_COMPONENT.get(req));
+        r::INFO_TYPE.set(reply, info_type);
+        r::INFO_SIZE.set(reply, info.len() as u32);
+        r::OFFSET.set(reply, offset as u32);
+        r::DATA_SIZE.set(reply, n as u32);
+        reply[r::HEAD_LEN..r::HEAD_LEN + n].copy_from_slice(&rest[..n]);
+        Ok(())
+    }
 }
 
-fn get_group(dw0: u32) -> u32 {
-    dw0 & 0xff
+/// Signed temperature in 1/256 °C, as module EEPROMs store it.
+fn module_temp(celsius: f64) -> [u8; 2] {
+    ((celsius * 256.0).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16).to_be_bytes()
 }
 
-/// PPCNT: counter groups 0x00 (IEEE 802.3), 0x12 (physical layer), 0x16 (statistical).
-fn ppcnt(reg: &mut [u8], local_port: usize, group: u32, clear: bool, profile: &Mlx5Profile, ports: &mut [PortState]) -> Result<(), Status> {
-    if !(1..=ports.len()).contains(&local_port) {
-        return Err(Status::BadParam);
-    }
-    let state = &mut ports[local_port - 1];
-    let port = &profile.ports[local_port - 1];
-    state.advance(&port.growth);
-    set(reg, 0, 23, 16, local_port as u32);
-    set(reg, 0, 5, 0, group);
-    let c = &state.counters;
-    let put = |reg: &mut [u8], at: usize, v: u64| {
-        if at + 8 <= reg.len() {
-            set_u64(reg, at, v);
-        }
+/// A 256-byte view of a module's EEPROM at `i2c`/`page` (lower half + that upper page), or
+/// `None` for an address the module does not answer. Layouts: SFF-8472 (SFP), SFF-8636
+/// (QSFP, QSFP+, QSFP28) and CMIS (QSFP-DD, OSFP, DSFP, QSFP112); identity, temperature
+/// monitor and temperature thresholds are filled, other bytes stay 0.
+fn eeprom(module: &Module, i2c: u32, page: u32) -> Option<[u8; 256]> {
+    let mut m = [0u8; 256];
+    let id = module.identifier().ok()?;
+    let put = |m: &mut [u8; 256], at: usize, bytes: &[u8]| m[at..at + bytes.len()].copy_from_slice(bytes);
+    let text = |m: &mut [u8; 256], at: usize, s: &str| {
+        m[at..at + 16].fill(b' ');
+        put(m, at, &s.as_bytes()[..s.len().min(16)]);
     };
-    match group {
-        0x00 => {
-            put(reg, 8, c.frames_tx);
-            put(reg, 16, c.frames_rx);
-            put(reg, 24, c.fcs_errors);
-        }
-        0x12 => {
-            put(reg, 8, c.reads * 1000); // time since last clear, ms (one second per read)
-            put(reg, 16, c.symbol_errors);
-            put(reg, 8 + 120, c.fec_corrected);
-            put(reg, 8 + 128, c.fec_uncorrectable);
-            if 8 + 200 <= reg.len() {
-                set(reg, (8 + 192) / 4, 31, 0, port.link_down_events);
-                set(reg, (8 + 196) / 4, 31, 0, 0);
+    let thresholds = |m: &mut [u8; 256], at: usize| {
+        put(m, at, &module_temp(module.critical_celsius)); // high alarm
+        put(m, at + 2, &module_temp(-5.0)); // low alarm
+        put(m, at + 4, &module_temp(module.warn_celsius)); // high warning
+        put(m, at + 6, &module_temp(0.0)); // low warning
+    };
+    match id {
+        0x03 => match i2c {
+            0x50 => {
+                m[0] = id;
+                m[1] = 0x04;
+                m[2] = if module.media == Media::Copper { 0x21 } else { 0x07 };
+                text(&mut m, 20, &module.vendor);
+                text(&mut m, 40, &module.part_number);
+                text(&mut m, 68, &module.serial_number);
+            }
+            _ => {
+                thresholds(&mut m, 0);
+                put(&mut m, 96, &module_temp(module.celsius));
+            }
+        },
+        0x0c | 0x0d | 0x11 if i2c == 0x50 => {
+            m[0] = id;
+            m[1] = 0x08; // SFF-8636 revision
+            put(&mut m, 22, &module_temp(module.celsius));
+            match page {
+                0 => {
+                    m[128] = id;
+                    m[130] = if module.media == Media::Copper { 0x23 } else { 0x0c };
+                    text(&mut m, 148, &module.vendor);
+                    text(&mut m, 168, &module.part_number);
+                    text(&mut m, 196, &module.serial_number);
+                }
+                3 => thresholds(&mut m, 128),
+                _ => {}
             }
         }
-        0x16 => {
-            put(reg, 16, c.bits);
-            put(reg, 24, c.symbol_errors);
-            put(reg, 32, c.fec_corrected * 10);
+        _ if i2c == 0x50 => {
+            m[0] = id;
+            m[1] = 0x50; // CMIS 5.0
+            m[3] = 0x03 << 1; // ModuleReady
+            put(&mut m, 14, &module_temp(module.celsius));
+            match page {
+                0 => {
+                    m[128] = id;
+                    text(&mut m, 129, &module.vendor);
+                    text(&mut m, 148, &module.part_number);
+                    text(&mut m, 166, &module.serial_number);
+                    m[203] = if module.media == Media::Copper { 0x23 } else { 0x0c };
+                }
+                2 => thresholds(&mut m, 128),
+                _ => {}
+            }
         }
-        _ => return Err(Status::BadParam),
+        _ => return None,
     }
-    if clear {
-        state.clear();
-    }
-    Ok(())
+    Some(m)
 }
 
-/// MCAM / PCAM: which registers of the group this firmware implements.
-fn capability_mask(id: u16, reg: &mut [u8], group: u32, profile: &Mlx5Profile) -> Result<(), Status> {
-    if group != 0 {
-        return Err(Status::BadParam);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::mlx5::firmware::Firmware;
+    use crate::sim::Fleet;
+
+    fn firmware() -> Firmware {
+        let fleet = Fleet::builtin("connectx6dx-healthy").unwrap().unwrap();
+        Firmware::new(fleet.devices()[0].mlx5.clone().unwrap())
     }
-    let base: u16 = if id == 0x907f { 0x9000 } else { 0x5000 };
-    set(reg, 0, 7, 0, group);
-    for (name, reg_id) in REGISTERS {
-        let supported = !profile.unsupported_registers.iter().any(|u| u == name);
-        if supported && (base..base + 0x80).contains(reg_id) {
-            let n = (reg_id - base) as usize;
-            let dw = 2 + (3 - n / 32);
-            if dw * 4 + 4 <= reg.len() {
-                let bit = (n % 32) as u32;
-                set(reg, dw, bit, bit, 1);
-            }
-        }
+
+    /// Sends ACCESS_REG with `image` as the register data; returns (status, reply image).
+    fn reg(fw: &mut Firmware, op_mod: u16, id: u16, image: &[u8], reply_len: usize) -> (u32, Vec<u8>) {
+        let mut m = vec![0u8; 16];
+        header::OPCODE.set(&mut m, 0x805);
+        header::OP_MOD.set(&mut m, op_mod as u32);
+        access_reg::REGISTER_ID.set(&mut m, id as u32);
+        m.extend_from_slice(image);
+        let out = fw.execute(&m, 16 + reply_len);
+        (header::STATUS.get(&out), out[16..].to_vec())
     }
-    Ok(())
+
+    #[test]
+    fn mcqi_accepts_the_kernels_short_request_and_honours_offset_and_size() {
+        let mut fw = firmware();
+        // mlx5_reg_mcqi_query(): 24-byte request, 24 + sizeof(mcqi_version) reply.
+        let mut head = vec![0u8; 24];
+        prm::mcqi::INFO_TYPE.set(&mut head, 1);
+        prm::mcqi::DATA_SIZE.set(&mut head, 0x7c);
+        let (status, r) = reg(&mut fw, 1, MCQI, &head, 24 + 0x7c);
+        assert_eq!(status, 0);
+        assert_eq!(prm::mcqi::DATA_SIZE.get(&r), 0x7c);
+        assert_eq!(prm::mcqi::INFO_SIZE.get(&r), 0x7c);
+        assert_eq!(prm::mcqi::version::VERSION.get(&r[24..]), 22 << 24 | 36 << 16 | 1010);
+        // A reply too short for the data asked for: BAD_OUTP_LEN.
+        assert_eq!(reg(&mut fw, 1, MCQI, &head, 24 + 0x7b).0, 0x51);
+        // Offset 4, 4 bytes: just the version dword.
+        prm::mcqi::OFFSET.set(&mut head, 4);
+        prm::mcqi::DATA_SIZE.set(&mut head, 4);
+        let (status, r) = reg(&mut fw, 1, MCQI, &head, 28);
+        assert_eq!((status, prm::mcqi::DATA_SIZE.get(&r)), (0, 4));
+        assert_eq!(&r[24..28], &[22, 36, 0x03, 0xf2]);
+        // No pending image: read_pending fails.
+        prm::mcqi::READ_PENDING_COMPONENT.set(&mut head, 1);
+        assert_eq!(reg(&mut fw, 1, MCQI, &head, 28).0, 0x03);
+        // Beyond the info: BAD_PARAM.
+        prm::mcqi::READ_PENDING_COMPONENT.set(&mut head, 0);
+        prm::mcqi::OFFSET.set(&mut head, 0x7d);
+        assert_eq!(reg(&mut fw, 1, MCQI, &head, 28).0, 0x03);
+    }
+
+    #[test]
+    fn writes_change_admin_state_and_mtu_and_refuse_read_only_registers() {
+        let mut fw = firmware();
+        let mut paos = vec![0u8; 16];
+        prm::paos::LOCAL_PORT.set(&mut paos, 2);
+        prm::paos::ADMIN_STATUS.set(&mut paos, 2);
+        // Without ase nothing changes.
+        let (status, r) = reg(&mut fw, 0, PAOS, &paos, 16);
+        assert_eq!((status, prm::paos::ADMIN_STATUS.get(&r), prm::paos::OPER_STATUS.get(&r)), (0, 1, 1));
+        prm::paos::ASE.set(&mut paos, 1);
+        let (status, r) = reg(&mut fw, 0, PAOS, &paos, 16);
+        assert_eq!((status, prm::paos::ADMIN_STATUS.get(&r), prm::paos::OPER_STATUS.get(&r)), (0, 2, 2));
+        assert!(!fw.link_up(1) && fw.link_up(0));
+        prm::paos::ADMIN_STATUS.set(&mut paos, 7);
+        assert_eq!(reg(&mut fw, 0, PAOS, &paos, 16).0, 0x03);
+
+        let mut pmtu = vec![0u8; 16];
+        prm::pmtu::LOCAL_PORT.set(&mut pmtu, 1);
+        prm::pmtu::ADMIN_MTU.set(&mut pmtu, 4200);
+        let (status, r) = reg(&mut fw, 0, PMTU, &pmtu, 16);
+        assert_eq!((status, prm::pmtu::OPER_MTU.get(&r)), (0, 4200));
+        prm::pmtu::ADMIN_MTU.set(&mut pmtu, 9979);
+        assert_eq!(reg(&mut fw, 0, PMTU, &pmtu, 16).0, 0x03, "above max_mtu");
+
+        let (status, _) = reg(&mut fw, 0, MGIR, &[0u8; 0xa0], 0xa0);
+        assert_eq!(status, 0x03);
+        let (status, _) = reg(&mut fw, 2, MGIR, &[0u8; 0xa0], 0xa0);
+        assert_eq!(status, 0x03, "op_mod 2 is neither read nor write");
+    }
+
+    #[test]
+    fn module_eeproms_carry_identity_and_temperature() {
+        let mut fw = firmware();
+        let mut mcia = vec![0u8; 144];
+        prm::mcia::MODULE.set(&mut mcia, 1);
+        prm::mcia::I2C_DEVICE_ADDRESS.set(&mut mcia, 0x50);
+        prm::mcia::SIZE.set(&mut mcia, 48);
+        let (status, r) = reg(&mut fw, 1, MCIA, &mcia, 144);
+        assert_eq!((status, prm::mcia::STATUS.get(&r)), (0, 0));
+        assert_eq!(r[16], 0x11, "QSFP28 identifier");
+        assert_eq!(i16::from_be_bytes([r[16 + 22], r[16 + 23]]), (40.5 * 256.0) as i16);
+        // Vendor name in upper page 00h.
+        prm::mcia::DEVICE_ADDRESS.set(&mut mcia, 148);
+        prm::mcia::SIZE.set(&mut mcia, 16);
+        let (_, r) = reg(&mut fw, 1, MCIA, &mcia, 144);
+        assert_eq!(&r[16..24], b"Mellanox");
+        // Past the end of the EEPROM, or a module that does not exist.
+        prm::mcia::SIZE.set(&mut mcia, 128);
+        assert_eq!(reg(&mut fw, 1, MCIA, &mcia, 144).0, 0x03);
+        prm::mcia::MODULE.set(&mut mcia, 2);
+        assert_eq!(reg(&mut fw, 1, MCIA, &mcia, 144).0, 0x03);
+    }
 }
