@@ -209,8 +209,8 @@ fn cxl_features_lists_every_feature_with_the_scope_a_set_needs() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report = json(&output);
     let run = crate::common::device_run(&report, "fwctl2");
-    assert_eq!(run["facts"]["feature-count"], 5);
-    assert_eq!(run["facts"]["settable-feature-count"], 2);
+    assert_eq!(run["facts"]["feature-count"], 7);
+    assert_eq!(run["facts"]["settable-feature-count"], 4);
     let scopes: Vec<(&str, &str)> = run["findings"]
         .as_array()
         .unwrap()
@@ -225,6 +225,8 @@ fn cxl_features_lists_every_feature_with_the_scope_a_set_needs() {
             ("e5b13f22-2328-4a14-b8ba-b9691e893386", "kernel-owned"),
             ("7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e", "debug-write-full"),
             ("1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d", "not-changeable"),
+            ("3b9d2f64-0e71-4c85-a1f3-5d6e7f809a1b", "debug-write"),
+            ("a4c3e1f0-5b2d-4e8a-9c7b-6d5e4f3a2b1c", "debug-write"),
         ]
     );
     let test_feature = &run["findings"][0]["detail"];

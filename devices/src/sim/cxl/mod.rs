@@ -1,80 +1,122 @@
-//! The CXL Features fwctl driver (`drivers/cxl/core/features.c`, `cxlctl_*`) and a
-//! memory device holding Features.
+//! The CXL Features fwctl driver (`drivers/cxl/core/features.c`, Linux 7.3) and a memory
+//! device holding Features behind its mailbox.
 //!
-//! The envelope is `struct fwctl_rpc_cxl` in and `struct fwctl_rpc_cxl_out` out, all
-//! little-endian. The driver validates before the device sees anything (EINVAL, EPERM);
-//! the device's own refusals come back as a mailbox return code inside a successful
-//! response.
+//! - this module is the driver: the probe that caches the Feature list
+//!   (`get_supported_features()`), the envelope checks of `cxlctl_fw_rpc()`, the Set
+//!   Feature policy of `cxlctl_validate_set_features()`, and the three handlers with their
+//!   mailbox loops (`cxl_get_feature()`, `cxl_set_feature()`);
+//! - `features` is the device: Feature values and the mailbox commands' answers;
+//! - `wire` holds the packed little-endian layouts; `uuids` the kernel-owned Features;
+//! - `profile` is the `[device.cxl]` TOML table.
+//!
+//! Driver refusals are errnos (EINVAL, EPERM, ENOMEM); the device's refusals come back as
+//! a mailbox return code in `retval` of a successful ioctl. The fwctl core's checks (2 MiB
+//! limit, scope values, CAP_SYS_RAWIO, taint, removal) happen before this driver runs, in
+//! `sim::core`.
 
+mod features;
 mod profile;
+mod uuids;
+mod wire;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use fwctl_proto::cxl::{Uuid, kernel_owned_name};
 use nix::errno::Errno;
 
+use self::features::Device;
 pub use self::profile::{CxlProfile, FeatureProfile};
-use self::profile::Feature;
+pub use self::uuids::{CXL_TEST_VENDOR_FEATURE, kernel_owned};
+use self::wire::{
+    FeatEntry, GET_FEAT_IN, GET_SUP_FEATS_IN, GET_SUP_FEATS_OUT_HEADER, GetFeatIn, GetSupFeatsIn, OUT_PAYLOAD,
+    OUT_STRUCT, RPC_HEADER, RpcHeader, SET_FEAT_HEADER, SetFeatHeader,
+};
+pub use self::wire::{GET_FEATURE, GET_SUPPORTED_FEATURES, SET_FEATURE, effects, flags, rc, set_flags};
 use super::{SimContext, SimDriver};
 use crate::backend::Scope;
 use crate::uapi::DEVICE_TYPE_CXL;
 
-/// CXL mailbox opcodes the driver accepts.
-pub const GET_SUPPORTED_FEATURES: u16 = 0x0500;
-/// Get Feature.
-pub const GET_FEATURE: u16 = 0x0501;
-/// Set Feature.
-pub const SET_FEATURE: u16 = 0x0502;
+/// `FEAT_DATA_MIN_PAYLOAD_SIZE`: room a mailbox must leave for data after the Set
+/// Feature header.
+const FEAT_DATA_MIN_PAYLOAD_SIZE: usize = 10;
 
-/// `sizeof(rpc_in->hdr)`: opcode, flags, op_size, reserved.
-const IN_HEADER: usize = 16;
-/// `offsetof(struct fwctl_rpc_cxl_out, payload)`.
-const OUT_PAYLOAD: usize = 8;
-/// `sizeof(struct fwctl_rpc_cxl_out)`, which the kernel adds to every reported length.
-const OUT_STRUCT: usize = 16;
-/// `sizeof(struct cxl_feat_entry)`.
-const ENTRY: usize = 48;
-/// `sizeof(struct cxl_mbox_get_sup_feats_out)` without entries.
-const SUP_FEATS_HEADER: usize = 8;
-/// `sizeof(struct cxl_mbox_set_feat_hdr)`.
-const SET_HEADER: usize = 32;
-
-/// Mailbox return codes (CXL r3.x "Command Return Codes").
-const RC_SUCCESS: u32 = 0;
-const RC_INVALID_INPUT: u32 = 2;
-
-/// Entry flag: changeable.
-const F_CHANGEABLE: u32 = 1 << 0;
-/// Entry flags: default / saved selection supported.
-const F_DEFAULT_SEL: u32 = 1 << 5;
-const F_SAVED_SEL: u32 = 1 << 6;
-/// Effects that change things immediately (bits 1–4) and after a reset (0, 10, 11).
-const IMMEDIATE: u16 = 0b1_1110;
-const RESET: u16 = 1 | 1 << 10 | 1 << 11;
-const BACKGROUND: u16 = 1 << 6;
-const RESERVED: u16 = 0xf000;
-
-/// A simulated CXL memdev with Features, bound to the fwctl CXL driver.
+/// A simulated CXL memdev with Features, bound to the fwctl CXL driver. Every handle
+/// opened on it shares one device, so a Set on one handle is seen by Gets on all.
 pub struct CxlDriver {
-    device: Arc<Mutex<Device>>,
+    shared: Arc<Shared>,
 }
 
-struct Device {
+/// What the kernel keeps per memdev (`struct cxl_features_state` and the mailbox).
+struct Shared {
+    /// `cxlfs->entries`: the list read from the device at probe, unmasked.
+    entries: Vec<FeatEntry>,
+    /// `feat_cap >= CXL_FEATURES_RW`.
     writable: bool,
-    features: Vec<Feature>,
+    /// `cxl_mbox->payload_size`.
+    payload_size: usize,
+    /// The device; the lock is `cxl_mbox->feat_mutex` (held across a split transfer).
+    device: Mutex<Device>,
 }
 
 impl CxlDriver {
-    /// Builds the device. The kernel registers no fwctl node for a memdev whose every
-    /// Feature is kernel-owned, so such a profile is refused.
+    /// Builds the device and probes it as `devm_cxl_setup_features()` and
+    /// `devm_cxl_setup_fwctl()` do. A memdev without Features, or whose every Feature is
+    /// kernel-owned, gets no fwctl node in the kernel, so such a profile is refused.
     pub fn new(profile: &CxlProfile) -> Result<Self, String> {
-        let features = profile.features.iter().map(FeatureProfile::build).collect::<Result<Vec<_>, _>>()?;
-        if features.iter().all(|f| kernel_owned_name(&f.uuid).is_some()) {
-            return Err("no user-visible Feature: the kernel would register no fwctl node for this memdev".into());
+        let mut device = Device::new(profile.build_features()?);
+        let payload_size = profile.mailbox_payload_size;
+        let entries = probe(&mut device, payload_size)?;
+        if entries.iter().all(|e| kernel_owned(&e.uuid).is_some()) {
+            return Err(format!(
+                "no user-visible Feature (all {} are kernel-owned): the kernel registers no fwctl node \
+                 for this memdev",
+                entries.len()
+            ));
         }
-        let device = Device { writable: profile.writable, features };
-        Ok(Self { device: Arc::new(Mutex::new(device)) })
+        let shared = Shared { entries, writable: profile.writable, payload_size, device: Mutex::new(device) };
+        Ok(Self { shared: Arc::new(shared) })
     }
+}
+
+/// `get_supported_features()`: reads the device's list in mailbox-sized batches and
+/// checks each answer as the kernel does. Any failure means no Features (and no node).
+fn probe(device: &mut Device, payload_size: usize) -> Result<Vec<FeatEntry>, String> {
+    let refused = |rc: u16| format!("the device refused Get Supported Features (return code {rc:#x})");
+    // cxl_get_supported_features_count(): a header-only request.
+    let header = GetSupFeatsIn { count: GET_SUP_FEATS_OUT_HEADER as u32, start_idx: 0 };
+    let out = device.execute(GET_SUPPORTED_FEATURES, &header.to_bytes()).map_err(refused)?;
+    let total = out
+        .get(2..4)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+        .ok_or("the device's Get Supported Features answer is short")?;
+    if total == 0 {
+        return Err("no Features: the kernel registers no fwctl node for this memdev".into());
+    }
+
+    let max_feats = (payload_size - GET_SUP_FEATS_OUT_HEADER) / wire::FEAT_ENTRY;
+    let mut entries = Vec::with_capacity(total);
+    let mut remaining = total;
+    while remaining > 0 {
+        let batch = remaining.min(max_feats);
+        remaining -= batch;
+        let alloc = GET_SUP_FEATS_OUT_HEADER + batch * wire::FEAT_ENTRY;
+        // Feature indexes are u16 on the wire; the profile caps the count at u16::MAX.
+        let request = GetSupFeatsIn { count: alloc as u32, start_idx: entries.len() as u16 };
+        let mut out = device.execute(GET_SUPPORTED_FEATURES, &request.to_bytes()).map_err(refused)?;
+        out.truncate(alloc);
+        let bad = || "the device's Get Supported Features answer is malformed".to_string();
+        if out.len() <= GET_SUP_FEATS_OUT_HEADER || (out.len() - GET_SUP_FEATS_OUT_HEADER) % wire::FEAT_ENTRY != 0 {
+            return Err(bad());
+        }
+        let num_entries = u16::from_le_bytes([out[0], out[1]]) as usize;
+        let body = &out[GET_SUP_FEATS_OUT_HEADER..];
+        if num_entries * wire::FEAT_ENTRY != body.len() {
+            return Err(bad());
+        }
+        entries.extend(body.chunks(wire::FEAT_ENTRY).filter_map(FeatEntry::parse));
+        // Fewer than asked for: the rest go to the next batch.
+        remaining += batch - num_entries;
+    }
+    Ok(entries)
 }
 
 impl SimDriver for CxlDriver {
@@ -82,174 +124,312 @@ impl SimDriver for CxlDriver {
         DEVICE_TYPE_CXL
     }
 
+    /// `cxlctl_open_uctx()`: nothing per open.
     fn open_uctx(&self) -> Result<Box<dyn SimContext>, Errno> {
-        Ok(Box::new(CxlContext { device: Arc::clone(&self.device) }))
+        Ok(Box::new(CxlContext { shared: Arc::clone(&self.shared) }))
     }
 }
 
+/// One open handle. The CXL driver keeps no per-open state.
 struct CxlContext {
-    device: Arc<Mutex<Device>>,
-}
-
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-/// Builds `struct fwctl_rpc_cxl_out` with `payload`, padded to `alloc` bytes.
-fn out_struct(retval: u32, payload: &[u8], alloc: usize) -> Vec<u8> {
-    let mut out = vec![0u8; alloc.max(OUT_STRUCT)];
-    out[0..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-    out[4..8].copy_from_slice(&retval.to_le_bytes());
-    out[OUT_PAYLOAD..OUT_PAYLOAD + payload.len()].copy_from_slice(payload);
-    out
+    shared: Arc<Shared>,
 }
 
 impl SimContext for CxlContext {
+    /// The CXL driver has no `info` op: no device data.
     fn info(&self) -> Vec<u8> {
         Vec::new()
     }
 
     /// `cxlctl_fw_rpc()`.
     fn fw_rpc(&mut self, scope: Scope, input: &[u8], out_len: usize) -> Result<Vec<u8>, Errno> {
-        if input.len() < IN_HEADER {
+        let header = RpcHeader::parse(input).ok_or(Errno::EINVAL)?;
+        let after_header = input.get(RPC_HEADER..).unwrap_or_default();
+        let payload = after_header.get(..header.op_size as usize).ok_or(Errno::EINVAL)?;
+        // The driver stores the opcode word in a u16: the top half is dropped.
+        let opcode = header.opcode as u16;
+        if !self.shared.validate_hw_command(payload, scope, opcode) {
             return Err(Errno::EINVAL);
         }
-        let op_size = le32(input, 8) as usize;
-        if op_size > input.len() - IN_HEADER {
-            return Err(Errno::EINVAL);
-        }
-        // The driver reads the opcode as 16 bits.
-        let opcode = le16(input, 0);
-        let payload = &input[IN_HEADER..IN_HEADER + op_size];
-        let mut device = self.device.lock().map_err(|_| Errno::EIO)?;
         match opcode {
-            GET_SUPPORTED_FEATURES => device.get_supported(payload),
-            GET_FEATURE => device.get_feature(payload, out_len),
-            SET_FEATURE => {
-                device.validate_set(payload, scope)?;
-                device.set_feature(payload, out_len)
-            }
-            _ => Err(Errno::EINVAL),
+            GET_SUPPORTED_FEATURES => self.shared.get_supported_features(payload),
+            GET_FEATURE => self.shared.get_feature(payload, out_len),
+            SET_FEATURE => self.shared.set_feature(payload, out_len),
+            // validate_hw_command() has refused every other opcode.
+            _ => Err(Errno::EOPNOTSUPP),
         }
     }
 }
 
-impl Device {
-    fn find(&self, uuid: &[u8]) -> Option<usize> {
-        self.features.iter().position(|f| f.uuid.0 == uuid)
+impl Shared {
+    fn cached(&self, uuid: &[u8; 16]) -> Option<&FeatEntry> {
+        self.entries.iter().find(|e| &e.uuid == uuid)
     }
 
-    /// `cxlctl_get_supported_features()`, answered from the list cached at probe.
-    fn get_supported(&self, payload: &[u8]) -> Result<Vec<u8>, Errno> {
-        if payload.len() != 8 {
+    /// `cxlctl_validate_hw_command()`: the opcode, and for Set Feature the policy.
+    fn validate_hw_command(&self, payload: &[u8], scope: Scope, opcode: u16) -> bool {
+        match opcode {
+            // A node exists only when the device has at least read-only Features.
+            GET_SUPPORTED_FEATURES | GET_FEATURE => true,
+            SET_FEATURE => self.writable && self.validate_set_features(payload, scope),
+            _ => false,
+        }
+    }
+
+    /// `cxlctl_validate_set_features()`, against the cached (unmasked) entry.
+    fn validate_set_features(&self, payload: &[u8], scope: Scope) -> bool {
+        let Some(uuid) = payload.get(..16).and_then(|b| <[u8; 16]>::try_from(b).ok()) else {
+            return false;
+        };
+        let Some(entry) = self.cached(&uuid) else { return false };
+        if entry.flags & flags::CHANGEABLE == 0 {
+            return false;
+        }
+        let fx = entry.effects;
+        // Effects the driver does not understand, or a background Set it cannot follow.
+        if fx & effects::RESERVED != 0 || fx & effects::BACKGROUND != 0 {
+            return false;
+        }
+        let immediate = fx & effects::IMMEDIATE != 0;
+        // Neither an immediate nor a reset effect: the kernel treats it as a device bug.
+        if !immediate && fx & effects::RESET == 0 {
+            return false;
+        }
+        if immediate { scope >= Scope::DebugWriteFull } else { scope >= Scope::DebugWrite }
+    }
+
+    /// `cxlctl_get_supported_features()`: answered from the probe-time list, with
+    /// kernel-owned entries shown unsettable. The caller's `out_len` plays no part.
+    fn get_supported_features(&self, payload: &[u8]) -> Result<Vec<u8>, Errno> {
+        if payload.len() != GET_SUP_FEATS_IN {
             return Err(Errno::EINVAL);
         }
-        let count = le32(payload, 0) as usize;
-        let start = le16(payload, 4) as usize;
-        let total = self.features.len();
+        let request = GetSupFeatsIn::parse(payload).ok_or(Errno::EINVAL)?;
+        let start = request.start_idx as usize;
+        let total = self.entries.len();
         if start >= total {
             return Err(Errno::EINVAL);
         }
-        let requested = (count / ENTRY).min(total - start);
-        let mut body = vec![0u8; SUP_FEATS_HEADER + requested * ENTRY];
-        body[0..2].copy_from_slice(&(requested as u16).to_le_bytes());
-        body[2..4].copy_from_slice(&(total as u16).to_le_bytes());
-        for (slot, (index, feature)) in self.features.iter().enumerate().skip(start).take(requested).enumerate() {
-            let e = &mut body[SUP_FEATS_HEADER + slot * ENTRY..][..ENTRY];
-            let owned = kernel_owned_name(&feature.uuid).is_some();
-            let (set_size, flags) =
-                if owned { (0, feature.flags & !F_CHANGEABLE) } else { (feature.set_size, feature.flags) };
-            e[0..16].copy_from_slice(&feature.uuid.0);
-            e[16..18].copy_from_slice(&(index as u16).to_le_bytes());
-            e[18..20].copy_from_slice(&feature.get_size.to_le_bytes());
-            e[20..22].copy_from_slice(&set_size.to_le_bytes());
-            e[22..26].copy_from_slice(&flags.to_le_bytes());
-            e[26] = feature.get_version;
-            e[27] = feature.set_version;
-            e[28..30].copy_from_slice(&feature.effects.to_le_bytes());
-        }
-        // out_len = sizeof(fwctl_rpc_cxl_out) + the payload, though the payload starts at 8.
-        Ok(out_struct(RC_SUCCESS, &body, OUT_STRUCT + body.len()))
+        let requested = (request.count as usize / wire::FEAT_ENTRY).min(total - start);
+        let shown: Vec<FeatEntry> = self.entries[start..start + requested]
+            .iter()
+            .map(|entry| {
+                let mut entry = *entry;
+                if kernel_owned(&entry.uuid).is_some() {
+                    entry.set_feat_size = 0;
+                    entry.flags &= !flags::CHANGEABLE;
+                }
+                entry
+            })
+            .collect();
+        // supported_feats counts every Feature, kernel-owned ones included.
+        let body = wire::get_sup_feats_out(total as u16, &shown);
+        Ok(wire::rpc_out(body.len() as u32, u32::from(rc::SUCCESS), &body, OUT_STRUCT + body.len()))
     }
 
-    /// `cxlctl_get_feature()` and the device's Get Feature.
+    /// `cxlctl_get_feature()` and `cxl_get_feature()`: reads `count` bytes in
+    /// mailbox-sized parts. A device refusal is a successful ioctl with size 0.
     fn get_feature(&self, payload: &[u8], out_len: usize) -> Result<Vec<u8>, Errno> {
-        if payload.len() != 21 {
+        if payload.len() != GET_FEAT_IN {
             return Err(Errno::EINVAL);
         }
-        let offset = le16(payload, 16) as usize;
-        let count = le16(payload, 18) as usize;
-        let selection = payload[20];
-        if count == 0 || out_len < OUT_PAYLOAD || count > out_len - OUT_PAYLOAD {
+        let request = GetFeatIn::parse(payload).ok_or(Errno::EINVAL)?;
+        let count = request.count as usize;
+        if count == 0 {
             return Err(Errno::EINVAL);
         }
-        // The device refuses; the ioctl still succeeds with size 0 and its return code.
-        let refuse = || Ok(out_struct(RC_INVALID_INPUT, &[], OUT_STRUCT));
-        let Some(index) = self.find(&payload[..16]) else { return refuse() };
-        let feature = &self.features[index];
-        let value = match selection {
-            0 => &feature.current,
-            1 if feature.flags & F_DEFAULT_SEL != 0 => &feature.default,
-            2 if feature.flags & F_SAVED_SEL != 0 => &feature.saved,
-            _ => return refuse(),
-        };
-        if offset + count > value.len() {
-            return refuse();
+        // The data must fit in the caller's buffer after the 8-byte out header.
+        if out_len < OUT_PAYLOAD || count > out_len - OUT_PAYLOAD {
+            return Err(Errno::EINVAL);
         }
-        let data = &value[offset..offset + count];
-        Ok(out_struct(RC_SUCCESS, data, OUT_STRUCT + data.len()))
+
+        let mut data = vec![0u8; count];
+        let mut received = 0;
+        let mut device = self.shared_device();
+        while received < count {
+            let part = (count - received).min(self.payload_size);
+            // The offset is a u16 on the wire; the kernel's sum wraps the same way.
+            let offset = (request.offset as usize + received) as u16;
+            let mbox_in = GetFeatIn { offset, count: part as u16, ..request };
+            let answer = device.execute(GET_FEATURE, &mbox_in.to_bytes());
+            match answer {
+                Ok(bytes) if !bytes.is_empty() && bytes.len() >= part => {
+                    data[received..received + part].copy_from_slice(&bytes[..part]);
+                    received += part;
+                }
+                // Short data with success is -EIO in cxl_internal_send_cmd(), which leaves
+                // the return code at success; a refusal carries the device's code.
+                failed => {
+                    let code = failed.err().unwrap_or(rc::SUCCESS);
+                    // The out buffer keeps what earlier parts wrote; 8 bytes of it are
+                    // copied back inside the reported 16.
+                    return Ok(wire::rpc_out(0, u32::from(code), &data, OUT_STRUCT));
+                }
+            }
+        }
+        Ok(wire::rpc_out(count as u32, u32::from(rc::SUCCESS), &data, OUT_STRUCT + count))
     }
 
-    /// `cxlctl_validate_set_features()`: every reason to refuse before the device.
-    fn validate_set(&self, payload: &[u8], scope: Scope) -> Result<(), Errno> {
-        if !self.writable || payload.len() < 16 {
+    /// `cxlctl_set_feature()` and `cxl_set_feature()`: the data goes in one transfer, or
+    /// initiate/continue/finish parts when it does not fit the mailbox. The caller's
+    /// transfer bits are replaced and "saved across reset" is always asked for.
+    fn set_feature(&self, payload: &[u8], out_len: usize) -> Result<Vec<u8>, Errno> {
+        if payload.len() <= SET_FEAT_HEADER {
             return Err(Errno::EINVAL);
         }
-        let feature = self.find(&payload[..16]).map(|i| &self.features[i]).ok_or(Errno::EINVAL)?;
-        let effects = feature.effects;
-        if feature.flags & F_CHANGEABLE == 0 || effects & RESERVED != 0 || effects & BACKGROUND != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let immediate = effects & IMMEDIATE != 0;
-        if !immediate && effects & RESET == 0 {
-            return Err(Errno::EINVAL); // neither immediate nor reset effect: a device bug
-        }
-        let needed = if immediate { Scope::DebugWriteFull } else { Scope::DebugWrite };
-        if scope < needed { Err(Errno::EINVAL) } else { Ok(()) }
-    }
-
-    /// `cxlctl_set_feature()` and the device's Set Feature. The kernel splits large data
-    /// into mailbox-sized transfers and forces "saved across reset"; the user's transfer
-    /// flags are ignored, so the device model applies the data as one transfer.
-    fn set_feature(&mut self, payload: &[u8], out_len: usize) -> Result<Vec<u8>, Errno> {
-        if payload.len() <= SET_HEADER {
-            return Err(Errno::EINVAL);
-        }
-        if kernel_owned_name(&Uuid(payload[..16].try_into().expect("16 bytes"))).is_some() {
+        let header = SetFeatHeader::parse(payload).ok_or(Errno::EINVAL)?;
+        // Checked after the policy: a kernel-owned Feature the device reports as
+        // changeable passes cxlctl_validate_set_features() and is stopped here.
+        if kernel_owned(&header.uuid).is_some() {
             return Err(Errno::EPERM);
         }
         if out_len < OUT_PAYLOAD {
             return Err(Errno::EINVAL);
         }
-        let offset = le16(payload, 20) as usize;
-        let version = payload[22];
-        let data = &payload[SET_HEADER..];
-        let index = self.find(&payload[..16]).ok_or(Errno::EINVAL)?;
-        let feature = &mut self.features[index];
-        let retval = if version != feature.set_version || offset + data.len() > feature.set_size as usize {
-            RC_INVALID_INPUT
-        } else {
-            // Settable bytes are the leading part of the readable value.
-            feature.current[offset..offset + data.len()].copy_from_slice(data);
-            // The kernel always asks for the data to be saved across reset.
-            if feature.flags & F_SAVED_SEL != 0 {
-                feature.saved = feature.current.clone();
+        let data = &payload[SET_FEAT_HEADER..];
+        let kept_flags = (header.flags & !set_flags::TRANSFER_MASK) | set_flags::SAVED_ACROSS_RESET;
+        if SET_FEAT_HEADER + FEAT_DATA_MIN_PAYLOAD_SIZE > self.payload_size {
+            return Err(Errno::ENOMEM);
+        }
+        let room = self.payload_size - SET_FEAT_HEADER;
+
+        let mut device = self.shared_device();
+        let (mut action, mut part) =
+            if data.len() <= room { (set_flags::FULL, data.len()) } else { (set_flags::INITIATE, room) };
+        let mut sent = 0;
+        let retval = loop {
+            let offset = (header.offset as usize + sent) as u16;
+            let mbox_in = SetFeatHeader { flags: kept_flags | action, offset, ..header };
+            if let Err(code) = device.execute(SET_FEATURE, &mbox_in.with_data(&data[sent..sent + part])) {
+                break code;
             }
-            RC_SUCCESS
+            sent += part;
+            if sent >= data.len() {
+                break rc::SUCCESS;
+            }
+            let left = data.len() - sent;
+            (action, part) = if left <= room { (set_flags::FINISH, left) } else { (set_flags::CONTINUE, room) };
         };
-        Ok(out_struct(retval, &[], OUT_STRUCT))
+        Ok(wire::rpc_out(0, u32::from(retval), &[], OUT_STRUCT))
+    }
+
+    fn shared_device(&self) -> std::sync::MutexGuard<'_, Device> {
+        // The model never panics while holding the lock; a poisoned lock still has a
+        // consistent device.
+        self.device.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feature(uuid: &str, size: u16, value_byte: u8) -> FeatureProfile {
+        FeatureProfile {
+            uuid: uuid.into(),
+            name: None,
+            get_size: size,
+            set_size: size,
+            flags: 0x61,
+            effects: 0x201,
+            get_version: 1,
+            set_version: 1,
+            value: format!("{value_byte:02x}").repeat(size as usize),
+            default: None,
+            saved: None,
+        }
+    }
+
+    fn uuid_n(n: usize) -> String {
+        format!("{n:08x}-0000-4000-8000-000000000000")
+    }
+
+    #[test]
+    fn probe_reads_the_list_in_mailbox_sized_batches() {
+        // 256-byte mailbox: five entries per batch, so thirteen take three batches.
+        let features = (0..13).map(|n| feature(&uuid_n(n), 4, n as u8)).collect();
+        let profile = CxlProfile { writable: true, mailbox_payload_size: 256, features };
+        let driver = CxlDriver::new(&profile).unwrap();
+        let ids: Vec<u16> = driver.shared.entries.iter().map(|e| e.id).collect();
+        assert_eq!(ids, (0..13).collect::<Vec<u16>>());
+        assert_eq!(driver.shared.entries[12].uuid[..4], [0, 0, 0, 12]);
+    }
+
+    #[test]
+    fn memdevs_without_a_user_visible_feature_get_no_node() {
+        let none = CxlProfile { writable: true, mailbox_payload_size: 4096, features: vec![] };
+        assert!(CxlDriver::new(&none).err().unwrap().contains("no Features"));
+        let owned = CxlProfile {
+            writable: true,
+            mailbox_payload_size: 4096,
+            features: vec![
+                feature("96dad7d6-fde8-482b-a733-75774e06db8a", 4, 0),
+                feature("e5b13f22-2328-4a14-b8ba-b9691e893386", 4, 0),
+            ],
+        };
+        let err = CxlDriver::new(&owned).err().unwrap();
+        assert!(err.contains("no user-visible Feature (all 2 are kernel-owned)"), "{err}");
+    }
+
+    #[test]
+    fn large_sets_are_split_and_large_gets_gathered() {
+        // 256-byte mailbox: 224 bytes of data per Set part, 256 per Get part.
+        let profile =
+            CxlProfile { writable: true, mailbox_payload_size: 256, features: vec![feature(&uuid_n(1), 600, 0x11)] };
+        let driver = CxlDriver::new(&profile).unwrap();
+        let mut ctx = driver.open_uctx().unwrap();
+        let uuid = fwctl_proto::cxl::Uuid::parse(&uuid_n(1)).unwrap().0;
+        let data: Vec<u8> = (0..590u32).map(|i| (i * 7) as u8).collect();
+        let set = SetFeatHeader { uuid, flags: set_flags::ABORT, offset: 10, version: 1 }.with_data(&data);
+        let mut input = [0x502u32, 0, set.len() as u32, 0].map(u32::to_le_bytes).concat();
+        input.extend_from_slice(&set);
+        let out = ctx.fw_rpc(Scope::DebugWrite, &input, 16).unwrap();
+        assert_eq!(out, [0; 16], "size 0, success, despite the caller's abort bits");
+
+        let get = GetFeatIn { uuid, offset: 0, count: 600, selection: 2 }.to_bytes();
+        let mut input = [0x501u32, 0, 21, 0].map(u32::to_le_bytes).concat();
+        input.extend_from_slice(&get);
+        let out = ctx.fw_rpc(Scope::DebugReadOnly, &input, 8 + 600).unwrap();
+        assert_eq!(out.len(), 16 + 600);
+        assert_eq!(&out[..8], &[0x58, 0x02, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&out[8..18], &[0x11; 10]);
+        assert_eq!(&out[18..608], &data[..], "the saved value took the whole write");
+
+        // A read running off the end fails in its last part: size 0 and the device's code,
+        // with the first part's leading bytes left in the reported 16.
+        let get = GetFeatIn { uuid, offset: 100, count: 600, selection: 0 }.to_bytes();
+        let mut input = [0x501u32, 0, 21, 0].map(u32::to_le_bytes).concat();
+        input.extend_from_slice(&get);
+        let out = ctx.fw_rpc(Scope::DebugReadOnly, &input, 8 + 600).unwrap();
+        assert_eq!(out.len(), 16);
+        assert_eq!(&out[..8], &[0, 0, 0, 0, 2, 0, 0, 0]);
+        assert_eq!(&out[8..16], &data[90..98]);
+    }
+
+    #[test]
+    fn a_failed_part_leaves_the_value_and_frees_the_mailbox() {
+        let profile =
+            CxlProfile { writable: true, mailbox_payload_size: 256, features: vec![feature(&uuid_n(1), 300, 0x11)] };
+        let driver = CxlDriver::new(&profile).unwrap();
+        let mut ctx = driver.open_uctx().unwrap();
+        let uuid = fwctl_proto::cxl::Uuid::parse(&uuid_n(1)).unwrap().0;
+        let envelope = |offset: u16, len: usize| {
+            let set = SetFeatHeader { uuid, flags: 0, offset, version: 1 }.with_data(&vec![0x22; len]);
+            let mut input = [0x502u32, 0, set.len() as u32, 0].map(u32::to_le_bytes).concat();
+            input.extend_from_slice(&set);
+            input
+        };
+        // 280 bytes at offset 40: the initiate part fits, the finish runs past 300.
+        let out = ctx.fw_rpc(Scope::DebugWrite, &envelope(40, 280), 16).unwrap();
+        assert_eq!(&out[..8], &[0, 0, 0, 0, 2, 0, 0, 0]);
+        let read = driver
+            .shared
+            .device
+            .lock()
+            .unwrap()
+            .execute(GET_FEATURE, &GetFeatIn { uuid, offset: 0, count: 256, selection: 0 }.to_bytes());
+        assert_eq!(read, Ok(vec![0x11; 256]), "nothing applied");
+        let out = ctx.fw_rpc(Scope::DebugWrite, &envelope(0, 300), 16).unwrap();
+        assert_eq!(&out[..8], &[0; 8], "no transfer left in progress");
     }
 }
