@@ -2,7 +2,10 @@
 //! simulator that produces device answers and by the SDK that plugins decode them with.
 //!
 //! - [`mlx5::bits`]: big-endian PRM bit fields (the one place they are read and written);
-//! - [`cxl`]: Feature UUIDs and the Features the kernel keeps for itself.
+//! - [`cxl`]: Feature UUIDs and the Features the kernel keeps for itself;
+//! - [`envelope`]: what a request targets and how the device answered, for the host's
+//!   grant checks and audit trail.
 
 pub mod cxl;
+pub mod envelope;
 pub mod mlx5;

@@ -1,0 +1,88 @@
+//! cxl-features `get` and `set` against the simulated CXL memdev (fwctl2 of the default
+//! fleet), through the `fwctl-run` binary.
+
+use crate::common::{device_run, fwctl_run, json, stderr};
+
+/// Runs cxl-features on the CXL device only and returns its run.
+fn cxl(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut argv = vec!["cxl-features.wasm", "--sim", "--device", "fwctl2", "--json", "--"];
+    argv.extend_from_slice(args);
+    let output = fwctl_run(&argv);
+    let report = json(&output);
+    (output.status.code(), device_run(&report, "fwctl2").clone())
+}
+
+#[test]
+fn get_reads_raw_and_decoded_values_with_every_selection() {
+    let (code, run) = cxl(&["get", "cxl-test"]);
+    assert_eq!(code, Some(0), "{run:#}");
+    assert_eq!(run["facts"]["feature"], "ffffffff-ffff-ffff-ffff-ffffffffffff");
+    assert_eq!(run["facts"]["value"], "efbeadde");
+    assert_eq!(run["facts"]["value.value"], "0xdeadbeef");
+
+    // A kernel-owned Feature reads and decodes; only setting it is refused.
+    let (_, run) = cxl(&["get", "patrol-scrub"]);
+    assert_eq!(run["facts"]["value.scrub-cycle-hours"], 12);
+    assert_eq!(run["facts"]["value.enabled"], true);
+
+    // The default value of the thermal policy differs from the current one.
+    let uuid = "7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e";
+    let (_, current) = cxl(&["get", uuid]);
+    let (_, default) = cxl(&["get", uuid, "--selection", "default"]);
+    assert_eq!(current["facts"]["value"], "5505000300000000");
+    assert_eq!(default["facts"]["value"], "5a05000000000000");
+
+    // 1 KiB, more than one mailbox and more than one Get Feature chunk.
+    let (_, table) = cxl(&["get", "a4c3e1f0-5b2d-4e8a-9c7b-6d5e4f3a2b1c"]);
+    assert_eq!(table["facts"]["size"], 1024);
+    assert_eq!(table["facts"]["value"].as_str().unwrap().len(), 2048);
+}
+
+#[test]
+fn get_refusals_name_what_is_wrong() {
+    // Read-only counters have no default value to select.
+    let (code, run) = cxl(&["get", "1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d", "--selection", "default"]);
+    assert_eq!(code, Some(2));
+    assert!(run["cause"].as_str().unwrap().contains("has no default value"), "{run:#}");
+
+    let (code, run) = cxl(&["get", "00000000-0000-0000-0000-000000000001"]);
+    assert_eq!(code, Some(2));
+    assert!(run["cause"].as_str().unwrap().contains("no Feature `00000000-0000-0000-0000-000000000001`"), "{run:#}");
+}
+
+#[test]
+fn set_dry_run_shows_the_change_and_sends_nothing() {
+    let (code, run) = cxl(&["set", "cxl-test", "u32:0xabcdabcd", "--dry-run"]);
+    assert_eq!(code, Some(0), "{run:#}");
+    assert_eq!(run["facts"]["set-scope"], "debug-write");
+    assert_eq!((run["facts"]["before"].as_str(), run["facts"]["data"].as_str()), (Some("efbeadde"), Some("cdabcdab")));
+    assert_eq!(run["findings"][0]["code"], "cxl.set.dry-run");
+    // Get Supported Features (2 calls) and one Get Feature: no Set.
+    assert_eq!(run["rpcs"], 3);
+}
+
+#[test]
+fn set_refuses_kernel_owned_unchangeable_and_oversized_changes_before_any_rpc() {
+    let cases = [
+        (vec!["set", "patrol-scrub", "0c01"], "the kernel owns it"),
+        (vec!["set", "1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d", "00"], "not changeable"),
+        (vec!["set", "cxl-test", "u64:1"], "8 byte(s) at offset 0 exceed"),
+        (vec!["set", "cxl-test", "00", "--offset", "4"], "1 byte(s) at offset 4 exceed"),
+    ];
+    for (args, why) in cases {
+        let (code, run) = cxl(&args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(run["cause"].as_str().unwrap().contains(why), "{args:?}: {run:#}");
+        assert_eq!(run["rpcs"], 2, "{args:?}: only the listing was sent");
+    }
+}
+
+#[test]
+fn set_without_a_granted_write_scope_is_refused_by_the_host() {
+    let output = fwctl_run(&["cxl-features.wasm", "--sim", "--device", "fwctl2", "--json", "--", "set", "cxl-test", "u32:1"]);
+    let report = json(&output);
+    let run = device_run(&report, "fwctl2");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let cause = run["cause"].as_str().unwrap();
+    assert!(cause.contains("needs debug-write, which this run was not granted"), "{cause}");
+}
