@@ -514,7 +514,7 @@ fn garbage_never_panics() {
     for _ in 0..20_000 {
         let opcode = match next() % 8 {
             0 => next() as u32,
-            n => 0x0500 + (n as u32 % 4) | ((next() as u32 % 2) << 16),
+            n => (0x0500 + (n as u32 % 4)) | ((next() as u32 % 2) << 16),
         };
         let target = known[(next() % known.len() as u64) as usize];
         // Mostly well-formed requests with random field values, then some random damage.
@@ -536,14 +536,14 @@ fn garbage_never_panics() {
                 let mut p = target.to_vec();
                 p.extend_from_slice(&((next() % 16) as u32).to_le_bytes());
                 p.extend_from_slice(&((next() % 1100) as u16).to_le_bytes());
-                p.push(1 + (next() % 8 == 0) as u8);
+                p.push(1 + next().is_multiple_of(8) as u8);
                 p.extend_from_slice(&[0; 9]);
                 p.extend((0..next() % 1100).map(|_| next() as u8));
                 p
             }
             _ => (0..next() % 64).map(|_| next() as u8).collect(),
         };
-        if !payload.is_empty() && next() % 4 == 0 {
+        if !payload.is_empty() && next().is_multiple_of(4) {
             let at = (next() as usize) % payload.len();
             payload[at] = next() as u8;
         }

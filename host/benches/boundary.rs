@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use fwctl_run::devices::Backend;
 use fwctl_run::devices::sim::SimBackend;
 use fwctl_run::plugin::Plugin;
-use fwctl_run::policy::{self, LimitOverrides, Policy};
+use fwctl_run::policy::{self, LimitOverrides, OperatorOptions, Policy};
 use fwctl_run::runner::run_on_devices;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 
@@ -34,20 +34,29 @@ fn main() {
 
     println!("| measurement | value | ratio |");
     println!("|---|---|---|");
-    println!("| RPC, simulator called directly from Rust | {} ns/call | 1.0 |", direct.as_nanos());
+    println!(
+        "| RPC, simulator called directly from Rust | {} ns/call | 1.0 |",
+        direct.as_nanos()
+    );
     println!(
         "| RPC through the plugin boundary (guest → host → simulator → guest) | {} ns/call | {:.1}× direct |",
         boundary.as_nanos(),
         boundary.as_secs_f64() / direct.as_secs_f64()
     );
-    println!("| `fwctl-run mlx5-diag.wasm --sim`, cold compile cache | {:.0} ms | 1.0 |", ms(cold));
+    println!(
+        "| `fwctl-run mlx5-diag.wasm --sim`, cold compile cache | {:.0} ms | 1.0 |",
+        ms(cold)
+    );
     println!(
         "| `fwctl-run mlx5-diag.wasm --sim`, warm compile cache | {:.0} ms | {:.2}× cold ({:.1}× faster) |",
         ms(warm),
         warm.as_secs_f64() / cold.as_secs_f64(),
         cold.as_secs_f64() / warm.as_secs_f64()
     );
-    println!("| mlx5-diag on 1 device answering each RPC in {SLOW_RPC_MS} ms | {:.0} ms | 1.0 |", ms(one));
+    println!(
+        "| mlx5-diag on 1 device answering each RPC in {SLOW_RPC_MS} ms | {:.0} ms | 1.0 |",
+        ms(one)
+    );
     println!(
         "| mlx5-diag on 8 such devices at once | {:.0} ms | {:.2}× one device (sequential would be 8×) |",
         ms(eight),
@@ -61,20 +70,41 @@ const SLOW_RPC_MS: u64 = 5;
 /// Runs mlx5-diag (already compiled) over `devices` ConnectX devices whose firmware takes
 /// [`SLOW_RPC_MS`] per command; returns the wall time of the whole run.
 fn slow_fleet(plugin: &Path, devices: usize) -> Duration {
-    let profile = include_str!("../../devices/profiles/connectx7-healthy.toml")
-        .replacen("[[device]]", &format!("[[device]]\nfaults = {{ rpc_delay_ms = {SLOW_RPC_MS} }}"), 1);
-    let fleet = fwctl_run::devices::sim::Fleet::from_toml(&vec![profile; devices].join("\n"), "bench").unwrap();
+    let profile = include_str!("../../devices/profiles/connectx7-healthy.toml").replacen(
+        "[[device]]",
+        &format!("[[device]]\nfaults = {{ rpc_delay_ms = {SLOW_RPC_MS} }}"),
+        1,
+    );
+    let fleet =
+        fwctl_run::devices::sim::Fleet::from_toml(&vec![profile; devices].join("\n"), "bench")
+            .unwrap();
     let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(&fleet).unwrap());
     let plugin = Plugin::load(plugin).unwrap();
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &LimitOverrides::default()).unwrap();
+    let grant = policy::grant(
+        &plugin.manifest,
+        &Policy::builtin(),
+        &OperatorOptions::default(),
+    )
+    .unwrap();
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let all = backend.discover().unwrap();
     let started = Instant::now();
-    let runs = runtime.block_on(run_on_devices("mlx5-diag", &prepared, &grant, backend, &all, &[]));
+    let runs = runtime.block_on(run_on_devices(
+        "mlx5-diag",
+        &prepared,
+        &grant,
+        backend,
+        &all,
+        &[],
+        None,
+    ));
     let elapsed = started.elapsed();
-    assert!(runs.iter().all(|r| r.status == fwctl_run::outcome::RunStatus::Completed));
+    assert!(
+        runs.iter()
+            .all(|r| r.status == fwctl_run::outcome::RunStatus::Completed)
+    );
     elapsed
 }
 
@@ -95,7 +125,9 @@ fn direct_rpcs(count: u64) -> Duration {
     let mut response = vec![0u8; 112];
     let started = Instant::now();
     for _ in 0..count {
-        let length = handle.rpc(1, std::hint::black_box(&QUERY_ISSI), &mut response).unwrap();
+        let length = handle
+            .rpc(1, std::hint::black_box(&QUERY_ISSI), &mut response)
+            .unwrap();
         assert_eq!(length, 112);
     }
     started.elapsed()
@@ -105,8 +137,20 @@ fn direct_rpcs(count: u64) -> Duration {
 /// (instantiation and call overhead cancel out), over the number of RPCs.
 fn boundary_rpcs(plugin: &Path) -> Duration {
     let plugin = Plugin::load(plugin).unwrap();
-    let overrides = LimitOverrides { rpcs: Some(RPCS + 1), timeout_ms: Some(120_000), memory_mib: None };
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &overrides).unwrap();
+    let overrides = LimitOverrides {
+        rpcs: Some(RPCS + 1),
+        timeout_ms: Some(120_000),
+        memory_mib: None,
+    };
+    let grant = policy::grant(
+        &plugin.manifest,
+        &Policy::builtin(),
+        &OperatorOptions {
+            limits: overrides,
+            ..OperatorOptions::default()
+        },
+    )
+    .unwrap();
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -116,7 +160,9 @@ fn boundary_rpcs(plugin: &Path) -> Duration {
             let device = vec![backend.discover().unwrap().remove(0)];
             let args = vec!["rpc-loop".to_string(), count.to_string()];
             let started = Instant::now();
-            let runs = runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &device, &args));
+            let runs = runtime.block_on(run_on_devices(
+                "hostile", &prepared, &grant, backend, &device, &args, None,
+            ));
             let elapsed = started.elapsed();
             assert_eq!(runs[0].rpcs, count, "{:?}", runs[0].status);
             elapsed
@@ -138,7 +184,10 @@ fn cli_cold_and_warm(plugins: &Path) -> (Duration, Duration) {
             .output()
             .unwrap()
             .status;
-        assert!(status.code().is_some_and(|c| c <= 1), "fwctl-run failed: {status}");
+        assert!(
+            status.code().is_some_and(|c| c <= 1),
+            "fwctl-run failed: {status}"
+        );
         started.elapsed()
     };
     let cold = median(ROUNDS, || run(tempfile::tempdir().unwrap().path()));
@@ -149,19 +198,41 @@ fn cli_cold_and_warm(plugins: &Path) -> (Duration, Duration) {
 }
 
 fn build_plugins() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let target = root.join("target/e2e");
     let status = Command::new(env!("CARGO"))
         .current_dir(&root)
         .env("CARGO_TARGET_DIR", &target)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "mlx5-diag", "-p", "hostile-plugin"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "mlx5-diag",
+            "-p",
+            "hostile-plugin",
+        ])
         .status()
         .unwrap();
     assert!(status.success(), "building the plugins failed");
     let dir = target.join("bench-plugins");
     std::fs::create_dir_all(&dir).unwrap();
-    for (package, file) in [("mlx5_diag", "mlx5-diag.wasm"), ("hostile_plugin", "hostile.wasm")] {
-        std::fs::copy(target.join("wasm32-wasip2/release").join(format!("{package}.wasm")), dir.join(file)).unwrap();
+    for (package, file) in [
+        ("mlx5_diag", "mlx5-diag.wasm"),
+        ("hostile_plugin", "hostile.wasm"),
+    ] {
+        std::fs::copy(
+            target
+                .join("wasm32-wasip2/release")
+                .join(format!("{package}.wasm")),
+            dir.join(file),
+        )
+        .unwrap();
     }
     dir
 }

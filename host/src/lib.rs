@@ -13,6 +13,7 @@
 
 pub use fwctl_devices as devices;
 
+pub mod audit;
 pub mod outcome;
 pub mod plugin;
 pub mod policy;

@@ -10,12 +10,13 @@ use fwctl_devices::{Backend, DeviceDescriptor};
 use nix::errno::Errno;
 use tokio::task::JoinSet;
 
+use crate::audit::AuditTrail;
 use crate::outcome::{DeviceRun, RunOutput, RunStatus};
 use crate::policy::Grant;
 use crate::sandbox::{GrantedDevice, PreparedPlugin, RunEnd};
 
 /// Runs `plugin` on every device in `devices` its grant covers, concurrently; devices
-/// it does not cover are reported as not applicable.
+/// it does not cover are reported as not applicable. Every RPC attempt goes to `audit`.
 pub async fn run_on_devices(
     plugin_name: &str,
     prepared: &PreparedPlugin,
@@ -23,11 +24,12 @@ pub async fn run_on_devices(
     backend: Arc<dyn Backend>,
     devices: &[DeviceDescriptor],
     args: &[String],
+    audit: Option<AuditTrail>,
 ) -> Vec<DeviceRun> {
     let mut runs: Vec<Option<DeviceRun>> = vec![None; devices.len()];
     let mut tasks = JoinSet::new();
     for (index, device) in devices.iter().enumerate() {
-        let Some(scope) = grant.scope_for(device.kind) else {
+        let Some(kind_grant) = grant.for_kind(device.kind).cloned() else {
             runs[index] = Some(DeviceRun {
                 device: device.clone(),
                 status: RunStatus::NotApplicable {
@@ -40,21 +42,49 @@ pub async fn run_on_devices(
             continue;
         };
         let (prepared, backend, device) = (prepared.clone(), Arc::clone(&backend), device.clone());
-        let (args, limits, plugin_name) = (args.to_vec(), grant.limits, plugin_name.to_string());
+        let (args, limits, plugin_name, audit) = (
+            args.to_vec(),
+            grant.limits,
+            plugin_name.to_string(),
+            audit.clone(),
+        );
         tasks.spawn(async move {
             let started = Instant::now();
             let opened = backend.open(&device).and_then(|mut handle| {
                 let info = handle.info()?;
-                Ok(GrantedDevice::new(device.clone(), info.device_data, scope, handle))
+                Ok(GrantedDevice::new(
+                    device.clone(),
+                    info.device_data,
+                    kind_grant,
+                    handle,
+                    audit,
+                ))
             });
             let (status, output, rpcs) = match opened {
                 Ok(granted) => {
                     let result = prepared.run(granted, &args, limits).await;
-                    (status_of(&plugin_name, &device, &result.end, &result.output), result.output, result.rpcs)
+                    (
+                        status_of(&plugin_name, &device, &result.end, &result.output),
+                        result.output,
+                        result.rpcs,
+                    )
                 }
-                Err(errno) => (open_failure(&plugin_name, &device, errno), RunOutput::default(), 0),
+                Err(errno) => (
+                    open_failure(&plugin_name, &device, errno),
+                    RunOutput::default(),
+                    0,
+                ),
             };
-            (index, DeviceRun { device, status, rpcs, duration: started.elapsed(), output })
+            (
+                index,
+                DeviceRun {
+                    device,
+                    status,
+                    rpcs,
+                    duration: started.elapsed(),
+                    output,
+                },
+            )
         });
     }
     while let Some(joined) = tasks.join_next().await {
@@ -83,37 +113,63 @@ pub async fn run_on_devices(
 }
 
 /// Maps how a run ended to the status people and machines see.
-fn status_of(plugin: &str, device: &DeviceDescriptor, end: &RunEnd, output: &RunOutput) -> RunStatus {
+fn status_of(
+    plugin: &str,
+    device: &DeviceDescriptor,
+    end: &RunEnd,
+    output: &RunOutput,
+) -> RunStatus {
     let mut cause = match end {
         RunEnd::Completed => return RunStatus::Completed,
         other => format!("{plugin} on {}: {other}", device.name),
     };
     // A Rust panic reaches the host as a bare `unreachable` trap; its message is on stderr.
-    if matches!(end, RunEnd::Trap(_)) {
-        if let Some(panic) = panic_message(&output.stderr) {
-            cause.push_str(&format!(" [plugin panicked: {panic}]"));
-        }
+    if matches!(end, RunEnd::Trap(_))
+        && let Some(panic) = panic_message(&output.stderr)
+    {
+        cause.push_str(&format!(" [plugin panicked: {panic}]"));
     }
-    RunStatus::Failed { kind: end.kind().to_string(), cause }
+    RunStatus::Failed {
+        kind: end.kind().to_string(),
+        cause,
+    }
 }
 
 /// The message of a Rust panic printed on stderr (the lines from "panicked at" on,
 /// without the runtime's `note:` hints).
 fn panic_message(stderr: &str) -> Option<String> {
     let start = stderr.rfind("panicked at ")?;
-    let lines: Vec<&str> =
-        stderr[start..].lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("note:")).collect();
+    let lines: Vec<&str> = stderr[start..]
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note:"))
+        .collect();
     Some(lines.join(" "))
 }
 
 fn open_failure(plugin: &str, device: &DeviceDescriptor, errno: Errno) -> RunStatus {
     let (kind, what) = match errno {
-        Errno::ENOENT | Errno::ENODEV | Errno::ENXIO => ("device-gone", "the device is gone".to_string()),
+        Errno::ENOENT | Errno::ENODEV | Errno::ENXIO => {
+            ("device-gone", "the device is gone".to_string())
+        }
         Errno::EACCES | Errno::EPERM => (
             "permission",
-            format!("no permission to open {} (run as root, or grant access to the node)", device.node),
+            format!(
+                "no permission to open {} (run as root, or grant access to the node)",
+                device.node
+            ),
         ),
-        other => ("open", format!("opening {} failed: {} ({other:?})", device.node, other.desc())),
+        other => (
+            "open",
+            format!(
+                "opening {} failed: {} ({other:?})",
+                device.node,
+                other.desc()
+            ),
+        ),
     };
-    RunStatus::Failed { kind: kind.into(), cause: format!("{plugin} on {}: {what}", device.name) }
+    RunStatus::Failed {
+        kind: kind.into(),
+        cause: format!("{plugin} on {}: {what}", device.name),
+    }
 }

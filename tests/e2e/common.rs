@@ -5,11 +5,17 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Plugins the suite builds: package name → file name under [`plugin_dir`].
-const PLUGINS: &[(&str, &str)] =
-    &[("mlx5-diag", "mlx5-diag.wasm"), ("cxl-features", "cxl-features.wasm"), ("hostile-plugin", "hostile.wasm")];
+const PLUGINS: &[(&str, &str)] = &[
+    ("mlx5-diag", "mlx5-diag.wasm"),
+    ("cxl-features", "cxl-features.wasm"),
+    ("hostile-plugin", "hostile.wasm"),
+];
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ is in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ is in the workspace")
+        .to_path_buf()
 }
 
 /// Builds every plugin once per test process (its own target dir, so the build does not
@@ -36,17 +42,24 @@ pub fn plugin_dir() -> &'static Path {
         let dir = target.join("plugins");
         std::fs::create_dir_all(&dir).unwrap();
         for (package, file) in PLUGINS {
-            let built = target.join("wasm32-wasip2/release").join(format!("{}.wasm", package.replace('-', "_")));
-            std::fs::copy(&built, dir.join(file)).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
+            let built = target
+                .join("wasm32-wasip2/release")
+                .join(format!("{}.wasm", package.replace('-', "_")));
+            std::fs::copy(&built, dir.join(file))
+                .unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
         }
         dir
     })
 }
 
-
 /// A compile cache shared by the suite's runs (so only the first run of each plugin compiles).
 pub fn cache_dir() -> PathBuf {
     workspace_root().join("target/e2e/cache")
+}
+
+/// The audit log runs write to unless a test names its own.
+pub fn audit_log() -> PathBuf {
+    workspace_root().join("target/e2e/audit.jsonl")
 }
 
 /// Runs `fwctl-run` with the suite's plugin path and cache, and without real devices
@@ -56,6 +69,7 @@ pub fn fwctl_run(args: &[&str]) -> Output {
         .args(args)
         .env("FWCTL_RUN_PLUGIN_PATH", plugin_dir())
         .env("FWCTL_RUN_CACHE_DIR", cache_dir())
+        .env("FWCTL_RUN_AUDIT", audit_log())
         .output()
         .expect("running fwctl-run")
 }
@@ -72,8 +86,13 @@ pub fn stderr(output: &Output) -> String {
 
 /// The JSON report of a run.
 pub fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", stdout(output), stderr(output)))
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            stdout(output),
+            stderr(output)
+        )
+    })
 }
 
 /// The run entry of one device in a JSON report.

@@ -5,4 +5,5 @@ mod bad_input;
 mod cli;
 mod common;
 mod cxl_features;
+mod hostile;
 mod library;

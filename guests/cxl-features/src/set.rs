@@ -19,12 +19,19 @@ fn explain(why: &str) -> &'static str {
     }
 }
 
-pub fn run(device: &fwctl_sdk::Device, entry: &FeatureEntry, request: &SetRequest) -> Result<(), String> {
+pub fn run(
+    device: &fwctl_sdk::Device,
+    entry: &FeatureEntry,
+    request: &SetRequest,
+) -> Result<(), String> {
     let uuid = entry.uuid;
     let name = list::name(entry);
-    let scope = entry
-        .set_scope()
-        .map_err(|why| format!("Feature {uuid} ({name}) cannot be set through fwctl: {}", explain(why)))?;
+    let scope = entry.set_scope().map_err(|why| {
+        format!(
+            "Feature {uuid} ({name}) cannot be set through fwctl: {}",
+            explain(why)
+        )
+    })?;
     let (offset, data) = (request.offset as usize, request.data.as_slice());
     let end = offset + data.len();
     if end > entry.set_size as usize {
@@ -68,12 +75,26 @@ pub fn run(device: &fwctl_sdk::Device, entry: &FeatureEntry, request: &SetReques
     fact("after", hex(&after));
     // Only a Feature whose get and set layouts match can be checked byte for byte.
     if entry.get_size == entry.set_size && after.get(offset..end) != Some(data) {
-        finding(Severity::Error, "cxl.set.not-applied", format!("the device accepted the Set of {uuid} but reads back {}", hex(&after)))
-            .report();
+        finding(
+            Severity::Error,
+            "cxl.set.not-applied",
+            format!(
+                "the device accepted the Set of {uuid} but reads back {}",
+                hex(&after)
+            ),
+        )
+        .report();
     } else {
-        finding(Severity::Info, "cxl.set.applied", format!("wrote {} byte(s) at offset {offset} of {uuid} ({name}) at {scope}", data.len()))
-            .detail("scope", scope.as_str())
-            .report();
+        finding(
+            Severity::Info,
+            "cxl.set.applied",
+            format!(
+                "wrote {} byte(s) at offset {offset} of {uuid} ({name}) at {scope}",
+                data.len()
+            ),
+        )
+        .detail("scope", scope.as_str())
+        .report();
     }
     Ok(())
 }

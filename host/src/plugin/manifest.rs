@@ -8,7 +8,15 @@
 //! description = "ConnectX health diagnostics"
 //!
 //! [devices.mlx5]            # one table per device kind the plugin handles
-//! scope = "debug-read-only" # the highest scope it will use
+//! scope = "debug-read-only" # the scope it needs to run at all
+//! opcodes = [0x100, 0x101, 0x805]      # optional: the only opcodes it sends
+//! access-reg-read = [0x9023, 0x9014]   # optional: the only registers ACCESS_REG reads
+//! access-reg-write = []                # registers it writes; none unless listed
+//!
+//! [devices.cxl]
+//! scope = "debug-read-only"
+//! max-scope = "debug-write"   # optional: the most it can use when the operator allows
+//! set-features = ["ffffffff-ffff-ffff-ffff-ffffffffffff"]  # optional: Set Feature targets
 //!
 //! [limits]                  # optional: what it expects to need
 //! memory-mib = 64
@@ -53,11 +61,38 @@ pub struct Manifest {
 }
 
 /// What a plugin asks for on one device kind.
+///
+/// `scope` is what it needs to run at all; `max-scope` what optional operations (a
+/// provisioning command, say) can use when the operator's policy and `--allow-taint`
+/// allow it. The allow-lists narrow what the kernel would accept at the granted scope;
+/// an absent list does not narrow, except that mlx5 register writes must be listed.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DeviceRequest {
-    /// The highest scope its RPCs use.
+    /// The scope it needs to run.
     pub scope: Scope,
+    /// The highest scope it can use; at least `scope`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_scope: Option<Scope>,
+    /// The only opcodes it sends (mlx5 command opcodes, CXL mailbox opcodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opcodes: Option<Vec<u16>>,
+    /// mlx5: the only register ids `ACCESS_REG` may read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_reg_read: Option<Vec<u16>>,
+    /// mlx5: the register ids `ACCESS_REG` may write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_reg_write: Vec<u16>,
+    /// CXL: the only Feature UUIDs Set Feature may target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_features: Option<Vec<String>>,
+}
+
+impl DeviceRequest {
+    /// The highest scope it can use.
+    pub fn highest_scope(&self) -> Scope {
+        self.max_scope.unwrap_or(self.scope).max(self.scope)
+    }
 }
 
 /// Limits a plugin asks for; unset ones take the host's defaults.
@@ -76,7 +111,9 @@ pub struct RequestedLimits {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ManifestError {
     /// No `fwctl-manifest` section.
-    #[error("no `{MANIFEST_SECTION}` custom section: the plugin does not declare what it needs (the SDK's export_plugin! macro embeds one)")]
+    #[error(
+        "no `{MANIFEST_SECTION}` custom section: the plugin does not declare what it needs (the SDK's export_plugin! macro embeds one)"
+    )]
     Missing,
     /// More than one section.
     #[error("{0} `{MANIFEST_SECTION}` custom sections; a plugin carries exactly one")]
@@ -99,8 +136,9 @@ impl Manifest {
 
     /// Parses manifest TOML.
     pub fn from_toml(text: &str) -> Result<Self, ManifestError> {
-        let manifest: Manifest =
-            toml::from_str(text).map_err(|e| ManifestError::Invalid(e.message().to_string() + &span_hint(text, e.span())))?;
+        let manifest: Manifest = toml::from_str(text).map_err(|e| {
+            ManifestError::Invalid(e.message().to_string() + &span_hint(text, e.span()))
+        })?;
         if manifest.manifest_version != MANIFEST_VERSION {
             return Err(ManifestError::Invalid(format!(
                 "field `manifest-version` is {}, this fwctl-run reads version {MANIFEST_VERSION}",
@@ -111,7 +149,42 @@ impl Manifest {
             return Err(ManifestError::Invalid("field `name` is empty".into()));
         }
         if manifest.devices.is_empty() {
-            return Err(ManifestError::Invalid("table `devices` names no device kind".into()));
+            return Err(ManifestError::Invalid(
+                "table `devices` names no device kind".into(),
+            ));
+        }
+        for (kind, request) in &manifest.devices {
+            if request.max_scope.is_some_and(|max| max < request.scope) {
+                return Err(ManifestError::Invalid(format!(
+                    "field `devices.{kind}.max-scope` is below `devices.{kind}.scope`"
+                )));
+            }
+            let mlx5_only = [
+                ("access-reg-read", request.access_reg_read.is_some()),
+                ("access-reg-write", !request.access_reg_write.is_empty()),
+            ];
+            for (field, present) in mlx5_only {
+                if present && *kind != DeviceKind::Mlx5 {
+                    return Err(ManifestError::Invalid(format!(
+                        "field `devices.{kind}.{field}` applies to mlx5 devices only"
+                    )));
+                }
+            }
+            if let Some(uuids) = &request.set_features {
+                if *kind != DeviceKind::Cxl {
+                    return Err(ManifestError::Invalid(format!(
+                        "field `devices.{kind}.set-features` applies to cxl devices only"
+                    )));
+                }
+                if let Some(bad) = uuids
+                    .iter()
+                    .find(|u| fwctl_proto::cxl::Uuid::parse(u).is_none())
+                {
+                    return Err(ManifestError::Invalid(format!(
+                        "field `devices.cxl.set-features`: `{bad}` is not a UUID"
+                    )));
+                }
+            }
         }
         Ok(manifest)
     }
@@ -186,7 +259,10 @@ mod tests {
     fn errors_name_the_field_at_fault() {
         let bad_scope = GOOD.replace("debug-write\"", "root\"");
         let err = Manifest::from_toml(&bad_scope).unwrap_err().to_string();
-        assert!(err.contains("unknown variant `root`") && err.contains("line"), "{err}");
+        assert!(
+            err.contains("unknown variant `root`") && err.contains("line"),
+            "{err}"
+        );
 
         let unknown = GOOD.replace("rpcs = 12", "rpcs = 12\ncolour = 3");
         let err = Manifest::from_toml(&unknown).unwrap_err().to_string();
@@ -201,6 +277,9 @@ mod tests {
         assert!(err.contains("`manifest-version` is 2"), "{err}");
 
         assert_eq!(Manifest::from_section(None), Err(ManifestError::Missing));
-        assert_eq!(Manifest::from_section(Some(&[0xff, 0xfe])), Err(ManifestError::NotText));
+        assert_eq!(
+            Manifest::from_section(Some(&[0xff, 0xfe])),
+            Err(ManifestError::NotText)
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Loading a plugin: find the file, read it, check that it is a WebAssembly component,
 //! and read the manifest it carries. Nothing here runs plugin code.
 
+mod embed;
 mod locate;
 mod manifest;
 
@@ -8,8 +9,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use self::embed::{EmbedError, set_manifest};
 pub use self::locate::{PLUGIN_PATH_ENV, PluginSearchPath};
-pub use self::manifest::{MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits};
+pub use self::manifest::{
+    DeviceRequest, MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits,
+};
 
 /// A plugin file, read and checked, with its manifest.
 #[derive(Clone, Debug)]
@@ -84,8 +88,10 @@ impl Plugin {
 
     /// Reads and checks a plugin file.
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let bytes =
-            std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::from_bytes(path, bytes)
     }
 
@@ -99,11 +105,21 @@ impl Plugin {
                 LoadError::NotWasm { path }
             });
         }
-        let section = manifest::find_section(&bytes)
-            .map_err(|reason| LoadError::Malformed { path: path.clone(), reason })?;
-        let manifest = Manifest::from_section(section.as_deref())
-            .map_err(|source| LoadError::Manifest { path: path.clone(), source })?;
+        let section = manifest::find_section(&bytes).map_err(|reason| LoadError::Malformed {
+            path: path.clone(),
+            reason,
+        })?;
+        let manifest =
+            Manifest::from_section(section.as_deref()).map_err(|source| LoadError::Manifest {
+                path: path.clone(),
+                source,
+            })?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-        Ok(Self { path, bytes, digest, manifest })
+        Ok(Self {
+            path,
+            bytes,
+            digest,
+            manifest,
+        })
     }
 }

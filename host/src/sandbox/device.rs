@@ -1,10 +1,15 @@
 //! The `device` resource: the plugin's one capability, and the checks every RPC passes
 //! before it may reach a backend.
 
+use std::time::{Duration, Instant};
+
 use fwctl_devices::uapi::MAX_RPC_LEN;
 use fwctl_devices::{DeviceDescriptor, DeviceHandle, DeviceKind, Scope};
 use nix::errno::Errno;
 use wasmtime::component::Resource;
+
+use crate::audit::{self, AuditTrail, Outcome};
+use crate::policy::KindGrant;
 
 use super::bindings::fwctl::plugin::device::{Host, HostDevice};
 use super::bindings::types::{self, RpcError, RpcResponse};
@@ -17,50 +22,83 @@ use super::state::{RunFailure, RunState};
 pub struct GrantedDevice {
     pub(crate) descriptor: DeviceDescriptor,
     pub(crate) device_data: Vec<u8>,
-    pub(crate) granted_scope: Scope,
+    pub(crate) grant: KindGrant,
     /// The open device; `None` only while an RPC is in flight on the blocking pool.
     pub(crate) handle: Option<Box<dyn DeviceHandle>>,
     /// Set once the backend said ENODEV; later calls fail without touching it.
     pub(crate) gone: bool,
+    /// Where every attempt is recorded, if anywhere.
+    pub(crate) audit: Option<AuditTrail>,
 }
 
 impl GrantedDevice {
-    /// Pairs an opened device with the scope granted on it.
+    /// Pairs an opened device with what was granted on it and the trail its calls go to.
     pub fn new(
         descriptor: DeviceDescriptor,
         device_data: Vec<u8>,
-        granted_scope: Scope,
+        grant: KindGrant,
         handle: Box<dyn DeviceHandle>,
+        audit: Option<AuditTrail>,
     ) -> Self {
-        Self { descriptor, device_data, granted_scope, handle: Some(handle), gone: false }
+        Self {
+            descriptor,
+            device_data,
+            grant,
+            handle: Some(handle),
+            gone: false,
+            audit,
+        }
     }
 
     /// Checks a call against the grant and the kernel's size limits; `Err` is the answer
     /// the plugin gets without the device being touched.
     fn admit(&self, scope: Scope, request: &[u8], capacity: usize) -> Result<(), RpcError> {
-        if scope > self.granted_scope {
-            return Err(RpcError::NotGranted(format!(
-                "scope {scope} is above the {} granted on {}",
-                self.granted_scope, self.descriptor.name
-            )));
+        if self.audit.as_ref().is_some_and(AuditTrail::is_broken) {
+            return Err(RpcError::NotGranted(
+                "the audit log cannot be written, so no RPC may be made".into(),
+            ));
         }
         if request.len() > MAX_RPC_LEN || capacity > MAX_RPC_LEN {
             return Err(RpcError::TooLarge(MAX_RPC_LEN as u32));
         }
+        self.grant
+            .check(self.descriptor.kind, &self.descriptor.name, scope, request)
+            .map_err(|denial| RpcError::NotGranted(denial.0))?;
         if self.gone {
             return Err(RpcError::DeviceGone);
         }
         Ok(())
     }
 
+    /// Writes one attempt to the audit trail, if there is one.
+    fn record(
+        &self,
+        scope: Scope,
+        request: &[u8],
+        capacity: usize,
+        outcome: Outcome,
+        took: Duration,
+    ) {
+        if let Some(trail) = &self.audit {
+            trail.record(&self.descriptor, scope, request, capacity, outcome, took);
+        }
+    }
+
     /// Turns the backend's answer into the plugin's, remembering a removal.
-    fn answer(&mut self, result: Result<usize, Errno>, mut response: Vec<u8>) -> Result<RpcResponse, RpcError> {
+    fn answer(
+        &mut self,
+        result: Result<usize, Errno>,
+        mut response: Vec<u8>,
+    ) -> Result<RpcResponse, RpcError> {
         match result {
             Ok(length) => {
                 // The driver may report more than fits (kernel semantics); hand back only
                 // what was copied, and the full length so the plugin can retry.
                 response.truncate(length.min(response.len()));
-                Ok(RpcResponse { data: response, length: length as u32 })
+                Ok(RpcResponse {
+                    data: response,
+                    length: length as u32,
+                })
             }
             Err(Errno::ENODEV) => {
                 self.gone = true;
@@ -73,7 +111,10 @@ impl GrantedDevice {
 
 /// The WIT form of an errno: the number and its symbolic name.
 pub fn to_wit_errno(errno: Errno) -> types::Errno {
-    types::Errno { code: errno as i32 as u32, name: format!("{errno:?}") }
+    types::Errno {
+        code: errno as i32 as u32,
+        name: format!("{errno:?}"),
+    }
 }
 
 fn wit_scope(scope: Scope) -> types::Scope {
@@ -117,7 +158,7 @@ impl HostDevice for RunState {
             cxl_memdev: d.cxl_memdev.clone(),
             driver: d.driver.clone(),
             device_data: device.device_data.clone(),
-            granted_scope: wit_scope(device.granted_scope),
+            granted_scope: wit_scope(device.grant.scope),
             simulated: d.simulated,
         })
     }
@@ -133,26 +174,53 @@ impl HostDevice for RunState {
         // spent: a plugin looping on RPCs must not hold a device forever.
         self.rpcs_sent += 1;
         if self.rpcs_sent > self.limits.rpc_budget {
-            return Err(RunFailure::RpcBudget { limit: self.limits.rpc_budget }.into());
+            return Err(RunFailure::RpcBudget {
+                limit: self.limits.rpc_budget,
+            }
+            .into());
         }
         let scope = scope_from_wit(scope);
         let capacity = response_capacity as usize;
         let granted = self.table.get_mut(&device)?;
         if let Err(refusal) = granted.admit(scope, &request, capacity) {
-            if let RpcError::NotGranted(reason) = &refusal {
-                self.output.denials.push(reason.clone());
-            }
+            let reason = match &refusal {
+                RpcError::NotGranted(reason) => {
+                    self.output.denials.push(reason.clone());
+                    reason.clone()
+                }
+                RpcError::TooLarge(limit) => {
+                    format!("request or response above fwctl's {limit}-byte limit")
+                }
+                RpcError::DeviceGone => "the device is gone".into(),
+                RpcError::Kernel(e) => e.name.clone(),
+            };
+            granted.record(
+                scope,
+                &request,
+                capacity,
+                Outcome::Denied { reason },
+                Duration::ZERO,
+            );
             return Ok(Err(refusal));
         }
         let mut handle = granted.handle.take().expect("one RPC at a time per store");
-        let (handle, result, response) = tokio::task::spawn_blocking(move || {
+        let (handle, request, result, response, took) = tokio::task::spawn_blocking(move || {
             let mut response = vec![0u8; capacity];
+            let started = Instant::now();
             let result = handle.rpc(scope.raw(), &request, &mut response);
-            (handle, result, response)
+            (handle, request, result, response, started.elapsed())
         })
         .await?;
         let granted = self.table.get_mut(&device)?;
         granted.handle = Some(handle);
+        let outcome = match &result {
+            Ok(length) => audit::answered(granted.descriptor.kind, &response, *length),
+            Err(Errno::ENODEV) => Outcome::Gone,
+            Err(errno) => Outcome::Errno {
+                errno: format!("{errno:?}"),
+            },
+        };
+        granted.record(scope, &request, capacity, outcome, took);
         Ok(granted.answer(result, response))
     }
 

@@ -82,16 +82,27 @@ impl Sandbox {
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), Arc::clone(&ticker_stop));
-        Ok(Self { engine, linker, cache, ticker_stop })
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            ticker_stop,
+        })
     }
 
     /// Compiles a component (or takes it from the cache) and checks it against the plugin
     /// world, so a wrong component is refused once, before any device is touched.
     pub fn prepare(&self, wasm: &[u8]) -> Result<PreparedPlugin, PrepareError> {
         let component = Component::new(&self.engine, wasm).map_err(PrepareError::Compile)?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(PrepareError::World)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(PrepareError::World)?;
         let pre = PluginPre::new(instance_pre).map_err(PrepareError::World)?;
-        Ok(PreparedPlugin { pre, engine: self.engine.clone() })
+        Ok(PreparedPlugin {
+            pre,
+            engine: self.engine.clone(),
+        })
     }
 
     /// The imports and exports of a component, whatever world it targets (for `inspect`).
@@ -99,14 +110,22 @@ impl Sandbox {
         let component = Component::new(&self.engine, wasm).map_err(PrepareError::Compile)?;
         let ty = component.component_type();
         Ok(ComponentShape {
-            imports: ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect(),
-            exports: ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect(),
+            imports: ty
+                .imports(&self.engine)
+                .map(|(name, _)| name.to_string())
+                .collect(),
+            exports: ty
+                .exports(&self.engine)
+                .map(|(name, _)| name.to_string())
+                .collect(),
         })
     }
 
     /// Compile-cache hits and misses of this engine so far, when caching is on.
     pub fn cache_stats(&self) -> Option<(usize, usize)> {
-        self.cache.as_ref().map(|c| (c.cache_hits(), c.cache_misses()))
+        self.cache
+            .as_ref()
+            .map(|c| (c.cache_hits(), c.cache_misses()))
     }
 }
 
@@ -264,7 +283,11 @@ impl PreparedPlugin {
         let mut output = state.output;
         output.stdout = String::from_utf8_lossy(&state.stdout.contents()).into_owned();
         output.stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
-        RunResult { end, output, rpcs: state.rpcs_sent }
+        RunResult {
+            end,
+            output,
+            rpcs: state.rpcs_sent,
+        }
     }
 
     async fn call(
@@ -285,9 +308,27 @@ fn classify(error: wasmtime::Error, limits: Limits) -> RunEnd {
         return RunEnd::Stopped(failure.clone());
     }
     let chain = format!("{error:#}");
-    if chain.contains("forcing trap when growing memory") || chain.contains("forcing trap when growing table") {
+    if chain.contains("forcing trap when growing memory")
+        || chain.contains("forcing trap when growing table")
+    {
         let detail = error.root_cause().to_string();
-        return RunEnd::MemoryLimit { limit: limits.memory_bytes, detail };
+        return RunEnd::MemoryLimit {
+            limit: limits.memory_bytes,
+            detail,
+        };
     }
-    RunEnd::Trap(chain)
+    // The root cause says what happened; the innermost frame where. The full backtrace
+    // repeats itself for recursion and buries both.
+    let root = error.root_cause().to_string();
+    let place = error
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .and_then(|trace| {
+            trace
+                .frames()
+                .first()
+                .and_then(|frame| frame.func_name().map(str::to_owned))
+        })
+        .map(|name| format!(" (in {name})"))
+        .unwrap_or_default();
+    RunEnd::Trap(format!("{root}{place}"))
 }

@@ -17,7 +17,10 @@ pub struct Field {
 }
 
 fn field(name: impl Into<String>, value: impl Into<Value>) -> Field {
-    Field { name: name.into(), value: value.into() }
+    Field {
+        name: name.into(),
+        value: value.into(),
+    }
 }
 
 /// A Feature this SDK knows by name.
@@ -43,15 +46,60 @@ impl KnownFeature {
 
 /// Every Feature known by name.
 pub const KNOWN: &[KnownFeature] = &[
-    KnownFeature { name: "patrol-scrub", uuid_text: "96dad7d6-fde8-482b-a733-75774e06db8a", kernel_owned: true, decode: patrol_scrub },
-    KnownFeature { name: "ecs", uuid_text: "e5b13f22-2328-4a14-b8ba-b9691e893386", kernel_owned: true, decode: ecs },
-    KnownFeature { name: "soft-ppr", uuid_text: "892ba475-fad8-474e-9d3e-692c917568bb", kernel_owned: true, decode: ppr },
-    KnownFeature { name: "hard-ppr", uuid_text: "80ea4521-786f-4127-afb1-ec7459fb0e24", kernel_owned: true, decode: ppr },
-    KnownFeature { name: "cacheline-sparing", uuid_text: "96c33386-91dd-44c7-9ecb-fdaf6503bac4", kernel_owned: true, decode: sparing },
-    KnownFeature { name: "row-sparing", uuid_text: "450ebf67-b135-4f97-a498-c2d57f279bed", kernel_owned: true, decode: sparing },
-    KnownFeature { name: "bank-sparing", uuid_text: "78b79636-90ac-4b64-a4ef-faac5d18a863", kernel_owned: true, decode: sparing },
-    KnownFeature { name: "rank-sparing", uuid_text: "34dbaff5-0552-4281-8f76-da0b5e7a76a7", kernel_owned: true, decode: sparing },
-    KnownFeature { name: "cxl-test", uuid_text: "ffffffff-ffff-ffff-ffff-ffffffffffff", kernel_owned: false, decode: le_word },
+    KnownFeature {
+        name: "patrol-scrub",
+        uuid_text: "96dad7d6-fde8-482b-a733-75774e06db8a",
+        kernel_owned: true,
+        decode: patrol_scrub,
+    },
+    KnownFeature {
+        name: "ecs",
+        uuid_text: "e5b13f22-2328-4a14-b8ba-b9691e893386",
+        kernel_owned: true,
+        decode: ecs,
+    },
+    KnownFeature {
+        name: "soft-ppr",
+        uuid_text: "892ba475-fad8-474e-9d3e-692c917568bb",
+        kernel_owned: true,
+        decode: ppr,
+    },
+    KnownFeature {
+        name: "hard-ppr",
+        uuid_text: "80ea4521-786f-4127-afb1-ec7459fb0e24",
+        kernel_owned: true,
+        decode: ppr,
+    },
+    KnownFeature {
+        name: "cacheline-sparing",
+        uuid_text: "96c33386-91dd-44c7-9ecb-fdaf6503bac4",
+        kernel_owned: true,
+        decode: sparing,
+    },
+    KnownFeature {
+        name: "row-sparing",
+        uuid_text: "450ebf67-b135-4f97-a498-c2d57f279bed",
+        kernel_owned: true,
+        decode: sparing,
+    },
+    KnownFeature {
+        name: "bank-sparing",
+        uuid_text: "78b79636-90ac-4b64-a4ef-faac5d18a863",
+        kernel_owned: true,
+        decode: sparing,
+    },
+    KnownFeature {
+        name: "rank-sparing",
+        uuid_text: "34dbaff5-0552-4281-8f76-da0b5e7a76a7",
+        kernel_owned: true,
+        decode: sparing,
+    },
+    KnownFeature {
+        name: "cxl-test",
+        uuid_text: "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        kernel_owned: false,
+        decode: le_word,
+    },
 ];
 
 /// The known Feature with this UUID.
@@ -112,9 +160,19 @@ fn ecs(v: &[u8]) -> Option<Vec<Field>> {
             5 => 4096,
             _ => 0,
         };
-        fields.push(field(format!("fru{i}-realtime-report-capable"), bit(fru[0] as u32, 0)));
+        fields.push(field(
+            format!("fru{i}-realtime-report-capable"),
+            bit(fru[0] as u32, 0),
+        ));
         fields.push(field(format!("fru{i}-threshold-count"), threshold));
-        fields.push(field(format!("fru{i}-count-mode"), if bit(config as u32, 3) { "codewords" } else { "rows" }));
+        fields.push(field(
+            format!("fru{i}-count-mode"),
+            if bit(config as u32, 3) {
+                "codewords"
+            } else {
+                "rows"
+            },
+        ));
     }
     Some(fields)
 }
@@ -175,17 +233,30 @@ mod tests {
     #[test]
     fn the_table_parses_and_agrees_with_the_kernel_owned_list() {
         for k in KNOWN {
-            let uuid = Uuid::parse(k.uuid_text).unwrap_or_else(|| panic!("{} has a bad UUID", k.name));
-            assert_eq!(super::super::kernel_owned_name(&uuid).is_some(), k.kernel_owned, "{}", k.name);
+            let uuid =
+                Uuid::parse(k.uuid_text).unwrap_or_else(|| panic!("{} has a bad UUID", k.name));
+            assert_eq!(
+                super::super::kernel_owned_name(&uuid).is_some(),
+                k.kernel_owned,
+                "{}",
+                k.name
+            );
             assert_eq!(by_name(k.name).unwrap().uuid(), uuid);
         }
-        assert_eq!(super::super::KERNEL_OWNED.len(), KNOWN.iter().filter(|k| k.kernel_owned).count());
+        assert_eq!(
+            super::super::KERNEL_OWNED.len(),
+            KNOWN.iter().filter(|k| k.kernel_owned).count()
+        );
     }
 
     #[test]
     fn patrol_scrub_decodes_cycle_and_enable() {
         // Capability: changeable; cycle 12 h, minimum 1 h; enabled.
-        let f = decode(&by_name("patrol-scrub").unwrap().uuid(), &[0x01, 0x0c, 0x01, 0x01]).unwrap();
+        let f = decode(
+            &by_name("patrol-scrub").unwrap().uuid(),
+            &[0x01, 0x0c, 0x01, 0x01],
+        )
+        .unwrap();
         assert_eq!(
             named(&f),
             [
@@ -204,7 +275,13 @@ mod tests {
         // Per-FRU log; FRU 0: threshold 1024, count rows; FRU 1: threshold 256, codewords.
         let f = ecs(&[0x01, 0x01, 0x04, 0x00, 0x00, 0x00, 0x0b, 0x00, 0x00]).unwrap();
         let f = named(&f);
-        assert_eq!(f[0], ("log-entry-type", &Value::Text("per-memory-media-fru".into())));
+        assert_eq!(
+            f[0],
+            (
+                "log-entry-type",
+                &Value::Text("per-memory-media-fru".into())
+            )
+        );
         assert_eq!(f[2], ("fru0-threshold-count", &Value::Unsigned(1024)));
         assert_eq!(f[3], ("fru0-count-mode", &Value::Text("rows".into())));
         assert_eq!(f[5], ("fru1-threshold-count", &Value::Unsigned(256)));

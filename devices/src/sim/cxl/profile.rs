@@ -89,7 +89,7 @@ fn default_payload_size() -> usize {
 
 fn hex_bytes(text: &str, what: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'_').collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("{what}: odd number of hex digits"));
     }
     digits

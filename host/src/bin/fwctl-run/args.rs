@@ -38,13 +38,20 @@ pub enum Command {
         json: bool,
     },
     /// Show a plugin's manifest, WIT world, imports, exports, digest, and the grant it
-    /// would get, without running it.
+    /// would get under a policy, without running it.
     Inspect {
         /// Plugin file or name.
         plugin: String,
+        #[command(flatten)]
+        policy: PolicyArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Work with the manifest a plugin carries.
+    Manifest {
+        #[command(subcommand)]
+        action: ManifestAction,
     },
     /// Send one raw firmware RPC and print the response (for operators, like mlx5ctl).
     Rpc {
@@ -58,12 +65,44 @@ pub enum Command {
         /// Response buffer size in bytes (out_len).
         #[arg(long, default_value_t = 4096)]
         out_len: u32,
+        /// Audit log (see the run's --audit); raw RPCs are on the record too.
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
         #[command(flatten)]
         source: SourceArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ManifestAction {
+    /// Embed MANIFEST.toml in PLUGIN, replacing the manifest it carried. The plugin is
+    /// rewritten (a signature made before no longer covers it: sign it again).
+    Set {
+        /// Plugin component file.
+        plugin: PathBuf,
+        /// Manifest TOML file.
+        manifest: PathBuf,
+        /// Write here instead of replacing PLUGIN.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+/// What decides the grant.
+#[derive(Debug, Args, Default)]
+pub struct PolicyArgs {
+    /// Operator policy file (default /etc/fwctl-run/policy.toml if present, else the
+    /// built-in policy: debug-read-only at most, no tainting scope).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Allow scopes that taint the kernel (debug-write, debug-write-full), where policy
+    /// also allows them.
+    #[arg(long)]
+    pub allow_taint: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -86,6 +125,15 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// Audit log: every RPC attempt as one JSON line, appended (default $FWCTL_RUN_AUDIT,
+    /// else /var/log/fwctl-run/audit.jsonl for root, else
+    /// ~/.local/state/fwctl-run/audit.jsonl). A run that cannot write it does not start.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
 
     /// Print the report as JSON.
     #[arg(long)]

@@ -9,24 +9,46 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use std::sync::Arc;
+
+use fwctl_run::audit::{self, AuditLog, AuditTrail, PluginIdentity};
 use fwctl_run::devices::Scope;
-use fwctl_run::plugin::{Plugin, PluginSearchPath};
-use fwctl_run::policy::{self, LimitOverrides, Policy};
+use fwctl_run::devices::sim::Credentials;
+use fwctl_run::plugin::{self as plugin_file, Plugin, PluginSearchPath};
+use fwctl_run::policy::{self, Grant, LimitOverrides, OperatorOptions, Policy};
 use fwctl_run::report::{self, CompileInfo, DeviceListing, ExitStatus, PluginSummary, RunReport};
 use fwctl_run::runner;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::source::{DeviceSource, SourceChoice};
 
-use self::args::{Cli, Command, RunArgs, SourceArgs};
+use self::args::{Cli, Command, ManifestAction, PolicyArgs, RunArgs, SourceArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::List { source, json }) => list(&source, json),
-        Some(Command::Inspect { plugin, json }) => inspect(&plugin, json),
-        Some(Command::Rpc { device, scope, request, out_len, source, json }) => {
-            rpc(&device, &scope, &request, out_len, &source, json)
-        }
+        Some(Command::Inspect {
+            plugin,
+            policy,
+            json,
+        }) => inspect(&plugin, &policy, json),
+        Some(Command::Manifest {
+            action:
+                ManifestAction::Set {
+                    plugin,
+                    manifest,
+                    output,
+                },
+        }) => set_manifest(&plugin, &manifest, output.as_deref()),
+        Some(Command::Rpc {
+            device,
+            scope,
+            request,
+            out_len,
+            audit,
+            source,
+            json,
+        }) => rpc(&device, &scope, &request, out_len, audit, &source, json),
         None => run(cli.run),
     };
     match result {
@@ -67,17 +89,35 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
     };
     // load (signature verification will sit here) → grant → discover → run → render
     let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
-    let overrides =
-        LimitOverrides { memory_mib: args.memory_mib, timeout_ms: args.timeout, rpcs: args.rpc_budget };
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &overrides)
+    let overrides = LimitOverrides {
+        memory_mib: args.memory_mib,
+        timeout_ms: args.timeout,
+        rpcs: args.rpc_budget,
+    };
+    let grant = grant_for(&plugin, &args.policy, overrides)
         .with_context(|| format!("{} was refused before it ran", plugin.manifest.name))?;
+    // The trail is opened before anything runs: a run that cannot be audited does not start.
+    let audit_log = Arc::new(AuditLog::open(
+        &args.audit.clone().unwrap_or_else(audit::default_path),
+    )?);
+    let identity = PluginIdentity {
+        name: plugin.manifest.name.clone(),
+        version: plugin.manifest.version.clone(),
+        sha256: plugin.digest.clone(),
+        signer: None,
+    };
+    warn_about_taint(&grant);
 
     let source = DeviceSource::open(&source_choice(&args.source))?;
     let devices = select_devices(&source, &args.devices)?;
 
-    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: cache_dir(&args) })?;
+    let sandbox = Sandbox::new(&SandboxOptions {
+        cache_dir: cache_dir(&args),
+    })?;
     let started = std::time::Instant::now();
-    let prepared = sandbox.prepare(&plugin.bytes).with_context(|| plugin.path.display().to_string())?;
+    let prepared = sandbox
+        .prepare(&plugin.bytes)
+        .with_context(|| plugin.path.display().to_string())?;
     let compile = CompileInfo {
         cache: match sandbox.cache_stats() {
             None => "disabled",
@@ -94,10 +134,12 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
         source.backend.clone(),
         &devices,
         &args.args,
+        Some(AuditTrail::new(audit_log.clone(), identity)),
     ));
     // A device that never answered still holds a blocking thread in its ioctl; its run is
     // already reported as timed out, so do not wait for it on the way out.
     runtime.shutdown_background();
+    audit_log.finish()?;
 
     let summary = PluginSummary {
         name: plugin.manifest.name.clone(),
@@ -115,6 +157,64 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
     Ok(report.exit)
 }
 
+/// The grant under the operator's policy and choices.
+fn grant_for(plugin: &Plugin, args: &PolicyArgs, limits: LimitOverrides) -> Result<Grant> {
+    let policy = Policy::resolve(args.policy.as_deref())?;
+    let options = OperatorOptions {
+        limits,
+        allow_taint: args.allow_taint,
+        cap_sys_rawio: Credentials::of_current_process().cap_sys_rawio,
+        signer: None,
+    };
+    Ok(policy::grant(&plugin.manifest, &policy, &options)?)
+}
+
+/// Says loudly, before anything runs, that this run may taint the kernel.
+fn warn_about_taint(grant: &Grant) {
+    for (kind, scope) in grant.tainting() {
+        eprintln!(
+            "fwctl-run: WARNING: this run is granted {scope} on {kind} devices; the first RPC at that scope \
+             TAINTS THE KERNEL (TAINT_FWCTL) until the next reboot"
+        );
+    }
+}
+
+/// `fwctl-run manifest set`.
+fn set_manifest(
+    plugin: &std::path::Path,
+    manifest: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> Result<ExitStatus> {
+    let component =
+        std::fs::read(plugin).with_context(|| format!("reading {}", plugin.display()))?;
+    let toml = std::fs::read_to_string(manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let rewritten = plugin_file::set_manifest(&component, &toml)
+        .with_context(|| format!("embedding {} in {}", manifest.display(), plugin.display()))?;
+    let target = output.unwrap_or(plugin);
+    // Temp file in the same directory, then rename: a crash leaves the old file whole.
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("writing into {}", dir.display()))?;
+    std::io::Write::write_all(&mut temp, &rewritten)?;
+    temp.as_file().sync_all()?;
+    temp.persist(target)
+        .with_context(|| format!("replacing {}", target.display()))?;
+    let loaded = Plugin::load(target)?;
+    println!(
+        "{}: manifest of {} {} embedded ({})",
+        target.display(),
+        loaded.manifest.name,
+        loaded.manifest.version,
+        loaded.digest
+    );
+    println!("note: the file changed; a signature made before this no longer covers it");
+    Ok(ExitStatus::Healthy)
+}
+
 fn select_devices(
     source: &DeviceSource,
     wanted: &[String],
@@ -128,7 +228,12 @@ fn select_devices(
             bail!("no device `{name}`; present: {}", present.join(", "));
         }
     }
-    Ok(source.devices.iter().filter(|d| wanted.contains(&d.name)).cloned().collect())
+    Ok(source
+        .devices
+        .iter()
+        .filter(|d| wanted.contains(&d.name))
+        .cloned()
+        .collect())
 }
 
 fn list(source: &SourceArgs, json: bool) -> Result<ExitStatus> {
@@ -137,7 +242,11 @@ fn list(source: &SourceArgs, json: bool) -> Result<ExitStatus> {
         .devices
         .iter()
         .map(|d| {
-            let info = source.backend.open(d).and_then(|mut h| h.info()).map(|i| i.device_data);
+            let info = source
+                .backend
+                .open(d)
+                .and_then(|mut h| h.info())
+                .map(|i| i.device_data);
             DeviceListing::new(d.clone(), info)
         })
         .collect();
@@ -150,13 +259,18 @@ fn list(source: &SourceArgs, json: bool) -> Result<ExitStatus> {
     Ok(ExitStatus::Healthy)
 }
 
-fn inspect(name: &str, json: bool) -> Result<ExitStatus> {
+fn inspect(name: &str, policy_args: &PolicyArgs, json: bool) -> Result<ExitStatus> {
     let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
-    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: default_cache_dir() })?;
+    let sandbox = Sandbox::new(&SandboxOptions {
+        cache_dir: default_cache_dir(),
+    })?;
     let shape = sandbox.describe(&plugin.bytes)?;
-    let world_ok = sandbox.prepare(&plugin.bytes).map(|_| ()).map_err(|e| e.to_string());
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &LimitOverrides::default())
+    let world_ok = sandbox
+        .prepare(&plugin.bytes)
+        .map(|_| ())
         .map_err(|e| e.to_string());
+    let grant =
+        grant_for(&plugin, policy_args, LimitOverrides::default()).map_err(|e| e.to_string());
     if json {
         let doc = serde_json::json!({
             "path": plugin.path.display().to_string(),
@@ -176,7 +290,11 @@ fn inspect(name: &str, json: bool) -> Result<ExitStatus> {
         if !m.description.is_empty() {
             println!("  {}", m.description);
         }
-        println!("file:    {} ({} bytes)", plugin.path.display(), plugin.bytes.len());
+        println!(
+            "file:    {} ({} bytes)",
+            plugin.path.display(),
+            plugin.bytes.len()
+        );
         println!("digest:  {}", plugin.digest);
         match &world_ok {
             Ok(()) => println!("world:   fwctl:plugin/plugin@0.1.0 (matches)"),
@@ -185,45 +303,112 @@ fn inspect(name: &str, json: bool) -> Result<ExitStatus> {
         println!("imports: {}", shape.imports.join(", "));
         println!("exports: {}", shape.exports.join(", "));
         for (kind, request) in &m.devices {
-            println!("asks:    {kind} at {}", request.scope);
+            let optional = match request.max_scope {
+                Some(max) if max > request.scope => format!(", up to {max} when allowed"),
+                _ => String::new(),
+            };
+            println!("asks:    {kind} at {}{optional}", request.scope);
         }
         match &grant {
             Ok(g) => {
-                let scopes: Vec<_> = g.scopes.iter().map(|(k, s)| format!("{k} at {s}")).collect();
+                let scopes: Vec<_> = g
+                    .devices
+                    .iter()
+                    .map(|(k, kg)| format!("{k} at {}", kg.scope))
+                    .collect();
                 println!(
-                    "grant:   {} (memory {} MiB, timeout {} ms, {} RPCs)",
+                    "grant:   {} under policy entry `{}` (memory {} MiB, timeout {} ms, {} RPCs)",
                     scopes.join(", "),
+                    g.policy_entry,
                     g.limits.memory_bytes >> 20,
                     g.limits.timeout.as_millis(),
                     g.limits.rpc_budget
                 );
+                for (kind, kg) in &g.devices {
+                    if let Some(why) = &kg.withheld {
+                        println!("         {kind}: less than asked: {why}");
+                    }
+                }
             }
             Err(e) => println!("grant:   refused: {e}"),
         }
     }
-    Ok(if world_ok.is_ok() && grant.is_ok() { ExitStatus::Healthy } else { ExitStatus::CouldNotRun })
+    Ok(if world_ok.is_ok() && grant.is_ok() {
+        ExitStatus::Healthy
+    } else {
+        ExitStatus::CouldNotRun
+    })
 }
 
-fn rpc(device: &str, scope: &str, request: &[String], out_len: u32, source: &SourceArgs, json: bool) -> Result<ExitStatus> {
+fn rpc(
+    device: &str,
+    scope: &str,
+    request: &[String],
+    out_len: u32,
+    audit_path: Option<PathBuf>,
+    source: &SourceArgs,
+    json: bool,
+) -> Result<ExitStatus> {
     let scope: Scope = scope.parse().map_err(anyhow::Error::msg)?;
-    let hex_text: String = request.concat().chars().filter(|c| !c.is_whitespace() && *c != '_').collect();
-    let input = hex::decode(hex_text.trim_start_matches("0x")).context("the request is not valid hex")?;
+    let hex_text: String = request
+        .concat()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '_')
+        .collect();
+    let input =
+        hex::decode(hex_text.trim_start_matches("0x")).context("the request is not valid hex")?;
     let source = DeviceSource::open(&source_choice(source))?;
     let descriptor = source
         .devices
         .iter()
         .find(|d| d.name == device)
         .with_context(|| format!("no device `{device}`"))?;
-    let mut handle = source.backend.open(descriptor).with_context(|| format!("opening {}", descriptor.node))?;
+    let audit_log = Arc::new(AuditLog::open(
+        &audit_path.unwrap_or_else(audit::default_path),
+    )?);
+    // The operator's own call: no plugin, so the tool itself is named.
+    let operator = PluginIdentity {
+        name: "fwctl-run rpc".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        sha256: String::new(),
+        signer: None,
+    };
+    let trail = AuditTrail::new(audit_log.clone(), operator);
+    let mut handle = source
+        .backend
+        .open(descriptor)
+        .with_context(|| format!("opening {}", descriptor.node))?;
     let mut response = vec![0u8; out_len as usize];
-    match handle.rpc(scope.raw(), &input, &mut response) {
+    let started = std::time::Instant::now();
+    let result = handle.rpc(scope.raw(), &input, &mut response);
+    let outcome = match &result {
+        Ok(length) => audit::answered(descriptor.kind, &response, *length),
+        Err(nix::errno::Errno::ENODEV) => audit::Outcome::Gone,
+        Err(errno) => audit::Outcome::Errno {
+            errno: format!("{errno:?}"),
+        },
+    };
+    trail.record(
+        descriptor,
+        scope,
+        &input,
+        out_len as usize,
+        outcome,
+        started.elapsed(),
+    );
+    audit_log.finish()?;
+    match result {
         Ok(length) => {
             response.truncate(length.min(out_len as usize));
             if json {
                 let doc = serde_json::json!({ "device": device, "scope": scope, "out_len": length, "response": hex::encode(&response), "simulated": source.info.simulated });
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                let note = if source.info.simulated { " (simulated device)" } else { "" };
+                let note = if source.info.simulated {
+                    " (simulated device)"
+                } else {
+                    ""
+                };
                 println!("out_len {length}{note}");
                 for (row, chunk) in response.chunks(16).enumerate() {
                     println!("{:06x}  {}", row * 16, hex::encode(chunk));
@@ -231,6 +416,9 @@ fn rpc(device: &str, scope: &str, request: &[String], out_len: u32, source: &Sou
             }
             Ok(ExitStatus::Healthy)
         }
-        Err(errno) => bail!("FWCTL_RPC on {device} failed: {errno:?}: {}", fwctl_run::devices::errno::meaning(errno)),
+        Err(errno) => bail!(
+            "FWCTL_RPC on {device} failed: {errno:?}: {}",
+            fwctl_run::devices::errno::meaning(errno)
+        ),
     }
 }

@@ -9,18 +9,59 @@ use fwctl::plugin::types::{Field, Finding, LogLevel, RpcError, Scope, Severity, 
 
 #[used]
 #[unsafe(link_section = "fwctl-manifest")]
-static MANIFEST: [u8; include_bytes!("../fwctl-plugin.toml").len()] = *include_bytes!("../fwctl-plugin.toml");
+static MANIFEST: [u8; include_bytes!("../fwctl-plugin.toml").len()] =
+    *include_bytes!("../fwctl-plugin.toml");
 
 struct Hostile;
 
 /// An mlx5 QUERY_ISSI mailbox (opcode 0x10a), a harmless read.
 const QUERY_ISSI: [u8; 16] = [0x01, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+/// QUERY_ADAPTER (0x101): allowed by the kernel, not by this plugin's manifest.
+const QUERY_ADAPTER: [u8; 16] = [0x01, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// An mlx5 ACCESS_REG mailbox for `register`; op_mod 1 reads, 0 writes.
+fn access_reg(register: u16, op_mod: u16) -> Vec<u8> {
+    let mut m = vec![0u8; 16 + 16];
+    m[0..2].copy_from_slice(&0x805u16.to_be_bytes());
+    m[6..8].copy_from_slice(&op_mod.to_be_bytes());
+    m[10..12].copy_from_slice(&register.to_be_bytes());
+    m
+}
+
+/// A CXL Set Feature of patrol scrub, a Feature the kernel keeps for itself.
+fn set_patrol_scrub() -> Vec<u8> {
+    let uuid = [
+        0x96, 0xda, 0xd7, 0xd6, 0xfd, 0xe8, 0x48, 0x2b, 0xa7, 0x33, 0x75, 0x77, 0x4e, 0x06, 0xdb,
+        0x8a,
+    ];
+    let payload_len = 32 + 2;
+    let mut r = vec![0u8; 16 + payload_len];
+    r[0..2].copy_from_slice(&0x0502u16.to_le_bytes());
+    r[8..12].copy_from_slice(&(payload_len as u32).to_le_bytes());
+    r[16..32].copy_from_slice(&uuid);
+    r[38] = 1; // set version
+    r[48..50].copy_from_slice(&[12, 1]);
+    r
+}
+
+/// Recurses without end; each frame keeps a buffer alive so it cannot be optimised away.
+#[allow(unconditional_recursion)] // the point: it must hit the stack limit
+fn descend(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 64]);
+    descend(depth + 1).wrapping_add(frame[depth as usize % 64])
+}
 
 fn report_rpc(name: &str, result: Result<fwctl::plugin::types::RpcResponse, RpcError>) {
     let (code, detail) = match result {
-        Ok(response) => ("hostile.rpc.ok", format!("length={} copied={}", response.length, response.data.len())),
+        Ok(response) => (
+            "hostile.rpc.ok",
+            format!("length={} copied={}", response.length, response.data.len()),
+        ),
         Err(RpcError::NotGranted(why)) => ("hostile.rpc.not-granted", why),
-        Err(RpcError::Kernel(errno)) => ("hostile.rpc.kernel", format!("{} {}", errno.name, errno.code)),
+        Err(RpcError::Kernel(errno)) => (
+            "hostile.rpc.kernel",
+            format!("{} {}", errno.name, errno.code),
+        ),
         Err(RpcError::DeviceGone) => ("hostile.rpc.device-gone", String::new()),
         Err(RpcError::TooLarge(limit)) => ("hostile.rpc.too-large", limit.to_string()),
     };
@@ -28,18 +69,24 @@ fn report_rpc(name: &str, result: Result<fwctl::plugin::types::RpcResponse, RpcE
         severity: Severity::Info,
         code: code.to_string(),
         summary: format!("{name}: {detail}"),
-        detail: vec![Field { key: "detail".into(), value: Value::Text(detail) }],
+        detail: vec![Field {
+            key: "detail".into(),
+            value: Value::Text(detail),
+        }],
     });
 }
 
 impl Guest for Hostile {
     fn run(target: &Device, args: Vec<String>) -> Result<(), String> {
         let info = target.info();
-        if let Some(only) = args.iter().find_map(|a| a.strip_prefix("only=")) {
-            if info.name != only {
-                report::set_fact(&Field { key: "behaved".into(), value: Value::Boolean(true) });
-                return Ok(());
-            }
+        if let Some(only) = args.iter().find_map(|a| a.strip_prefix("only="))
+            && info.name != only
+        {
+            report::set_fact(&Field {
+                key: "behaved".into(),
+                value: Value::Boolean(true),
+            });
+            return Ok(());
         }
         let rpc = |scope, capacity| target.rpc(scope, &QUERY_ISSI, capacity);
         match args.first().map(String::as_str).unwrap_or("") {
@@ -65,12 +112,48 @@ impl Guest for Hostile {
                 report::log(LogLevel::Info, "again");
             },
             "escalate" => report_rpc("escalate", rpc(Scope::DebugWriteFull, 112)),
+            "opcode" => report_rpc(
+                "opcode",
+                target.rpc(Scope::DebugReadOnly, &QUERY_ADAPTER, 256),
+            ),
+            "register" => report_rpc(
+                "register",
+                target.rpc(Scope::DebugReadOnly, &access_reg(0x5006, 1), 32),
+            ),
+            "register-write" => report_rpc(
+                "register-write",
+                target.rpc(Scope::Configuration, &access_reg(0x5006, 0), 32),
+            ),
+            "kernel-feature" => report_rpc(
+                "kernel-feature",
+                target.rpc(Scope::DebugWrite, &set_patrol_scrub(), 16),
+            ),
+            "huge-request" => report_rpc(
+                "huge-request",
+                target.rpc(Scope::DebugReadOnly, &vec![0u8; 3 << 20], 112),
+            ),
+            "forge" => {
+                // A handle the host never gave: the resource table refuses it.
+                let forged = unsafe { Device::from_handle(target.handle().wrapping_add(41)) };
+                let result = forged.rpc(Scope::DebugReadOnly, &QUERY_ISSI, 112);
+                std::mem::forget(forged);
+                report_rpc("forge", result);
+            }
+            "recurse" => {
+                report::set_fact(&Field {
+                    key: "depth".into(),
+                    value: Value::Unsigned(descend(0)),
+                });
+            }
             "too-large" => report_rpc("too-large", rpc(Scope::DebugReadOnly, 3 << 20)),
             "short-buffer" => report_rpc("short-buffer", rpc(Scope::DebugReadOnly, 16)),
             "until-gone" => {
                 for n in 0..64 {
                     if let Err(RpcError::DeviceGone) = rpc(Scope::DebugReadOnly, 112) {
-                        report::set_fact(&Field { key: "gone-after".into(), value: Value::Unsigned(n) });
+                        report::set_fact(&Field {
+                            key: "gone-after".into(),
+                            value: Value::Unsigned(n),
+                        });
                         return Err(format!("device {} vanished after {n} RPCs", info.name));
                     }
                 }
@@ -95,13 +178,19 @@ impl Guest for Hostile {
                     ("network", Value::Boolean(net)),
                     ("wall-clock-secs", Value::Unsigned(now)),
                 ] {
-                    report::set_fact(&Field { key: key.into(), value });
+                    report::set_fact(&Field {
+                        key: key.into(),
+                        value,
+                    });
                 }
             }
             "fail" => return Err("the plugin gave up on purpose".into()),
             // Not hostile: a steady stream of cheap RPCs, for the boundary benchmark.
             "rpc-loop" => {
-                let count: u64 = args.get(1).and_then(|n| n.parse().ok()).ok_or("rpc-loop needs a count")?;
+                let count: u64 = args
+                    .get(1)
+                    .and_then(|n| n.parse().ok())
+                    .ok_or("rpc-loop needs a count")?;
                 for _ in 0..count {
                     rpc(Scope::DebugReadOnly, 112).map_err(|e| format!("{e:?}"))?;
                 }

@@ -1,0 +1,256 @@
+//! The hostile-plugin suite for grants and the audit trail: each misbehaviour runs on
+//! one device (fwctl1 for mlx5, fwctl2 for CXL) while the same plugin behaves on the
+//! others, and is denied or contained with the reason in the result and the audit log.
+//! (Traps, panics, loops, memory bombs and floods are in `bad_input`.)
+
+use std::path::Path;
+
+use crate::common::{device_run, fwctl_run, json, stderr};
+
+/// The audit lines a run wrote.
+fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each audit line is JSON"))
+        .collect()
+}
+
+/// Runs `behaviour` on `device` only, with `extra` options and a fresh audit log;
+/// returns exit code, report and audit lines. The other devices must be unharmed.
+fn hostile(
+    device: &str,
+    behaviour: &str,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let only = format!("only={device}");
+    let mut args = vec![
+        "hostile.wasm",
+        "--sim",
+        "--json",
+        "--audit",
+        audit.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", behaviour, &only]);
+    let output = fwctl_run(&args);
+    let report = json(&output);
+    for other in ["fwctl0", "fwctl1", "fwctl2"]
+        .into_iter()
+        .filter(|d| *d != device)
+    {
+        let run = device_run(&report, other);
+        assert_eq!(
+            run["status"], "completed",
+            "{other} must be unharmed: {run:#}"
+        );
+        assert_eq!(run["facts"]["behaved"], true);
+    }
+    let run = device_run(&report, device).clone();
+    (output.status.code(), run, audit_lines(&audit))
+}
+
+/// Asserts the run completed with exactly one denial containing `why`, which the audit
+/// log also carries, and that nothing reached a backend.
+fn assert_denied(device: &str, behaviour: &str, extra: &[&str], why: &str) -> serde_json::Value {
+    let (code, run, audit) = hostile(device, behaviour, extra);
+    assert_eq!(
+        code,
+        Some(0),
+        "a denial is an answer to the plugin, not a failed run: {run:#}"
+    );
+    assert_eq!(
+        run["findings"][0]["code"], "hostile.rpc.not-granted",
+        "{run:#}"
+    );
+    let denials = run["denials"]
+        .as_array()
+        .expect("denials are in the result");
+    assert!(
+        denials.len() == 1 && denials[0].as_str().unwrap().contains(why),
+        "{run:#}"
+    );
+    assert_eq!(audit.len(), 1, "one attempt, one line: {audit:#?}");
+    let line = &audit[0];
+    assert_eq!(
+        (line["device"].as_str(), line["outcome"].as_str()),
+        (Some(device), Some("denied"))
+    );
+    assert!(line["reason"].as_str().unwrap().contains(why), "{line:#}");
+    assert_eq!(line["plugin"]["name"], "hostile");
+    assert!(
+        line["plugin"]["sha256"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    line.clone()
+}
+
+#[test]
+fn a_scope_above_the_grant_is_denied() {
+    assert_denied(
+        "fwctl1",
+        "escalate",
+        &[],
+        "scope debug-write-full is above the debug-read-only granted on fwctl1",
+    );
+}
+
+#[test]
+fn an_opcode_outside_the_allow_list_is_denied() {
+    let line = assert_denied(
+        "fwctl1",
+        "opcode",
+        &[],
+        "opcode 0x0101 is not in the manifest's `opcodes` allow-list",
+    );
+    assert_eq!(line["opcode"], "0x0101");
+}
+
+#[test]
+fn a_register_outside_the_allow_list_and_an_undeclared_write_are_denied() {
+    let line = assert_denied("fwctl1", "register", &[], "reading register 0x5006");
+    assert_eq!(
+        (line["opcode"].as_str(), line["register"].as_str()),
+        (Some("0x0805"), Some("0x5006"))
+    );
+    // The kernel allows ACCESS_REG writes at every scope; the host does not, undeclared.
+    assert_denied(
+        "fwctl1",
+        "register-write",
+        &[],
+        "writing register 0x5006 is not declared",
+    );
+}
+
+#[test]
+fn a_set_feature_of_a_kernel_owned_feature_is_denied_by_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { mlx5 = \"debug-read-only\", cxl = \"debug-write\" }\n").unwrap();
+    let args = ["--policy", policy.to_str().unwrap(), "--allow-taint"];
+    let line = assert_denied(
+        "fwctl2",
+        "kernel-feature",
+        &args,
+        "the kernel owns that Feature",
+    );
+    assert_eq!(line["feature"], "96dad7d6-fde8-482b-a733-75774e06db8a");
+    // Without the operator's say-so, the same call is above the grant in the first place.
+    assert_denied(
+        "fwctl2",
+        "kernel-feature",
+        &[],
+        "scope debug-write is above the debug-read-only granted on fwctl2",
+    );
+}
+
+#[test]
+fn oversized_requests_and_responses_never_reach_the_device() {
+    for behaviour in ["huge-request", "too-large"] {
+        let (code, run, audit) = hostile("fwctl1", behaviour, &[]);
+        assert_eq!(code, Some(0), "{run:#}");
+        assert_eq!(
+            run["findings"][0]["code"], "hostile.rpc.too-large",
+            "{behaviour}: {run:#}"
+        );
+        assert_eq!(audit[0]["outcome"], "denied");
+        assert!(
+            audit[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("2097152-byte limit"),
+            "{:#}",
+            audit[0]
+        );
+    }
+}
+
+#[test]
+fn a_forged_handle_traps_the_forger_only() {
+    let (code, run, audit) = hostile("fwctl1", "forge", &[]);
+    assert_eq!(code, Some(2));
+    assert_eq!(run["kind"], "trap", "{run:#}");
+    assert!(
+        run["cause"]
+            .as_str()
+            .unwrap()
+            .contains("unknown handle index"),
+        "{run:#}"
+    );
+    assert!(
+        audit.is_empty(),
+        "a forged call is refused by the resource table before any RPC: {audit:#?}"
+    );
+}
+
+#[test]
+fn unbounded_recursion_hits_the_stack_limit() {
+    let (code, run, _) = hostile("fwctl1", "recurse", &[]);
+    assert_eq!(code, Some(2));
+    assert_eq!(run["kind"], "trap", "{run:#}");
+    // Rust's wasm32 stack lives at the bottom of linear memory and grows down, so running
+    // off its end is an out-of-bounds access, caught by the sandbox like any other.
+    let cause = run["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("out of bounds memory access") && cause.contains("descend"),
+        "{cause}"
+    );
+}
+
+#[test]
+fn allowed_calls_are_on_the_record_with_their_answer() {
+    let (code, run, audit) = hostile("fwctl1", "short-buffer", &[]);
+    assert_eq!(code, Some(0), "{run:#}");
+    assert_eq!(audit.len(), 1);
+    let line = &audit[0];
+    assert_eq!(
+        (
+            line["outcome"].as_str(),
+            line["opcode"].as_str(),
+            line["scope"].as_str()
+        ),
+        (Some("ok"), Some("0x010a"), Some("debug-read-only"))
+    );
+    assert_eq!(
+        (
+            line["request_len"].as_u64(),
+            line["response_capacity"].as_u64()
+        ),
+        (Some(16), Some(16))
+    );
+    // Sixteen bytes cannot hold QUERY_ISSI's answer: the firmware says BAD_OUTP_LEN (0x51)
+    // inside a successful ioctl, and the trail keeps both status and syndrome.
+    assert_eq!(line["status"], 0x51);
+    assert!(
+        line["syndrome"].as_str().unwrap().starts_with("0x"),
+        "{line:#}"
+    );
+    assert_eq!(
+        line["parent"], "0000:5e:00.0",
+        "the parent PCI function of fwctl1"
+    );
+}
+
+#[test]
+fn a_run_that_cannot_write_its_audit_log_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, "").unwrap();
+    let audit = blocker.join("audit.jsonl");
+    let output = fwctl_run(&[
+        "mlx5-diag.wasm",
+        "--sim",
+        "--audit",
+        audit.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot write the audit log"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(crate::common::stdout(&output).is_empty(), "nothing ran");
+}
