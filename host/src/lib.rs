@@ -7,7 +7,10 @@
 //! 3. [`source`]: discover devices, on the kernel or, without fwctl hardware, the simulator;
 //! 4. [`runner`] and [`sandbox`]: one isolated, limited store per granted device, run
 //!    concurrently;
-//! 5. [`report`]: render the [`outcome`] for people or machines and pick the exit status.
+//! 5. [`report`]: render the [`outcome`] for people or machines and pick the exit status;
+//!    [`audit`] records every RPC attempt on the way.
+//!
+//! [`testing`] runs a plugin on simulated devices from a Rust test.
 //!
 //! Device access goes through [`fwctl_devices`] (re-exported as [`devices`]).
 
@@ -21,3 +24,4 @@ pub mod report;
 pub mod runner;
 pub mod sandbox;
 pub mod source;
+pub mod testing;

@@ -49,6 +49,25 @@ pub enum Value {
     Boolean(bool),
 }
 
+impl Value {
+    /// The value as an unsigned integer, if it is a non-negative integer.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Self::Unsigned(u) => Some(u),
+            Self::Integer(i) => u64::try_from(i).ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as text, if it is text.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -157,6 +176,18 @@ pub struct DeviceRun {
     /// What the plugin reported before it ended.
     #[serde(flatten)]
     pub output: RunOutput,
+}
+
+impl DeviceRun {
+    /// A fact the plugin reported.
+    pub fn fact(&self, key: &str) -> Option<&Value> {
+        self.output.facts.get(key)
+    }
+
+    /// The codes of the findings, in report order.
+    pub fn finding_codes(&self) -> Vec<&str> {
+        self.output.findings.iter().map(|f| f.code.as_str()).collect()
+    }
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

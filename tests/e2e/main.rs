@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod cxl_features;
 mod hostile;
+mod sdk_example;
 mod library;

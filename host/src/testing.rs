@@ -1,0 +1,116 @@
+//! Testing a plugin from Rust against simulated devices: what a vendor puts in their
+//! plugin crate's `tests/`. It builds the plugin for wasm32-wasip2, runs it through the
+//! same load → grant → run path as the binary, and hands back facts and findings, so a
+//! test states expectations in the plugin's own terms instead of byte arrays.
+//!
+//! ```no_run
+//! use fwctl_run::testing::{Simulation, build_plugin};
+//!
+//! let plugin = build_plugin(env!("CARGO_MANIFEST_DIR")).unwrap();
+//! let runs = Simulation::profile("cxl-type3").unwrap().run(&plugin, &["list"]).unwrap();
+//! assert_eq!(runs[0].fact("feature-count").and_then(|v| v.as_u64()), Some(7));
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use fwctl_devices::Backend;
+
+use crate::outcome::DeviceRun;
+use crate::plugin::Plugin;
+use crate::policy::{self, OperatorOptions, Policy};
+use crate::runner::run_on_devices;
+use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::source::DeviceSource;
+
+/// Builds the plugin crate at `crate_dir` (release, wasm32-wasip2) and returns the
+/// component's path. The build uses its own target directory, `target/plugin-tests` of
+/// the workspace, so it never waits on the lock of the `cargo test` that called it.
+pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf> {
+    let crate_dir = crate_dir.as_ref();
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let package: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
+    let name = package
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .with_context(|| format!("{} has no [package] name", manifest.display()))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let workspace = Command::new(&cargo)
+        .args(["locate-project", "--workspace", "--message-format", "plain", "--manifest-path"])
+        .arg(&manifest)
+        .output()
+        .context("running cargo locate-project")?;
+    let root = PathBuf::from(String::from_utf8_lossy(&workspace.stdout).trim());
+    let target = root.parent().unwrap_or(crate_dir).join("target/plugin-tests");
+    let status = Command::new(&cargo)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(&manifest)
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building {name} for wasm32-wasip2 failed ({status}); is the target installed? (rustup target add wasm32-wasip2)");
+    }
+    Ok(target.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_"))))
+}
+
+/// Simulated devices plus the policy a test runs plugins under.
+pub struct Simulation {
+    source: DeviceSource,
+    policy: Policy,
+    options: OperatorOptions,
+}
+
+impl Simulation {
+    /// The devices of a built-in profile (`default` for the default fleet) or a profile
+    /// file, under the built-in policy.
+    pub fn profile(name: &str) -> Result<Self> {
+        Ok(Self {
+            source: DeviceSource::simulated(Some(name), "a plugin test")?,
+            policy: Policy::builtin(),
+            options: OperatorOptions::default(),
+        })
+    }
+
+    /// Runs under `policy` instead of the built-in one.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// As `--allow-taint`.
+    pub fn allow_taint(mut self) -> Self {
+        self.options.allow_taint = true;
+        self
+    }
+
+    /// The simulated backend, e.g. to remove a device or read its kernel log.
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        self.source.backend.clone()
+    }
+
+    /// Runs the plugin at `plugin` on every simulated device, as `fwctl-run PLUGIN -- ARGS`.
+    pub fn run(&self, plugin: &Path, args: &[&str]) -> Result<Vec<DeviceRun>> {
+        let plugin = Plugin::load(plugin)?;
+        let grant = policy::grant(&plugin.manifest, &self.policy, &self.options)?;
+        let sandbox = Sandbox::new(&SandboxOptions::default())?;
+        let prepared = sandbox.prepare(&plugin.bytes)?;
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let runs = runtime.block_on(run_on_devices(
+            &plugin.manifest.name,
+            &prepared,
+            &grant,
+            self.source.backend.clone(),
+            &self.source.devices,
+            &args,
+            None,
+        ));
+        runtime.shutdown_background();
+        Ok(runs)
+    }
+}

@@ -1,0 +1,29 @@
+//! The SDK guide's plugin (sdk/examples/feature-drift.rs, quoted in sdk/README.md) is
+//! built like a vendor would build it and run on the simulated fleet.
+
+use std::process::Command;
+
+use crate::common::{device_run, fwctl_run, json, stderr, workspace_root};
+
+#[test]
+fn the_guides_plugin_builds_and_finds_the_drifted_feature() {
+    let root = workspace_root();
+    let target = root.join("target/e2e");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "fwctl-sdk", "--example", "feature-drift"])
+        .status()
+        .expect("running cargo");
+    assert!(status.success(), "the guide's build command works");
+    let plugin = target.join("wasm32-wasip2/release/examples/feature_drift.wasm");
+
+    let output = fwctl_run(&[plugin.to_str().unwrap(), "--sim", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "a warning finding means exit 1: {}", stderr(&output));
+    let report = json(&output);
+    let run = device_run(&report, "fwctl2");
+    assert_eq!(run["facts"]["drifted-features"], 1, "{run:#}");
+    assert_eq!(run["findings"][0]["detail"]["uuid"], "7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e");
+    // mlx5 devices are outside its manifest: not applicable, not failed.
+    assert_eq!(device_run(&report, "fwctl0")["status"], "not-applicable");
+}
