@@ -239,3 +239,33 @@ fn set_with_policy_and_allow_taint_writes_and_reads_back_even_past_one_mailbox()
         );
     }
 }
+
+#[test]
+fn every_rpc_cxl_features_sends_is_one_the_kernel_accepts_at_its_scope() {
+    // The simulator applies the kernel's own checks (opcode, op_size, scope, effects), so
+    // an audit trail of answered calls with return code 0 is the proof, per command.
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let policy = provisioning_policy(dir.path());
+    for args in [
+        vec!["--", "list"],
+        vec!["--", "get", "cxl-test", "--selection", "saved"],
+        vec!["--", "get", "a4c3e1f0-5b2d-4e8a-9c7b-6d5e4f3a2b1c"],
+        vec!["--allow-taint", "--", "set", "cxl-test", "u32:7"],
+    ] {
+        let mut argv = vec!["cxl-features.wasm", "--sim", "--device", "fwctl2", "--json"];
+        argv.extend_from_slice(&["--audit", audit.to_str().unwrap(), "--policy", policy.to_str().unwrap()]);
+        argv.extend_from_slice(&args);
+        let output = fwctl_run(&argv);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+    }
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() >= 12, "{}", lines.len());
+    for line in &lines {
+        assert_eq!((line["outcome"].as_str(), line["status"].as_u64()), (Some("ok"), Some(0)), "{line:#}");
+        let expected_scope = if line["opcode"] == "0x0502" { "debug-write" } else { "debug-read-only" };
+        assert_eq!(line["scope"], expected_scope, "{line:#}");
+    }
+    assert!(lines.iter().any(|l| l["opcode"] == "0x0502"), "the Set is on the record");
+}

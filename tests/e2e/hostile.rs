@@ -254,3 +254,61 @@ fn a_run_that_cannot_write_its_audit_log_does_not_start() {
     );
     assert!(crate::common::stdout(&output).is_empty(), "nothing ran");
 }
+
+#[test]
+fn manifest_set_replaces_the_embedded_manifest_and_inspect_shows_the_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = crate::common::plugin_dir().join("mlx5-diag.wasm");
+    let rewritten = dir.path().join("narrow.wasm");
+    let manifest = dir.path().join("narrow.toml");
+    std::fs::write(
+        &manifest,
+        "manifest-version = 1\nname = \"mlx5-narrow\"\nversion = \"9.9.9\"\nvendor = \"ops\"\n\
+         [devices.mlx5]\nscope = \"debug-read-only\"\nopcodes = [0x0101]\n",
+    )
+    .unwrap();
+    let (m, o, r) = (manifest.to_str().unwrap(), original.to_str().unwrap(), rewritten.to_str().unwrap());
+    let output = fwctl_run(&["manifest", "set", o, m, "--output", r]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(crate::common::stdout(&output).contains("sign it again") || crate::common::stdout(&output).contains("no longer covers it"));
+
+    // Exactly one manifest now (the SDK's nested copy is gone), and it is the new one.
+    let output = fwctl_run(&["inspect", r, "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let doc = json(&output);
+    assert_eq!((doc["manifest"]["name"].as_str(), doc["manifest"]["version"].as_str()), (Some("mlx5-narrow"), Some("9.9.9")));
+    assert_eq!(doc["grant"]["devices"]["mlx5"]["opcodes"], serde_json::json!([0x0101]));
+    assert_eq!(doc["world"]["matches"], true, "the rewritten component still instantiates");
+
+    // The narrowed plugin runs, and everything but QUERY_ADAPTER is refused by the host.
+    let output = fwctl_run(&[r, "--sim", "--device", "fwctl0", "--json"]);
+    let report = json(&output);
+    let denials = device_run(&report, "fwctl0")["denials"].as_array().unwrap().clone();
+    assert!(!denials.is_empty() && denials.iter().all(|d| d.as_str().unwrap().contains("allow-list")), "{denials:#?}");
+
+    // A bad manifest is refused naming the field, and the plugin is left as it was.
+    std::fs::write(&manifest, "manifest-version = 1\nname = \"x\"\nversion = \"1\"\nvendor = \"v\"\n[devices.mlx5]\nscope = \"root\"\n").unwrap();
+    let before = std::fs::read(&rewritten).unwrap();
+    let output = fwctl_run(&["manifest", "set", r, m]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("unknown variant `root`"), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&rewritten).unwrap(), before);
+}
+
+#[test]
+fn inspect_prints_the_grant_a_policy_would_give_without_running_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\n").unwrap();
+    let p = policy.to_str().unwrap();
+    let doc = json(&fwctl_run(&["inspect", "cxl-features.wasm", "--policy", p, "--json"]));
+    assert_eq!(doc["grant"]["devices"]["cxl"]["scope"], "debug-read-only");
+    assert!(doc["grant"]["devices"]["cxl"]["withheld"].as_str().unwrap().contains("--allow-taint"));
+    let doc = json(&fwctl_run(&["inspect", "cxl-features.wasm", "--policy", p, "--allow-taint", "--json"]));
+    assert_eq!(doc["grant"]["devices"]["cxl"]["scope"], "debug-write-full");
+
+    // mlx5-diag needs mlx5 devices, which this policy does not grant at all.
+    let output = fwctl_run(&["inspect", "mlx5-diag.wasm", "--policy", p]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(crate::common::stdout(&output).contains("`devices.mlx5`"), "{}", crate::common::stdout(&output));
+}

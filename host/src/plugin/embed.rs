@@ -65,7 +65,7 @@ fn rewrite_component(bytes: &[u8]) -> Result<Component, EmbedError> {
             } => {
                 let module = rewrite_module(&bytes[unchecked_range.clone()])?;
                 out.section(&wasm_encoder::ModuleSection(&module));
-                parser.skip_section();
+                // The outer parser resumes after the nested binary, which it did not read.
                 offset += unchecked_range.len();
             }
             Payload::ComponentSection {
@@ -73,7 +73,6 @@ fn rewrite_component(bytes: &[u8]) -> Result<Component, EmbedError> {
             } => {
                 let nested = rewrite_component(&bytes[unchecked_range.clone()])?;
                 out.section(&wasm_encoder::NestedComponentSection(&nested));
-                parser.skip_section();
                 offset += unchecked_range.len();
             }
             other => {
