@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod cxl_features;
+mod golden;
 mod hostile;
 mod sdk_example;
 mod library;

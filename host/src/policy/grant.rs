@@ -78,6 +78,7 @@ pub struct KindGrant {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_reg_read: Option<BTreeSet<u16>>,
     /// mlx5: the registers `ACCESS_REG` may write (none unless listed).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub access_reg_write: BTreeSet<u16>,
     /// CXL: the only Features Set Feature may target, if listed.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "uuid_texts")]
