@@ -1,7 +1,8 @@
 //! Benchmarks, measured in one run and printed as a Markdown table for BENCHMARKS.md:
 //!
 //! 1. the cost of one RPC through the plugin boundary (guest → host → simulator → guest)
-//!    against calling the simulator directly from Rust;
+//!    against calling the simulator directly from Rust, without and with the audit trail
+//!    (one JSON line per RPC);
 //! 2. `fwctl-run mlx5-diag.wasm --sim` wall time with a cold and a warm compile cache;
 //! 3. concurrency: mlx5-diag on 8 slow simulated devices against 1 (same per-device work).
 //!
@@ -12,6 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fwctl_run::audit::{AuditLog, AuditTrail, PluginIdentity};
 use fwctl_run::devices::Backend;
 use fwctl_run::devices::sim::SimBackend;
 use fwctl_run::plugin::Plugin;
@@ -27,7 +29,9 @@ const ROUNDS: usize = 5;
 fn main() {
     let plugins = build_plugins();
     let direct = median(ROUNDS, || direct_rpcs(RPCS)) / RPCS as u32;
-    let boundary = boundary_rpcs(&plugins.join("hostile.wasm"));
+    let boundary = boundary_rpcs(&plugins.join("hostile.wasm"), false);
+    let audited = boundary_rpcs(&plugins.join("hostile.wasm"), true);
+    let record = median(ROUNDS, || audit_records(RPCS)) / RPCS as u32;
     let (cold, warm) = cli_cold_and_warm(&plugins);
     let one = median(ROUNDS, || slow_fleet(&plugins.join("mlx5-diag.wasm"), 1));
     let eight = median(ROUNDS, || slow_fleet(&plugins.join("mlx5-diag.wasm"), 8));
@@ -42,6 +46,17 @@ fn main() {
         "| RPC through the plugin boundary (guest → host → simulator → guest) | {} ns/call | {:.1}× direct |",
         boundary.as_nanos(),
         boundary.as_secs_f64() / direct.as_secs_f64()
+    );
+    println!(
+        "| the same, each RPC written to the audit trail | {} ns/call | {:.1}× direct, {:.2}× unaudited |",
+        audited.as_nanos(),
+        audited.as_secs_f64() / direct.as_secs_f64(),
+        audited.as_secs_f64() / boundary.as_secs_f64()
+    );
+    println!(
+        "| one audit record alone (JSON line + write to a file) | {} ns/record | {:.3}× an unaudited boundary RPC |",
+        record.as_nanos(),
+        record.as_secs_f64() / boundary.as_secs_f64()
     );
     println!(
         "| `fwctl-run mlx5-diag.wasm --sim`, cold compile cache | {:.0} ms | 1.0 |",
@@ -108,6 +123,23 @@ fn slow_fleet(plugin: &Path, devices: usize) -> Duration {
     elapsed
 }
 
+/// Writes `count` audit records of a QUERY_ISSI answer, as the host does per RPC.
+fn audit_records(count: u64) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).unwrap());
+    let who = PluginIdentity { name: "bench".into(), version: "1".into(), sha256: "sha256:00".into(), signer: None };
+    let trail = AuditTrail::new(log, who);
+    let sim = SimBackend::default_fleet();
+    let device = sim.discover().unwrap().remove(0);
+    let answer = [0u8; 112];
+    let started = Instant::now();
+    for _ in 0..count {
+        let outcome = fwctl_run::audit::answered(device.kind, &answer, 112);
+        trail.record(&device, fwctl_run::devices::Scope::DebugReadOnly, &QUERY_ISSI, 112, outcome, Duration::from_micros(1));
+    }
+    started.elapsed()
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -135,8 +167,19 @@ fn direct_rpcs(count: u64) -> Duration {
 
 /// Per-RPC time through the boundary: a run doing `RPCS` RPCs minus a run doing none
 /// (instantiation and call overhead cancel out), over the number of RPCs.
-fn boundary_rpcs(plugin: &Path) -> Duration {
+fn boundary_rpcs(plugin: &Path, audited: bool) -> Duration {
     let plugin = Plugin::load(plugin).unwrap();
+    let audit_dir = tempfile::tempdir().unwrap();
+    let trail = audited.then(|| {
+        let log = Arc::new(AuditLog::open(&audit_dir.path().join("audit.jsonl")).unwrap());
+        let who = PluginIdentity {
+            name: plugin.manifest.name.clone(),
+            version: plugin.manifest.version.clone(),
+            sha256: plugin.digest.clone(),
+            signer: None,
+        };
+        AuditTrail::new(log, who)
+    });
     let overrides = LimitOverrides {
         rpcs: Some(RPCS + 1),
         timeout_ms: Some(120_000),
@@ -161,7 +204,13 @@ fn boundary_rpcs(plugin: &Path) -> Duration {
             let args = vec!["rpc-loop".to_string(), count.to_string()];
             let started = Instant::now();
             let runs = runtime.block_on(run_on_devices(
-                "hostile", &prepared, &grant, backend, &device, &args, None,
+                "hostile",
+                &prepared,
+                &grant,
+                backend,
+                &device,
+                &args,
+                trail.clone(),
             ));
             let elapsed = started.elapsed();
             assert_eq!(runs[0].rpcs, count, "{:?}", runs[0].status);
@@ -175,12 +224,14 @@ fn boundary_rpcs(plugin: &Path) -> Duration {
 
 fn cli_cold_and_warm(plugins: &Path) -> (Duration, Duration) {
     let binary = env!("CARGO_BIN_EXE_fwctl-run");
+    let audit = tempfile::tempdir().unwrap();
     let run = |cache: &Path| {
         let started = Instant::now();
         let status = Command::new(binary)
             .args(["mlx5-diag.wasm", "--sim", "--cache-dir"])
             .arg(cache)
             .env("FWCTL_RUN_PLUGIN_PATH", plugins)
+            .env("FWCTL_RUN_AUDIT", audit.path().join("audit.jsonl"))
             .output()
             .unwrap()
             .status;
