@@ -51,11 +51,10 @@ fn normalise_human(text: &str) -> String {
                 line.replace_range(at..end, "sha256:<digest>");
             }
             // "[3 RPCs, 2.5 ms]": the duration varies.
-            if let (Some(comma), Some(ms)) = (line.rfind(", "), line.rfind(" ms]")) {
-                if comma < ms && line[comma + 2..ms].parse::<f64>().is_ok() {
+            if let (Some(comma), Some(ms)) = (line.rfind(", "), line.rfind(" ms]"))
+                && comma < ms && line[comma + 2..ms].parse::<f64>().is_ok() {
                     line.replace_range(comma + 2..ms, "<t>");
                 }
-            }
             line
         })
         .collect::<Vec<_>>()
