@@ -345,6 +345,57 @@ impl<'d, 'a> Mlx5<'d, 'a> {
         self.read_register(registers::MPEIN, registers::MPEIN_SIZE, |_| {}).map(|r| registers::Mpein::decode(&r))
     }
 
+    /// PMTU for a local port (1-based).
+    pub fn pmtu(&self, port: u8) -> Result<registers::Pmtu, Error> {
+        self.read_register(registers::PMTU, registers::PMTU_SIZE, |r| bits::set(r, 0, 23, 16, port as u32))
+            .map(|r| registers::Pmtu::decode(&r))
+    }
+
+    /// A PPCNT counter group of a local port, read without clearing (`clr` stays 0:
+    /// a diagnostic must not reset the counters other tools rely on).
+    pub fn ppcnt(&self, port: u8, group: u32) -> Result<Vec<u8>, Error> {
+        self.read_register(registers::PPCNT, registers::PPCNT_SIZE, |r| {
+            bits::set(r, 0, 23, 16, port as u32);
+            bits::set(r, 0, 5, 0, group);
+        })
+    }
+
+    /// PPCNT IEEE 802.3 counters.
+    pub fn ppcnt_ieee(&self, port: u8) -> Result<registers::Ieee8023, Error> {
+        self.ppcnt(port, registers::ppcnt_group::IEEE_802_3).map(|r| registers::Ieee8023::decode(&r))
+    }
+
+    /// PPCNT physical-layer counters.
+    pub fn ppcnt_physical(&self, port: u8) -> Result<registers::PhysicalLayer, Error> {
+        self.ppcnt(port, registers::ppcnt_group::PHYSICAL_LAYER).map(|r| registers::PhysicalLayer::decode(&r))
+    }
+
+    /// PPCNT physical-layer statistical counters (BER).
+    pub fn ppcnt_statistical(&self, port: u8) -> Result<registers::PhysicalStatistical, Error> {
+        self.ppcnt(port, registers::ppcnt_group::PHYSICAL_STATISTICAL)
+            .map(|r| registers::PhysicalStatistical::decode(&r))
+    }
+
+    /// PDDR troubleshooting page of a local port.
+    pub fn pddr_troubleshooting(&self, port: u8) -> Result<registers::PddrTroubleshooting, Error> {
+        self.read_register(registers::PDDR, registers::PDDR_SIZE, |r| {
+            bits::set(r, 0, 23, 16, port as u32);
+            bits::set(r, 1, 7, 0, registers::PDDR_PAGE_TROUBLESHOOTING);
+        })
+        .map(|r| registers::PddrTroubleshooting::decode(&r))
+    }
+
+    /// MCIA: `size` bytes (at most 128) at `address` of module `module`'s lower page.
+    pub fn mcia(&self, module: u8, address: u16, size: u16) -> Result<registers::Mcia, Error> {
+        self.read_register(registers::MCIA, registers::MCIA_SIZE, |r| {
+            bits::set(r, 0, 23, 16, module as u32);
+            bits::set(r, 1, 31, 24, registers::MCIA_I2C_LOW);
+            bits::set(r, 1, 15, 0, address as u32);
+            bits::set(r, 2, 15, 0, size as u32);
+        })
+        .map(|r| registers::Mcia::decode(&r))
+    }
+
     /// MCAM group 0: which management registers (0x9000–0x907f) the firmware implements.
     pub fn mcam(&self) -> Result<registers::AccessRegMask, Error> {
         self.read_register(registers::MCAM, registers::MCAM_SIZE, |_| {})

@@ -548,3 +548,290 @@ mod tests {
         assert!(!mask.supports(MTCAP) && !mask.supports(0x5006));
     }
 }
+
+/// PMTU register id.
+pub const PMTU: u16 = 0x5003;
+/// PMTU size.
+pub const PMTU_SIZE: usize = 16;
+/// PPCNT register id.
+pub const PPCNT: u16 = 0x5008;
+/// PPCNT size.
+pub const PPCNT_SIZE: usize = 256;
+/// PDDR register id.
+pub const PDDR: u16 = 0x5031;
+/// PDDR size.
+pub const PDDR_SIZE: usize = 256;
+/// PDDR page with the troubleshooting status.
+pub const PDDR_PAGE_TROUBLESHOOTING: u32 = 1;
+/// MCIA register id.
+pub const MCIA: u16 = 0x9014;
+/// MCIA size (16-byte header, then up to 128 data bytes).
+pub const MCIA_SIZE: usize = 144;
+/// MCIA: I²C address of a module's lower memory (page 0).
+pub const MCIA_I2C_LOW: u32 = 0x50;
+
+/// PPCNT counter groups read by diagnostics.
+pub mod ppcnt_group {
+    /// IEEE 802.3 counters.
+    pub const IEEE_802_3: u32 = 0x00;
+    /// Physical-layer counters (symbol errors, FEC blocks, link-down events).
+    pub const PHYSICAL_LAYER: u32 = 0x12;
+    /// Physical-layer statistical counters (received and corrected bits: BER).
+    pub const PHYSICAL_STATISTICAL: u32 = 0x16;
+}
+
+/// PMTU: a port's MTUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pmtu {
+    /// Local port.
+    pub port: u8,
+    /// Largest MTU the port supports.
+    pub max_mtu: u16,
+    /// Configured MTU.
+    pub admin_mtu: u16,
+    /// MTU in effect.
+    pub oper_mtu: u16,
+}
+
+impl Pmtu {
+    /// Decodes a PMTU image.
+    pub fn decode(r: &[u8]) -> Self {
+        Self {
+            port: get(r, 0, 23, 16) as u8,
+            max_mtu: get(r, 1, 31, 16) as u16,
+            admin_mtu: get(r, 2, 31, 16) as u16,
+            oper_mtu: get(r, 3, 31, 16) as u16,
+        }
+    }
+}
+
+/// Where PPCNT's counter set starts.
+const PPCNT_DATA: usize = 8;
+
+fn counter(r: &[u8], offset: usize) -> u64 {
+    get_u64(r, PPCNT_DATA + offset)
+}
+
+fn counter32(r: &[u8], offset: usize) -> u32 {
+    get(r, (PPCNT_DATA + offset) / 4, 31, 0)
+}
+
+/// PPCNT IEEE 802.3 group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ieee8023 {
+    /// Frames sent.
+    pub frames_tx_ok: u64,
+    /// Frames received.
+    pub frames_rx_ok: u64,
+    /// Frames received with a bad FCS.
+    pub fcs_errors: u64,
+}
+
+impl Ieee8023 {
+    /// Decodes a PPCNT image of group 0x00.
+    pub fn decode(r: &[u8]) -> Self {
+        Self { frames_tx_ok: counter(r, 0), frames_rx_ok: counter(r, 8), fcs_errors: counter(r, 16) }
+    }
+}
+
+/// PPCNT physical-layer group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysicalLayer {
+    /// Milliseconds since the counters were last cleared.
+    pub time_since_last_clear_ms: u64,
+    /// Symbol errors.
+    pub symbol_errors: u64,
+    /// RS-FEC blocks corrected.
+    pub fec_corrected_blocks: u64,
+    /// RS-FEC blocks that could not be corrected.
+    pub fec_uncorrectable_blocks: u64,
+    /// Times the link went down.
+    pub link_down_events: u32,
+    /// Times the link recovered without going down.
+    pub successful_recovery_events: u32,
+}
+
+impl PhysicalLayer {
+    /// Decodes a PPCNT image of group 0x12.
+    pub fn decode(r: &[u8]) -> Self {
+        Self {
+            time_since_last_clear_ms: counter(r, 0),
+            symbol_errors: counter(r, 8),
+            fec_corrected_blocks: counter(r, 120),
+            fec_uncorrectable_blocks: counter(r, 128),
+            link_down_events: counter32(r, 192),
+            successful_recovery_events: counter32(r, 196),
+        }
+    }
+}
+
+/// PPCNT physical-layer statistical group: the bit error ratios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PhysicalStatistical {
+    /// Bits received.
+    pub received_bits: u64,
+    /// Symbol errors after FEC (what the link layer sees).
+    pub symbol_errors: u64,
+    /// Bits FEC corrected.
+    pub corrected_bits: u64,
+}
+
+impl PhysicalStatistical {
+    /// Decodes a PPCNT image of group 0x16.
+    pub fn decode(r: &[u8]) -> Self {
+        Self { received_bits: counter(r, 8), symbol_errors: counter(r, 16), corrected_bits: counter(r, 24) }
+    }
+
+    /// Raw (pre-FEC) BER: corrected bits over received bits; `None` before any bit.
+    pub fn raw_ber(&self) -> Option<f64> {
+        (self.received_bits > 0).then(|| self.corrected_bits as f64 / self.received_bits as f64)
+    }
+
+    /// Effective (post-FEC) BER: symbol errors over received bits; `None` before any bit.
+    pub fn effective_ber(&self) -> Option<f64> {
+        (self.received_bits > 0).then(|| self.symbol_errors as f64 / self.received_bits as f64)
+    }
+}
+
+/// PDDR troubleshooting page: why a link is (or is not) up, in the firmware's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PddrTroubleshooting {
+    /// Monitor opcode (0: no issue observed).
+    pub monitor_opcode: u16,
+    /// The status message.
+    pub message: String,
+}
+
+impl PddrTroubleshooting {
+    /// Decodes a PDDR image of the troubleshooting page.
+    pub fn decode(r: &[u8]) -> Self {
+        Self { monitor_opcode: get(r, 3, 15, 0) as u16, message: get_ascii(r, 20, 236) }
+    }
+}
+
+/// MCIA: bytes read from a module's EEPROM, or why none could be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mcia {
+    /// Module (cage) index.
+    pub module: u8,
+    /// 0 good, 1 no EEPROM, 2 not supported, 3 not connected, 9 I²C error, 16 disabled.
+    pub status: u8,
+    /// The bytes read (empty unless `status` is 0).
+    pub data: Vec<u8>,
+}
+
+impl Mcia {
+    /// Decodes an MCIA image.
+    pub fn decode(r: &[u8]) -> Self {
+        let status = get(r, 0, 7, 0) as u8;
+        let size = (get(r, 2, 15, 0) as usize).min(r.len().saturating_sub(16));
+        let data = if status == 0 { r[16..16 + size].to_vec() } else { Vec::new() };
+        Self { module: get(r, 0, 23, 16) as u8, status, data }
+    }
+
+    /// A module sits in the cage (anything but "not connected").
+    pub fn present(&self) -> bool {
+        self.status != 3
+    }
+
+    /// `good`, `no-eeprom`, `not-supported`, `not-connected`, `i2c-error`, `disabled`.
+    pub fn status_name(&self) -> &'static str {
+        match self.status {
+            0 => "good",
+            1 => "no-eeprom",
+            2 => "not-supported",
+            3 => "not-connected",
+            9 => "i2c-error",
+            16 => "disabled",
+            _ => "unknown",
+        }
+    }
+
+    /// The SFF-8024 identifier (byte 0 of the lower page), when read.
+    pub fn identifier(&self) -> Option<u8> {
+        self.data.first().copied()
+    }
+}
+
+/// The SFF-8024 name of a module identifier.
+pub fn module_type_name(identifier: u8) -> &'static str {
+    match identifier {
+        0x03 => "SFP",
+        0x0c => "QSFP",
+        0x0d => "QSFP+",
+        0x11 => "QSFP28",
+        0x18 => "QSFP-DD",
+        0x19 => "OSFP",
+        0x1b => "DSFP",
+        0x1e => "QSFP112",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod port_register_tests {
+    use super::*;
+    use crate::mlx5::bits::{set, set_ascii, set_u64};
+
+    #[test]
+    fn pmtu_decodes_the_three_mtus() {
+        let mut r = [0u8; PMTU_SIZE];
+        set(&mut r, 0, 23, 16, 1);
+        set(&mut r, 1, 31, 16, 9216);
+        set(&mut r, 2, 31, 16, 9000);
+        set(&mut r, 3, 31, 16, 1500);
+        assert_eq!(Pmtu::decode(&r), Pmtu { port: 1, max_mtu: 9216, admin_mtu: 9000, oper_mtu: 1500 });
+    }
+
+    #[test]
+    fn ppcnt_groups_decode_at_their_reference_offsets() {
+        let mut r = [0u8; PPCNT_SIZE];
+        set_u64(&mut r, 8, 5_000); // time since clear
+        set_u64(&mut r, 8 + 8, 17); // symbol errors
+        set_u64(&mut r, 8 + 120, 1_000_000); // FEC corrected
+        set_u64(&mut r, 8 + 128, 3); // FEC uncorrectable
+        set(&mut r, (8 + 192) / 4, 31, 0, 2); // link down events
+        set(&mut r, (8 + 196) / 4, 31, 0, 9); // recoveries
+        let p = PhysicalLayer::decode(&r);
+        assert_eq!(
+            (p.time_since_last_clear_ms, p.symbol_errors, p.fec_corrected_blocks, p.fec_uncorrectable_blocks),
+            (5_000, 17, 1_000_000, 3)
+        );
+        assert_eq!((p.link_down_events, p.successful_recovery_events), (2, 9));
+
+        let mut s = [0u8; PPCNT_SIZE];
+        set_u64(&mut s, 8 + 8, 4_000_000_000_000);
+        set_u64(&mut s, 8 + 16, 4);
+        set_u64(&mut s, 8 + 24, 4_000_000);
+        let s = PhysicalStatistical::decode(&s);
+        assert_eq!(s.effective_ber(), Some(1e-12));
+        assert_eq!(s.raw_ber(), Some(1e-6));
+        assert_eq!(PhysicalStatistical::decode(&[0u8; PPCNT_SIZE]).raw_ber(), None);
+
+        let mut i = [0u8; PPCNT_SIZE];
+        set_u64(&mut i, 8 + 16, 12);
+        assert_eq!(Ieee8023::decode(&i).fcs_errors, 12);
+    }
+
+    #[test]
+    fn pddr_and_mcia_decode_message_presence_and_type() {
+        let mut r = [0u8; PDDR_SIZE];
+        set(&mut r, 3, 15, 0, 0x2a);
+        set_ascii(&mut r, 20, 236, "Cable is unplugged");
+        let t = PddrTroubleshooting::decode(&r);
+        assert_eq!((t.monitor_opcode, t.message.as_str()), (0x2a, "Cable is unplugged"));
+
+        let mut m = [0u8; MCIA_SIZE];
+        set(&mut m, 0, 23, 16, 1);
+        set(&mut m, 2, 15, 0, 1);
+        m[16] = 0x19;
+        let mcia = Mcia::decode(&m);
+        assert!(mcia.present());
+        assert_eq!((mcia.status_name(), mcia.identifier().map(module_type_name)), ("good", Some("OSFP")));
+
+        set(&mut m, 0, 7, 0, 3);
+        let empty = Mcia::decode(&m);
+        assert!(!empty.present() && empty.data.is_empty());
+        assert_eq!(empty.status_name(), "not-connected");
+    }
+}
