@@ -742,7 +742,7 @@ fn garbage_never_panics_and_failures_carry_only_status_and_syndrome() {
         let h = &mut handles[round % 2];
         let len = (next() % 400) as usize;
         let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        if len >= 16 && next() % 4 != 0 {
+        if len >= 16 && !next().is_multiple_of(4) {
             // Aim at what passes the driver so the firmware model sees garbage too.
             let op: u16 = [0x805, 0xb0c, 0x100, 0x101, 0x10a, 0x750, 0x754, 0x770, 0x80d, 0x109, 0x50b, 0x819][(next() % 12) as usize];
             input[..2].copy_from_slice(&op.to_be_bytes());

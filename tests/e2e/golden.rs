@@ -103,3 +103,21 @@ fn cxl_features_output_on_the_cxl_profile() {
         check("cxl-features", case, "cxl-features.wasm", "cxl-type3", args);
     }
 }
+
+/// Every mlx5 profile: the healthy ones and one per fault.
+pub const MLX5_PROFILES: &[&str] = &[
+    "connectx7-healthy",
+    "connectx6dx-healthy",
+    "connectx7-hot-module",
+    "connectx7-pcie-degraded",
+    "connectx7-link-down",
+    "connectx7-fec-errors",
+    "connectx6dx-old-firmware",
+];
+
+#[test]
+fn mlx5_diag_output_on_every_mlx5_profile() {
+    for profile in MLX5_PROFILES {
+        check("mlx5-diag", profile, "mlx5-diag.wasm", profile, &[]);
+    }
+}

@@ -121,6 +121,12 @@ fn a_device_removed_before_the_run_is_a_failed_run_not_a_crash() {
     assert_eq!(runs[0].output.facts["network"], Value::Boolean(false));
 }
 
+/// Runs a plugin on one built-in profile's single device.
+fn run_profile(plugin: &str, profile: &str, args: &[&str]) -> fwctl_run::outcome::DeviceRun {
+    let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(&Fleet::builtin(profile).unwrap().unwrap()).unwrap());
+    run(plugin, backend, args).remove(0)
+}
+
 #[test]
 fn the_library_path_decodes_the_same_values_as_the_profile() {
     let backend: Arc<dyn Backend> = Arc::new(
@@ -147,6 +153,10 @@ fn the_library_path_decodes_the_same_values_as_the_profile() {
         "--no-pcie skipped the section"
     );
     assert!(run.output.findings.is_empty());
-    // MGIR, QUERY_ADAPTER, QUERY_HCA_CAP, then PAOS + PTYS per port, then MTMP.
-    assert_eq!(run.rpcs, 8);
+    // MGIR, QUERY_ADAPTER, QUERY_HCA_CAP, MCAM, PCAM; per port PDDR, PAOS, PTYS, PMTU,
+    // three PPCNT groups, MCIA and the module's MTMP (9 × 2); then the ASIC's MTMP.
+    assert_eq!(run.rpcs, 5 + 2 * 9 + 1);
+    let run = &run_profile("mlx5-diag.wasm", "connectx6dx-healthy", &["--no-pcie", "--no-counters", "--no-modules"]);
+    // The per-port sections shrink to PDDR, PAOS, PTYS and PMTU.
+    assert_eq!(run.rpcs, 5 + 2 * 4 + 1);
 }

@@ -9,3 +9,4 @@ mod golden;
 mod hostile;
 mod sdk_example;
 mod library;
+mod mlx5_diag;

@@ -26,6 +26,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("connectx7-healthy", include_str!("../../profiles/connectx7-healthy.toml")),
     ("connectx6dx-healthy", include_str!("../../profiles/connectx6dx-healthy.toml")),
     ("cxl-type3", include_str!("../../profiles/cxl-type3.toml")),
+    // One fault each, so tests can prove each finding fires (and only it).
+    ("connectx7-hot-module", include_str!("../../profiles/connectx7-hot-module.toml")),
+    ("connectx7-pcie-degraded", include_str!("../../profiles/connectx7-pcie-degraded.toml")),
+    ("connectx7-link-down", include_str!("../../profiles/connectx7-link-down.toml")),
+    ("connectx7-fec-errors", include_str!("../../profiles/connectx7-fec-errors.toml")),
+    ("connectx6dx-old-firmware", include_str!("../../profiles/connectx6dx-old-firmware.toml")),
 ];
 
 /// The default fleet (used on machines without fwctl devices): two ConnectX-class NICs

@@ -1,0 +1,91 @@
+//! Device-wide sections: firmware identity (MGIR or MCQI, QUERY_ADAPTER), the PCIe link
+//! (MPEIN) and the ASIC temperature (MTMP).
+
+use fwctl_sdk::mlx5::Mlx5;
+use fwctl_sdk::mlx5::registers;
+use fwctl_sdk::{Severity, fact, finding, log};
+
+use crate::options::Options;
+use crate::{Support, failed};
+
+/// Firmware version and device id: MGIR, or the kernel's way (MCQI) when MGIR fails.
+pub fn firmware(mlx5: &Mlx5) {
+    let mgir_error = match mlx5.mgir() {
+        Ok(mgir) => {
+            fact("firmware-version", mgir.fw_version);
+            fact("device-id", format!("{:#06x}", mgir.device_id));
+            return;
+        }
+        Err(e) => e,
+    };
+    match mlx5.mcqi_version(0) {
+        Ok(v) => {
+            log::warn(format!("MGIR failed ({mgir_error}); firmware version read from MCQI"));
+            fact("firmware-version", v.version());
+        }
+        Err(mcqi_error) => {
+            failed("firmware version (MGIR)", &mgir_error);
+            log::warn(format!("firmware version (MCQI) also failed: {mcqi_error}"));
+        }
+    }
+}
+
+pub fn pcie(mlx5: &Mlx5, support: &Support) {
+    if !support.has(registers::MPEIN) {
+        return;
+    }
+    let mpein = match mlx5.mpein() {
+        Ok(m) => m,
+        Err(e) => return failed("PCIe link (MPEIN)", &e),
+    };
+    fact("pcie-link", mpein.active());
+    fact("pcie-width-active", mpein.width_active as u64);
+    fact("pcie-width-enabled", mpein.width_enabled as u64);
+    fact("pcie-gen-active", mpein.gen_active as u64);
+    fact("pcie-gen-enabled", mpein.gen_enabled as u64);
+    if mpein.degraded() {
+        finding(
+            Severity::Warning,
+            "mlx5.pcie.degraded",
+            format!(
+                "PCIe link trained at Gen{} x{}, below the enabled Gen{} x{}",
+                mpein.gen_active, mpein.width_active, mpein.gen_enabled, mpein.width_enabled
+            ),
+        )
+        .detail("gen-active", mpein.gen_active as u64)
+        .detail("gen-enabled", mpein.gen_enabled as u64)
+        .detail("width-active", mpein.width_active as u64)
+        .detail("width-enabled", mpein.width_enabled as u64)
+        .report();
+    }
+}
+
+pub fn asic_temperature(mlx5: &Mlx5, options: &Options) {
+    let asic = match mlx5.mtmp(0) {
+        Ok(t) => t,
+        Err(e) => return failed("ASIC temperature (MTMP)", &e),
+    };
+    fact("asic-temperature-celsius", asic.celsius);
+    if asic.threshold_hi_celsius > 0.0 {
+        fact("asic-temperature-warn-celsius", asic.threshold_hi_celsius);
+    }
+    // The firmware's threshold (0: none set) unless the operator gave one.
+    let warn = options.temp_warn.unwrap_or(asic.threshold_hi_celsius);
+    let level = if asic.celsius >= options.temp_critical {
+        Some((Severity::Critical, options.temp_critical, "critical"))
+    } else if warn > 0.0 && asic.celsius >= warn {
+        Some((Severity::Warning, warn, "warning"))
+    } else {
+        None
+    };
+    if let Some((severity, threshold, name)) = level {
+        finding(
+            severity,
+            "mlx5.temperature.high",
+            format!("ASIC temperature {:.1} °C is at or above the {name} threshold {threshold:.1} °C", asic.celsius),
+        )
+        .detail("temperature-celsius", asic.celsius)
+        .detail("threshold-celsius", threshold)
+        .report();
+    }
+}

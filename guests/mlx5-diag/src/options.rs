@@ -1,0 +1,82 @@
+//! The plugin's arguments: which sections to run and the thresholds findings use.
+
+/// What the operator asked for.
+#[derive(Debug, PartialEq)]
+pub struct Options {
+    pub ports: bool,
+    pub counters: bool,
+    pub modules: bool,
+    pub pcie: bool,
+    pub temperature: bool,
+    /// ASIC warning threshold; `None`: the firmware's own.
+    pub temp_warn: Option<f64>,
+    pub temp_critical: f64,
+    /// Module critical threshold (the warning one is the firmware's).
+    pub module_temp_critical: f64,
+    /// Effective (post-FEC) BER above which a link is reported.
+    pub ber_threshold: f64,
+}
+
+const USAGE: &str = "expected --no-ports, --no-counters, --no-modules, --no-pcie, --no-temperature, \
+                     --temp-warn-celsius N, --temp-critical-celsius N, --module-temp-critical-celsius N, \
+                     --ber-threshold X";
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut o = Options {
+            ports: true,
+            counters: true,
+            modules: true,
+            pcie: true,
+            temperature: true,
+            temp_warn: None,
+            temp_critical: 120.0,
+            module_temp_critical: 85.0,
+            ber_threshold: 1e-10,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut number = |what: &str| -> Result<f64, String> {
+                it.next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| format!("{arg} needs {what}"))
+            };
+            match arg.as_str() {
+                "--no-ports" => o.ports = false,
+                "--no-counters" => o.counters = false,
+                "--no-modules" => o.modules = false,
+                "--no-pcie" => o.pcie = false,
+                "--no-temperature" => o.temperature = false,
+                "--temp-warn-celsius" => o.temp_warn = Some(number("a number of degrees Celsius")?),
+                "--temp-critical-celsius" => o.temp_critical = number("a number of degrees Celsius")?,
+                "--module-temp-critical-celsius" => o.module_temp_critical = number("a number of degrees Celsius")?,
+                "--ber-threshold" => o.ber_threshold = number("a bit error ratio such as 1e-12")?,
+                other => return Err(format!("unknown argument `{other}` ({USAGE})")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn arguments_select_sections_and_thresholds() {
+        let o = Options::parse(&args(&["--no-pcie", "--temp-warn-celsius", "80", "--ber-threshold", "1e-12"])).unwrap();
+        assert!(o.ports && o.counters && !o.pcie && o.temperature);
+        assert_eq!((o.temp_warn, o.temp_critical, o.ber_threshold), (Some(80.0), 120.0, 1e-12));
+        for bad in [&["--temp-warn-celsius"][..], &["--temp-warn-celsius", "hot"], &["--ber-threshold", "NaN"], &["--ber-threshold", "-1"]] {
+            assert!(Options::parse(&args(bad)).unwrap_err().contains("needs"), "{bad:?}");
+        }
+        assert!(Options::parse(&args(&["--frobnicate"])).unwrap_err().contains("unknown argument `--frobnicate`"));
+        let o = Options::parse(&args(&["--no-ports", "--no-counters", "--no-modules", "--no-temperature"])).unwrap();
+        assert!(!o.ports && !o.counters && !o.modules && o.pcie && !o.temperature);
+    }
+}

@@ -1,0 +1,163 @@
+//! Per port: link state, speed and protocol (PAOS/PTYS), MTU (PMTU), the firmware's
+//! troubleshooting message (PDDR), error counters and BER (PPCNT), and the module in the
+//! cage (MCIA, MTMP).
+
+use fwctl_sdk::mlx5::Mlx5;
+use fwctl_sdk::mlx5::registers::{self, module_type_name};
+use fwctl_sdk::{Severity, fact, finding};
+
+use crate::options::Options;
+use crate::{Support, failed};
+
+/// MTMP sensor index of module N.
+const MODULE_SENSOR_BASE: u16 = 64;
+
+pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, port: u8) {
+    let p = format!("port{port}");
+    let troubleshooting = support
+        .has(registers::PDDR)
+        .then(|| mlx5.pddr_troubleshooting(port))
+        .and_then(|r| r.map_err(|e| failed(&format!("port {port} troubleshooting (PDDR)"), &e)).ok());
+    if let Some(t) = &troubleshooting {
+        fact(format!("{p}-troubleshooting"), t.message.as_str());
+    }
+
+    match mlx5.paos(port) {
+        Ok(paos) => {
+            let state = |up| if up { "up" } else { "down" };
+            fact(format!("{p}-admin-state"), state(paos.admin_up()));
+            fact(format!("{p}-oper-state"), state(paos.oper_up()));
+            if paos.admin_up() && !paos.oper_up() {
+                let why = troubleshooting.as_ref().map_or("", |t| t.message.as_str());
+                let mut f = finding(Severity::Error, "mlx5.link.down", format!("port {port} is administratively up but its link is down"))
+                    .detail("port", port as u64);
+                if !why.is_empty() {
+                    f = f.detail("troubleshooting", why);
+                }
+                f.report();
+            }
+        }
+        Err(e) => failed(&format!("port {port} state (PAOS)"), &e),
+    }
+    match mlx5.ptys(port) {
+        Ok(ptys) => {
+            if let Some(speed) = ptys.speed() {
+                fact(format!("{p}-speed"), speed);
+            }
+            if let Some(gbps) = ptys.speed_gbps() {
+                fact(format!("{p}-speed-gbps"), gbps as u64);
+            }
+            fact(format!("{p}-autoneg"), ptys.an_status_name());
+        }
+        Err(e) => failed(&format!("port {port} speed (PTYS)"), &e),
+    }
+    if support.has(registers::PMTU) {
+        match mlx5.pmtu(port) {
+            Ok(mtu) => {
+                fact(format!("{p}-mtu"), mtu.oper_mtu as u64);
+                fact(format!("{p}-max-mtu"), mtu.max_mtu as u64);
+            }
+            Err(e) => failed(&format!("port {port} MTU (PMTU)"), &e),
+        }
+    }
+    if options.counters && support.has(registers::PPCNT) {
+        counters(mlx5, options, port);
+    }
+    if options.modules && support.has(registers::MCIA) {
+        module(mlx5, options, port);
+    }
+}
+
+/// Error counters and BER; read-only (PPCNT `clr` is never set).
+fn counters(mlx5: &Mlx5, options: &Options, port: u8) {
+    let p = format!("port{port}");
+    match mlx5.ppcnt_physical(port) {
+        Ok(phy) => {
+            fact(format!("{p}-symbol-errors"), phy.symbol_errors);
+            fact(format!("{p}-fec-corrected-blocks"), phy.fec_corrected_blocks);
+            fact(format!("{p}-fec-uncorrectable-blocks"), phy.fec_uncorrectable_blocks);
+            fact(format!("{p}-link-down-events"), phy.link_down_events as u64);
+            fact(format!("{p}-link-recovery-events"), phy.successful_recovery_events as u64);
+            if phy.fec_uncorrectable_blocks > 0 {
+                finding(
+                    Severity::Warning,
+                    "mlx5.link.fec-uncorrectable",
+                    format!("port {port} has {} FEC blocks the link could not correct", phy.fec_uncorrectable_blocks),
+                )
+                .detail("port", port as u64)
+                .detail("uncorrectable-blocks", phy.fec_uncorrectable_blocks)
+                .report();
+            }
+        }
+        Err(e) => failed(&format!("port {port} physical counters (PPCNT)"), &e),
+    }
+    match mlx5.ppcnt_statistical(port) {
+        Ok(stats) => {
+            if let Some(raw) = stats.raw_ber() {
+                fact(format!("{p}-raw-ber"), raw);
+            }
+            if let Some(ber) = stats.effective_ber() {
+                fact(format!("{p}-effective-ber"), ber);
+                if ber > options.ber_threshold {
+                    finding(
+                        Severity::Warning,
+                        "mlx5.link.ber-high",
+                        format!("port {port} effective BER {ber:.2e} is above {:.0e}", options.ber_threshold),
+                    )
+                    .detail("port", port as u64)
+                    .detail("effective-ber", ber)
+                    .detail("symbol-errors", stats.symbol_errors)
+                    .detail("received-bits", stats.received_bits)
+                    .report();
+                }
+            }
+        }
+        Err(e) => failed(&format!("port {port} BER counters (PPCNT)"), &e),
+    }
+    match mlx5.ppcnt_ieee(port) {
+        Ok(ieee) => fact(format!("{p}-fcs-errors"), ieee.fcs_errors),
+        Err(e) => failed(&format!("port {port} IEEE 802.3 counters (PPCNT)"), &e),
+    }
+}
+
+/// The module in the port's cage: presence and type (MCIA), temperature (MTMP).
+fn module(mlx5: &Mlx5, options: &Options, port: u8) {
+    let p = format!("port{port}");
+    let index = port - 1;
+    let mcia = match mlx5.mcia(index, 0, 1) {
+        Ok(m) => m,
+        Err(e) => return failed(&format!("port {port} module (MCIA)"), &e),
+    };
+    if !mcia.present() {
+        fact(format!("{p}-module"), "absent");
+        return;
+    }
+    let kind = mcia.identifier().map_or(mcia.status_name(), module_type_name);
+    fact(format!("{p}-module"), kind);
+    let sensor = match mlx5.mtmp(MODULE_SENSOR_BASE + index as u16) {
+        Ok(t) => t,
+        Err(e) => return failed(&format!("port {port} module temperature (MTMP)"), &e),
+    };
+    fact(format!("{p}-module-temperature-celsius"), sensor.celsius);
+    if sensor.threshold_hi_celsius > 0.0 {
+        fact(format!("{p}-module-temperature-warn-celsius"), sensor.threshold_hi_celsius);
+    }
+    let level = if sensor.celsius >= options.module_temp_critical {
+        Some((Severity::Critical, options.module_temp_critical, "critical"))
+    } else if sensor.threshold_hi_celsius > 0.0 && sensor.celsius >= sensor.threshold_hi_celsius {
+        Some((Severity::Warning, sensor.threshold_hi_celsius, "warning"))
+    } else {
+        None
+    };
+    if let Some((severity, threshold, name)) = level {
+        finding(
+            severity,
+            "mlx5.module.temperature.high",
+            format!("port {port} module at {:.1} °C, at or above the {name} threshold {threshold:.1} °C", sensor.celsius),
+        )
+        .detail("port", port as u64)
+        .detail("temperature-celsius", sensor.celsius)
+        .detail("threshold-celsius", threshold)
+        .report();
+    }
+}
