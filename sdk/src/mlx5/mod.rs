@@ -314,6 +314,19 @@ impl<'d, 'a> Mlx5<'d, 'a> {
         .map(|r| registers::McqiVersion::decode(&r))
     }
 
+    /// MCQS of firmware component `component` (0: the running image).
+    pub fn mcqs(&self, component: u16) -> Result<registers::Mcqs, Error> {
+        self.read_register(registers::MCQS, registers::MCQS_SIZE, |r| bits::set(r, 0, 15, 0, component as u32))
+            .map(|r| registers::Mcqs::decode(&r))
+    }
+
+    /// QUERY_VPORT_COUNTER of this function's vport, without clearing (`clear` stays 0).
+    pub fn query_vport_counter(&self) -> Result<caps::VportCounters, Error> {
+        let input = Mailbox::new(opcode::QUERY_VPORT_COUNTER, 0).with_len(caps::VPORT_COUNTER_IN_SIZE);
+        let out = self.command(&input.into_bytes(), caps::VPORT_COUNTER_OUT_SIZE)?;
+        Ok(caps::VportCounters::decode(&out))
+    }
+
     /// MTCAP: how many temperature sensors there are, and which.
     pub fn mtcap(&self) -> Result<registers::Mtcap, Error> {
         self.read_register(registers::MTCAP, registers::MTCAP_SIZE, |_| {}).map(|r| registers::Mtcap::decode(&r))

@@ -835,3 +835,62 @@ mod port_register_tests {
         assert_eq!(empty.status_name(), "not-connected");
     }
 }
+
+/// MCQS register id.
+pub const MCQS: u16 = 0x9060;
+/// MCQS size.
+pub const MCQS_SIZE: usize = 16;
+
+/// MCQS: one firmware component and its update state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mcqs {
+    /// This is the last component.
+    pub last_index: bool,
+    /// The component's index.
+    pub component_index: u16,
+    /// What it is (1 = boot image).
+    pub identifier: u16,
+    /// 0 idle, 1 in progress, 2 applied, 3 active, 4 active pending reset.
+    pub update_state: u8,
+}
+
+impl Mcqs {
+    /// Decodes an MCQS image.
+    pub fn decode(r: &[u8]) -> Self {
+        Self {
+            last_index: get(r, 0, 31, 31) == 1,
+            component_index: get(r, 0, 15, 0) as u16,
+            identifier: get(r, 1, 15, 0) as u16,
+            update_state: get(r, 2, 3, 0) as u8,
+        }
+    }
+
+    /// `idle`, `in-progress`, `applied`, `active`, `active-pending-reset`.
+    pub fn update_state_name(&self) -> &'static str {
+        match self.update_state {
+            0 => "idle",
+            1 => "in-progress",
+            2 => "applied",
+            3 => "active",
+            4 => "active-pending-reset",
+            _ => "unknown",
+        }
+    }
+}
+
+#[cfg(test)]
+mod mcqs_tests {
+    use super::*;
+    use crate::mlx5::bits::set;
+
+    #[test]
+    fn mcqs_decodes_the_update_state() {
+        let mut r = [0u8; MCQS_SIZE];
+        set(&mut r, 0, 31, 31, 1);
+        set(&mut r, 1, 15, 0, 1);
+        set(&mut r, 2, 3, 0, 4);
+        let m = Mcqs::decode(&r);
+        assert!(m.last_index);
+        assert_eq!((m.identifier, m.update_state_name()), (1, "active-pending-reset"));
+    }
+}
