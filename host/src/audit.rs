@@ -90,6 +90,10 @@ impl AuditLog {
     /// Appends one record as one line (one `write` call, so lines from concurrent runs
     /// never interleave).
     pub fn append(&self, record: &AuditRecord) {
+        self.append_line(record);
+    }
+
+    fn append_line(&self, record: &impl Serialize) {
         let mut line = serde_json::to_vec(record).unwrap_or_default();
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
@@ -216,6 +220,24 @@ impl AuditTrail {
     /// Whether RPCs must be refused because the log stopped accepting records.
     pub fn is_broken(&self) -> bool {
         self.log.is_broken()
+    }
+
+    /// Records that the plugin was refused before it ran (signature, policy), and why.
+    pub fn record_refusal(&self, reason: &str) {
+        #[derive(Serialize)]
+        struct Refusal<'a> {
+            time: String,
+            plugin: &'a PluginIdentity,
+            outcome: &'static str,
+            reason: &'a str,
+        }
+        let line = Refusal {
+            time: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            plugin: &self.plugin,
+            outcome: "refused",
+            reason,
+        };
+        self.log.append_line(&line);
     }
 
     /// Records one attempt.

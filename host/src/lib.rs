@@ -23,5 +23,6 @@ pub mod policy;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
+pub mod signing;
 pub mod source;
 pub mod testing;

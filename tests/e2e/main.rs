@@ -8,5 +8,6 @@ mod cxl_features;
 mod golden;
 mod hostile;
 mod sdk_example;
+mod signing;
 mod library;
 mod mlx5_diag;

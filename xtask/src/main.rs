@@ -2,7 +2,8 @@
 //!
 //! - `run [FWCTL-RUN ARGS]`: build the host and the plugins, then run `fwctl-run` with the
 //!   freshly built plugins on its plugin path (default arguments: `mlx5-diag.wasm`).
-//! - `test`: install the wasm32-wasip2 target if missing, then run the whole suite.
+//! - `test`: install the wasm32-wasip2 target and the wasmsign2 tool if missing, then
+//!   run the whole suite.
 //! - `plugins`: build the plugins into `target/plugins/<name>.wasm`.
 //! - `install`: `cargo install --path host`, and the plugins into
 //!   `~/.local/share/fwctl-run/plugins`, where `fwctl-run NAME` finds them.
@@ -105,7 +106,23 @@ fn run(args: &[String]) -> Result<()> {
 
 fn test(extra: &[String]) -> Result<()> {
     ensure_wasm_target()?;
+    ensure_wasmsign2_tool()?;
     status(cargo().args(["test", "--workspace"]).args(extra))
+}
+
+/// The signing tests check interoperability with the `wasmsign2` tool; install the
+/// version matching our `wasmsign2` crate when it is missing.
+fn ensure_wasmsign2_tool() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .context("neither CARGO_HOME nor HOME is set")?;
+    if home.join("bin/wasmsign2").is_file() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the wasmsign2 tool (wasmsign2-cli) for the signing interoperability tests");
+    status(cargo().args(["install", "--locked", "wasmsign2-cli", "--version", "0.2.8"]))
+        .context("the signing tests need the wasmsign2 tool; install it with `cargo install wasmsign2-cli`")
 }
 
 fn install() -> Result<()> {

@@ -39,6 +39,8 @@ pub struct OperatorOptions {
     pub cap_sys_rawio: bool,
     /// The verified signer, or `None` for an unsigned plugin.
     pub signer: Option<String>,
+    /// How many distinct trusted signers vouch for the plugin.
+    pub signer_count: usize,
 }
 
 impl Default for OperatorOptions {
@@ -48,6 +50,7 @@ impl Default for OperatorOptions {
             allow_taint: false,
             cap_sys_rawio: true,
             signer: None,
+            signer_count: 0,
         }
     }
 }
@@ -193,6 +196,11 @@ fn taint_refusal(policy: &Policy, options: &OperatorOptions) -> Option<String> {
         Some(format!("policy {} sets allow-taint = false", policy.origin))
     } else if !options.allow_taint {
         Some("the run was not started with --allow-taint".into())
+    } else if policy.taint_needs_countersignature && options.signer_count < 2 {
+        Some(format!(
+            "policy {} requires two trusted signers (a countersignature) for tainting scopes, and this plugin has {}",
+            policy.origin, options.signer_count
+        ))
     } else {
         None
     }
@@ -205,8 +213,10 @@ pub fn grant(
     policy: &Policy,
     options: &OperatorOptions,
 ) -> Result<Grant, GrantError> {
-    let (entry_name, entry) = match &options.signer {
-        Some(name) => (format!("signer.{name}"), policy.signers.get(name)),
+    // A signer without an entry of its own is held to the unsigned entry: a signature
+    // never grants less than no signature would.
+    let (entry_name, entry) = match options.signer.as_ref().and_then(|n| policy.signers.get(n).map(|e| (n, e))) {
+        Some((name, entry)) => (format!("signer.{name}"), Some(entry)),
         None => ("unsigned".to_string(), policy.unsigned.as_ref()),
     };
     let entry = entry.ok_or_else(|| GrantError::NoPolicyEntry {
@@ -475,6 +485,18 @@ mod tests {
                 kind: DeviceKind::Cxl
             }
         );
+    }
+
+    #[test]
+    fn tainting_scopes_can_require_a_countersignature() {
+        let m = manifest("[devices.cxl]\nscope = \"debug-read-only\"\nmax-scope = \"debug-write\"");
+        let p = policy("allow-taint = true\ntaint-needs-countersignature = true\n[signer.v]\ndevices = { cxl = \"debug-write\" }");
+        let once = OperatorOptions { signer: Some("v".into()), signer_count: 1, ..allow_taint() };
+        let g = grant(&m, &p, &once).unwrap();
+        assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::DebugReadOnly));
+        assert!(g.devices[&DeviceKind::Cxl].withheld.as_ref().unwrap().contains("countersignature"));
+        let twice = OperatorOptions { signer_count: 2, ..once };
+        assert_eq!(grant(&m, &p, &twice).unwrap().scope_for(DeviceKind::Cxl), Some(Scope::DebugWrite));
     }
 
     #[test]

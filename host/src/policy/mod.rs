@@ -8,6 +8,9 @@
 //! ```toml
 //! policy-version = 1
 //! allow-taint = false        # may debug-write / debug-write-full be used on this host at all
+//! require-signed = false     # refuse plugins no trusted key signed (also --require-signed)
+//! allow-partial-signatures = false   # accept signatures covering only a prefix
+//! taint-needs-countersignature = false  # tainting scopes need two trusted signers
 //!
 //! [limits]                   # host-wide ceilings for any plugin
 //! memory-mib = 1024
@@ -49,6 +52,12 @@ pub struct Policy {
     pub origin: String,
     /// Whether scopes that taint the kernel may be used at all.
     pub allow_taint: bool,
+    /// Refuse plugins that no trusted key signed.
+    pub require_signed: bool,
+    /// Accept signatures that cover only a prefix of the component.
+    pub allow_partial_signatures: bool,
+    /// Tainting scopes need a second trusted signer (an operator's countersignature).
+    pub taint_needs_countersignature: bool,
     /// Host-wide ceilings for any plugin.
     pub max_limits: Limits,
     /// What unsigned plugins may do; `None`: they may not run.
@@ -88,6 +97,12 @@ struct PolicyFile {
     #[serde(default)]
     allow_taint: bool,
     #[serde(default)]
+    require_signed: bool,
+    #[serde(default)]
+    allow_partial_signatures: bool,
+    #[serde(default)]
+    taint_needs_countersignature: bool,
+    #[serde(default)]
     limits: LimitCeilings,
     unsigned: Option<PolicyEntry>,
     #[serde(default)]
@@ -126,6 +141,9 @@ impl Policy {
         Self {
             origin: "built-in".into(),
             allow_taint: false,
+            require_signed: false,
+            allow_partial_signatures: false,
+            taint_needs_countersignature: false,
             max_limits: Self::builtin_ceilings(),
             unsigned: Some(PolicyEntry {
                 devices: read_only,
@@ -193,6 +211,9 @@ impl Policy {
         Ok(Self {
             origin: origin.into(),
             allow_taint: file.allow_taint,
+            require_signed: file.require_signed,
+            allow_partial_signatures: file.allow_partial_signatures,
+            taint_needs_countersignature: file.taint_needs_countersignature,
             max_limits,
             unsigned: file.unsigned,
             signers: file.signer,

@@ -44,6 +44,39 @@ pub enum Command {
         plugin: String,
         #[command(flatten)]
         policy: PolicyArgs,
+        /// Trust store directory (see `verify`).
+        #[arg(long, value_name = "DIR")]
+        trust: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an Ed25519 key pair for signing plugins: PREFIX.key and PREFIX.pub.
+    Keygen {
+        /// Path prefix of the two files.
+        prefix: PathBuf,
+    },
+    /// Sign a plugin (adds to its signatures: a second signer countersigns).
+    Sign {
+        /// Plugin component file.
+        plugin: PathBuf,
+        /// Secret key file (from `keygen`, or any format wasmsign2 reads).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Write here instead of replacing PLUGIN.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Write the signature to PLUGIN.sig and leave the plugin's bytes alone.
+        #[arg(long)]
+        detached: bool,
+    },
+    /// Check a plugin's signatures: who signed, with which key, trusted or why not.
+    Verify {
+        /// Plugin file or name.
+        plugin: String,
+        /// Trust store directory (default /etc/fwctl-run/trust; without one, no key is trusted).
+        #[arg(long, value_name = "DIR")]
+        trust: Option<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -128,6 +161,15 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub policy: PolicyArgs,
+
+    /// Trust store directory: signers and their public keys (default /etc/fwctl-run/trust
+    /// if present; without one, no signature is trusted).
+    #[arg(long, value_name = "DIR")]
+    pub trust: Option<PathBuf>,
+
+    /// Refuse to run a plugin that no trusted key signed.
+    #[arg(long)]
+    pub require_signed: bool,
 
     /// Audit log: every RPC attempt as one JSON line, appended (default $FWCTL_RUN_AUDIT,
     /// else /var/log/fwctl-run/audit.jsonl for root, else

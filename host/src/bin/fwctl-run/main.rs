@@ -16,6 +16,7 @@ use fwctl_run::devices::Scope;
 use fwctl_run::devices::sim::Credentials;
 use fwctl_run::plugin::{self as plugin_file, Plugin, PluginSearchPath};
 use fwctl_run::policy::{self, Grant, LimitOverrides, OperatorOptions, Policy};
+use fwctl_run::signing::{self, SignatureStatus, TrustStore};
 use fwctl_run::report::{self, CompileInfo, DeviceListing, ExitStatus, PluginSummary, RunReport};
 use fwctl_run::runner;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
@@ -27,11 +28,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::List { source, json }) => list(&source, json),
-        Some(Command::Inspect {
-            plugin,
-            policy,
-            json,
-        }) => inspect(&plugin, &policy, json),
+        Some(Command::Inspect { plugin, policy, trust, json }) => inspect(&plugin, &policy, trust.as_deref(), json),
+        Some(Command::Keygen { prefix }) => keygen(&prefix),
+        Some(Command::Sign { plugin, key, output, detached }) => sign(&plugin, &key, output.as_deref(), detached),
+        Some(Command::Verify { plugin, trust, json }) => verify(&plugin, trust.as_deref(), json),
         Some(Command::Manifest {
             action:
                 ManifestAction::Set {
@@ -87,25 +87,35 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
     let Some(name) = args.plugin.as_deref() else {
         bail!("no plugin given; try `fwctl-run mlx5-diag.wasm` or `fwctl-run --help`");
     };
-    // load (signature verification will sit here) → grant → discover → run → render
+    // load → verify → grant → discover → run → render and audit
     let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
-    let overrides = LimitOverrides {
-        memory_mib: args.memory_mib,
-        timeout_ms: args.timeout,
-        rpcs: args.rpc_budget,
-    };
-    let grant = grant_for(&plugin, &args.policy, overrides)
-        .with_context(|| format!("{} was refused before it ran", plugin.manifest.name))?;
     // The trail is opened before anything runs: a run that cannot be audited does not start.
     let audit_log = Arc::new(AuditLog::open(
         &args.audit.clone().unwrap_or_else(audit::default_path),
     )?);
-    let identity = PluginIdentity {
+    let mut identity = PluginIdentity {
         name: plugin.manifest.name.clone(),
         version: plugin.manifest.version.clone(),
         sha256: plugin.digest.clone(),
         signer: None,
     };
+    let policy = Policy::resolve(args.policy.policy.as_deref())?;
+    let trust = TrustStore::resolve(args.trust.as_deref())?;
+    let refused = |identity: &PluginIdentity, why: String| {
+        AuditTrail::new(audit_log.clone(), identity.clone()).record_refusal(&why);
+        let _ = audit_log.finish();
+        anyhow::anyhow!("{} was refused before it ran: {why}", plugin.manifest.name)
+    };
+    let signature =
+        check_signature(&plugin, &trust, &policy, args.require_signed).map_err(|e| refused(&identity, e))?;
+    identity.signer = signature.signer().map(|s| format!("{} (key {})", s.name, s.key_id));
+    let overrides = LimitOverrides {
+        memory_mib: args.memory_mib,
+        timeout_ms: args.timeout,
+        rpcs: args.rpc_budget,
+    };
+    let grant =
+        grant_for(&plugin, &policy, &args.policy, overrides, &signature).map_err(|e| refused(&identity, format!("{e:#}")))?;
     warn_about_taint(&grant);
 
     let source = DeviceSource::open(&source_choice(&args.source))?;
@@ -157,16 +167,58 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
     Ok(report.exit)
 }
 
-/// The grant under the operator's policy and choices.
-fn grant_for(plugin: &Plugin, args: &PolicyArgs, limits: LimitOverrides) -> Result<Grant> {
-    let policy = Policy::resolve(args.policy.as_deref())?;
+/// The plugin's signatures against the trust store (embedded, or a `PLUGIN.sig` beside
+/// it), and whether an unsigned plugin may run at all.
+fn check_signature(
+    plugin: &Plugin,
+    trust: &TrustStore,
+    policy: &Policy,
+    require_signed: bool,
+) -> std::result::Result<SignatureStatus, String> {
+    let sig_path = signing::detached_signature_path(&plugin.path);
+    let detached = match std::fs::read(&sig_path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", sig_path.display())),
+    };
+    let status = signing::verify(
+        &plugin.bytes,
+        &plugin.digest,
+        detached.as_deref(),
+        trust,
+        policy.allow_partial_signatures,
+        std::time::SystemTime::now(),
+    )
+    .map_err(|e| format!("signature: {e}"))?;
+    if status == SignatureStatus::Unsigned && (require_signed || policy.require_signed) {
+        let by = if require_signed { "--require-signed".to_string() } else { format!("policy {}", policy.origin) };
+        return Err(format!("unsigned, and {by} requires a signature from a trusted key"));
+    }
+    Ok(status)
+}
+
+/// The grant under the operator's policy and choices, for the plugin's signer.
+fn grant_for(
+    plugin: &Plugin,
+    policy: &Policy,
+    args: &PolicyArgs,
+    limits: LimitOverrides,
+    signature: &SignatureStatus,
+) -> Result<Grant> {
+    let signers = match signature {
+        SignatureStatus::Verified { signers, .. } => {
+            signers.iter().map(|s| s.name.as_str()).collect::<std::collections::BTreeSet<_>>().len()
+        }
+        SignatureStatus::Unsigned => 0,
+    };
     let options = OperatorOptions {
         limits,
         allow_taint: args.allow_taint,
         cap_sys_rawio: Credentials::of_current_process().cap_sys_rawio,
-        signer: None,
+        signer: signature.signer().map(|s| s.name.clone()),
+        signer_count: signers,
     };
-    Ok(policy::grant(&plugin.manifest, &policy, &options)?)
+    Ok(policy::grant(&plugin.manifest, policy, &options)?)
 }
 
 /// Says loudly, before anything runs, that this run may taint the kernel.
@@ -215,6 +267,74 @@ fn set_manifest(
     Ok(ExitStatus::Healthy)
 }
 
+/// `fwctl-run keygen PREFIX`.
+fn keygen(prefix: &std::path::Path) -> Result<ExitStatus> {
+    let (secret, public) = signing::keygen(prefix)?;
+    let id = signing::key_id(&wasmsign2_public(&public)?);
+    println!("secret key: {} (keep it private)\npublic key: {} (key id {id}; add it to the trust store)", secret.display(), public.display());
+    Ok(ExitStatus::Healthy)
+}
+
+fn wasmsign2_public(path: &std::path::Path) -> Result<fwctl_run::signing::PublicKey> {
+    fwctl_run::signing::PublicKey::from_any_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// `fwctl-run sign PLUGIN --key KEY`.
+fn sign(plugin: &std::path::Path, key: &std::path::Path, output: Option<&std::path::Path>, detached: bool) -> Result<ExitStatus> {
+    let component = std::fs::read(plugin).with_context(|| format!("reading {}", plugin.display()))?;
+    let secret = signing::load_secret_key(key)?;
+    let (signed, signature) = signing::sign(&component, &secret, detached)?;
+    let target = output.unwrap_or(plugin);
+    if detached {
+        // The plugin keeps its bytes; the signature goes beside it.
+        let sig_path = signing::detached_signature_path(target);
+        std::fs::write(&sig_path, &signature).with_context(|| format!("writing {}", sig_path.display()))?;
+        println!("{}: detached signature written to {}", plugin.display(), sig_path.display());
+    } else {
+        let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut temp, &signed)?;
+        temp.as_file().sync_all()?;
+        temp.persist(target).with_context(|| format!("replacing {}", target.display()))?;
+        println!("{}: signed", target.display());
+    }
+    Ok(ExitStatus::Healthy)
+}
+
+/// `fwctl-run verify PLUGIN [--trust DIR]`.
+fn verify(name: &str, trust_dir: Option<&std::path::Path>, json: bool) -> Result<ExitStatus> {
+    let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
+    let trust = TrustStore::resolve(trust_dir)?;
+    let policy = Policy::resolve(None)?;
+    let result = check_signature(&plugin, &trust, &policy, false);
+    if json {
+        let doc = match &result {
+            Ok(status) => serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "trust": trust.origin, "signature": status }),
+            Err(reason) => serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "trust": trust.origin, "refused": reason }),
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        println!("{} ({})", plugin.path.display(), plugin.digest);
+        match &result {
+            Ok(SignatureStatus::Unsigned) => println!("unsigned"),
+            Ok(SignatureStatus::Verified { signers, ignored }) => {
+                for s in signers {
+                    let partial = if s.partial { " (partial: policy allows it)" } else { "" };
+                    println!("signed by {} (key {}): trusted{partial}", s.name, s.key_id);
+                }
+                for i in ignored {
+                    println!("ignored: {i}");
+                }
+            }
+            Err(reason) => println!("refused: {reason}"),
+        }
+    }
+    Ok(match result {
+        Ok(SignatureStatus::Verified { .. }) => ExitStatus::Healthy,
+        _ => ExitStatus::CouldNotRun,
+    })
+}
+
 fn select_devices(
     source: &DeviceSource,
     wanted: &[String],
@@ -259,7 +379,7 @@ fn list(source: &SourceArgs, json: bool) -> Result<ExitStatus> {
     Ok(ExitStatus::Healthy)
 }
 
-fn inspect(name: &str, policy_args: &PolicyArgs, json: bool) -> Result<ExitStatus> {
+fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::Path>, json: bool) -> Result<ExitStatus> {
     let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
     let sandbox = Sandbox::new(&SandboxOptions {
         cache_dir: default_cache_dir(),
@@ -269,8 +389,14 @@ fn inspect(name: &str, policy_args: &PolicyArgs, json: bool) -> Result<ExitStatu
         .prepare(&plugin.bytes)
         .map(|_| ())
         .map_err(|e| e.to_string());
-    let grant =
-        grant_for(&plugin, policy_args, LimitOverrides::default()).map_err(|e| e.to_string());
+    let policy = Policy::resolve(policy_args.policy.as_deref())?;
+    let trust = TrustStore::resolve(trust_dir)?;
+    let signature = check_signature(&plugin, &trust, &policy, false);
+    let grant = match &signature {
+        Ok(status) => grant_for(&plugin, &policy, policy_args, LimitOverrides::default(), status)
+            .map_err(|e| format!("{e:#}")),
+        Err(e) => Err(e.clone()),
+    };
     if json {
         let doc = serde_json::json!({
             "path": plugin.path.display().to_string(),
@@ -280,6 +406,8 @@ fn inspect(name: &str, policy_args: &PolicyArgs, json: bool) -> Result<ExitStatu
             "world": { "matches": world_ok.is_ok(), "error": world_ok.as_ref().err(), "name": "fwctl:plugin/plugin@0.1.0" },
             "imports": shape.imports,
             "exports": shape.exports,
+            "signature": signature.as_ref().ok(),
+            "signature_refused": signature.as_ref().err(),
             "grant": grant.as_ref().ok(),
             "grant_refused": grant.as_ref().err(),
         });
@@ -296,6 +424,14 @@ fn inspect(name: &str, policy_args: &PolicyArgs, json: bool) -> Result<ExitStatu
             plugin.bytes.len()
         );
         println!("digest:  {}", plugin.digest);
+        match &signature {
+            Ok(SignatureStatus::Unsigned) => println!("signed:  no"),
+            Ok(SignatureStatus::Verified { signers, .. }) => {
+                let who: Vec<_> = signers.iter().map(|s| format!("{} (key {})", s.name, s.key_id)).collect();
+                println!("signed:  by {}", who.join(", "));
+            }
+            Err(e) => println!("signed:  refused: {e}"),
+        }
         match &world_ok {
             Ok(()) => println!("world:   fwctl:plugin/plugin@0.1.0 (matches)"),
             Err(e) => println!("world:   does NOT match fwctl:plugin/plugin@0.1.0: {e}"),

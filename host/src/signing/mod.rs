@@ -1,0 +1,309 @@
+//! Vendor signatures, in the WebAssembly tool-conventions format through the `wasmsign2`
+//! crate: a `signature` custom section, first in the component, holding Ed25519
+//! signatures over SHA-256 hashes of everything after it, so the embedded manifest is
+//! covered by construction. The same bytes may sit beside the plugin as `PLUGIN.sig`.
+//!
+//! `sign` splits the component with delimiters after every section, so a signature
+//! records a hash per section prefix. Verification can then name the first section that
+//! changed since signing, and tell content appended after signing (a partial signature,
+//! refused unless policy allows it) from content altered. Several signatures coexist: a
+//! countersignature signs the same hashes.
+//!
+//! The bytes verified are the bytes the sandbox compiles: the loader reads a plugin
+//! once, and both the digest and this check work on that buffer.
+
+mod layout;
+mod trust;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::Serialize;
+pub use wasmsign2::PublicKey;
+use wasmsign2::{CustomSection, KeyPair, Module, SecretKey, SignatureData};
+
+use self::layout::{Coverage, Layout};
+pub use self::trust::{DEFAULT_TRUST_DIR, Signer, TrustError, TrustStore, TrustedKey, key_id};
+
+/// What a signature check concluded about a plugin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum SignatureStatus {
+    /// No signature at all.
+    Unsigned,
+    /// Signed by at least one trusted, valid key over the whole component.
+    Verified {
+        /// The signers, trusted and valid, in trust-store order; the first is the one
+        /// whose policy entry applies.
+        signers: Vec<VerifiedSigner>,
+        /// Signatures present but not from a trusted, valid key (ignored).
+        ignored: Vec<String>,
+    },
+}
+
+impl SignatureStatus {
+    /// The signer whose policy entry applies, if any.
+    pub fn signer(&self) -> Option<&VerifiedSigner> {
+        match self {
+            Self::Verified { signers, .. } => signers.first(),
+            Self::Unsigned => None,
+        }
+    }
+}
+
+/// A trusted key that signed the plugin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VerifiedSigner {
+    /// The signer's name in the trust store.
+    pub name: String,
+    /// The key's id.
+    pub key_id: String,
+    /// Whether only a prefix of the component is covered (allowed by policy).
+    pub partial: bool,
+}
+
+/// Why a signed plugin was refused. Each names its reason; nothing runs.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The digest is on the trust store's denylist.
+    #[error("{digest} is on the trust store's denylist")]
+    Denylisted {
+        /// The digest.
+        digest: String,
+    },
+    /// The signature section is not the first section.
+    #[error("the `signature` section is section {position}, not the first: a signature must come before everything it covers")]
+    NotFirst {
+        /// Its position (0-based).
+        position: usize,
+    },
+    /// No signature is from a key in the trust store.
+    #[error("signed, but by no key in the trust store ({store}); key ids in the signature: {key_ids}")]
+    UnknownKey {
+        /// The trust store's origin.
+        store: String,
+        /// Key ids the signatures name, or a note that they name none.
+        key_ids: String,
+    },
+    /// A trusted key signed it, but the key is revoked, expired or not yet valid.
+    #[error("signed by {signer} with key {key_id}, which is {why}")]
+    KeyUnusable {
+        /// The signer.
+        signer: String,
+        /// The key id.
+        key_id: String,
+        /// Revoked, expired, not yet valid.
+        why: String,
+    },
+    /// The content changed after a trusted key signed it.
+    #[error("tampered: {what} changed since {signer} (key {key_id}) signed it; a plugin rewritten after signing (`manifest set`, composition, optimisation) must be signed again")]
+    Tampered {
+        /// The signer.
+        signer: String,
+        /// The key id.
+        key_id: String,
+        /// The first section that differs, or why it cannot be named.
+        what: String,
+    },
+    /// Only a prefix is signed and policy does not allow partial signatures.
+    #[error("partial signature: {signer} (key {key_id}) signed {covered}, and {rest} was added after; policy does not allow partial signatures")]
+    Partial {
+        /// The signer.
+        signer: String,
+        /// The key id.
+        key_id: String,
+        /// What is covered.
+        covered: String,
+        /// What is not.
+        rest: String,
+    },
+    /// The binary or the signature section cannot be read.
+    #[error("unreadable signature: {0}")]
+    Malformed(String),
+}
+
+fn malformed(e: impl std::fmt::Display) -> VerifyError {
+    VerifyError::Malformed(e.to_string())
+}
+
+/// Checks `component`'s signatures (embedded, or `detached`) against `trust` at `now`.
+pub fn verify(
+    component: &[u8],
+    digest: &str,
+    detached: Option<&[u8]>,
+    trust: &TrustStore,
+    allow_partial: bool,
+    now: SystemTime,
+) -> Result<SignatureStatus, VerifyError> {
+    if trust.denied_digests.contains(digest) {
+        return Err(VerifyError::Denylisted { digest: digest.into() });
+    }
+    let module = Module::deserialize(&mut &component[..]).map_err(malformed)?;
+    let position = module.sections.iter().position(|s| s.is_signature_header());
+    if let Some(position) = position.filter(|&p| p != 0) {
+        return Err(VerifyError::NotFirst { position });
+    }
+    let data: SignatureData = match (detached, position) {
+        (Some(bytes), _) => CustomSection::new("signature".into(), bytes.to_vec()).signature_data().map_err(malformed)?,
+        (None, Some(_)) => match &module.sections[0] {
+            wasmsign2::Section::Custom(header) => header.signature_data().map_err(malformed)?,
+            wasmsign2::Section::Standard(_) => return Err(malformed("signature header is not a custom section")),
+        },
+        (None, None) => return Ok(SignatureStatus::Unsigned),
+    };
+    let layout = Layout::of(&module).map_err(malformed)?;
+
+    // Every (trusted key, signed hash list) whose Ed25519 signature is genuine.
+    let mut findings = Vec::new();
+    for (signer, key) in trust.keys() {
+        for signed in &data.signed_hashes_set {
+            if genuine(&key.key, &signed.hashes, &signed.signatures) {
+                findings.push((signer, key, layout.coverage(&signed.hashes)));
+            }
+        }
+    }
+    if findings.is_empty() {
+        return Err(VerifyError::UnknownKey { store: trust.origin.clone(), key_ids: named_key_ids(&data) });
+    }
+
+    let mut signers = Vec::new();
+    let mut ignored = Vec::new();
+    let mut refusal = None;
+    for (signer, key, coverage) in &findings {
+        let (name, key_id) = (signer.name.clone(), key.key_id.clone());
+        if let Some(why) = key.unusable(now) {
+            ignored.push(format!("{name} (key {key_id}): {why}"));
+            refusal.get_or_insert(VerifyError::KeyUnusable { signer: name, key_id, why });
+            continue;
+        }
+        match coverage {
+            Coverage::Full => {
+                // Our classification must agree with wasmsign2's own verification.
+                key.key.verify(&mut &component[..], detached).map_err(|e| malformed(format!("wasmsign2 disagrees: {e}")))?;
+                signers.push(VerifiedSigner { name, key_id, partial: false });
+            }
+            Coverage::Prefix { .. } if allow_partial => {
+                signers.push(VerifiedSigner { name, key_id, partial: true });
+            }
+            Coverage::Prefix { covered, rest } => {
+                refusal = Some(VerifyError::Partial { signer: name, key_id, covered: covered.clone(), rest: rest.clone() });
+            }
+            Coverage::Changed { what } => {
+                refusal = Some(VerifyError::Tampered { signer: name, key_id, what: what.clone() });
+            }
+        }
+    }
+    if signers.is_empty() {
+        return Err(refusal.expect("a genuine signature was classified"));
+    }
+    // Full signatures vouch before partial ones.
+    signers.sort_by_key(|s| s.partial);
+    let untrusted = data.signed_hashes_set.iter().map(|s| s.signatures.len()).sum::<usize>() - findings.len();
+    if untrusted > 0 {
+        ignored.push(format!("{untrusted} signature(s) by keys not in the trust store"));
+    }
+    Ok(SignatureStatus::Verified { signers, ignored })
+}
+
+/// Whether one of `signatures` is `key`'s Ed25519 signature over `hashes` (the
+/// tool-conventions message: domain, version, content type, hash function, hashes).
+fn genuine(key: &PublicKey, hashes: &[Vec<u8>], signatures: &[wasmsign2::SignatureForHashes]) -> bool {
+    let mut message = b"wasmsig".to_vec();
+    message.extend_from_slice(&[0x01, 0x01, 0x01]);
+    for hash in hashes {
+        message.extend_from_slice(hash);
+    }
+    signatures.iter().any(|s| {
+        ed25519_compact::Signature::from_slice(&s.signature).is_ok_and(|sig| key.pk.verify(&message, &sig).is_ok())
+    })
+}
+
+fn named_key_ids(data: &SignatureData) -> String {
+    let ids: Vec<String> = data
+        .signed_hashes_set
+        .iter()
+        .flat_map(|s| &s.signatures)
+        .map(|s| s.key_id.as_ref().map_or("(none)".to_string(), hex::encode))
+        .collect();
+    ids.join(", ")
+}
+
+/// Why signing failed.
+#[derive(Debug, thiserror::Error)]
+#[error("signing failed: {0}")]
+pub struct SignError(String);
+
+/// Signs `component` with `key`, adding to any signatures it has (a countersignature
+/// signs the same hashes). Embedded: returns the signed component and the signature
+/// section's bytes. Detached: the component is left as it is and only the signature is
+/// meaningful (for `PLUGIN.sig`).
+///
+/// An embedded signature first gets delimiters around every core module, nested
+/// component and custom section, so it records a hash per part and verification can
+/// name what changed. (`MAX_HASHES` is 64; a component has a handful of such parts.)
+pub fn sign(component: &[u8], key: &SecretKey, detached: bool) -> Result<(Vec<u8>, Vec<u8>), SignError> {
+    let fail = |e: wasmsign2::WSError| SignError(e.to_string());
+    let mut module = Module::deserialize(&mut &component[..]).map_err(fail)?;
+    if !detached && !module.sections.iter().any(|s| s.is_signature_delimiter()) {
+        module.sections = delimit(std::mem::take(&mut module.sections))?;
+    }
+    let (signed, signature) = key.sign_multi(module, None, detached, false).map_err(fail)?;
+    let mut out = Vec::new();
+    signed.serialize(&mut out).map_err(fail)?;
+    Ok((out, signature))
+}
+
+/// Inserts a delimiter after each core module, nested component and custom section, and
+/// at the end. Delimiters carry 16 random bytes, as the format asks, so that no two
+/// parts hash alike by accident.
+fn delimit(sections: Vec<wasmsign2::Section>) -> Result<Vec<wasmsign2::Section>, SignError> {
+    use wasmsign2::reexports::getrandom;
+    let delimiter = || -> Result<wasmsign2::Section, SignError> {
+        let mut nonce = vec![0u8; 16];
+        getrandom::fill(&mut nonce).map_err(|e| SignError(format!("random delimiter: {e}")))?;
+        Ok(wasmsign2::Section::Custom(CustomSection::new("signature_delimiter".into(), nonce)))
+    };
+    let mut out: Vec<wasmsign2::Section> = Vec::with_capacity(sections.len() * 2);
+    for section in sections {
+        let own_part = match &section {
+            wasmsign2::Section::Custom(c) => !section.is_signature_header() && !c.is_signature_delimiter(),
+            // Component section ids 1 (core module) and 4 (nested component).
+            wasmsign2::Section::Standard(s) => matches!(u8::from(wasmsign2::SectionLike::id(s)), 1 | 4),
+        };
+        // Close the run of small sections before a part of its own, so it stands alone.
+        let open_run = out.last().is_some_and(|s| !s.is_signature_header() && !s.is_signature_delimiter());
+        if own_part && open_run {
+            out.push(delimiter()?);
+        }
+        out.push(section);
+        if own_part {
+            out.push(delimiter()?);
+        }
+    }
+    if !out.last().is_some_and(|s| s.is_signature_delimiter()) {
+        out.push(delimiter()?);
+    }
+    Ok(out)
+}
+
+/// Writes a new key pair as `PREFIX.key` (secret) and `PREFIX.pub` (public).
+pub fn keygen(prefix: &Path) -> Result<(PathBuf, PathBuf), SignError> {
+    let pair = KeyPair::generate();
+    let secret = prefix.with_extension("key");
+    let public = prefix.with_extension("pub");
+    pair.sk.to_file(&secret).map_err(|e| SignError(format!("{}: {e}", secret.display())))?;
+    pair.pk.to_file(&public).map_err(|e| SignError(format!("{}: {e}", public.display())))?;
+    Ok((secret, public))
+}
+
+/// Reads a secret key file (raw, PEM, DER or OpenSSH).
+pub fn load_secret_key(path: &Path) -> Result<SecretKey, SignError> {
+    SecretKey::from_any_file(path).map_err(|e| SignError(format!("{}: {e}", path.display())))
+}
+
+/// The detached signature file for a plugin, if there is one: `PLUGIN.sig`.
+pub fn detached_signature_path(plugin: &Path) -> PathBuf {
+    let mut name = plugin.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
