@@ -4,7 +4,9 @@
 //!    against calling the simulator directly from Rust, without and with the audit trail
 //!    (one JSON line per RPC);
 //! 2. `fwctl-run mlx5-diag.wasm --sim` wall time with a cold and a warm compile cache;
-//! 3. concurrency: mlx5-diag on 8 slow simulated devices against 1 (same per-device work).
+//! 3. concurrency: mlx5-diag on 8 slow simulated devices against 1 (same per-device work);
+//! 4. signature verification and manifest parsing of a signed 2 MiB component, against a
+//!    warm `fwctl-run` run.
 //!
 //! Run with `cargo bench -p fwctl-run` (builds the plugins first, like the tests).
 
@@ -33,6 +35,7 @@ fn main() {
     let audited = boundary_rpcs(&plugins.join("hostile.wasm"), true);
     let record = median(ROUNDS, || audit_records(RPCS)) / RPCS as u32;
     let (cold, warm) = cli_cold_and_warm(&plugins);
+    let (verify_2mib, verified_size) = signed_component_checks(&plugins.join("mlx5-diag.wasm"));
     let one = median(ROUNDS, || slow_fleet(&plugins.join("mlx5-diag.wasm"), 1));
     let eight = median(ROUNDS, || slow_fleet(&plugins.join("mlx5-diag.wasm"), 8));
 
@@ -67,6 +70,12 @@ fn main() {
         ms(warm),
         warm.as_secs_f64() / cold.as_secs_f64(),
         cold.as_secs_f64() / warm.as_secs_f64()
+    );
+    println!(
+        "| signature verification + manifest parse, signed {:.1} MiB component | {:.2} ms | {:.2}× a warm run |",
+        verified_size as f64 / (1 << 20) as f64,
+        ms(verify_2mib),
+        verify_2mib.as_secs_f64() / warm.as_secs_f64()
     );
     println!(
         "| mlx5-diag on 1 device answering each RPC in {SLOW_RPC_MS} ms | {:.0} ms | 1.0 |",
@@ -138,6 +147,45 @@ fn audit_records(count: u64) -> Duration {
         trail.record(&device, fwctl_run::devices::Scope::DebugReadOnly, &QUERY_ISSI, 112, outcome, Duration::from_micros(1));
     }
     started.elapsed()
+}
+
+/// Pads mlx5-diag to 2 MiB with a custom section, signs it with the TEST-ONLY key, and
+/// times what a run does before compiling: read the manifest, verify the signature.
+fn signed_component_checks(plugin: &Path) -> (Duration, usize) {
+    use fwctl_run::signing::{self, TrustStore};
+    let mut bytes = std::fs::read(plugin).unwrap();
+    let pad = (2usize << 20) - bytes.len() - 16;
+    let mut section = vec![0x00];
+    let name = b"padding";
+    let payload_len = 1 + name.len() + pad;
+    let mut n = payload_len;
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        section.push(if n == 0 { byte } else { byte | 0x80 });
+        if n == 0 {
+            break;
+        }
+    }
+    section.push(name.len() as u8);
+    section.extend_from_slice(name);
+    section.resize(section.len() + pad, 0xa5);
+    bytes.extend_from_slice(&section);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let key = signing::load_secret_key(&root.join("tests/keys/TEST-ONLY-vendor.key")).unwrap();
+    let (signed, _) = signing::sign(&bytes, &key, false).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    std::fs::copy(root.join("tests/keys/TEST-ONLY-vendor.pub"), store.path().join("v.pub")).unwrap();
+    std::fs::write(store.path().join("trust.toml"), "trust-version = 1\n[[signer]]\nname = \"v\"\n[[signer.key]]\nfile = \"v.pub\"\n").unwrap();
+    let trust = TrustStore::load(store.path()).unwrap();
+    let took = median(ROUNDS, || {
+        let started = Instant::now();
+        let loaded = Plugin::from_bytes(Path::new("bench.wasm"), signed.clone()).unwrap();
+        let status = signing::verify(&loaded.bytes, &loaded.digest, None, &trust, false, std::time::SystemTime::now()).unwrap();
+        assert!(status.signer().is_some());
+        started.elapsed()
+    });
+    (took, signed.len())
 }
 
 fn ms(d: Duration) -> f64 {

@@ -14,6 +14,8 @@ struct Part {
 /// The component as signatures see it.
 pub struct Layout {
     parts: Vec<Part>,
+    /// Whether the component carries delimiters (per-part hashes) at all.
+    delimited: bool,
 }
 
 /// How much of the component a genuine signature covers.
@@ -59,6 +61,7 @@ impl Layout {
         let mut parts = Vec::new();
         let mut members: Vec<String> = Vec::new();
         let mut ended_on_delimiter = false;
+        let mut delimited = false;
         for (index, section) in module.sections.iter().enumerate() {
             if section.is_signature_header() {
                 continue;
@@ -70,6 +73,7 @@ impl Layout {
                 parts.push(Part { label: label(&members), prefix_hash: hasher.clone().finalize().to_vec() });
                 members.clear();
                 ended_on_delimiter = true;
+                delimited = true;
             } else {
                 members.push(describe(index, section));
                 ended_on_delimiter = false;
@@ -78,7 +82,7 @@ impl Layout {
         if !ended_on_delimiter {
             parts.push(Part { label: label(&members), prefix_hash: hasher.finalize().to_vec() });
         }
-        Ok(Self { parts })
+        Ok(Self { parts, delimited })
     }
 
     /// Compares a signed hash list with this component.
@@ -93,7 +97,7 @@ impl Layout {
         for (i, hash) in signed.iter().enumerate() {
             match self.parts.get(i) {
                 Some(part) if &part.prefix_hash == hash => continue,
-                Some(_) if signed.len() == 1 && self.parts.len() == 1 => {
+                Some(_) if !self.delimited => {
                     return Coverage::Changed {
                         what: "the content after the signature (signed without per-section hashes, so the section cannot be named)".into(),
                     };
