@@ -43,6 +43,15 @@ impl FakeSystem {
         }
     }
 
+    /// Lists the device at `path` on `bus` (`sys/bus/<bus>/devices/<name>`), as the driver
+    /// core does for every device on a bus.
+    fn on_bus(&self, path: &str, bus: &str) {
+        let devices = self.sys.join("bus").join(bus).join("devices");
+        std::fs::create_dir_all(&devices).unwrap();
+        let name = path.rsplit('/').next().unwrap();
+        symlink(format!("../../../devices/{path}"), devices.join(name)).unwrap();
+    }
+
     /// The fwctl class device `node` below the device at `parent`.
     fn fwctl(&self, node: &str, parent: &str) {
         let dir = self.sys.join("devices").join(parent).join("fwctl").join(node);
@@ -184,6 +193,35 @@ fn a_node_of_unknown_kind_is_skipped_with_a_warning() {
             "fwctl2: skipped, unknown device type (parent 0000:12:00.0, driver none)",
         ]
     );
+}
+
+#[test]
+fn cxl_memdevs_without_a_node_are_named_not_dropped() {
+    let fake = FakeSystem::new();
+    // QEMU's emulated type-3 device: its Features are all kernel-owned, so no node.
+    let qemu = "pci0000:0c/0000:0c:00.0/0000:0d:00.0";
+    fake.device(qemu, "pci", Some("cxl_pci"));
+    fake.device(&format!("{qemu}/mem0"), "cxl", Some("cxl_mem"));
+    fake.on_bus(&format!("{qemu}/mem0"), "cxl");
+    // A memdev with a user-changeable Feature, and so a node.
+    let mock = "platform/cxl_host_bridge.0/cxl_mem.0";
+    fake.device(mock, "platform", Some("cxl_mock_mem"));
+    fake.device(&format!("{mock}/mem1"), "cxl", Some("cxl_mem"));
+    fake.on_bus(&format!("{mock}/mem1"), "cxl");
+    fake.fwctl("fwctl0", &format!("{mock}/mem1"));
+    // Other devices on the CXL bus are not memdevs.
+    fake.device("platform/ACPI0017:00/root0", "cxl", None);
+    fake.on_bus("platform/ACPI0017:00/root0", "cxl");
+
+    let backend = fake.backend();
+    assert_eq!(backend.discover().unwrap().iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["fwctl0"]);
+    let bare = backend.memdevs_without_fwctl().unwrap();
+    assert_eq!(bare.len(), 1, "{bare:?}");
+    assert_eq!(bare[0].name, "mem0");
+    assert_eq!(bare[0].pci_address.as_deref(), Some("0000:0d:00.0"));
+
+    // No CXL bus at all: nothing to say.
+    assert_eq!(FakeSystem::new().backend().memdevs_without_fwctl().unwrap(), vec![]);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use fwctl_devices::kernel::KernelBackend;
+use fwctl_devices::kernel::{BareMemdev, KernelBackend};
 use fwctl_devices::sim::{Fleet, SimBackend};
 use fwctl_devices::{Backend, DeviceDescriptor};
 use serde::Serialize;
@@ -16,6 +16,8 @@ use serde::Serialize;
 pub enum SourceChoice {
     /// Real devices if there are any, otherwise the default simulated fleet.
     Auto,
+    /// Real devices only, even none: never the simulator.
+    Kernel,
     /// The simulator with a built-in profile name or a profile file (`None`: default fleet).
     Simulated(Option<String>),
 }
@@ -41,6 +43,9 @@ pub struct SourceInfo {
     pub profile: Option<String>,
     /// Why this source was chosen.
     pub reason: String,
+    /// What the kernel has that is not a usable fwctl device (a CXL memdev without a
+    /// node, a node of unknown type), each a sentence for the operator.
+    pub notes: Vec<String>,
 }
 
 /// Why no device source could be opened.
@@ -59,20 +64,25 @@ impl DeviceSource {
     pub fn open(choice: &SourceChoice) -> Result<Self, SourceError> {
         match choice {
             SourceChoice::Simulated(profile) => Self::simulated(profile.as_deref(), "requested with --sim"),
-            SourceChoice::Auto => {
+            SourceChoice::Auto | SourceChoice::Kernel => {
                 let kernel = KernelBackend::new();
-                let devices = kernel.discover()?;
-                if devices.is_empty() {
-                    Self::simulated(None, "no fwctl devices on this machine (/sys/class/fwctl is empty or absent)")
-                } else {
-                    let info = SourceInfo {
-                        backend: "kernel",
-                        simulated: false,
-                        profile: None,
-                        reason: format!("{} fwctl device(s) found under /sys/class/fwctl", devices.len()),
-                    };
-                    Ok(Self { backend: Arc::new(kernel), info, devices })
+                let (devices, skipped) = kernel.discover_with_warnings()?;
+                let mut notes = skipped;
+                notes.extend(kernel.memdevs_without_fwctl()?.iter().map(bare_memdev_note));
+                if devices.is_empty() && *choice == SourceChoice::Auto {
+                    let mut source =
+                        Self::simulated(None, "no fwctl devices on this machine (/sys/class/fwctl is empty or absent)")?;
+                    source.info.notes = notes;
+                    return Ok(source);
                 }
+                let info = SourceInfo {
+                    backend: "kernel",
+                    simulated: false,
+                    profile: None,
+                    reason: format!("{} fwctl device(s) found under /sys/class/fwctl", devices.len()),
+                    notes,
+                };
+                Ok(Self { backend: Arc::new(kernel), info, devices })
             }
         }
     }
@@ -101,7 +111,18 @@ impl DeviceSource {
             simulated: true,
             profile: Some(name.to_string()),
             reason: reason.to_string(),
+            notes: Vec::new(),
         };
         Ok(Self { backend: Arc::new(backend), info, devices })
     }
+}
+
+/// Says why a CXL memdev has no fwctl node, so that `list` states it instead of staying silent.
+fn bare_memdev_note(memdev: &BareMemdev) -> String {
+    let pci = memdev.pci_address.as_deref().map(|a| format!(" ({a})")).unwrap_or_default();
+    format!(
+        "{}{pci}: CXL memdev without a fwctl node; the kernel registers one only for a memdev \
+         with a Feature user space may change, and all of this one's are kernel-owned or absent",
+        memdev.name
+    )
 }

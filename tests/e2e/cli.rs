@@ -145,6 +145,17 @@ fn raw_rpc_returns_the_firmware_answer_and_kernel_errnos() {
         stderr(&output)
     );
 
+    // A tainting scope needs the operator's --allow-taint, as for plugins; nothing is sent.
+    let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--scope", "debug-write", query_issi]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("scope debug-write taints the kernel; pass --allow-taint"),
+        "{}",
+        stderr(&output)
+    );
+    let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--allow-taint", "--scope", "debug-write", query_issi]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
     let output = fwctl_run(&["rpc", "fwctl0", "--sim", "nothex"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(

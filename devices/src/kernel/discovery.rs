@@ -57,6 +57,41 @@ pub fn scan(sysfs_root: &Path) -> Result<Vec<SysfsNode>, DiscoveryError> {
     Ok(nodes)
 }
 
+/// A CXL memdev that has no fwctl node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BareMemdev {
+    /// `memN`.
+    pub name: String,
+    /// Its PCI endpoint, when it has one (a mock memdev under `cxl_test` does not).
+    pub pci_address: Option<String>,
+}
+
+/// CXL memdevs (`<sysfs>/bus/cxl/devices/memN`) that no node in `nodes` belongs to. The
+/// CXL driver registers fwctl only for a memdev with at least one Feature user space may
+/// change (`devm_cxl_setup_fwctl` gives up when `num_user_features` is 0), so a memdev
+/// whose Features are all kernel-owned (patrol scrub, ECS, sparing) has none. That is
+/// the kernel's decision, not a fault; callers say so instead of reporting nothing.
+pub fn memdevs_without_node(sysfs_root: &Path, nodes: &[SysfsNode]) -> Vec<BareMemdev> {
+    let Ok(entries) = std::fs::read_dir(sysfs_root.join("bus/cxl/devices")) else {
+        return Vec::new();
+    };
+    let mut bare: Vec<BareMemdev> = entries
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .filter(|(name, _)| is_memdev(name))
+        .filter(|(name, _)| !nodes.iter().any(|n| n.cxl_memdev.as_deref() == Some(name.as_str())))
+        .map(|(name, link)| {
+            let path = std::fs::canonicalize(&link).ok();
+            let pci_address = path
+                .as_deref()
+                .and_then(|p| p.ancestors().filter_map(file_name).find(|component| is_pci_address(component)));
+            BareMemdev { name, pci_address }
+        })
+        .collect();
+    bare.sort_by_key(|m| m.name.trim_start_matches("mem").parse::<u64>().unwrap_or(u64::MAX));
+    bare
+}
+
 fn describe(node_dir: &Path, name: String) -> SysfsNode {
     let parent_path = std::fs::canonicalize(node_dir.join("device")).ok();
     let parent = parent_path.as_deref().and_then(file_name).unwrap_or_default();

@@ -6,6 +6,8 @@
 mod discovery;
 pub mod ioctl;
 
+pub use discovery::BareMemdev;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -45,6 +47,12 @@ impl KernelBackend {
     /// [`Self::discover_with_warnings`] says why it is left out.
     pub fn has_devices(&self) -> bool {
         discovery::has_nodes(&self.sysfs_root)
+    }
+
+    /// CXL memdevs the kernel gave no fwctl node (see [`discovery::memdevs_without_node`]).
+    pub fn memdevs_without_fwctl(&self) -> Result<Vec<BareMemdev>, DiscoveryError> {
+        let nodes = discovery::scan(&self.sysfs_root)?;
+        Ok(discovery::memdevs_without_node(&self.sysfs_root, &nodes))
     }
 
     /// Discovers devices and also returns, as text, the nodes that had to be skipped

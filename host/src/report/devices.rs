@@ -90,5 +90,11 @@ pub fn render_device_list(source: &SourceInfo, devices: &[DeviceListing]) -> Str
     if devices.is_empty() {
         out.push_str("(no fwctl devices)\n");
     }
+    if !source.notes.is_empty() {
+        let _ = writeln!(out, "\nNot listed above:");
+        for note in &source.notes {
+            let _ = writeln!(out, "  {note}");
+        }
+    }
     out
 }

@@ -98,6 +98,9 @@ pub enum Command {
         /// Response buffer size in bytes (out_len).
         #[arg(long, default_value_t = 4096)]
         out_len: u32,
+        /// Allow debug-write and debug-write-full, which taint the kernel.
+        #[arg(long)]
+        allow_taint: bool,
         /// Audit log (see the run's --audit); raw RPCs are on the record too.
         #[arg(long, value_name = "FILE")]
         audit: Option<PathBuf>,
@@ -145,6 +148,9 @@ pub struct SourceArgs {
     /// being taken as the profile.)
     #[arg(long, value_name = "PROFILE", num_args = 0..=1, require_equals = true, default_missing_value = "default")]
     pub sim: Option<String>,
+    /// Use the kernel's fwctl devices only, never the simulator, even when there are none.
+    #[arg(long, conflicts_with = "sim")]
+    pub kernel: bool,
 }
 
 #[derive(Debug, Args, Default)]

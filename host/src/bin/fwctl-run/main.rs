@@ -45,10 +45,11 @@ fn main() -> ExitCode {
             scope,
             request,
             out_len,
+            allow_taint,
             audit,
             source,
             json,
-        }) => rpc(&device, &scope, &request, out_len, audit, &source, json),
+        }) => rpc(&device, &scope, &request, out_len, allow_taint, audit, &source, json),
         None => run(cli.run),
     };
     match result {
@@ -64,6 +65,7 @@ fn source_choice(source: &SourceArgs) -> SourceChoice {
     match &source.sim {
         Some(profile) if profile == "default" => SourceChoice::Simulated(None),
         Some(profile) => SourceChoice::Simulated(Some(profile.clone())),
+        None if source.kernel => SourceChoice::Kernel,
         None => SourceChoice::Auto,
     }
 }
@@ -481,11 +483,16 @@ fn rpc(
     scope: &str,
     request: &[String],
     out_len: u32,
+    allow_taint: bool,
     audit_path: Option<PathBuf>,
     source: &SourceArgs,
     json: bool,
 ) -> Result<ExitStatus> {
     let scope: Scope = scope.parse().map_err(anyhow::Error::msg)?;
+    // The same rule as for plugins: nothing taints the kernel unless the operator says so.
+    if scope.taints_kernel() && !allow_taint {
+        bail!("scope {scope} taints the kernel; pass --allow-taint to send this RPC anyway");
+    }
     let hex_text: String = request
         .concat()
         .chars()
