@@ -32,6 +32,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("connectx7-link-down", include_str!("../../profiles/connectx7-link-down.toml")),
     ("connectx7-fec-errors", include_str!("../../profiles/connectx7-fec-errors.toml")),
     ("connectx6dx-old-firmware", include_str!("../../profiles/connectx6dx-old-firmware.toml")),
+    // Configured like the kernel's cxl_test mock, for the cross-check against a real kernel.
+    ("cxl-test-mock", include_str!("../../profiles/cxl-test-mock.toml")),
 ];
 
 /// The default fleet (used on machines without fwctl devices): two ConnectX-class NICs
