@@ -7,6 +7,7 @@ mod common;
 mod cxl_features;
 mod golden;
 mod hostile;
+mod kernel_vm;
 mod sdk_example;
 mod signing;
 mod library;

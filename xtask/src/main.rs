@@ -2,8 +2,8 @@
 //!
 //! - `run [FWCTL-RUN ARGS]`: build the host and the plugins, then run `fwctl-run` with the
 //!   freshly built plugins on its plugin path (default arguments: `mlx5-diag.wasm`).
-//! - `test`: install the wasm32-wasip2 target and the wasmsign2 tool if missing, then
-//!   run the whole suite.
+//! - `test`: install the wasm32-wasip2 target and the wasmsign2 tool if missing, build
+//!   (or find cached) the Linux kernel of the VM test, then run the whole suite.
 //! - `plugins`: build the plugins into `target/plugins/<name>.wasm`.
 //! - `install`: `cargo install --path host`, and the plugins into
 //!   `~/.local/share/fwctl-run/plugins`, where `fwctl-run NAME` finds them.
@@ -107,7 +107,26 @@ fn run(args: &[String]) -> Result<()> {
 fn test(extra: &[String]) -> Result<()> {
     ensure_wasm_target()?;
     ensure_wasmsign2_tool()?;
+    ensure_vm_kernel()?;
     status(cargo().args(["test", "--workspace"]).args(extra))
+}
+
+/// The kernel VM test boots Linux 7.3 built with fwctl; build it (once, cached outside the
+/// work tree) before the suite, so its progress shows here rather than inside a test.
+/// The script installs what it needs when run as root and otherwise says what is missing.
+fn ensure_vm_kernel() -> Result<()> {
+    if std::env::var_os("FWCTL_VM_KERNEL").is_some() {
+        return Ok(());
+    }
+    let output = Command::new("bash")
+        .arg(root().join("tests/vm/build.sh"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running tests/vm/build.sh")?;
+    if !output.status.success() {
+        bail!("tests/vm/build.sh could not build the kernel for the VM test ({})", output.status);
+    }
+    Ok(())
 }
 
 /// The signing tests check interoperability with the `wasmsign2` tool; install the

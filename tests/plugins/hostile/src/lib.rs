@@ -5,7 +5,7 @@
 wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
 
 use fwctl::plugin::report;
-use fwctl::plugin::types::{Field, Finding, LogLevel, RpcError, Scope, Severity, Value};
+use fwctl::plugin::types::{DeviceKind, Field, Finding, LogLevel, RpcError, Scope, Severity, Value};
 
 #[used]
 #[unsafe(link_section = "fwctl-manifest")]
@@ -16,6 +16,8 @@ struct Hostile;
 
 /// An mlx5 QUERY_ISSI mailbox (opcode 0x10a), a harmless read.
 const QUERY_ISSI: [u8; 16] = [0x01, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+/// A CXL Get Supported Features asking for no entries: the header only, a harmless read.
+const GSF_HEADER_ONLY: [u8; 24] = [0x00, 0x05, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 /// QUERY_ADAPTER (0x101): allowed by the kernel, not by this plugin's manifest.
 const QUERY_ADAPTER: [u8; 16] = [0x01, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
@@ -185,15 +187,28 @@ impl Guest for Hostile {
                 }
             }
             "fail" => return Err("the plugin gave up on purpose".into()),
-            // Not hostile: a steady stream of cheap RPCs, for the boundary benchmark.
+            // Not hostile: a steady stream of cheap reads, for the benchmarks. The loop
+            // times itself (monotonic time is the one clock plugins have), so the figure
+            // excludes instantiation and is comparable with a native loop's.
             "rpc-loop" => {
                 let count: u64 = args
                     .get(1)
                     .and_then(|n| n.parse().ok())
                     .ok_or("rpc-loop needs a count")?;
+                let (request, capacity) = match info.kind {
+                    DeviceKind::Cxl => (GSF_HEADER_ONLY.to_vec(), 16),
+                    _ => (QUERY_ISSI.to_vec(), 112),
+                };
+                let started = std::time::Instant::now();
                 for _ in 0..count {
-                    rpc(Scope::DebugReadOnly, 112).map_err(|e| format!("{e:?}"))?;
+                    target
+                        .rpc(Scope::DebugReadOnly, &request, capacity)
+                        .map_err(|e| format!("{e:?}"))?;
                 }
+                report::set_fact(&Field {
+                    key: "loop-ns".into(),
+                    value: Value::Unsigned(started.elapsed().as_nanos() as u64),
+                });
             }
             other => return Err(format!("unknown behaviour `{other}`")),
         }
