@@ -2,7 +2,8 @@
 //!
 //! One invocation flows one way through these modules:
 //!
-//! 1. [`plugin`]: locate the file, read it, check it is a component, read its manifest;
+//! 1. [`plugin`]: locate the file (or fetch it from a registry through [`distribution`]),
+//!    read it, check it is a component, read its manifest; [`signing`] verifies it;
 //! 2. [`policy`]: intersect what the manifest asks with what the operator allows (the grant);
 //! 3. [`source`]: discover devices, on the kernel or, without fwctl hardware, the simulator;
 //! 4. [`runner`] and [`sandbox`]: one isolated, limited store per granted device, run
@@ -17,6 +18,7 @@
 pub use fwctl_devices as devices;
 
 pub mod audit;
+pub mod distribution;
 pub mod outcome;
 pub mod plugin;
 pub mod policy;

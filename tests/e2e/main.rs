@@ -12,3 +12,4 @@ mod sdk_example;
 mod signing;
 mod library;
 mod mlx5_diag;
+mod registry;

@@ -11,7 +11,8 @@ Exit status:
   2  could not run: bad plugin, refused grant, a run failed on a device (trap,
      timeout, limit, device gone), or no device matched the plugin
 
-Plugins named without a '/' are looked up in $FWCTL_RUN_PLUGIN_PATH (colon-separated;
+A plugin named oci://REGISTRY/REPO@sha256:DIGEST (or a :TAG pulled before) runs from the
+local store, fetched by digest when the store lacks it. Plugins named without a '/' are looked up in $FWCTL_RUN_PLUGIN_PATH (colon-separated;
 default ~/.local/share/fwctl-run/plugins, /usr/local/lib/fwctl-run/plugins,
 /usr/lib/fwctl-run/plugins), then in the current directory. Without fwctl devices
 (/sys/class/fwctl empty) the built-in simulated fleet is used, and reports say so.";
@@ -110,6 +111,42 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fetch a plugin from an OCI registry into the local store. A tag is resolved once and
+    /// pinned in the lock file; later pulls and runs fetch that digest only, and a tag that
+    /// has since moved is refused (unless --update).
+    Pull {
+        /// oci://REGISTRY/REPOSITORY:TAG or oci://REGISTRY/REPOSITORY@sha256:DIGEST
+        reference: String,
+        /// Accept what the tag names now, replacing the locked digest.
+        #[arg(long)]
+        update: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Audit log (see the run's --audit); refused pulls are on the record.
+        #[arg(long, value_name = "FILE")]
+        audit: Option<PathBuf>,
+    },
+    /// Push a plugin to an OCI registry as a Wasm artifact (config
+    /// application/vnd.wasm.config.v0+json, one application/wasm layer). Sign it first:
+    /// the signature travels inside the component.
+    Push {
+        /// Plugin component file.
+        plugin: PathBuf,
+        /// oci://REGISTRY/REPOSITORY:TAG
+        reference: String,
+    },
+}
+
+/// Where registry plugins are kept.
+#[derive(Debug, Args, Default)]
+pub struct StoreArgs {
+    /// Content-addressed plugin store (default $FWCTL_RUN_STORE, else
+    /// ~/.local/share/fwctl-run/store).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Lock file of pulled tags (default $FWCTL_RUN_LOCK, else plugins.lock beside the store).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +201,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
 
     #[command(flatten)]
     pub policy: PolicyArgs,

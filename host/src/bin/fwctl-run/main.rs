@@ -3,6 +3,7 @@
 //! result into an exit status.
 
 mod args;
+mod distribute;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 use fwctl_run::audit::{self, AuditLog, AuditTrail, PluginIdentity};
 use fwctl_run::devices::Scope;
+use fwctl_run::distribution::OciReference;
 use fwctl_run::devices::sim::Credentials;
 use fwctl_run::plugin::{self as plugin_file, Plugin, PluginSearchPath};
 use fwctl_run::policy::{self, Grant, LimitOverrides, OperatorOptions, Policy};
@@ -22,7 +24,7 @@ use fwctl_run::runner;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::source::{DeviceSource, SourceChoice};
 
-use self::args::{Cli, Command, ManifestAction, PolicyArgs, RunArgs, SourceArgs};
+use self::args::{Cli, Command, ManifestAction, PolicyArgs, RunArgs, SourceArgs, StoreArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -50,6 +52,9 @@ fn main() -> ExitCode {
             source,
             json,
         }) => rpc(&device, &scope, &request, out_len, allow_taint, audit, &source, json),
+        Some(Command::Pull { reference, update, store, audit }) => open_audit(audit)
+            .and_then(|log| distribute::pull(&reference, update, &store, &log)),
+        Some(Command::Push { plugin, reference }) => distribute::push(&plugin, &reference),
         None => run(cli.run),
     };
     match result {
@@ -89,12 +94,14 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
     let Some(name) = args.plugin.as_deref() else {
         bail!("no plugin given; try `fwctl-run mlx5-diag.wasm` or `fwctl-run --help`");
     };
+    // The trail is opened before anything else: a run that cannot be audited does not start.
+    let audit_log = open_audit(args.audit.clone())?;
     // load → verify → grant → discover → run → render and audit
-    let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
-    // The trail is opened before anything runs: a run that cannot be audited does not start.
-    let audit_log = Arc::new(AuditLog::open(
-        &args.audit.clone().unwrap_or_else(audit::default_path),
-    )?);
+    let plugin = if OciReference::is_reference(name) {
+        load_from_registry(name, &args.store, &audit_log)?
+    } else {
+        Plugin::find(name, &PluginSearchPath::from_env())?
+    };
     let mut identity = PluginIdentity {
         name: plugin.manifest.name.clone(),
         version: plugin.manifest.version.clone(),
@@ -167,6 +174,27 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
         print!("{}", report::render_run(&report, args.verbose));
     }
     Ok(report.exit)
+}
+
+fn open_audit(path: Option<PathBuf>) -> Result<Arc<AuditLog>> {
+    Ok(Arc::new(AuditLog::open(&path.unwrap_or_else(audit::default_path))?))
+}
+
+/// An `oci://` plugin from the store (fetched by digest if need be), refused on the
+/// record when it cannot be had intact.
+fn load_from_registry(reference: &str, store: &StoreArgs, audit_log: &Arc<AuditLog>) -> Result<Plugin> {
+    let fetched = distribute::fetch_for_run(reference, store).map_err(|e| {
+        distribute::record_refusal(audit_log, reference, None, &format!("{e:#}"));
+        e.context(format!("{reference} was refused before it ran"))
+    })?;
+    let plugin = Plugin::load(&fetched.path)?;
+    // The file may have changed since it was checked; what runs is what was verified.
+    if plugin.digest != fetched.wasm {
+        let why = format!("{} changed after it was checked: it hashes to {}, not {}", fetched.path.display(), plugin.digest, fetched.wasm);
+        distribute::record_refusal(audit_log, reference, Some(&fetched.wasm), &why);
+        bail!("{reference} was refused before it ran: {why}");
+    }
+    Ok(plugin)
 }
 
 /// The plugin's signatures against the trust store (embedded, or a `PLUGIN.sig` beside

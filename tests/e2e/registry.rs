@@ -1,0 +1,312 @@
+//! OCI distribution end to end, against a real registry: Debian's `docker-registry`,
+//! started here on 127.0.0.1 over plain HTTP and stopped when the test ends. A tiny
+//! in-process registry stands in only where a real one cannot misbehave: serving a blob
+//! that does not match its digest. No network beyond 127.0.0.1 is used.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::common::{fwctl_run, json, plugin_dir, stderr, stdout};
+
+/// `docker-registry serve` on a free loopback port, with its storage in a temporary
+/// directory; killed on drop.
+struct LocalRegistry {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl LocalRegistry {
+    fn start() -> Self {
+        let binary = Path::new("/usr/bin/docker-registry");
+        assert!(
+            binary.exists(),
+            "the OCI tests need Debian's docker-registry package (apt-get install docker-registry; .ci/run installs it)"
+        );
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting docker-registry");
+        let registry = Self { child, port, _dir: dir };
+        let started = Instant::now();
+        while http_status(port, "/v2/") != Some(200) {
+            assert!(started.elapsed() < Duration::from_secs(20), "docker-registry did not answer on 127.0.0.1:{port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        registry
+    }
+
+    fn reference(&self, repository_and_tag: &str) -> String {
+        format!("oci://127.0.0.1:{}/{repository_and_tag}", self.port)
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The status code of a plain GET, or None when nothing answers.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).ok()?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A store and lock file of the test's own, plus an audit log.
+struct Client {
+    dir: tempfile::TempDir,
+}
+
+impl Client {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    fn lock(&self) -> PathBuf {
+        self.dir.path().join("plugins.lock")
+    }
+
+    /// `fwctl-run ARGS --store … --lock … --audit …`, with a fresh audit log each time.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let (store, lock, audit) = (self.path("store"), self.path("plugins.lock"), self.path("audit.jsonl"));
+        let _ = std::fs::remove_file(&audit);
+        let mut all = args.to_vec();
+        let insert_at = all.iter().position(|a| *a == "--").unwrap_or(all.len());
+        for (i, arg) in ["--store", &store, "--lock", &lock, "--audit", &audit].into_iter().enumerate() {
+            all.insert(insert_at + i, arg);
+        }
+        fwctl_run(&all)
+    }
+
+    fn audit(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.path("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Asserts a refusal: exit 2, `why` on stderr, one audit line saying so, nothing run.
+    fn assert_refused(&self, output: &std::process::Output, why: &str) {
+        let err = stderr(output);
+        assert_eq!(output.status.code(), Some(2), "{err}");
+        assert!(err.contains(why), "expected `{why}` in: {err}");
+        let audit = self.audit();
+        let last = audit.last().unwrap_or_else(|| panic!("no audit line for: {err}"));
+        assert_eq!(last["outcome"], "refused", "{last:#}");
+        assert!(last["reason"].as_str().unwrap().contains(why), "{last:#}");
+        assert!(audit.iter().all(|r| r["outcome"] == "refused"), "no RPC was made: {audit:#?}");
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The digest after `label` in push/pull output (`  manifest sha256:…`).
+fn digest_after(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(label).map(|d| d.trim().to_string()))
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{text}"))
+}
+
+fn push(registry: &LocalRegistry, plugin: &str, reference: &str) -> String {
+    let file = plugin_dir().join(plugin);
+    let output = fwctl_run(&["push", file.to_str().unwrap(), &registry.reference(reference)]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    digest_after(&stdout(&output), "manifest")
+}
+
+#[test]
+fn a_pushed_plugin_pulls_locks_and_runs_from_the_store_with_the_registry_gone() {
+    let registry = LocalRegistry::start();
+    let manifest = push(&registry, "cxl-features.wasm", "vendor/cxl-features:1.0");
+    let wasm = sha256(&std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap());
+    let client = Client::new();
+    let tag = registry.reference("vendor/cxl-features:1.0");
+
+    let pulled = client.run(&["pull", &tag]);
+    assert_eq!(pulled.status.code(), Some(0), "{}", stderr(&pulled));
+    assert_eq!(digest_after(&stdout(&pulled), "manifest"), manifest);
+    assert_eq!(digest_after(&stdout(&pulled), "wasm"), wasm, "the bytes pulled are the bytes pushed");
+    let lock = std::fs::read_to_string(client.lock()).unwrap();
+    assert!(lock.contains(&tag) && lock.contains(&manifest) && lock.contains(&wasm), "{lock}");
+    let stored = Path::new(&client.path("store")).join("blobs/sha256").join(&wasm[7..]);
+    assert!(stored.is_file(), "the component is in the content-addressed store");
+
+    // A second pull of the locked tag downloads nothing.
+    let again = client.run(&["pull", &tag]);
+    assert!(stdout(&again).starts_with("up to date:"), "{}", stdout(&again));
+
+    // With the registry stopped, the tag (through the lock) and the digest still run.
+    drop(registry);
+    let pinned = format!("{}@{manifest}", tag.rsplit_once(':').unwrap().0);
+    for name in [&tag, &pinned] {
+        let output = client.run(&[name, "--sim=cxl-test-mock", "--json", "--", "list"]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        let report = json(&output);
+        assert_eq!(report["plugin"]["digest"], wasm.as_str(), "{report:#}");
+        assert_eq!(report["runs"][0]["facts"]["feature-count"], 1, "{report:#}");
+    }
+}
+
+#[test]
+fn a_tag_moved_after_locking_is_refused_until_the_operator_updates() {
+    let registry = LocalRegistry::start();
+    let first = push(&registry, "cxl-features.wasm", "vendor/diag:stable");
+    let client = Client::new();
+    let tag = registry.reference("vendor/diag:stable");
+    assert_eq!(client.run(&["pull", &tag]).status.code(), Some(0));
+
+    let second = push(&registry, "mlx5-diag.wasm", "vendor/diag:stable");
+    assert_ne!(first, second);
+    let moved = client.run(&["pull", &tag]);
+    client.assert_refused(&moved, "the tag now names");
+    assert!(stderr(&moved).contains(&first) && stderr(&moved).contains(&second), "{}", stderr(&moved));
+    // Runs keep using what was locked, without asking the registry.
+    let run = client.run(&[&tag, "--sim=cxl-test-mock", "--json", "--", "list"]);
+    assert_eq!(json(&run)["plugin"]["name"], "cxl-features");
+
+    let updated = client.run(&["pull", "--update", &tag]);
+    assert_eq!(updated.status.code(), Some(0), "{}", stderr(&updated));
+    assert_eq!(digest_after(&stdout(&updated), "manifest"), second);
+    assert!(std::fs::read_to_string(client.lock()).unwrap().contains(&second));
+}
+
+#[test]
+fn tags_never_pulled_and_stores_edited_behind_our_back_are_refused() {
+    let registry = LocalRegistry::start();
+    let manifest = push(&registry, "cxl-features.wasm", "vendor/cxl-features:2.0");
+    let client = Client::new();
+    let tag = registry.reference("vendor/cxl-features:2.0");
+
+    // Running a tag nobody pulled would resolve it silently: refused.
+    client.assert_refused(&client.run(&[&tag, "--sim=cxl-test-mock"]), "is not in the lock file");
+
+    // A digest is its own pin: it is fetched on first use.
+    let pinned = format!("{}@{manifest}", tag.rsplit_once(':').unwrap().0);
+    let output = client.run(&[&pinned, "--sim=cxl-test-mock", "--json", "--", "list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    // One byte of the stored component changed: refused, naming the file.
+    let wasm = sha256(&std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap());
+    let stored = Path::new(&client.path("store")).join("blobs/sha256").join(&wasm[7..]);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    client.assert_refused(&client.run(&[&pinned, "--sim=cxl-test-mock"]), "does not match its digest");
+}
+
+#[test]
+fn a_registry_serving_a_blob_that_does_not_match_its_digest_is_refused() {
+    let component = std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap();
+    let mut swapped = component.clone();
+    *swapped.last_mut().unwrap() ^= 1;
+    let fake = FakeRegistry::start(&component, swapped);
+    let client = Client::new();
+    let reference = format!("oci://127.0.0.1:{}/vendor/evil@{}", fake.port, fake.manifest_digest);
+
+    let output = client.run(&[&reference, "--sim=cxl-test-mock"]);
+    client.assert_refused(&output, &format!("sent a blob for {}", sha256(&component)));
+    let blobs = Path::new(&client.path("store")).join("blobs/sha256");
+    assert!(!blobs.join(&sha256(&component)[7..]).exists(), "nothing unverified is kept");
+}
+
+/// A registry that answers the Wasm artifact's manifest and config honestly and its layer
+/// with other bytes, which a real registry (content-addressed itself) never does.
+struct FakeRegistry {
+    port: u16,
+    manifest_digest: String,
+}
+
+impl FakeRegistry {
+    fn start(component: &[u8], served_instead: Vec<u8>) -> Self {
+        let config = br#"{"architecture":"wasm","os":"wasip2","layerDigests":[],"component":null,"created":"2026-01-01T00:00:00Z"}"#.to_vec();
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.wasm.config.v0+json", "digest": sha256(&config), "size": config.len()},
+            "layers": [{"mediaType": "application/wasm", "digest": sha256(component), "size": component.len()}],
+        })
+        .to_string()
+        .into_bytes();
+        let manifest_digest = sha256(&manifest);
+        let served_digest = manifest_digest.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (layer_digest, config_digest) = (sha256(component), sha256(&config));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let Some((method, path)) = read_request(&stream) else { continue };
+                let (status, content_type, body): (&str, &str, &[u8]) = if path == "/v2/" {
+                    ("200 OK", "application/json", b"{}")
+                } else if path.ends_with(&format!("/manifests/{served_digest}")) {
+                    ("200 OK", "application/vnd.oci.image.manifest.v1+json", &manifest)
+                } else if path.ends_with(&format!("/blobs/{layer_digest}")) {
+                    ("200 OK", "application/octet-stream", &served_instead)
+                } else if path.ends_with(&format!("/blobs/{config_digest}")) {
+                    ("200 OK", "application/octet-stream", &config)
+                } else {
+                    ("404 Not Found", "application/json", b"{}")
+                };
+                let mut stream = stream;
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                if method != "HEAD" {
+                    let _ = stream.write_all(body);
+                }
+            }
+        });
+        Self { port, manifest_digest }
+    }
+}
+
+/// The method and path of one request (its headers read and dropped; no bodies expected).
+fn read_request(stream: &TcpStream) -> Option<(String, String)> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut first = String::new();
+    reader.read_line(&mut first).ok()?;
+    let mut words = first.split_whitespace();
+    let (method, path) = (words.next()?.to_string(), words.next()?.to_string());
+    let mut line = String::new();
+    while reader.read_line(&mut line).ok()? > 2 {
+        line.clear();
+    }
+    Some((method, path))
+}
