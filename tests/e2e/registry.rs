@@ -310,3 +310,26 @@ fn read_request(stream: &TcpStream) -> Option<(String, String)> {
     }
     Some((method, path))
 }
+
+#[test]
+fn a_signed_plugin_keeps_its_signature_through_the_registry() {
+    use crate::signing::{Store as TrustStore, signed_copy};
+    let registry = LocalRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let signed = signed_copy(work.path(), &["vendor"]);
+    let output = fwctl_run(&["push", signed.to_str().unwrap(), &registry.reference("acme/mlx5-diag:1.0")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let client = Client::new();
+    let tag = registry.reference("acme/mlx5-diag:1.0");
+    assert_eq!(client.run(&["pull", &tag]).status.code(), Some(0));
+
+    // The signature travelled inside the component: it verifies from the store, and a
+    // trust store without the vendor's key refuses the same bytes.
+    let trusted = TrustStore::new(&[("acme", "vendor", "")]);
+    let run = client.run(&[&tag, "--sim=connectx7-healthy", "--json", "--require-signed", "--trust", trusted.path()]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    assert!(client.audit().iter().all(|l| l["plugin"]["signer"] == "acme (key e45bee2acc6a806d)"));
+    let strangers = TrustStore::new(&[("someone", "stranger", "")]);
+    let refused = client.run(&[&tag, "--sim=connectx7-healthy", "--require-signed", "--trust", strangers.path()]);
+    client.assert_refused(&refused, "signed, but by no key in the trust store");
+}

@@ -11,12 +11,12 @@ fn key(name: &str, ext: &str) -> PathBuf {
 }
 
 /// A trust store in `dir` with `vendor` (and optionally `operator`) keys.
-struct Store {
+pub struct Store {
     dir: tempfile::TempDir,
 }
 
 impl Store {
-    fn new(keys: &[(&str, &str, &str)]) -> Self {
+    pub fn new(keys: &[(&str, &str, &str)]) -> Self {
         // (signer, key name, extra TOML for the key)
         let dir = tempfile::tempdir().unwrap();
         let mut toml = String::from("trust-version = 1\n");
@@ -28,13 +28,13 @@ impl Store {
         Self { dir }
     }
 
-    fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         self.dir.path().to_str().unwrap()
     }
 }
 
 /// A copy of mlx5-diag.wasm in a temp dir, signed by `signers` in order.
-fn signed_copy(dir: &Path, signers: &[&str]) -> PathBuf {
+pub fn signed_copy(dir: &Path, signers: &[&str]) -> PathBuf {
     let plugin = dir.join("mlx5-diag.wasm");
     std::fs::copy(plugin_dir().join("mlx5-diag.wasm"), &plugin).unwrap();
     for signer in signers {
