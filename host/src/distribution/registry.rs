@@ -170,3 +170,47 @@ pub fn wasm_layer(manifest: &[u8], digest: &str) -> Result<OciDescriptor, Regist
     }
     Ok(layer.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(config_type: &str, layers: &[(&str, i64)]) -> Vec<u8> {
+        let layers: Vec<_> = layers
+            .iter()
+            .map(|(media_type, size)| serde_json::json!({"mediaType": media_type, "digest": format!("sha256:{}", "a".repeat(64)), "size": size}))
+            .collect();
+        serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": WASM_MANIFEST_MEDIA_TYPE,
+            "config": {"mediaType": config_type, "digest": format!("sha256:{}", "b".repeat(64)), "size": 2},
+            "layers": layers,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn the_one_wasm_layer_of_a_wasm_artifact_is_found() {
+        let layer = wasm_layer(&manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, 1234)]), "sha256:m").unwrap();
+        assert_eq!((layer.media_type.as_str(), layer.size), (WASM_LAYER_MEDIA_TYPE, 1234));
+    }
+
+    #[test]
+    fn manifests_that_are_not_one_bounded_wasm_layer_are_refused_by_name() {
+        let container = "application/vnd.oci.image.config.v1+json";
+        let tar = "application/vnd.oci.image.layer.v1.tar+gzip";
+        for (bytes, why) in [
+            (b"<html>".to_vec(), "not an OCI image manifest"),
+            (manifest(container, &[(WASM_LAYER_MEDIA_TYPE, 10)]), "config media type is application/vnd.oci.image.config.v1+json"),
+            (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[]), "0 layers"),
+            (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, 1), (WASM_LAYER_MEDIA_TYPE, 1)]), "2 layers"),
+            (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(tar, 10)]), "layer media type is application/vnd.oci.image.layer.v1.tar+gzip"),
+            (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, 1 << 40)]), "limited to"),
+            (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, -1)]), "limited to"),
+        ] {
+            let error = wasm_layer(&bytes, "sha256:m").unwrap_err().to_string();
+            assert!(error.contains(why), "expected `{why}` in: {error}");
+        }
+    }
+}
