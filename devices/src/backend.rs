@@ -65,6 +65,10 @@ pub struct DeviceDescriptor {
     pub cxl_memdev: Option<String>,
     /// The kernel driver bound to the parent (`mlx5_core`, `cxl_mem`, ...).
     pub driver: Option<String>,
+    /// The RDMA device on the same PCI function (`mlx5_0`), when there is one: the name
+    /// `node_exporter`'s infiniband collector labels the same adapter with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdma_device: Option<String>,
     /// The character device to open (`/dev/fwctl/fwctl0`), or `simulated:<profile>`.
     pub node: String,
     /// A human description when one is known (the simulated model, for instance).

@@ -91,6 +91,7 @@ fn kernel_device(
         pci_address: pci_address.map(Into::into),
         cxl_memdev: cxl_memdev.map(Into::into),
         driver: Some(driver.into()),
+        rdma_device: None,
         node,
         model: None,
         simulated: false,
@@ -107,6 +108,8 @@ fn discovers_mlx5_and_cxl_nodes_with_every_field() {
     fake.device(pf0, "pci", Some("mlx5_core"));
     fake.device(&format!("{pf0}/mlx5_core.fwctl.0"), "auxiliary", Some("mlx5_fwctl.mlx5_fwctl"));
     fake.fwctl("fwctl2", pf0);
+    // Its RDMA device, as mlx5_ib registers it on the function (`<pci>/infiniband/mlx5_0`).
+    std::fs::create_dir_all(fake.sys.join("devices").join(pf0).join("infiniband/mlx5_0")).unwrap();
     let pf1 = "pci0000:00/0000:00:02.0/0000:3b:00.1";
     fake.device(pf1, "pci", Some("mlx5_core"));
     fake.device(&format!("{pf1}/mlx5_core.fwctl.1"), "auxiliary", Some("mlx5_fwctl.mlx5_fwctl"));
@@ -134,15 +137,18 @@ fn discovers_mlx5_and_cxl_nodes_with_every_field() {
     assert_eq!(
         devices,
         [
-            kernel_device(
-                "fwctl2",
-                DeviceKind::Mlx5,
-                "0000:3b:00.0",
-                Some("0000:3b:00.0"),
-                None,
-                "mlx5_core",
-                fake.node_path("fwctl2"),
-            ),
+            DeviceDescriptor {
+                rdma_device: Some("mlx5_0".into()),
+                ..kernel_device(
+                    "fwctl2",
+                    DeviceKind::Mlx5,
+                    "0000:3b:00.0",
+                    Some("0000:3b:00.0"),
+                    None,
+                    "mlx5_core",
+                    fake.node_path("fwctl2"),
+                )
+            },
             kernel_device(
                 "fwctl3",
                 DeviceKind::Cxl,
@@ -268,6 +274,7 @@ fn a_simulated_descriptor_never_opens_a_real_node() {
         pci_address: Some("0000:3b:00.0".into()),
         cxl_memdev: None,
         driver: Some("mlx5_core".into()),
+        rdma_device: None,
         node: "simulated:default".into(),
         model: None,
         simulated: true,

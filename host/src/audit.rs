@@ -313,6 +313,7 @@ mod tests {
     fn device(kind: DeviceKind) -> DeviceDescriptor {
         DeviceDescriptor {
             name: "fwctl0".into(),
+            rdma_device: None,
             node: "/dev/fwctl/fwctl0".into(),
             kind,
             parent: "0000:08:00.0".into(),

@@ -11,6 +11,9 @@
 //! 5. [`report`]: render the [`outcome`] for people or machines and pick the exit status;
 //!    [`audit`] records every RPC attempt on the way.
 //!
+//! [`fleet`] runs every admitted plugin on every device it handles, a bounded number at
+//! a time, for `fwctl-run fleet` and the outputs operators' tools read.
+//!
 //! [`testing`] runs a plugin on simulated devices from a Rust test.
 //!
 //! Device access goes through [`fwctl_devices`] (re-exported as [`devices`]).
@@ -19,6 +22,7 @@ pub use fwctl_devices as devices;
 
 pub mod audit;
 pub mod distribution;
+pub mod fleet;
 pub mod outcome;
 pub mod plugin;
 pub mod policy;

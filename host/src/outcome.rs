@@ -170,6 +170,8 @@ pub struct DeviceRun {
     pub status: RunStatus,
     /// RPCs the plugin sent (including refused ones).
     pub rpcs: u64,
+    /// Whether the device vanished (ENODEV) before or during the run.
+    pub device_gone: bool,
     /// Wall time from open to the end of the run.
     #[serde(rename = "duration_ms", serialize_with = "as_millis")]
     pub duration: Duration,

@@ -12,8 +12,8 @@ use tokio::task::JoinSet;
 
 use crate::audit::AuditTrail;
 use crate::outcome::{DeviceRun, RunOutput, RunStatus};
-use crate::policy::Grant;
-use crate::sandbox::{GrantedDevice, PreparedPlugin, RunEnd};
+use crate::policy::{Grant, KindGrant};
+use crate::sandbox::{GrantedDevice, Limits, PreparedPlugin, RunEnd};
 
 /// Runs `plugin` on every device in `devices` its grant covers, concurrently; devices
 /// it does not cover are reported as not applicable. Every RPC attempt goes to `audit`.
@@ -36,6 +36,7 @@ pub async fn run_on_devices(
                     reason: format!("{plugin_name} does not handle {} devices", device.kind),
                 },
                 rpcs: 0,
+                device_gone: false,
                 duration: Default::default(),
                 output: RunOutput::default(),
             });
@@ -49,42 +50,8 @@ pub async fn run_on_devices(
             audit.clone(),
         );
         tasks.spawn(async move {
-            let started = Instant::now();
-            let opened = backend.open(&device).and_then(|mut handle| {
-                let info = handle.info()?;
-                Ok(GrantedDevice::new(
-                    device.clone(),
-                    info.device_data,
-                    kind_grant,
-                    handle,
-                    audit,
-                ))
-            });
-            let (status, output, rpcs) = match opened {
-                Ok(granted) => {
-                    let result = prepared.run(granted, &args, limits).await;
-                    (
-                        status_of(&plugin_name, &device, &result.end, &result.output),
-                        result.output,
-                        result.rpcs,
-                    )
-                }
-                Err(errno) => (
-                    open_failure(&plugin_name, &device, errno),
-                    RunOutput::default(),
-                    0,
-                ),
-            };
-            (
-                index,
-                DeviceRun {
-                    device,
-                    status,
-                    rpcs,
-                    duration: started.elapsed(),
-                    output,
-                },
-            )
+            let run = run_one(&plugin_name, &prepared, kind_grant, limits, backend.as_ref(), device, &args, audit).await;
+            (index, run)
         });
     }
     while let Some(joined) = tasks.join_next().await {
@@ -105,11 +72,43 @@ pub async fn run_on_devices(
                     cause: format!("{plugin_name} on {}: fwctl-run failed internally (a bug; please report it)", device.name),
                 },
                 rpcs: 0,
+                device_gone: false,
                 duration: Default::default(),
                 output: RunOutput::default(),
             })
         })
         .collect()
+}
+
+/// Runs `plugin` once on one device it was granted: opens the device, runs the plugin in
+/// a fresh store, and says how it ended. Every RPC attempt goes to `audit`.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_one(
+    plugin_name: &str,
+    prepared: &PreparedPlugin,
+    kind_grant: KindGrant,
+    limits: Limits,
+    backend: &dyn Backend,
+    device: DeviceDescriptor,
+    args: &[String],
+    audit: Option<AuditTrail>,
+) -> DeviceRun {
+    let started = Instant::now();
+    let opened = backend.open(&device).and_then(|mut handle| {
+        let info = handle.info()?;
+        Ok(GrantedDevice::new(device.clone(), info.device_data, kind_grant, handle, audit))
+    });
+    let (status, output, rpcs, device_gone) = match opened {
+        Ok(granted) => {
+            let result = prepared.run(granted, args, limits).await;
+            (status_of(plugin_name, &device, &result.end, &result.output), result.output, result.rpcs, result.device_gone)
+        }
+        Err(errno) => {
+            let gone = matches!(errno, Errno::ENOENT | Errno::ENODEV | Errno::ENXIO);
+            (open_failure(plugin_name, &device, errno), RunOutput::default(), 0, gone)
+        }
+    };
+    DeviceRun { device, status, rpcs, device_gone, duration: started.elapsed(), output }
 }
 
 /// Maps how a run ended to the status people and machines see.

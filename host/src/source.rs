@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use fwctl_devices::kernel::{BareMemdev, KernelBackend};
-use fwctl_devices::sim::{Fleet, SimBackend};
+use fwctl_devices::sim::{Fleet, SimBackend, SyntheticSpec};
 use fwctl_devices::{Backend, DeviceDescriptor};
 use serde::Serialize;
 
@@ -111,6 +111,23 @@ impl DeviceSource {
             simulated: true,
             profile: Some(name.to_string()),
             reason: reason.to_string(),
+            notes: Vec::new(),
+        };
+        Ok(Self { backend: Arc::new(backend), info, devices })
+    }
+}
+
+impl DeviceSource {
+    /// A simulated fleet of `spec.count` devices drawn from built-in profiles (`--sim-fleet`).
+    pub fn synthetic(spec: &SyntheticSpec, seed: u64) -> Result<Self, SourceError> {
+        let fleet = spec.build(seed).map_err(SourceError::Profile)?;
+        let backend = SimBackend::new(&fleet)?;
+        let devices = backend.discover()?;
+        let info = SourceInfo {
+            backend: "simulator",
+            simulated: true,
+            profile: Some(format!("--sim-fleet {spec} --seed {seed}")),
+            reason: "requested with --sim-fleet".into(),
             notes: Vec::new(),
         };
         Ok(Self { backend: Arc::new(backend), info, devices })

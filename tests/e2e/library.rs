@@ -26,6 +26,7 @@ fn run(
     .expect("granted");
     let sandbox = Sandbox::new(&SandboxOptions {
         cache_dir: Some(cache_dir()),
+        ..Default::default()
     })
     .unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).expect("prepares");

@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod cxl_features;
+mod fleet;
 mod golden;
 mod hostile;
 mod kernel_vm;

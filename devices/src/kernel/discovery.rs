@@ -25,6 +25,8 @@ pub struct SysfsNode {
     pub cxl_memdev: Option<String>,
     /// The driver bound to the parent.
     pub driver: Option<String>,
+    /// The RDMA device registered on the PCI function (`<pci>/infiniband/mlx5_0`).
+    pub rdma_device: Option<String>,
 }
 
 /// Whether `<sysfs>/class/fwctl` lists at least one `fwctlN` node. An unreadable or
@@ -101,7 +103,20 @@ fn describe(node_dir: &Path, name: String) -> SysfsNode {
         .as_deref()
         .and_then(|p| p.ancestors().filter_map(file_name).find(|component| is_pci_address(component)));
     let cxl_memdev = is_memdev(&parent).then(|| parent.clone());
-    SysfsNode { name, parent, pci_address, cxl_memdev, driver }
+    // mlx5's fwctl node hangs off an auxiliary device; the RDMA device is registered on
+    // the PCI function above it, so look there.
+    let rdma_device = parent_path
+        .as_deref()
+        .and_then(|p| p.ancestors().find(|a| file_name(a).is_some_and(|n| is_pci_address(&n))))
+        .and_then(|function| first_entry(&function.join("infiniband")));
+    SysfsNode { name, parent, pci_address, cxl_memdev, driver, rdma_device }
+}
+
+/// The alphabetically first entry of a directory, if it exists and has one.
+fn first_entry(dir: &Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).ok()?.flatten().filter_map(|e| file_name(&e.path())).collect();
+    names.sort();
+    names.into_iter().next()
 }
 
 fn file_name(path: &Path) -> Option<String> {

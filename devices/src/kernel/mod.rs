@@ -87,6 +87,7 @@ impl KernelBackend {
                 pci_address: node.pci_address,
                 cxl_memdev: node.cxl_memdev,
                 driver: node.driver,
+                rdma_device: node.rdma_device,
                 node: path.display().to_string(),
                 model: None,
                 simulated: false,

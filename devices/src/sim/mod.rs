@@ -8,7 +8,8 @@
 //! - [`mlx5`] and [`cxl`] are the drivers (`drivers/fwctl/mlx5/main.c`,
 //!   `drivers/cxl/core/features.c`) together with a model of the firmware or device they
 //!   forward to;
-//! - [`profile`] describes a fleet of devices in TOML, with faults to inject.
+//! - [`profile`] describes a fleet of devices in TOML, with faults to inject;
+//! - [`synthetic`] builds large fleets (`--sim-fleet N`) from a weighted mix of profiles.
 //!
 //! A driver implements [`SimDriver`]: one value per simulated device, shared by every
 //! handle opened on it, which hands out a [`SimContext`] per open (the kernel's
@@ -18,6 +19,7 @@ pub mod core;
 pub mod cxl;
 pub mod mlx5;
 pub mod profile;
+pub mod synthetic;
 
 use nix::errno::Errno;
 
@@ -25,6 +27,7 @@ use crate::backend::Scope;
 
 pub use self::core::{Credentials, SimBackend};
 pub use self::profile::{DeviceProfile, Faults, Fleet};
+pub use self::synthetic::SyntheticSpec;
 
 /// A simulated driver bound to one device (the kernel's `struct fwctl_ops` + device).
 pub trait SimDriver: Send + Sync {

@@ -58,7 +58,18 @@ impl Fleet {
         for (index, device) in fleet.devices.iter().enumerate() {
             device.validate().map_err(|e| format!("{origin}: device {index} ({}): {e}", device.model))?;
         }
-        Ok(fleet)
+        Ok(Self::from_devices(fleet.devices))
+    }
+
+    /// A fleet of already validated devices; mlx5 devices without an RDMA name get the
+    /// next free `mlx5_N`.
+    pub(crate) fn from_devices(mut devices: Vec<DeviceProfile>) -> Self {
+        for (next, device) in devices.iter_mut().filter(|d| d.kind == DeviceKind::Mlx5).enumerate() {
+            if device.rdma_device.is_none() {
+                device.rdma_device = Some(format!("mlx5_{next}"));
+            }
+        }
+        Self { devices }
     }
 
     /// A built-in profile by name; `default` is [`DEFAULT_FLEET`] in that order.
@@ -106,6 +117,10 @@ pub struct DeviceProfile {
     /// The PCI address of a CXL device's endpoint, when the profile names one.
     #[serde(default)]
     pub pci_address: Option<String>,
+    /// The RDMA device of an mlx5 function (`mlx5_0`); numbered in fleet order when the
+    /// profile leaves it out, as `mlx5_ib` numbers them.
+    #[serde(default)]
+    pub rdma_device: Option<String>,
     /// mlx5 firmware and port state (required when `kind = "mlx5"`).
     #[serde(default)]
     pub mlx5: Option<Mlx5Profile>,
@@ -156,6 +171,7 @@ impl DeviceProfile {
             pci_address,
             cxl_memdev,
             driver: Some(driver.to_string()),
+            rdma_device: self.rdma_device.clone(),
             node: format!("simulated:{}", self.model),
             model: Some(self.model.clone()),
             simulated: true,

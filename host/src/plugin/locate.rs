@@ -51,6 +51,23 @@ impl PluginSearchPath {
         self.dirs.iter().map(PathBuf::as_path).chain(self.cwd.as_deref())
     }
 
+    /// The installed plugins: every `*.wasm` file in the plugin directories (not the
+    /// working directory), the first of each file name winning as for [`Self::resolve`],
+    /// sorted by file name.
+    pub fn installed(&self) -> Vec<PathBuf> {
+        let mut found: std::collections::BTreeMap<std::ffi::OsString, PathBuf> = Default::default();
+        for dir in &self.dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else { continue };
+            for path in entries.flatten().map(|e| e.path()) {
+                if path.extension().is_some_and(|e| e == "wasm") && path.is_file() {
+                    let name = path.file_name().expect("a file has a name").to_owned();
+                    found.entry(name).or_insert(path);
+                }
+            }
+        }
+        found.into_values().collect()
+    }
+
     /// Finds the file a plugin name stands for.
     pub fn resolve(&self, name: &str) -> Result<PathBuf, LoadError> {
         if name.contains('/') {
@@ -84,6 +101,21 @@ mod tests {
         std::fs::write(plugins.path().join("diag.wasm"), b"dir").unwrap();
         assert_eq!(search.resolve("diag.wasm").unwrap(), plugins.path().join("diag.wasm"));
         assert_eq!(search.resolve("diag").unwrap(), plugins.path().join("diag.wasm"), ".wasm is implied");
+    }
+
+    #[test]
+    fn installed_plugins_are_the_wasm_files_of_the_plugin_dirs_first_name_wins() {
+        let (first, second, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::write(first.path().join("b.wasm"), b"1").unwrap();
+        std::fs::write(second.path().join("b.wasm"), b"2").unwrap();
+        std::fs::write(second.path().join("a.wasm"), b"2").unwrap();
+        std::fs::write(second.path().join("notes.txt"), b"").unwrap();
+        std::fs::write(cwd.path().join("c.wasm"), b"").unwrap();
+        let search = PluginSearchPath::new(
+            vec![first.path().into(), second.path().into(), "/nonexistent".into()],
+            Some(cwd.path().into()),
+        );
+        assert_eq!(search.installed(), vec![second.path().join("a.wasm"), first.path().join("b.wasm")]);
     }
 
     #[test]

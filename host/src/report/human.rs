@@ -11,17 +11,7 @@ pub fn render_run(report: &RunReport, verbose: bool) -> String {
     let p = &report.plugin;
     let short_digest = p.digest.get(..19).unwrap_or(&p.digest);
     let _ = writeln!(out, "{} {} ({}) {short_digest}", p.name, p.version, p.vendor);
-    let source = &report.source;
-    if source.simulated {
-        let _ = writeln!(
-            out,
-            "devices: SIMULATED by fwctl-run, profile `{}` ({}); no real hardware is touched",
-            source.profile.as_deref().unwrap_or("default"),
-            source.reason
-        );
-    } else {
-        let _ = writeln!(out, "devices: kernel fwctl ({})", source.reason);
-    }
+    out.push_str(&source_line(&report.source));
 
     for run in &report.runs {
         out.push('\n');
@@ -48,6 +38,19 @@ pub fn render_run(report: &RunReport, verbose: bool) -> String {
         report.exit.code()
     );
     out
+}
+
+/// Where the devices came from, saying plainly when they are simulated.
+pub(super) fn source_line(source: &crate::source::SourceInfo) -> String {
+    if source.simulated {
+        format!(
+            "devices: SIMULATED by fwctl-run, profile `{}` ({}); no real hardware is touched\n",
+            source.profile.as_deref().unwrap_or("default"),
+            source.reason
+        )
+    } else {
+        format!("devices: kernel fwctl ({})\n", source.reason)
+    }
 }
 
 fn render_device(out: &mut String, run: &DeviceRun, verbose: bool) {

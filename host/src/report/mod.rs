@@ -1,11 +1,13 @@
 //! Rendering results for people (`human`) and machines (`json`), and the exit status.
 
 mod devices;
+mod fleet;
 mod human;
 
 use serde::Serialize;
 
 pub use self::devices::{DeviceListing, render_device_list};
+pub use self::fleet::{FLEET_SCHEMA, FleetReport, Refusal, render_fleet, result_line};
 pub use self::human::render_run;
 use crate::outcome::{DeviceRun, RunStatus, Severity};
 use crate::policy::Grant;

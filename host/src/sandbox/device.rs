@@ -221,7 +221,9 @@ impl HostDevice for RunState {
             },
         };
         granted.record(scope, &request, capacity, outcome, took);
-        Ok(granted.answer(result, response))
+        let answer = granted.answer(result, response);
+        self.device_gone |= matches!(answer, Err(RpcError::DeviceGone));
+        Ok(answer)
     }
 
     fn drop(&mut self, device: Resource<GrantedDevice>) -> wasmtime::Result<()> {

@@ -33,6 +33,42 @@ pub struct SandboxOptions {
     /// Where compiled components are cached, keyed by content and engine settings;
     /// `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// Take instances from a pool sized for this many concurrent runs instead of
+    /// allocating each one (fleet runs: thousands of short-lived stores).
+    pub pool: Option<InstancePool>,
+}
+
+/// The size of the pooling instance allocator: slots are reserved once, up front, and
+/// each run takes one and gives it back, so memory does not grow with the device count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstancePool {
+    /// Runs that may be alive at once (the fleet's `--jobs`).
+    pub concurrent_runs: u32,
+    /// The largest memory limit of any plugin in the run.
+    pub max_memory_bytes: usize,
+}
+
+impl InstancePool {
+    /// Core instances, memories and tables one plugin component may hold; a Rust
+    /// `wasm32-wasip2` plugin has a handful of core instances and one or two of each.
+    const CORE_INSTANCES_PER_RUN: u32 = 16;
+    const MEMORIES_PER_RUN: u32 = 4;
+    const TABLES_PER_RUN: u32 = 16;
+
+    fn config(&self) -> wasmtime::PoolingAllocationConfig {
+        let runs = self.concurrent_runs.max(1);
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        pool.total_component_instances(runs)
+            .total_core_instances(runs * Self::CORE_INSTANCES_PER_RUN)
+            .total_memories(runs * Self::MEMORIES_PER_RUN)
+            .total_tables(runs * Self::TABLES_PER_RUN)
+            .total_stacks(runs)
+            .max_core_instances_per_component(Self::CORE_INSTANCES_PER_RUN)
+            .max_memories_per_component(Self::MEMORIES_PER_RUN)
+            .max_tables_per_component(Self::TABLES_PER_RUN)
+            .max_memory_size(self.max_memory_bytes);
+        pool
+    }
 }
 
 /// Why the sandbox could not be set up or a plugin could not be prepared.
@@ -73,6 +109,9 @@ impl Sandbox {
             None => None,
         };
         config.cache(cache.clone());
+        if let Some(pool) = &options.pool {
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool.config()));
+        }
         let engine = Engine::new(&config).map_err(PrepareError::Engine)?;
 
         let mut linker = Linker::new(&engine);
@@ -217,6 +256,8 @@ pub struct RunResult {
     pub output: RunOutput,
     /// RPCs it attempted.
     pub rpcs: u64,
+    /// Whether the device answered ENODEV: it vanished during the run.
+    pub device_gone: bool,
 }
 
 /// A wall clock stuck at the Unix epoch: plugins get no time of day (design: no
@@ -254,6 +295,7 @@ impl PreparedPlugin {
                 .build(),
             limits,
             rpcs_sent: 0,
+            device_gone: false,
             output: RunOutput::default(),
             stdout: stdout.clone(),
             stderr: stderr.clone(),
@@ -287,6 +329,7 @@ impl PreparedPlugin {
             end,
             output,
             rpcs: state.rpcs_sent,
+            device_gone: state.device_gone,
         }
     }
 

@@ -20,6 +20,8 @@ pub struct RunState {
     pub(crate) store_limits: StoreLimits,
     pub(crate) limits: Limits,
     pub(crate) rpcs_sent: u64,
+    /// Set when the device answered ENODEV: it vanished mid-run.
+    pub(crate) device_gone: bool,
     pub(crate) output: RunOutput,
     pub(crate) stdout: MemoryOutputPipe,
     pub(crate) stderr: MemoryOutputPipe,

@@ -126,6 +126,10 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         audit: Option<PathBuf>,
     },
+    /// Check every fwctl device of this host with every plugin that handles it, each
+    /// plugin-and-device pair in its own sandbox, --jobs at a time, and report in the
+    /// format operators' tools read.
+    Fleet(FleetArgs),
     /// Push a plugin to an OCI registry as a Wasm artifact (config
     /// application/vnd.wasm.config.v0+json, one application/wasm layer). Sign it first:
     /// the signature travels inside the component.
@@ -208,14 +212,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
 
-    /// Trust store directory: signers and their public keys (default /etc/fwctl-run/trust
-    /// if present; without one, no signature is trusted).
-    #[arg(long, value_name = "DIR")]
-    pub trust: Option<PathBuf>,
-
-    /// Refuse to run a plugin that no trusted key signed.
-    #[arg(long)]
-    pub require_signed: bool,
+    #[command(flatten)]
+    pub signature: SignatureArgs,
 
     /// Audit log: every RPC attempt as one JSON line, appended (default $FWCTL_RUN_AUDIT,
     /// else /var/log/fwctl-run/audit.jsonl for root, else
@@ -231,6 +229,33 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub verbose: bool,
 
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// Arguments for the plugin.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// Which signatures count.
+#[derive(Debug, Args, Default)]
+pub struct SignatureArgs {
+    /// Trust store directory: signers and their public keys (default /etc/fwctl-run/trust
+    /// if present; without one, no signature is trusted).
+    #[arg(long, value_name = "DIR")]
+    pub trust: Option<PathBuf>,
+
+    /// Refuse to run a plugin that no trusted key signed.
+    #[arg(long)]
+    pub require_signed: bool,
+}
+
+/// Per-device limits, within what policy allows.
+#[derive(Debug, Args, Default)]
+pub struct LimitArgs {
     /// Wall-clock limit per device, in milliseconds (default 10000).
     #[arg(long, value_name = "MS")]
     pub timeout: Option<u64>,
@@ -242,7 +267,11 @@ pub struct RunArgs {
     /// RPC budget per device (default 10000).
     #[arg(long, value_name = "N")]
     pub rpc_budget: Option<u64>,
+}
 
+/// The compile cache.
+#[derive(Debug, Args, Default)]
+pub struct CacheArgs {
     /// Compile cache directory (default $FWCTL_RUN_CACHE_DIR, else ~/.cache/fwctl-run).
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     pub cache_dir: Option<PathBuf>,
@@ -250,8 +279,64 @@ pub struct RunArgs {
     /// Compile the plugin every time.
     #[arg(long)]
     pub no_cache: bool,
+}
 
-    /// Arguments for the plugin.
+/// How `fleet` reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FleetFormat {
+    /// A table, one line per device and plugin, findings underneath.
+    #[default]
+    Human,
+    /// One JSON document (schema fwctl-run.fleet/v1).
+    Json,
+    /// One JSON line per result as it ends, then a summary line.
+    Jsonl,
+}
+
+/// `fwctl-run fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Plugin files or names (default: every installed plugin whose manifest names a kind
+    /// of device this host has).
+    pub plugins: Vec<String>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Simulate N devices drawn from built-in profiles, e.g. `1000` or
+    /// `100:connectx7-healthy=9,connectx7-link-down=1` (deterministic for a --seed).
+    #[arg(long, value_name = "N[:PROFILE[=WEIGHT],...]", conflicts_with_all = ["sim", "kernel"])]
+    pub sim_fleet: Option<String>,
+
+    /// Seed of the --sim-fleet draw.
+    #[arg(long, default_value_t = 0, requires = "sim_fleet")]
+    pub seed: u64,
+
+    /// Checks that run at once (default: the number of CPUs).
+    #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub jobs: Option<u32>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FleetFormat::Human)]
+    pub format: FleetFormat,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    #[command(flatten)]
+    pub signature: SignatureArgs,
+
+    /// Audit log (see the run's --audit).
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub cache: CacheArgs,
+
+    /// Arguments for every plugin.
     #[arg(last = true)]
     pub args: Vec<String>,
 }

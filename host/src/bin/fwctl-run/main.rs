@@ -4,6 +4,7 @@
 
 mod args;
 mod distribute;
+mod fleet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ use fwctl_run::runner;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::source::{DeviceSource, SourceChoice};
 
-use self::args::{Cli, Command, ManifestAction, PolicyArgs, RunArgs, SourceArgs, StoreArgs};
+use self::args::{CacheArgs, Cli, Command, LimitArgs, ManifestAction, PolicyArgs, RunArgs, SignatureArgs, SourceArgs, StoreArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         Some(Command::Pull { reference, update, store, audit }) => open_audit(audit)
             .and_then(|log| distribute::pull(&reference, update, &store, &log)),
         Some(Command::Push { plugin, reference }) => distribute::push(&plugin, &reference),
+        Some(Command::Fleet(args)) => fleet::run(args),
         None => run(cli.run),
     };
     match result {
@@ -75,7 +77,7 @@ fn source_choice(source: &SourceArgs) -> SourceChoice {
     }
 }
 
-fn cache_dir(args: &RunArgs) -> Option<PathBuf> {
+fn cache_dir(args: &CacheArgs) -> Option<PathBuf> {
     if args.no_cache {
         return None;
     }
@@ -90,15 +92,46 @@ fn default_cache_dir() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/fwctl-run")))
 }
 
-fn run(args: RunArgs) -> Result<ExitStatus> {
-    let Some(name) = args.plugin.as_deref() else {
-        bail!("no plugin given; try `fwctl-run mlx5-diag.wasm` or `fwctl-run --help`");
-    };
-    // The trail is opened before anything else: a run that cannot be audited does not start.
-    let audit_log = open_audit(args.audit.clone())?;
-    // load → verify → grant → discover → run → render and audit
+/// A plugin that passed load → verify → grant, ready to compile.
+struct Admitted {
+    plugin: Plugin,
+    identity: PluginIdentity,
+    grant: Grant,
+}
+
+/// What admission looks at besides the plugin itself.
+struct AdmissionRules<'a> {
+    policy: &'a Policy,
+    policy_args: &'a PolicyArgs,
+    trust: &'a TrustStore,
+    require_signed: bool,
+    limits: &'a LimitArgs,
+    store: &'a StoreArgs,
+}
+
+impl<'a> AdmissionRules<'a> {
+    /// The operator's policy and trust store, from the command line or their defaults.
+    fn resolve(policy: &PolicyArgs, signature: &SignatureArgs) -> Result<(Policy, TrustStore)> {
+        Ok((Policy::resolve(policy.policy.as_deref())?, TrustStore::resolve(signature.trust.as_deref())?))
+    }
+
+    fn new(
+        policy: &'a Policy,
+        trust: &'a TrustStore,
+        policy_args: &'a PolicyArgs,
+        signature: &SignatureArgs,
+        limits: &'a LimitArgs,
+        store: &'a StoreArgs,
+    ) -> Self {
+        Self { policy, policy_args, trust, require_signed: signature.require_signed, limits, store }
+    }
+}
+
+/// load → verify → grant for one plugin name. A refusal is on the audit trail before
+/// the error comes back.
+fn admit(name: &str, rules: &AdmissionRules<'_>, audit_log: &Arc<AuditLog>) -> Result<Admitted> {
     let plugin = if OciReference::is_reference(name) {
-        load_from_registry(name, &args.store, &audit_log)?
+        load_from_registry(name, rules.store, audit_log)?
     } else {
         Plugin::find(name, &PluginSearchPath::from_env())?
     };
@@ -108,30 +141,43 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
         sha256: plugin.digest.clone(),
         signer: None,
     };
-    let policy = Policy::resolve(args.policy.policy.as_deref())?;
-    let trust = TrustStore::resolve(args.trust.as_deref())?;
     let refused = |identity: &PluginIdentity, why: String| {
         AuditTrail::new(audit_log.clone(), identity.clone()).record_refusal(&why);
-        let _ = audit_log.finish();
         anyhow::anyhow!("{} was refused before it ran: {why}", plugin.manifest.name)
     };
-    let signature =
-        check_signature(&plugin, &trust, &policy, args.require_signed).map_err(|e| refused(&identity, e))?;
+    let signature = check_signature(&plugin, rules.trust, rules.policy, rules.require_signed)
+        .map_err(|e| refused(&identity, e))?;
     identity.signer = signature.signer().map(|s| format!("{} (key {})", s.name, s.key_id));
     let overrides = LimitOverrides {
-        memory_mib: args.memory_mib,
-        timeout_ms: args.timeout,
-        rpcs: args.rpc_budget,
+        memory_mib: rules.limits.memory_mib,
+        timeout_ms: rules.limits.timeout,
+        rpcs: rules.limits.rpc_budget,
     };
-    let grant =
-        grant_for(&plugin, &policy, &args.policy, overrides, &signature).map_err(|e| refused(&identity, format!("{e:#}")))?;
+    let grant = grant_for(&plugin, rules.policy, rules.policy_args, overrides, &signature)
+        .map_err(|e| refused(&identity, format!("{e:#}")))?;
+    Ok(Admitted { plugin, identity, grant })
+}
+
+fn run(args: RunArgs) -> Result<ExitStatus> {
+    let Some(name) = args.plugin.as_deref() else {
+        bail!("no plugin given; try `fwctl-run mlx5-diag.wasm` or `fwctl-run --help`");
+    };
+    // The trail is opened before anything else: a run that cannot be audited does not start.
+    let audit_log = open_audit(args.audit.clone())?;
+    // load → verify → grant → discover → run → render and audit
+    let (policy, trust) = AdmissionRules::resolve(&args.policy, &args.signature)?;
+    let rules = AdmissionRules::new(&policy, &trust, &args.policy, &args.signature, &args.limits, &args.store);
+    let Admitted { plugin, identity, grant } = admit(name, &rules, &audit_log).inspect_err(|_| {
+        let _ = audit_log.finish();
+    })?;
     warn_about_taint(&grant);
 
     let source = DeviceSource::open(&source_choice(&args.source))?;
     let devices = select_devices(&source, &args.devices)?;
 
     let sandbox = Sandbox::new(&SandboxOptions {
-        cache_dir: cache_dir(&args),
+        cache_dir: cache_dir(&args.cache),
+        ..Default::default()
     })?;
     let started = std::time::Instant::now();
     let prepared = sandbox
@@ -413,6 +459,7 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
     let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
     let sandbox = Sandbox::new(&SandboxOptions {
         cache_dir: default_cache_dir(),
+        ..Default::default()
     })?;
     let shape = sandbox.describe(&plugin.bytes)?;
     let world_ok = sandbox

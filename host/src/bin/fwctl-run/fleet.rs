@@ -1,0 +1,183 @@
+//! `fwctl-run fleet`: admit the plugins, open the devices, run every check, report.
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Context, Result, bail};
+use fwctl_run::devices::DeviceKind;
+use fwctl_run::devices::sim::SyntheticSpec;
+use fwctl_run::fleet::{self, FleetOptions, FleetPlugin, PluginRef, Stop};
+use fwctl_run::plugin::{Plugin, PluginSearchPath};
+use fwctl_run::report::{self, ExitStatus, FleetReport, Refusal};
+use fwctl_run::sandbox::{InstancePool, Sandbox, SandboxOptions};
+use fwctl_run::source::DeviceSource;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use super::args::{FleetArgs, FleetFormat};
+use super::{AdmissionRules, Admitted, admit, cache_dir, open_audit, source_choice, warn_about_taint};
+
+/// Runs `fwctl-run fleet`.
+pub fn run(args: FleetArgs) -> Result<ExitStatus> {
+    let audit_log = open_audit(args.audit.clone())?;
+    let source = match &args.sim_fleet {
+        Some(spec) => {
+            let spec: SyntheticSpec = spec.parse().map_err(|e: String| anyhow::anyhow!("--sim-fleet {e}"))?;
+            DeviceSource::synthetic(&spec, args.seed)?
+        }
+        None => DeviceSource::open(&source_choice(&args.source))?,
+    };
+    let kinds: BTreeSet<DeviceKind> = source.devices.iter().map(|d| d.kind).collect();
+    let names = if args.plugins.is_empty() { installed_for(&kinds)? } else { args.plugins.clone() };
+
+    // load → verify → grant, per plugin; one refused plugin does not stop the others.
+    let (policy, trust) = AdmissionRules::resolve(&args.policy, &args.signature)?;
+    let store = Default::default();
+    let rules = AdmissionRules::new(&policy, &trust, &args.policy, &args.signature, &args.limits, &store);
+    let mut refused = Vec::new();
+    let mut admitted = Vec::new();
+    for name in &names {
+        match admit(name, &rules, &audit_log) {
+            Ok(plugin) => admitted.push(plugin),
+            Err(error) => refused.push(Refusal { plugin: name.clone(), reason: format!("{error:#}") }),
+        }
+    }
+    for Admitted { grant, .. } in &admitted {
+        warn_about_taint(grant);
+    }
+
+    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let sandbox = Sandbox::new(&SandboxOptions {
+        cache_dir: cache_dir(&args.cache),
+        pool: Some(InstancePool {
+            concurrent_runs: jobs as u32,
+            max_memory_bytes: admitted.iter().map(|a| a.grant.limits.memory_bytes).max().unwrap_or(0),
+        }),
+    })?;
+    let mut plugins = Vec::new();
+    for Admitted { plugin, identity, grant } in admitted {
+        match sandbox.prepare(&plugin.bytes) {
+            Ok(prepared) => plugins.push(FleetPlugin {
+                plugin: PluginRef { name: plugin.manifest.name.clone(), version: plugin.manifest.version.clone(), digest: plugin.digest.clone() },
+                prepared,
+                grant,
+                audit: Some(fwctl_run::audit::AuditTrail::new(audit_log.clone(), identity)),
+            }),
+            Err(error) => refused.push(Refusal { plugin: plugin.path.display().to_string(), reason: error.to_string() }),
+        }
+    }
+    if plugins.is_empty() {
+        let reasons: Vec<String> = refused.iter().map(|r| format!("{}: {}", r.plugin, r.reason)).collect();
+        let _ = audit_log.finish();
+        bail!("no plugin could run:\n  {}", reasons.join("\n  "));
+    }
+
+    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
+    let options = FleetOptions { jobs, args: args.args.clone(), host: host.clone() };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let (stop_sender, stop) = watch::channel(Stop::Running);
+    runtime.spawn(forward_stop_signals(stop_sender));
+
+    let checks: usize = source.devices.iter().map(|d| plugins.iter().filter(|p| p.grant.for_kind(d.kind).is_some()).count()).sum();
+    let progress = progress_bar(checks as u64);
+    let stdout = std::io::stdout();
+    let streaming = args.format == FleetFormat::Jsonl;
+    let plugin_refs: Vec<PluginRef> = plugins.iter().map(|p| p.plugin.clone()).collect();
+    let outcome = runtime.block_on(fleet::run_fleet(
+        plugins.into(),
+        source.backend.clone(),
+        &source.devices,
+        &options,
+        stop,
+        |result| {
+            if result.plugin.is_some() {
+                progress.inc(1);
+            }
+            if streaming {
+                let line = report::result_line(result);
+                progress.suspend(|| {
+                    let mut out = stdout.lock();
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                });
+            }
+        },
+    ));
+    progress.finish_and_clear();
+    // A device that never answered still holds a blocking thread in its ioctl; its check
+    // is already reported as timed out, so do not wait for it on the way out.
+    runtime.shutdown_background();
+    audit_log.finish()?;
+
+    let summary = outcome.summary(&host, source.devices.len());
+    let report = FleetReport::new(source.info, plugin_refs, refused, outcome.results, summary);
+    match args.format {
+        FleetFormat::Human => print!("{}", report::render_fleet(&report)),
+        FleetFormat::Json => println!("{}", report.to_json()),
+        FleetFormat::Jsonl => println!("{}", report.summary_line()),
+    }
+    if args.format != FleetFormat::Human && std::io::stderr().is_terminal() {
+        eprintln!("{}", report.summary.line());
+    }
+    Ok(report.exit)
+}
+
+/// The installed plugins whose manifests name a kind of device in `kinds`.
+fn installed_for(kinds: &BTreeSet<DeviceKind>) -> Result<Vec<String>> {
+    let search = PluginSearchPath::from_env();
+    let installed = search.installed();
+    let matching: Vec<String> = installed
+        .iter()
+        .filter(|path| Plugin::load(path).is_ok_and(|p| p.manifest.devices.keys().any(|k| kinds.contains(k))))
+        .map(|path| path.display().to_string())
+        .collect();
+    if matching.is_empty() {
+        let dirs: Vec<String> = search.dirs().map(|d| d.display().to_string()).collect();
+        let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+        bail!(
+            "no plugin given, and none of the {} installed in {} handles this host's devices ({}); name plugins, e.g. `fwctl-run fleet mlx5-diag.wasm`",
+            installed.len(),
+            dirs.join(", "),
+            if kinds.is_empty() { "none found".into() } else { kinds.join(", ") }
+        );
+    }
+    Ok(matching)
+}
+
+/// A progress bar on stderr that draws only when stderr is a terminal, so machine
+/// output and logs never see it.
+fn progress_bar(checks: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(checks), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} checking {pos}/{len} [{bar:30}] {elapsed} (eta {eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Ctrl-C or SIGTERM once: start nothing new, let checks in flight finish. Twice:
+/// abandon those too. Either way the results so far are written.
+async fn forward_stop_signals(stop: watch::Sender<Stop>) {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        eprintln!("fwctl-run: cannot watch for Ctrl-C; an interrupt will end the process without a report");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        let next = if *stop.borrow() == Stop::Running { Stop::Drain } else { Stop::Abort };
+        eprintln!(
+            "fwctl-run: {}",
+            match next {
+                Stop::Drain => "interrupted: finishing the checks in flight (again to abandon them)",
+                _ => "interrupted again: abandoning the checks in flight",
+            }
+        );
+        stop.send_replace(next);
+    }
+}

@@ -1,0 +1,209 @@
+//! Fleet runs: every device of a host, checked by every plugin that handles it.
+//!
+//! Each plugin-and-device check gets its own store (from the engine's instance pool when
+//! the sandbox has one), its grant's limits and deadline, and its own audit trail. At
+//! most `jobs` checks run at once. A check that traps, times out, hits a limit or loses
+//! its device is one failed result; the others and their audit lines are untouched.
+//!
+//! Results stream to the caller as each check ends (for JSON lines and progress), and
+//! come back at the end in device order. A stop request first stops new checks from
+//! starting and lets those in flight finish; a second one abandons those too. Either
+//! way, what finished is returned.
+
+mod result;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fwctl_devices::{Backend, DeviceDescriptor};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+pub use self::result::{FleetResult, FleetStatus, FleetSummary, PluginRef};
+use crate::audit::AuditTrail;
+use crate::policy::Grant;
+use crate::runner;
+use crate::sandbox::PreparedPlugin;
+
+/// One admitted plugin of a fleet run: verified, granted and compiled.
+#[derive(Clone)]
+pub struct FleetPlugin {
+    /// How results name it.
+    pub plugin: PluginRef,
+    /// The compiled component.
+    pub prepared: PreparedPlugin,
+    /// What it may do, and its limits (the deadline is `grant.limits.timeout`).
+    pub grant: Grant,
+    /// Where its RPC attempts are recorded.
+    pub audit: Option<AuditTrail>,
+}
+
+/// How a fleet run is carried out.
+#[derive(Clone, Debug)]
+pub struct FleetOptions {
+    /// Checks that may run at the same time (at least 1).
+    pub jobs: usize,
+    /// Arguments passed to every plugin.
+    pub args: Vec<String>,
+    /// The host name results carry.
+    pub host: String,
+}
+
+/// How far the caller wants the run stopped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stop {
+    /// Keep going.
+    #[default]
+    Running,
+    /// Start no new check; let those in flight finish.
+    Drain,
+    /// Abandon the checks in flight too.
+    Abort,
+}
+
+/// What a fleet run produced.
+#[derive(Clone, Debug)]
+pub struct FleetOutcome {
+    /// Every finished check and every unsupported device, in device order, then plugin order.
+    pub results: Vec<FleetResult>,
+    /// Checks planned but not finished because of a stop request.
+    pub not_run: usize,
+    /// Whether a stop request arrived.
+    pub interrupted: bool,
+    /// Wall time of the run.
+    pub wall: Duration,
+}
+
+impl FleetOutcome {
+    /// The summary of this outcome over `devices` discovered devices.
+    pub fn summary(&self, host: &str, devices: usize) -> FleetSummary {
+        FleetSummary::of(host, devices, &self.results, self.not_run, self.interrupted, self.wall)
+    }
+}
+
+/// One planned check: indices into the device and plugin lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Check {
+    device: usize,
+    plugin: usize,
+}
+
+/// The checks to run: every plugin on every device whose kind its grant covers, and the
+/// devices that none covers.
+fn plan(plugins: &[FleetPlugin], devices: &[DeviceDescriptor]) -> (Vec<Check>, Vec<usize>) {
+    let mut checks = Vec::new();
+    let mut uncovered = Vec::new();
+    for (device, descriptor) in devices.iter().enumerate() {
+        let before = checks.len();
+        checks.extend(
+            plugins
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.grant.for_kind(descriptor.kind).is_some())
+                .map(|(plugin, _)| Check { device, plugin }),
+        );
+        if checks.len() == before {
+            uncovered.push(device);
+        }
+    }
+    (checks, uncovered)
+}
+
+/// Runs the fleet. `on_result` sees each result as its check ends (unsupported devices
+/// first); `stop` may ask for a drain or an abort at any time.
+pub async fn run_fleet(
+    plugins: Arc<[FleetPlugin]>,
+    backend: Arc<dyn Backend>,
+    devices: &[DeviceDescriptor],
+    options: &FleetOptions,
+    mut stop: watch::Receiver<Stop>,
+    mut on_result: impl FnMut(&FleetResult),
+) -> FleetOutcome {
+    let started = Instant::now();
+    let (checks, uncovered) = plan(&plugins, devices);
+    let mut finished: Vec<(Check, FleetResult)> = Vec::with_capacity(checks.len() + uncovered.len());
+    for device in uncovered {
+        let result = FleetResult::unsupported(&options.host, devices[device].clone());
+        on_result(&result);
+        finished.push((Check { device, plugin: usize::MAX }, result));
+    }
+
+    let planned = checks.len();
+    let (sender, mut receiver) = mpsc::unbounded_channel();
+    let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
+    let devices_owned: Arc<[DeviceDescriptor]> = devices.into();
+    let host: Arc<str> = options.host.as_str().into();
+    let args: Arc<[String]> = options.args.clone().into();
+    let mut feeder_stop = stop.clone();
+    // The feeder starts checks as permits free up and owns the tasks; results come back
+    // through the channel so they can be shown as they end.
+    let feeder = tokio::spawn(async move {
+        let mut tasks = JoinSet::new();
+        for check in checks {
+            let permit = tokio::select! {
+                permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
+                _ = stop_reaches(&mut feeder_stop, Stop::Drain) => break,
+            };
+            let (plugins, backend, devices, host, args, sender) =
+                (Arc::clone(&plugins), Arc::clone(&backend), Arc::clone(&devices_owned), Arc::clone(&host), Arc::clone(&args), sender.clone());
+            tasks.spawn(async move {
+                let plugin = &plugins[check.plugin];
+                let device = devices[check.device].clone();
+                let kind_grant = plugin.grant.for_kind(device.kind).cloned().expect("planned checks are granted");
+                let run = runner::run_one(
+                    &plugin.plugin.name,
+                    &plugin.prepared,
+                    kind_grant,
+                    plugin.grant.limits,
+                    backend.as_ref(),
+                    device,
+                    &args,
+                    plugin.audit.clone(),
+                )
+                .await;
+                drop(permit);
+                let _ = sender.send((check, FleetResult::from_run(&host, plugin.plugin.clone(), run)));
+            });
+        }
+        drop(sender);
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => match joined {
+                    None => break,
+                    Some(Err(error)) if error.is_panic() => {
+                        eprintln!("fwctl-run: internal error in a fleet check (a bug; please report it): {error}");
+                    }
+                    Some(_) => {}
+                },
+                _ = stop_reaches(&mut feeder_stop, Stop::Abort) => {
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
+            }
+        }
+    });
+
+    while let Some((check, result)) = receiver.recv().await {
+        on_result(&result);
+        finished.push((check, result));
+    }
+    let _ = feeder.await;
+    let interrupted = *stop.borrow_and_update() != Stop::Running;
+    let done = finished.iter().filter(|(c, _)| c.plugin != usize::MAX).count();
+    finished.sort_by_key(|(check, _)| *check);
+    FleetOutcome {
+        results: finished.into_iter().map(|(_, r)| r).collect(),
+        not_run: planned - done,
+        interrupted,
+        wall: started.elapsed(),
+    }
+}
+
+/// Resolves once a stop at `level` or beyond is asked for; never, if the caller dropped
+/// the sender (nobody can ask any more).
+async fn stop_reaches(stop: &mut watch::Receiver<Stop>, level: Stop) {
+    if stop.wait_for(|s| *s >= level).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

@@ -1,0 +1,238 @@
+//! `fwctl-run fleet`: every device of a simulated host, each check isolated, reported in
+//! the formats operators' tools read.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common::{audit_log, cache_dir, fwctl_run, plugin_dir, stderr, stdout, workspace_root};
+
+const STATUSES: &[&str] = &["ok", "findings", "error", "timeout", "unsupported", "gone"];
+
+/// The lines of `--format jsonl` output, each parsed.
+fn jsonl(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")))
+        .collect()
+}
+
+/// A one-device profile: the healthy ConnectX-7 with `faults` appended.
+fn faulty_profile(dir: &std::path::Path, name: &str, faults: &str) -> PathBuf {
+    let healthy = std::fs::read_to_string(workspace_root().join("devices/profiles/connectx7-healthy.toml")).unwrap();
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, format!("{healthy}\n[device.faults]\n{faults}\n")).unwrap();
+    path
+}
+
+fn mlx5_diag() -> String {
+    plugin_dir().join("mlx5-diag.wasm").display().to_string()
+}
+
+#[test]
+fn a_simulated_fleet_streams_one_line_per_check_then_the_summary() {
+    let output = fwctl_run(&["fleet", &mlx5_diag(), "--sim-fleet", "60", "--seed", "4", "--format", "jsonl", "--jobs", "3"]);
+    assert_eq!(output.status.code(), Some(1), "the default mix has faulty devices\n{}", stderr(&output));
+    let lines = jsonl(&stdout(&output));
+    let (summary, results) = lines.split_last().unwrap();
+    assert_eq!(summary["record"], "summary");
+    assert_eq!(summary["schema"], "fwctl-run.fleet/v1");
+    assert_eq!(results.len(), 60, "one line per device (CXL ones unsupported by mlx5-diag)");
+    for result in results {
+        assert_eq!(result["record"], "result");
+        assert!(STATUSES.contains(&result["status"].as_str().unwrap()), "{result}");
+        assert!(result["host"].as_str().is_some_and(|h| !h.is_empty()));
+        assert!(result["duration_ms"].is_number() && result["findings"].is_array() && result["values"].is_object());
+        if result["device"]["kind"] == "mlx5" {
+            let plugin = &result["plugin"];
+            assert_eq!(plugin["name"], "mlx5-diag");
+            assert!(plugin["digest"].as_str().unwrap().starts_with("sha256:"));
+            assert!(result["device"]["rdma_device"].as_str().unwrap().starts_with("mlx5_"));
+        } else {
+            assert_eq!(result["status"], "unsupported");
+        }
+    }
+    let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
+    assert!(count("findings") > 0 && count("ok") > 0, "a mixed fleet: {}", summary);
+    assert_eq!(summary["devices"], 60);
+    assert_eq!(summary["with_findings"].as_u64().unwrap() as usize, count("findings"));
+    assert_eq!(summary["healthy"].as_u64().unwrap() as usize, count("ok"));
+    assert_eq!(summary["failed"], 0);
+    assert_eq!(summary["exit"], "findings");
+    assert!(stderr(&output).trim().is_empty(), "no progress or noise off a terminal: {}", stderr(&output));
+
+    // The same seed draws the same fleet with the same verdicts.
+    let again = fwctl_run(&["fleet", &mlx5_diag(), "--sim-fleet", "60", "--seed", "4", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let verdicts = |results: &[Value]| {
+        let mut v: Vec<(String, String)> = results
+            .iter()
+            .map(|r| (r["device"]["name"].as_str().unwrap().to_string(), r["status"].as_str().unwrap().to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(verdicts(report["results"].as_array().unwrap()), verdicts(results));
+    assert_eq!(report["schema"], "fwctl-run.fleet/v1");
+    assert_eq!(report["exit"], "findings");
+}
+
+#[test]
+fn a_check_that_times_out_or_loses_its_device_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = faulty_profile(dir.path(), "vanishing", "vanish_after_rpcs = 4");
+    let slow = faulty_profile(dir.path(), "slow", "rpc_delay_ms = 150");
+    let audit = dir.path().join("audit.jsonl");
+    let mix = format!("12:connectx7-healthy=2,{}=1,{}=1", gone.display(), slow.display());
+    let output = fwctl_run(&[
+        "fleet", &mlx5_diag(), "--sim-fleet", &mix, "--timeout", "600", "--format", "json",
+        "--audit", audit.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "failed checks make the fleet's exit 2\n{}", stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 12);
+    for result in results {
+        let model = result["device"]["model"].as_str().unwrap().to_string();
+        let status = result["status"].as_str().unwrap();
+        let rpcs = result["rpcs"].as_u64().unwrap();
+        match status {
+            "ok" => assert!(rpcs > 4, "a healthy device gets the whole check: {model}, {rpcs} RPCs"),
+            "gone" => {
+                assert!(result["error"].as_str().unwrap().contains("gone"), "{result}");
+                assert_eq!(result["error_kind"], "device-gone");
+            }
+            "timeout" => {
+                assert!(result["error"].as_str().unwrap().contains("deadline of 600 ms"), "{result}");
+                assert!(result["duration_ms"].as_f64().unwrap() < 3000.0);
+            }
+            other => panic!("unexpected status {other}: {result}"),
+        }
+    }
+    let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
+    assert!(count("ok") > 0 && count("gone") > 0 && count("timeout") > 0, "{:?}", report["summary"]);
+    assert_eq!(report["summary"]["failed"].as_u64().unwrap() as usize, count("gone") + count("timeout"));
+
+    // Every RPC of every device is on the record, one line each, the failed ones too;
+    // an RPC still in the firmware when the deadline struck has no answer to record.
+    let audit: Vec<Value> = std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for result in results {
+        let device = result["device"]["name"].as_str().unwrap();
+        let lines = audit.iter().filter(|l| l["device"] == device).count() as u64;
+        let rpcs = result["rpcs"].as_u64().unwrap();
+        let expected = if result["status"] == "timeout" { rpcs - 1..=rpcs } else { rpcs..=rpcs };
+        assert!(expected.contains(&lines), "{lines} audit lines of {device}: {result}");
+    }
+}
+
+#[test]
+fn a_trapping_plugin_fails_on_its_device_and_nowhere_else() {
+    let hostile = plugin_dir().join("hostile.wasm").display().to_string();
+    let output = fwctl_run(&["fleet", &hostile, "--sim-fleet", "8:connectx7-healthy", "--format", "jsonl", "--", "trap", "only=fwctl5"]);
+    assert_eq!(output.status.code(), Some(2));
+    let lines = jsonl(&stdout(&output));
+    let results: Vec<&Value> = lines.iter().filter(|l| l["record"] == "result").collect();
+    assert_eq!(results.len(), 8);
+    for result in results {
+        if result["device"]["name"] == "fwctl5" {
+            assert_eq!(result["status"], "error");
+            assert_eq!(result["error_kind"], "trap");
+        } else {
+            assert_eq!(result["status"], "ok", "{result}");
+            assert_eq!(result["values"]["behaved"], true);
+        }
+    }
+    assert_eq!(lines.last().unwrap()["failed"], 1);
+}
+
+#[test]
+fn installed_plugins_are_matched_to_the_devices_and_the_table_sums_up() {
+    // Only the two vendor plugins installed: every device gets the one that handles it.
+    let installed = tempfile::tempdir().unwrap();
+    for plugin in ["mlx5-diag.wasm", "cxl-features.wasm"] {
+        std::fs::copy(plugin_dir().join(plugin), installed.path().join(plugin)).unwrap();
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .args(["fleet", "--sim"])
+        .env("FWCTL_RUN_PLUGIN_PATH", installed.path())
+        .env("FWCTL_RUN_CACHE_DIR", cache_dir())
+        .env("FWCTL_RUN_AUDIT", audit_log())
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert!(text.starts_with("devices: SIMULATED"), "{text}");
+    assert!(text.contains("DEVICE") && text.contains("STATUS"), "{text}");
+    for (device, plugin) in [("fwctl0", "mlx5-diag"), ("fwctl1", "mlx5-diag"), ("fwctl2", "cxl-features")] {
+        assert!(text.lines().any(|l| l.starts_with(device) && l.contains(plugin) && l.contains(" ok ")), "{device} checked by {plugin}:\n{text}");
+    }
+    let summary = text.lines().rev().find(|l| !l.is_empty()).unwrap();
+    assert!(summary.starts_with("3 devices: 3 healthy, 0 with findings, 0 failed in "), "{summary}");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    // The suite's path also holds the hostile plugin, which fails without arguments: it
+    // fails on every device, and the vendor plugins' checks of the same devices stand.
+    let output = fwctl_run(&["fleet", "--sim", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for result in report["results"].as_array().unwrap() {
+        let expected = if result["plugin"]["name"] == "hostile" { "error" } else { "ok" };
+        assert_eq!(result["status"], expected, "{result}");
+    }
+    assert_eq!(report["results"].as_array().unwrap().len(), 6);
+    assert_eq!(report["summary"]["failed"], 3);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn bad_fleet_requests_are_refused_by_name() {
+    for (args, says) in [
+        (vec!["fleet", "--sim-fleet", "0"], "between 1 and"),
+        (vec!["fleet", "--sim-fleet", "3:no-such-nic"], "`no-such-nic` is not a built-in profile"),
+        (vec!["fleet", "/nonexistent/x.wasm", "--sim"], "no plugin could run"),
+    ] {
+        let output = fwctl_run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&output).contains(says), "{args:?}: {}", stderr(&output));
+    }
+    // A refused plugin is named; the others still run.
+    let output = fwctl_run(&["fleet", &mlx5_diag(), "/nonexistent/x.wasm", "--sim", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["refused"][0]["plugin"], "/nonexistent/x.wasm");
+    assert_eq!(report["summary"]["checks"], 2);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn ctrl_c_finishes_the_checks_in_flight_and_writes_what_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = faulty_profile(dir.path(), "slow", "rpc_delay_ms = 10");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .args(["fleet", &mlx5_diag(), "--jobs", "2", "--format", "jsonl", "--sim-fleet"])
+        .arg(format!("200:{}", slow.display()))
+        .env("FWCTL_RUN_CACHE_DIR", cache_dir())
+        .env("FWCTL_RUN_AUDIT", audit_log())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // Two checks done (each is 24 RPCs of 10 ms): interrupt.
+    while seen.len() < 2 {
+        seen.push(lines.next().expect("a result line").unwrap());
+    }
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    seen.extend(lines.map(Result::unwrap));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "an interrupted fleet did not check everything");
+    let parsed = jsonl(&seen.join("\n"));
+    let (summary, results) = parsed.split_last().unwrap();
+    assert_eq!(summary["record"], "summary");
+    assert_eq!(summary["interrupted"], true);
+    assert!(results.iter().all(|r| r["status"] == "ok"), "checks in flight finished, none was cut: {results:?}");
+    let done = results.len() as u64;
+    assert!((2..200).contains(&done), "{done} checks done");
+    assert_eq!(summary["not_run"].as_u64().unwrap() + done, 200);
+    assert_eq!(summary["checks"].as_u64().unwrap(), done);
+}
