@@ -23,6 +23,7 @@ pub use fwctl_devices as devices;
 pub mod audit;
 pub mod distribution;
 pub mod fleet;
+pub mod metrics;
 pub mod outcome;
 pub mod plugin;
 pub mod policy;

@@ -123,6 +123,8 @@ pub struct RunOutput {
     pub findings: Vec<Finding>,
     /// Facts by key (a later report of a key replaces the earlier one).
     pub facts: BTreeMap<String, Value>,
+    /// Metric samples the host accepted, in report order.
+    pub metrics: Vec<crate::metrics::Metric>,
     /// Log lines, in order.
     pub logs: Vec<LogLine>,
     /// RPCs the host refused because they were outside the grant, with the reason.

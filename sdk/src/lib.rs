@@ -37,7 +37,7 @@ pub mod mlx5;
 mod report;
 
 pub use device::{Device, DeviceInfo, DeviceKind, Response, RpcError, Scope};
-pub use report::{Finding, Severity, Value, fact, finding, log};
+pub use report::{Finding, Metric, MetricKind, Severity, Value, counter, fact, finding, gauge, log};
 
 /// The generated bindings of `wit/fwctl.wit`. Not part of the SDK's API: use [`Device`],
 /// [`finding`], [`fact`] and [`log`] instead.

@@ -163,3 +163,63 @@ pub mod log {
         host::log(LogLevel::Error, message.as_ref());
     }
 }
+
+/// How a metric's value behaves over time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Goes up and down (a temperature, a link state).
+    Gauge,
+    /// Only grows while the device runs (error events); exported with `_total`.
+    Counter,
+}
+
+/// A metric sample being built: see [`gauge`] and [`counter`].
+///
+/// The host exports it as `fwctl_<name>[_<unit>][_total]{device="...",<labels>}` in
+/// Prometheus's textfile format and in OpenMetrics, and refuses (with the reason) names
+/// that are not lower-case snake_case, units that are not base units, label names it
+/// owns (`device`, `node`, `plugin`, `host`, `kind`), non-finite values and negative
+/// counters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    name: String,
+    unit: String,
+    kind: MetricKind,
+    help: String,
+    labels: Vec<(String, String)>,
+}
+
+/// A gauge: `name` without prefix or unit (`device_temperature`), `unit` a base unit
+/// (`celsius`, `bytes`, `seconds`, ...) or `""`, `help` one line for people.
+pub fn gauge(name: impl Into<String>, unit: impl Into<String>, help: impl Into<String>) -> Metric {
+    Metric { name: name.into(), unit: unit.into(), kind: MetricKind::Gauge, help: help.into(), labels: Vec::new() }
+}
+
+/// A counter: as [`gauge`]; the host adds `_total`.
+pub fn counter(name: impl Into<String>, unit: impl Into<String>, help: impl Into<String>) -> Metric {
+    Metric { name: name.into(), unit: unit.into(), kind: MetricKind::Counter, help: help.into(), labels: Vec::new() }
+}
+
+impl Metric {
+    /// Adds a label that tells this sample apart (`port`, `sensor`).
+    pub fn label(mut self, name: impl Into<String>, value: impl ToString) -> Self {
+        self.labels.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// Reports the sample with `value`. `Err` is the host's reason for refusing it; the
+    /// sample is then dropped and the run goes on.
+    pub fn report(self, value: f64) -> Result<(), String> {
+        host::add_metric(&types::Metric {
+            name: self.name,
+            unit: self.unit,
+            kind: match self.kind {
+                MetricKind::Gauge => types::MetricKind::Gauge,
+                MetricKind::Counter => types::MetricKind::Counter,
+            },
+            help: self.help,
+            labels: self.labels.into_iter().map(|(name, value)| types::Label { name, value }).collect(),
+            value,
+        })
+    }
+}

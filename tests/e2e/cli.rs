@@ -91,7 +91,7 @@ fn inspect_shows_manifest_world_and_grant_without_running() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|i| i == "fwctl:plugin/device@0.1.0"),
+            .any(|i| i == "fwctl:plugin/device@0.1.1"),
         "{doc:#}"
     );
     assert_eq!(doc["grant"]["devices"]["mlx5"]["scope"], "debug-read-only");
@@ -99,7 +99,7 @@ fn inspect_shows_manifest_world_and_grant_without_running() {
 
     let text = stdout(&fwctl_run(&["inspect", "mlx5-diag.wasm"]));
     assert!(
-        text.contains("world:   fwctl:plugin/plugin@0.1.0 (matches)"),
+        text.contains("world:   fwctl:plugin/plugin@0.1.1 (matches)"),
         "{text}"
     );
 }

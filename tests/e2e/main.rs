@@ -12,5 +12,6 @@ mod kernel_vm;
 mod sdk_example;
 mod signing;
 mod library;
+mod metrics;
 mod mlx5_diag;
 mod registry;

@@ -3,10 +3,10 @@
 
 use fwctl_sdk::mlx5::Mlx5;
 use fwctl_sdk::mlx5::registers;
-use fwctl_sdk::{Severity, fact, finding, log};
+use fwctl_sdk::{Severity, fact, finding, gauge, log};
 
 use crate::options::Options;
-use crate::{Support, failed};
+use crate::{Support, failed, sample};
 
 /// Firmware version and device id: MGIR, or the kernel's way (MCQI) when MGIR fails.
 pub fn firmware(mlx5: &Mlx5) {
@@ -43,6 +43,9 @@ pub fn pcie(mlx5: &Mlx5, support: &Support) {
     fact("pcie-width-enabled", mpein.width_enabled as u64);
     fact("pcie-gen-active", mpein.gen_active as u64);
     fact("pcie-gen-enabled", mpein.gen_enabled as u64);
+    let width = |state| gauge("pcie_link_width", "", "PCIe link width in lanes, as trained (active) and as capable (enabled).").label("state", state);
+    sample(width("active"), mpein.width_active as f64);
+    sample(width("enabled"), mpein.width_enabled as f64);
     if mpein.degraded() {
         finding(
             Severity::Warning,
@@ -71,6 +74,7 @@ pub fn asic_temperature(mlx5: &Mlx5, options: &Options) {
     }
     // The firmware's threshold (0: none set) unless the operator gave one.
     let warn = options.temp_warn.unwrap_or(asic.threshold_hi_celsius);
+    temperature_metrics("asic", asic.celsius, warn, options.temp_critical);
     let level = if asic.celsius >= options.temp_critical {
         Some((Severity::Critical, options.temp_critical, "critical"))
     } else if warn > 0.0 && asic.celsius >= warn {
@@ -88,4 +92,14 @@ pub fn asic_temperature(mlx5: &Mlx5, options: &Options) {
         .detail("threshold-celsius", threshold)
         .report();
     }
+}
+
+/// A sensor's temperature with its warning (`_max`, as hwmon's `temp_max`) and critical
+/// (`_crit`) thresholds, in the shape of node_exporter's hwmon collector.
+pub fn temperature_metrics(sensor: &str, celsius: f64, warn: f64, critical: f64) {
+    sample(gauge("device_temperature", "celsius", "Temperature of a device sensor.").label("sensor", sensor), celsius);
+    if warn > 0.0 {
+        sample(gauge("device_temperature_max", "celsius", "Warning threshold of a device sensor.").label("sensor", sensor), warn);
+    }
+    sample(gauge("device_temperature_crit", "celsius", "Critical threshold of a device sensor.").label("sensor", sensor), critical);
 }

@@ -74,6 +74,12 @@ fn register_name(register: u16) -> &'static str {
     }
 }
 
+/// Reports a metric sample. A refusal is already on the host's record (as a warning in
+/// the run's log), and one missing sample is no reason to stop the check.
+pub fn sample(metric: fwctl_sdk::Metric, value: f64) {
+    let _ = metric.report(value);
+}
+
 /// Reports a failed command as a finding and carries on with the next section.
 pub fn failed(section: &str, error: &Error) {
     let code = match error {
@@ -102,7 +108,13 @@ impl Plugin for Mlx5Diag {
 
         device::firmware(&mlx5);
         match mlx5.adapter() {
-            Ok(adapter) => fact("psid", adapter.psid),
+            Ok(adapter) => {
+                fact("psid", adapter.psid);
+                // NVIDIA boards carry their part number (e.g. MCX75310AAS-NEAT) in the VSD.
+                if !adapter.vsd.is_empty() {
+                    fact("part-number", adapter.vsd);
+                }
+            }
             Err(e) => failed("board identity (QUERY_ADAPTER)", &e),
         }
         // Without the capabilities there is no port count; the rest still runs.

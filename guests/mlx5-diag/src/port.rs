@@ -4,10 +4,16 @@
 
 use fwctl_sdk::mlx5::Mlx5;
 use fwctl_sdk::mlx5::registers::{self, module_type_name};
-use fwctl_sdk::{Severity, fact, finding};
+use fwctl_sdk::{Metric, Severity, counter, fact, finding, gauge};
 
 use crate::options::Options;
-use crate::{Support, failed};
+use crate::device::temperature_metrics;
+use crate::{Support, failed, sample};
+
+/// A per-port metric.
+fn on_port(metric: Metric, port: u8) -> Metric {
+    metric.label("port", port)
+}
 
 /// MTMP sensor index of module N.
 const MODULE_SENSOR_BASE: u16 = 64;
@@ -27,6 +33,8 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, port: u8) {
             let state = |up| if up { "up" } else { "down" };
             fact(format!("{p}-admin-state"), state(paos.admin_up()));
             fact(format!("{p}-oper-state"), state(paos.oper_up()));
+            let up = gauge("link_up", "", "1 when the port's link is up.");
+            sample(on_port(up, port), if paos.oper_up() { 1.0 } else { 0.0 });
             if paos.admin_up() && !paos.oper_up() {
                 let why = troubleshooting.as_ref().map_or("", |t| t.message.as_str());
                 let mut f = finding(Severity::Error, "mlx5.link.down", format!("port {port} is administratively up but its link is down"))
@@ -46,6 +54,8 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, port: u8) {
             }
             if let Some(gbps) = ptys.speed_gbps() {
                 fact(format!("{p}-speed-gbps"), gbps as u64);
+                let speed = gauge("link_speed", "bytes", "Operational link speed in bytes per second.");
+                sample(on_port(speed, port), gbps as f64 * 1e9 / 8.0);
             }
             fact(format!("{p}-autoneg"), ptys.an_status_name());
         }
@@ -78,6 +88,12 @@ fn counters(mlx5: &Mlx5, options: &Options, port: u8) {
             fact(format!("{p}-fec-uncorrectable-blocks"), phy.fec_uncorrectable_blocks);
             fact(format!("{p}-link-down-events"), phy.link_down_events as u64);
             fact(format!("{p}-link-recovery-events"), phy.successful_recovery_events as u64);
+            let down = counter("link_down", "", "Times the port's link went down.");
+            sample(on_port(down, port), phy.link_down_events as f64);
+            let recovered = counter("link_error_recovery", "", "Link errors the port recovered from without going down.");
+            sample(on_port(recovered, port), phy.successful_recovery_events as f64);
+            let symbols = counter("port_symbol_errors", "", "Symbol errors on the port's physical layer.");
+            sample(on_port(symbols, port), phy.symbol_errors as f64);
             if phy.fec_uncorrectable_blocks > 0 {
                 finding(
                     Severity::Warning,
@@ -98,6 +114,8 @@ fn counters(mlx5: &Mlx5, options: &Options, port: u8) {
             }
             if let Some(ber) = stats.effective_ber() {
                 fact(format!("{p}-effective-ber"), ber);
+                let effective = gauge("link_effective_ber", "", "Bit error rate after forward error correction.");
+                sample(on_port(effective, port), ber);
                 if ber > options.ber_threshold {
                     finding(
                         Severity::Warning,
@@ -142,6 +160,7 @@ fn module(mlx5: &Mlx5, options: &Options, port: u8) {
     if sensor.threshold_hi_celsius > 0.0 {
         fact(format!("{p}-module-temperature-warn-celsius"), sensor.threshold_hi_celsius);
     }
+    temperature_metrics(&format!("module{port}"), sensor.celsius, sensor.threshold_hi_celsius, options.module_temp_critical);
     let level = if sensor.celsius >= options.module_temp_critical {
         Some((Severity::Critical, options.module_temp_critical, "critical"))
     } else if sensor.threshold_hi_celsius > 0.0 && sensor.celsius >= sensor.threshold_hi_celsius {

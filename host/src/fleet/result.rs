@@ -7,6 +7,7 @@ use std::time::Duration;
 use fwctl_devices::DeviceDescriptor;
 use serde::Serialize;
 
+use crate::metrics::Metric;
 use crate::outcome::{DeviceRun, Finding, RunStatus, Severity, Value};
 
 /// The plugin behind a result, as machine output names it.
@@ -83,6 +84,8 @@ pub struct FleetResult {
     pub findings: Vec<Finding>,
     /// The facts the plugin reported, by key.
     pub values: BTreeMap<String, Value>,
+    /// The metric samples the plugin reported (without the host's labels).
+    pub metrics: Vec<Metric>,
 }
 
 impl FleetResult {
@@ -113,6 +116,7 @@ impl FleetResult {
             rpcs,
             findings,
             values: output.facts,
+            metrics: output.metrics,
         }
     }
 
@@ -130,6 +134,7 @@ impl FleetResult {
             rpcs: 0,
             findings: Vec::new(),
             values: BTreeMap::new(),
+            metrics: Vec::new(),
         }
     }
 

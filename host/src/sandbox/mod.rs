@@ -27,6 +27,10 @@ pub use self::state::RunFailure;
 use self::state::RunState;
 use crate::outcome::RunOutput;
 
+/// The world every plugin must target (plugins built against an earlier compatible
+/// version of the package are accepted too).
+pub const PLUGIN_WORLD: &str = "fwctl:plugin/plugin@0.1.1";
+
 /// How to build a [`Sandbox`].
 #[derive(Clone, Debug, Default)]
 pub struct SandboxOptions {
@@ -81,7 +85,7 @@ pub enum PrepareError {
     #[error("the component does not compile: {0:#}")]
     Compile(wasmtime::Error),
     /// The component does not implement the `fwctl:plugin/plugin` world.
-    #[error("the component is not a fwctl-run plugin (world fwctl:plugin/plugin@0.1.0): {0:#}")]
+    #[error("the component is not a fwctl-run plugin (world {PLUGIN_WORLD}): {0:#}")]
     World(wasmtime::Error),
 }
 

@@ -11,6 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::fwctl::plugin::report::Host as ReportHost;
 use super::bindings::types;
 use super::limits::Limits;
+use crate::metrics::{Metric, MetricKind};
 use crate::outcome::{Finding, LogLevel, LogLine, RunOutput, Severity, Value};
 
 /// Everything a store holds. Nothing in it is shared with another run.
@@ -66,7 +67,7 @@ impl fmt::Display for RunFailure {
                 write!(f, "used up its budget of {limit} RPCs (raise it with --rpc-budget)")
             }
             Self::ReportFlood { limit } => {
-                write!(f, "reported more than {limit} findings, facts and log lines")
+                write!(f, "reported more than {limit} findings, facts, metrics and log lines")
             }
         }
     }
@@ -77,7 +78,8 @@ impl std::error::Error for RunFailure {}
 impl RunState {
     /// Counts one report against the limit; past it the run ends.
     fn admit_report(&mut self) -> wasmtime::Result<()> {
-        let reported = self.output.findings.len() + self.output.facts.len() + self.output.logs.len();
+        let reported =
+            self.output.findings.len() + self.output.facts.len() + self.output.logs.len() + self.output.metrics.len();
         if reported >= self.limits.reports {
             return Err(RunFailure::ReportFlood { limit: self.limits.reports }.into());
         }
@@ -101,6 +103,37 @@ impl ReportHost for RunState {
         self.admit_report()?;
         self.output.facts.insert(fact.key, value(fact.value));
         Ok(())
+    }
+
+    fn add_metric(&mut self, metric: types::Metric) -> wasmtime::Result<Result<(), String>> {
+        self.admit_report()?;
+        let metric = Metric {
+            name: metric.name,
+            unit: metric.unit,
+            kind: match metric.kind {
+                types::MetricKind::Gauge => MetricKind::Gauge,
+                types::MetricKind::Counter => MetricKind::Counter,
+            },
+            help: metric.help,
+            labels: metric.labels.into_iter().map(|l| (l.name, l.value)).collect(),
+            value: metric.value,
+        };
+        let checked = metric.validate().and_then(|()| {
+            let duplicate = self.output.metrics.iter().any(|m| {
+                m.name == metric.name && m.unit == metric.unit && m.kind == metric.kind && m.labels == metric.labels
+            });
+            if duplicate {
+                Err(format!("metric `{}` already has a sample with these labels", metric.name))
+            } else {
+                Ok(())
+            }
+        });
+        match checked {
+            Ok(()) => self.output.metrics.push(metric),
+            // Refused samples are visible to the operator too, not only to the plugin.
+            Err(ref why) => self.output.logs.push(LogLine { level: LogLevel::Warn, message: format!("metric refused: {why}") }),
+        }
+        Ok(checked)
     }
 
     fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {

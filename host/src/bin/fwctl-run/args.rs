@@ -291,6 +291,8 @@ pub enum FleetFormat {
     Json,
     /// One JSON line per result as it ends, then a summary line.
     Jsonl,
+    /// OpenMetrics text: the same samples as --textfile writes.
+    Openmetrics,
 }
 
 /// `fwctl-run fleet`.
@@ -319,6 +321,11 @@ pub struct FleetArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FleetFormat::Human)]
     pub format: FleetFormat,
+
+    /// Also write DIR/fwctl.prom for node_exporter's textfile collector (classic
+    /// Prometheus text, no timestamps), replacing it whole and atomically.
+    #[arg(long, value_name = "DIR")]
+    pub textfile: Option<PathBuf>,
 
     #[command(flatten)]
     pub policy: PolicyArgs,

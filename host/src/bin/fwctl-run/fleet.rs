@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use fwctl_run::devices::DeviceKind;
 use fwctl_run::devices::sim::SyntheticSpec;
 use fwctl_run::fleet::{self, FleetOptions, FleetPlugin, PluginRef, Stop};
+use fwctl_run::metrics::{self, Exposition};
 use fwctl_run::plugin::{Plugin, PluginSearchPath};
 use fwctl_run::report::{self, ExitStatus, FleetReport, Refusal};
 use fwctl_run::sandbox::{InstancePool, Sandbox, SandboxOptions};
@@ -112,15 +113,35 @@ pub fn run(args: FleetArgs) -> Result<ExitStatus> {
 
     let summary = outcome.summary(&host, source.devices.len());
     let report = FleetReport::new(source.info, plugin_refs, refused, outcome.results, summary);
+    let metrics = (args.textfile.is_some() || args.format == FleetFormat::Openmetrics).then(|| exposition(&report, args.textfile.as_deref()));
+    if let (Some(dir), Some(metrics)) = (&args.textfile, &metrics) {
+        metrics::write_textfile(dir, &metrics.to_prometheus())?;
+    }
     match args.format {
         FleetFormat::Human => print!("{}", report::render_fleet(&report)),
         FleetFormat::Json => println!("{}", report.to_json()),
         FleetFormat::Jsonl => println!("{}", report.summary_line()),
+        FleetFormat::Openmetrics => print!("{}", metrics.as_ref().expect("built for this format").to_openmetrics()),
     }
     if args.format != FleetFormat::Human && std::io::stderr().is_terminal() {
         eprintln!("{}", report.summary.line());
     }
     Ok(report.exit)
+}
+
+/// The report's metric families. The last-success time is now when every device was
+/// checked, else whatever the previous textfile recorded.
+fn exposition(report: &FleetReport, textfile: Option<&std::path::Path>) -> Exposition {
+    let last_success = if report.exit == ExitStatus::CouldNotRun {
+        textfile.and_then(metrics::previous_last_success)
+    } else {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as f64)
+    };
+    let exposition = Exposition::of_fleet(&report.results, last_success);
+    for dropped in &exposition.dropped {
+        eprintln!("fwctl-run: metric {dropped}");
+    }
+    exposition
 }
 
 /// The installed plugins whose manifests name a kind of device in `kinds`.

@@ -480,7 +480,7 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
             "digest": plugin.digest,
             "size": plugin.bytes.len(),
             "manifest": plugin.manifest,
-            "world": { "matches": world_ok.is_ok(), "error": world_ok.as_ref().err(), "name": "fwctl:plugin/plugin@0.1.0" },
+            "world": { "matches": world_ok.is_ok(), "error": world_ok.as_ref().err(), "name": fwctl_run::sandbox::PLUGIN_WORLD },
             "imports": shape.imports,
             "exports": shape.exports,
             "signature": signature.as_ref().ok(),
@@ -510,8 +510,8 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
             Err(e) => println!("signed:  refused: {e}"),
         }
         match &world_ok {
-            Ok(()) => println!("world:   fwctl:plugin/plugin@0.1.0 (matches)"),
-            Err(e) => println!("world:   does NOT match fwctl:plugin/plugin@0.1.0: {e}"),
+            Ok(()) => println!("world:   {} (matches)", fwctl_run::sandbox::PLUGIN_WORLD),
+            Err(e) => println!("world:   does NOT match {}: {e}", fwctl_run::sandbox::PLUGIN_WORLD),
         }
         println!("imports: {}", shape.imports.join(", "));
         println!("exports: {}", shape.exports.join(", "));

@@ -5,7 +5,7 @@
 wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
 
 use fwctl::plugin::report;
-use fwctl::plugin::types::{DeviceKind, Field, Finding, LogLevel, RpcError, Scope, Severity, Value};
+use fwctl::plugin::types::{DeviceKind, Field, Finding, Label, LogLevel, Metric, MetricKind, RpcError, Scope, Severity, Value};
 
 #[used]
 #[unsafe(link_section = "fwctl-manifest")]
@@ -187,6 +187,36 @@ impl Guest for Hostile {
                 }
             }
             "fail" => return Err("the plugin gave up on purpose".into()),
+            // Metrics that break each of the host's rules, then one that keeps them all:
+            // each answer is reported as a fact named after the attempt.
+            "metrics" => {
+                let metric = |name: &str, unit: &str, kind, labels: &[(&str, &str)], value| Metric {
+                    name: name.into(),
+                    unit: unit.into(),
+                    kind,
+                    help: "hostile".into(),
+                    labels: labels.iter().map(|(n, v)| Label { name: n.to_string(), value: v.to_string() }).collect(),
+                    value,
+                };
+                let attempts = [
+                    ("upper-case", metric("Temp", "", MetricKind::Gauge, &[], 1.0)),
+                    ("host-name", metric("plugin_up", "", MetricKind::Gauge, &[], 1.0)),
+                    ("total-suffix", metric("errors_total", "", MetricKind::Counter, &[], 1.0)),
+                    ("bad-unit", metric("speed", "gbps", MetricKind::Gauge, &[], 1.0)),
+                    ("host-label", metric("speed", "", MetricKind::Gauge, &[("device", "mlx5_9")], 1.0)),
+                    ("nan", metric("speed", "", MetricKind::Gauge, &[], f64::NAN)),
+                    ("negative-counter", metric("errors", "", MetricKind::Counter, &[], -1.0)),
+                    ("good", metric("hostile_probe", "seconds", MetricKind::Gauge, &[("lane", "0")], 0.25)),
+                    ("duplicate", metric("hostile_probe", "seconds", MetricKind::Gauge, &[("lane", "0")], 0.5)),
+                ];
+                for (name, attempt) in attempts {
+                    let answer = match report::add_metric(&attempt) {
+                        Ok(()) => "accepted".to_string(),
+                        Err(why) => why,
+                    };
+                    report::set_fact(&Field { key: format!("metric-{name}"), value: Value::Text(answer) });
+                }
+            }
             // Not hostile: a steady stream of cheap reads, for the benchmarks. The loop
             // times itself (monotonic time is the one clock plugins have), so the figure
             // excludes instantiation and is comparable with a native loop's.

@@ -1,0 +1,314 @@
+//! Fleet results as metric families, written in the classic Prometheus text format (for
+//! node_exporter's textfile collector) or in OpenMetrics.
+//!
+//! The host's own families describe every device and check (`fwctl_device_info`,
+//! `fwctl_plugin_up`, `fwctl_plugin_duration_seconds`, `fwctl_finding`,
+//! `fwctl_run_last_success_timestamp_seconds`); the plugins' samples follow under the
+//! names they chose, each with the `device` label added. No sample carries a timestamp:
+//! the textfile collector refuses files that have any.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use super::sample::{Metric, MetricKind};
+use crate::fleet::{FleetResult, FleetStatus};
+use crate::outcome::{Severity, Value};
+
+/// How a family is typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FamilyKind {
+    Gauge,
+    Counter,
+    /// Static facts as labels of a sample valued 1 (`_info`).
+    Info,
+}
+
+/// One metric family: its samples share a type, a unit and label names.
+#[derive(Clone, Debug)]
+struct Family {
+    /// The OpenMetrics family name (without `_total` / `_info`).
+    name: String,
+    kind: FamilyKind,
+    unit: String,
+    help: String,
+    label_names: Vec<String>,
+    samples: Vec<(Vec<String>, f64)>,
+    seen: BTreeSet<Vec<String>>,
+}
+
+impl Family {
+    /// The name samples carry in both formats.
+    fn sample_name(&self) -> String {
+        match self.kind {
+            FamilyKind::Counter => format!("{}_total", self.name),
+            FamilyKind::Info => format!("{}_info", self.name),
+            FamilyKind::Gauge => self.name.clone(),
+        }
+    }
+}
+
+/// The metric families of one fleet run.
+#[derive(Clone, Debug, Default)]
+pub struct Exposition {
+    families: BTreeMap<String, Family>,
+    /// Samples the host dropped while assembling (conflicting type, label set or
+    /// duplicate), each a sentence naming plugin, device and metric.
+    pub dropped: Vec<String>,
+}
+
+/// The `device` label of a device: its RDMA name where it has one (so that the samples
+/// join node_exporter's `node_infiniband_*{device="mlx5_0"}`), else the fwctl node name.
+pub fn device_label(result: &FleetResult) -> String {
+    result.device.rdma_device.clone().unwrap_or_else(|| result.device.name.clone())
+}
+
+fn text_fact(result: &FleetResult, key: &str) -> Option<String> {
+    result.values.get(key).map(|v| match v {
+        Value::Text(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+impl Exposition {
+    /// The families of `results`. `last_success` is the Unix time of the most recent
+    /// successful run (this one, or one before it when this one failed), if any.
+    pub fn of_fleet(results: &[FleetResult], last_success: Option<f64>) -> Self {
+        let mut exposition = Self::default();
+        let mut described = BTreeSet::new();
+        for result in results {
+            let device = device_label(result);
+            if described.insert(result.device.name.clone()) {
+                // The first result of a device stands for its facts; plugins of the same
+                // kind of device report the same identity facts.
+                let fact = |key: &str| {
+                    results
+                        .iter()
+                        .filter(|r| r.device.name == result.device.name)
+                        .find_map(|r| text_fact(r, key))
+                        .unwrap_or_default()
+                };
+                let d = &result.device;
+                exposition.add(
+                    "fwctl_device",
+                    FamilyKind::Info,
+                    "",
+                    "A fwctl device: what discovery and the plugins learned about it.",
+                    &[
+                        ("device", device.clone()),
+                        ("node", d.name.clone()),
+                        ("kind", d.kind.to_string()),
+                        ("parent", d.parent.clone()),
+                        ("driver", d.driver.clone().unwrap_or_default()),
+                        ("firmware_version", fact("firmware-version")),
+                        ("psid", fact("psid")),
+                        ("part_number", fact("part-number")),
+                    ],
+                    1.0,
+                    None,
+                );
+            }
+            let Some(plugin) = &result.plugin else { continue };
+            let up = matches!(result.status, FleetStatus::Ok | FleetStatus::Findings);
+            let check = [("device", device.clone()), ("plugin", plugin.name.clone())];
+            exposition.add(
+                "fwctl_plugin_up",
+                FamilyKind::Gauge,
+                "",
+                "1 when the plugin checked the device to the end, 0 when the check failed.",
+                &check,
+                if up { 1.0 } else { 0.0 },
+                None,
+            );
+            exposition.add(
+                "fwctl_plugin_duration_seconds",
+                FamilyKind::Gauge,
+                "seconds",
+                "Wall time of the plugin's check of the device.",
+                &check,
+                result.duration.as_secs_f64(),
+                None,
+            );
+            // One series per code and severity that needs attention; info findings are
+            // facts, and a code reported twice (one per port, say) is one standing problem.
+            let standing: BTreeSet<(String, String)> = result
+                .findings
+                .iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .map(|f| (f.code.clone(), f.severity.to_string()))
+                .collect();
+            for (code, severity) in standing {
+                exposition.add(
+                    "fwctl_finding",
+                    FamilyKind::Gauge,
+                    "",
+                    "A finding of warning or worse a plugin reported about a device (1 while it stands).",
+                    &[("device", device.clone()), ("plugin", plugin.name.clone()), ("code", code), ("severity", severity)],
+                    1.0,
+                    Some(&plugin.name),
+                );
+            }
+            for metric in &result.metrics {
+                exposition.add_plugin_metric(&device, &plugin.name, metric);
+            }
+        }
+        if let Some(time) = last_success {
+            exposition.add(
+                "fwctl_run_last_success_timestamp_seconds",
+                FamilyKind::Gauge,
+                "seconds",
+                "Unix time of the last fleet run that checked every device.",
+                &[],
+                time,
+                None,
+            );
+        }
+        exposition
+    }
+
+    fn add_plugin_metric(&mut self, device: &str, plugin: &str, metric: &Metric) {
+        let mut labels = vec![("device", device.to_string())];
+        labels.extend(metric.labels.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        let (kind, name) = match metric.kind {
+            MetricKind::Gauge => (FamilyKind::Gauge, metric.exposed_name()),
+            MetricKind::Counter => {
+                let exposed = metric.exposed_name();
+                (FamilyKind::Counter, exposed.trim_end_matches("_total").to_string())
+            }
+        };
+        self.add(&name, kind, &metric.unit, &metric.help, &labels, metric.value, Some(plugin));
+    }
+
+    /// Adds a sample; one that does not fit its family is dropped and noted.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        name: &str,
+        kind: FamilyKind,
+        unit: &str,
+        help: &str,
+        labels: &[(&str, String)],
+        value: f64,
+        plugin: Option<&str>,
+    ) {
+        let label_names: Vec<String> = labels.iter().map(|(k, _)| k.to_string()).collect();
+        let values: Vec<String> = labels.iter().map(|(_, v)| v.clone()).collect();
+        let family = self.families.entry(name.to_string()).or_insert_with(|| Family {
+            name: name.to_string(),
+            kind,
+            unit: unit.to_string(),
+            help: help.to_string(),
+            label_names: label_names.clone(),
+            samples: Vec::new(),
+            seen: BTreeSet::new(),
+        });
+        let by = plugin.map(|p| format!(" from {p}")).unwrap_or_default();
+        let device = labels.first().map(|(_, v)| v.as_str()).unwrap_or("-");
+        let problem = if family.kind != kind || family.unit != unit {
+            Some(format!("its type or unit differs from the first sample's ({:?}, `{}`)", family.kind, family.unit))
+        } else if family.label_names != label_names {
+            Some(format!("its labels ({}) differ from the first sample's ({})", label_names.join(","), family.label_names.join(",")))
+        } else if !family.seen.insert(values.clone()) {
+            Some("a sample with the same labels is already there".to_string())
+        } else {
+            None
+        };
+        match problem {
+            Some(why) => self.dropped.push(format!("{name}{by} on {device} dropped: {why}")),
+            None => family.samples.push((values, value)),
+        }
+    }
+
+    /// The classic Prometheus text format (version 0.0.4), as node_exporter's textfile
+    /// collector reads it: HELP and TYPE per family, no timestamps.
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::new();
+        for family in self.families.values() {
+            let name = family.sample_name();
+            let kind = match family.kind {
+                FamilyKind::Counter => "counter",
+                FamilyKind::Gauge | FamilyKind::Info => "gauge",
+            };
+            let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            write_samples(&mut out, &name, family);
+        }
+        out
+    }
+
+    /// OpenMetrics 1.0 text: typed families (`info` for the facts), UNIT lines, `# EOF`.
+    pub fn to_openmetrics(&self) -> String {
+        let mut out = String::new();
+        for family in self.families.values() {
+            let kind = match family.kind {
+                FamilyKind::Counter => "counter",
+                FamilyKind::Gauge => "gauge",
+                FamilyKind::Info => "info",
+            };
+            let _ = writeln!(out, "# TYPE {} {kind}", family.name);
+            if !family.unit.is_empty() {
+                let _ = writeln!(out, "# UNIT {} {}", family.name, family.unit);
+            }
+            let _ = writeln!(out, "# HELP {} {}", family.name, escape_help(&family.help));
+            write_samples(&mut out, &family.sample_name(), family);
+        }
+        out.push_str("# EOF\n");
+        out
+    }
+
+    /// The names of the sample lines, for tests and checks.
+    pub fn sample_names(&self) -> Vec<String> {
+        self.families.values().map(Family::sample_name).collect()
+    }
+}
+
+fn write_samples(out: &mut String, name: &str, family: &Family) {
+    for (values, value) in &family.samples {
+        out.push_str(name);
+        if !values.is_empty() {
+            out.push('{');
+            for (i, (label, value)) in family.label_names.iter().zip(values).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{label}=\"{}\"", escape_label(value));
+            }
+            out.push('}');
+        }
+        let _ = writeln!(out, " {}", number(*value));
+    }
+}
+
+/// A value in the exposition formats' float syntax (values are finite by validation).
+fn number(value: f64) -> String {
+    let magnitude = value.abs();
+    if value == 0.0 || (1e-4..1e15).contains(&magnitude) { format!("{value}") } else { format!("{value:e}") }
+}
+
+fn escape_label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn escape_help(help: &str) -> String {
+    help.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_plain_integers_or_exponents() {
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(-2.0), "-2");
+        assert_eq!(number(1.5e-12), "1.5e-12");
+        assert_eq!(number(56.5), "56.5");
+        assert_eq!(number(5e10), "50000000000");
+        assert_eq!(number(0.0), "0");
+    }
+
+    #[test]
+    fn label_values_and_help_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(escape_help("x\\y\nz"), "x\\\\y\\nz");
+    }
+}
