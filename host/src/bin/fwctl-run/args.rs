@@ -130,6 +130,10 @@ pub enum Command {
     /// plugin-and-device pair in its own sandbox, --jobs at a time, and report in the
     /// format operators' tools read.
     Fleet(FleetArgs),
+    /// Check every device as `fleet` does and answer as a Kubernetes node-problem-detector
+    /// custom plugin: exit 0 (OK), 1 (a problem) or 2 (Unknown), one line of at most
+    /// --max-output bytes on stdout, most severe first, within --deadline.
+    Npd(NpdArgs),
     /// Push a plugin to an OCI registry as a Wasm artifact (config
     /// application/vnd.wasm.config.v0+json, one application/wasm layer). Sign it first:
     /// the signature travels inside the component.
@@ -298,6 +302,53 @@ pub enum FleetFormat {
 /// `fwctl-run fleet`.
 #[derive(Debug, Args)]
 pub struct FleetArgs {
+    #[command(flatten)]
+    pub common: FleetCommon,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FleetFormat::Human)]
+    pub format: FleetFormat,
+
+    /// Also write DIR/fwctl.prom for node_exporter's textfile collector (classic
+    /// Prometheus text, no timestamps), replacing it whole and atomically.
+    #[arg(long, value_name = "DIR")]
+    pub textfile: Option<PathBuf>,
+}
+
+/// `fwctl-run npd`: a Kubernetes node-problem-detector custom plugin.
+#[derive(Debug, Args)]
+pub struct NpdArgs {
+    #[command(flatten)]
+    pub common: FleetCommon,
+
+    /// Give up and answer Unknown after this long (e.g. `45s`); keep it below the NPD
+    /// rule's `timeout`, past which NPD kills the plugin and learns nothing.
+    #[arg(long, value_name = "DURATION", default_value = "45s", value_parser = humantime::parse_duration)]
+    pub deadline: std::time::Duration,
+
+    /// The most bytes of output NPD keeps (its `max_output_length`).
+    #[arg(long, value_name = "BYTES", default_value_t = 80, value_parser = clap::value_parser!(u16).range(16..))]
+    pub max_output: u16,
+
+    /// The least severe finding that is a node problem.
+    #[arg(long, value_enum, default_value_t = ProblemSeverity::Error)]
+    pub min_severity: ProblemSeverity,
+}
+
+/// `--min-severity`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProblemSeverity {
+    /// Warnings and worse.
+    Warning,
+    /// Errors and worse.
+    Error,
+    /// Critical findings only.
+    Critical,
+}
+
+/// What every fleet run needs: the devices, the plugins and their limits.
+#[derive(Debug, Args)]
+pub struct FleetCommon {
     /// Plugin files or names (default: every installed plugin whose manifest names a kind
     /// of device this host has).
     pub plugins: Vec<String>,
@@ -317,15 +368,6 @@ pub struct FleetArgs {
     /// Checks that run at once (default: the number of CPUs).
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub jobs: Option<u32>,
-
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = FleetFormat::Human)]
-    pub format: FleetFormat,
-
-    /// Also write DIR/fwctl.prom for node_exporter's textfile collector (classic
-    /// Prometheus text, no timestamps), replacing it whole and atomically.
-    #[arg(long, value_name = "DIR")]
-    pub textfile: Option<PathBuf>,
 
     #[command(flatten)]
     pub policy: PolicyArgs,

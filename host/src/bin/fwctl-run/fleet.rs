@@ -6,7 +6,11 @@ use std::io::{IsTerminal, Write};
 use anyhow::{Context, Result, bail};
 use fwctl_run::devices::DeviceKind;
 use fwctl_run::devices::sim::SyntheticSpec;
-use fwctl_run::fleet::{self, FleetOptions, FleetPlugin, PluginRef, Stop};
+use std::time::Duration;
+
+use fwctl_run::fleet::{self, FleetOptions, FleetPlugin, FleetResult, PluginRef, Stop};
+use fwctl_run::outcome::Severity;
+use fwctl_run::report::npd;
 use fwctl_run::metrics::{self, Exposition};
 use fwctl_run::plugin::{Plugin, PluginSearchPath};
 use fwctl_run::report::{self, ExitStatus, FleetReport, Refusal};
@@ -16,11 +20,61 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use super::args::{FleetArgs, FleetFormat};
+use super::args::{FleetArgs, FleetCommon, FleetFormat, NpdArgs, ProblemSeverity};
 use super::{AdmissionRules, Admitted, admit, cache_dir, open_audit, source_choice, warn_about_taint};
 
 /// Runs `fwctl-run fleet`.
 pub fn run(args: FleetArgs) -> Result<ExitStatus> {
+    let stdout = std::io::stdout();
+    let streaming = args.format == FleetFormat::Jsonl;
+    let report = execute(&args.common, None, true, |result| {
+        if streaming {
+            let mut out = stdout.lock();
+            let _ = writeln!(out, "{}", report::result_line(result));
+            let _ = out.flush();
+        }
+    })?;
+    let metrics = (args.textfile.is_some() || args.format == FleetFormat::Openmetrics).then(|| exposition(&report, args.textfile.as_deref()));
+    if let (Some(dir), Some(metrics)) = (&args.textfile, &metrics) {
+        metrics::write_textfile(dir, &metrics.to_prometheus())?;
+    }
+    match args.format {
+        FleetFormat::Human => print!("{}", report::render_fleet(&report)),
+        FleetFormat::Json => println!("{}", report.to_json()),
+        FleetFormat::Jsonl => println!("{}", report.summary_line()),
+        FleetFormat::Openmetrics => print!("{}", metrics.as_ref().expect("built for this format").to_openmetrics()),
+    }
+    if args.format != FleetFormat::Human && std::io::stderr().is_terminal() {
+        eprintln!("{}", report.summary.line());
+    }
+    Ok(report.exit)
+}
+
+/// Runs `fwctl-run npd`: whatever happens, one line on stdout and NPD's exit status.
+pub fn npd(args: NpdArgs) -> Result<ExitStatus> {
+    let min_severity = match args.min_severity {
+        ProblemSeverity::Warning => Severity::Warning,
+        ProblemSeverity::Error => Severity::Error,
+        ProblemSeverity::Critical => Severity::Critical,
+    };
+    let max = usize::from(args.max_output);
+    let verdict = match execute(&args.common, Some(args.deadline), false, |_| {}) {
+        Ok(report) => npd::verdict(&report.results, &report.summary, min_severity, max),
+        Err(error) => npd::Verdict::unknown(&format!("fwctl-run: {error:#}"), max),
+    };
+    println!("{}", verdict.line);
+    Ok(verdict.exit)
+}
+
+/// Admits the plugins, opens the devices and runs every check; `deadline` bounds the
+/// whole run (each check's own deadline is cut to fit), `on_result` sees each result
+/// as it ends.
+fn execute(
+    args: &FleetCommon,
+    deadline: Option<Duration>,
+    show_progress: bool,
+    mut on_result: impl FnMut(&FleetResult),
+) -> Result<FleetReport> {
     let audit_log = open_audit(args.audit.clone())?;
     let source = match &args.sim_fleet {
         Some(spec) => {
@@ -44,8 +98,13 @@ pub fn run(args: FleetArgs) -> Result<ExitStatus> {
             Err(error) => refused.push(Refusal { plugin: name.clone(), reason: format!("{error:#}") }),
         }
     }
-    for Admitted { grant, .. } in &admitted {
+    for Admitted { grant, .. } in &mut admitted {
         warn_about_taint(grant);
+        // Within an overall deadline, a check that hangs must time out (and be reported
+        // as such) before the whole run is abandoned at the deadline itself.
+        if let Some(deadline) = deadline {
+            grant.limits.timeout = grant.limits.timeout.min(deadline.mul_f64(0.8));
+        }
     }
 
     let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
@@ -78,12 +137,18 @@ pub fn run(args: FleetArgs) -> Result<ExitStatus> {
     let options = FleetOptions { jobs, args: args.args.clone(), host: host.clone() };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let (stop_sender, stop) = watch::channel(Stop::Running);
+    let stop_sender_for_deadline = stop_sender.clone();
     runtime.spawn(forward_stop_signals(stop_sender));
 
+    if let Some(deadline) = deadline {
+        runtime.spawn(async move {
+            tokio::time::sleep(deadline).await;
+            stop_sender_for_deadline.send_replace(Stop::Abort);
+        });
+    }
+
     let checks: usize = source.devices.iter().map(|d| plugins.iter().filter(|p| p.grant.for_kind(d.kind).is_some()).count()).sum();
-    let progress = progress_bar(checks as u64);
-    let stdout = std::io::stdout();
-    let streaming = args.format == FleetFormat::Jsonl;
+    let progress = if show_progress { progress_bar(checks as u64) } else { ProgressBar::hidden() };
     let plugin_refs: Vec<PluginRef> = plugins.iter().map(|p| p.plugin.clone()).collect();
     let outcome = runtime.block_on(fleet::run_fleet(
         plugins.into(),
@@ -95,14 +160,7 @@ pub fn run(args: FleetArgs) -> Result<ExitStatus> {
             if result.plugin.is_some() {
                 progress.inc(1);
             }
-            if streaming {
-                let line = report::result_line(result);
-                progress.suspend(|| {
-                    let mut out = stdout.lock();
-                    let _ = writeln!(out, "{line}");
-                    let _ = out.flush();
-                });
-            }
+            progress.suspend(|| on_result(result));
         },
     ));
     progress.finish_and_clear();
@@ -112,21 +170,7 @@ pub fn run(args: FleetArgs) -> Result<ExitStatus> {
     audit_log.finish()?;
 
     let summary = outcome.summary(&host, source.devices.len());
-    let report = FleetReport::new(source.info, plugin_refs, refused, outcome.results, summary);
-    let metrics = (args.textfile.is_some() || args.format == FleetFormat::Openmetrics).then(|| exposition(&report, args.textfile.as_deref()));
-    if let (Some(dir), Some(metrics)) = (&args.textfile, &metrics) {
-        metrics::write_textfile(dir, &metrics.to_prometheus())?;
-    }
-    match args.format {
-        FleetFormat::Human => print!("{}", report::render_fleet(&report)),
-        FleetFormat::Json => println!("{}", report.to_json()),
-        FleetFormat::Jsonl => println!("{}", report.summary_line()),
-        FleetFormat::Openmetrics => print!("{}", metrics.as_ref().expect("built for this format").to_openmetrics()),
-    }
-    if args.format != FleetFormat::Human && std::io::stderr().is_terminal() {
-        eprintln!("{}", report.summary.line());
-    }
-    Ok(report.exit)
+    Ok(FleetReport::new(source.info, plugin_refs, refused, outcome.results, summary))
 }
 
 /// The report's metric families. The last-success time is now when every device was

@@ -57,6 +57,7 @@ fn main() -> ExitCode {
             .and_then(|log| distribute::pull(&reference, update, &store, &log)),
         Some(Command::Push { plugin, reference }) => distribute::push(&plugin, &reference),
         Some(Command::Fleet(args)) => fleet::run(args),
+        Some(Command::Npd(args)) => fleet::npd(args),
         None => run(cli.run),
     };
     match result {
