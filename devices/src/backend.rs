@@ -39,6 +39,13 @@ pub trait DeviceHandle: Send {
     /// `min(response.len(), that length)` bytes of `response` were written. A length larger
     /// than `response.len()` is not an error, exactly as with the ioctl.
     fn rpc(&mut self, scope: u32, request: &[u8], response: &mut [u8]) -> Result<usize, DeviceError>;
+
+    /// Whether an RPC may hold the calling thread for long: a kernel ioctl waits for the
+    /// firmware, an in-memory simulated device answers at once (unless it simulates a
+    /// slow firmware). Async callers move the ones that may block off their executor.
+    fn may_block(&self) -> bool {
+        true
+    }
 }
 
 /// What `FWCTL_INFO` returns.

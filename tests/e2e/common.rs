@@ -9,6 +9,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("mlx5-diag", "mlx5-diag.wasm"),
     ("cxl-features", "cxl-features.wasm"),
     ("hostile-plugin", "hostile.wasm"),
+    ("wit-0-1-0-plugin", "wit-0.1.0.wasm"),
 ];
 
 pub fn workspace_root() -> PathBuf {

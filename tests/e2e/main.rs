@@ -12,6 +12,7 @@ mod hostile;
 mod kernel_vm;
 mod sdk_example;
 mod signing;
+mod wit_versions;
 mod library;
 mod metrics;
 mod mlx5_diag;

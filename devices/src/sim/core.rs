@@ -109,6 +109,18 @@ impl SimBackend {
     }
 }
 
+impl SimBackend {
+    /// The device named `name`: `fwctlN` is the N-th device of the fleet, so a fleet of
+    /// thousands is not searched once per open.
+    fn find(&self, name: &str) -> Option<&Arc<SimDevice>> {
+        let index = name.strip_prefix("fwctl").and_then(|n| n.parse::<usize>().ok());
+        index
+            .and_then(|i| self.devices.get(i))
+            .filter(|d| d.descriptor.name == name)
+            .or_else(|| self.devices.iter().find(|d| d.descriptor.name == name))
+    }
+}
+
 fn build_device(index: usize, profile: &DeviceProfile) -> Result<SimDevice, DiscoveryError> {
     let descriptor = profile.descriptor(index);
     let driver = profile.build_driver().map_err(DiscoveryError::Profile)?;
@@ -138,7 +150,7 @@ impl Backend for SimBackend {
     }
 
     fn open(&self, device: &DeviceDescriptor) -> Result<Box<dyn DeviceHandle>, DeviceError> {
-        let Some(sim) = self.devices.iter().find(|d| d.descriptor.name == device.name) else {
+        let Some(sim) = self.find(&device.name) else {
             return Err(Errno::ENOENT);
         };
         // A removed device has no node left to open.
@@ -181,6 +193,10 @@ impl SimHandle {
 }
 
 impl DeviceHandle for SimHandle {
+    fn may_block(&self) -> bool {
+        self.device.faults.rpc_delay_ms > 0
+    }
+
     fn info(&mut self) -> Result<DeviceInfo, DeviceError> {
         self.ensure_present()?;
         Ok(DeviceInfo { device_type: self.device.driver.device_type(), device_data: self.context.info() })

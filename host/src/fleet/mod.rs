@@ -13,13 +13,13 @@
 mod result;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use fwctl_devices::{Backend, DeviceDescriptor};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-pub use self::result::{FleetResult, FleetStatus, FleetSummary, PluginRef};
+pub use self::result::{FleetResult, FleetStatus, FleetSummary, PluginRef, Tally};
 use crate::audit::AuditTrail;
 use crate::policy::Grant;
 use crate::runner;
@@ -47,6 +47,9 @@ pub struct FleetOptions {
     pub args: Vec<String>,
     /// The host name results carry.
     pub host: String,
+    /// Keep every result for the outcome. Without it only the summary is kept, so memory
+    /// stays flat however many devices there are (results still reach `on_result`).
+    pub retain: bool,
 }
 
 /// How far the caller wants the run stopped.
@@ -64,21 +67,11 @@ pub enum Stop {
 /// What a fleet run produced.
 #[derive(Clone, Debug)]
 pub struct FleetOutcome {
-    /// Every finished check and every unsupported device, in device order, then plugin order.
+    /// With [`FleetOptions::retain`], every finished check and every unsupported device,
+    /// in device order, then plugin order; else empty.
     pub results: Vec<FleetResult>,
-    /// Checks planned but not finished because of a stop request.
-    pub not_run: usize,
-    /// Whether a stop request arrived.
-    pub interrupted: bool,
-    /// Wall time of the run.
-    pub wall: Duration,
-}
-
-impl FleetOutcome {
-    /// The summary of this outcome over `devices` discovered devices.
-    pub fn summary(&self, host: &str, devices: usize) -> FleetSummary {
-        FleetSummary::of(host, devices, &self.results, self.not_run, self.interrupted, self.wall)
-    }
+    /// The counts, over every result whether retained or not.
+    pub summary: FleetSummary,
 }
 
 /// One planned check: indices into the device and plugin lists.
@@ -121,11 +114,16 @@ pub async fn run_fleet(
 ) -> FleetOutcome {
     let started = Instant::now();
     let (checks, uncovered) = plan(&plugins, devices);
-    let mut finished: Vec<(Check, FleetResult)> = Vec::with_capacity(checks.len() + uncovered.len());
+    let mut tally = Tally::new(devices.len());
+    let mut finished: Vec<(Check, FleetResult)> = Vec::new();
+    let mut done = 0;
     for device in uncovered {
         let result = FleetResult::unsupported(&options.host, devices[device].clone());
         on_result(&result);
-        finished.push((Check { device, plugin: usize::MAX }, result));
+        tally.add(device, &result);
+        if options.retain {
+            finished.push((Check { device, plugin: usize::MAX }, result));
+        }
     }
 
     let planned = checks.len();
@@ -164,16 +162,18 @@ pub async fn run_fleet(
                 drop(permit);
                 let _ = sender.send((check, FleetResult::from_run(&host, plugin.plugin.clone(), run)));
             });
+            // A finished task keeps its (large) future's slot until joined: reap as we go,
+            // so memory does not grow with the number of checks.
+            while let Some(joined) = tasks.try_join_next() {
+                report_panic(joined);
+            }
         }
         drop(sender);
         loop {
             tokio::select! {
                 joined = tasks.join_next() => match joined {
                     None => break,
-                    Some(Err(error)) if error.is_panic() => {
-                        eprintln!("fwctl-run: internal error in a fleet check (a bug; please report it): {error}");
-                    }
-                    Some(_) => {}
+                    Some(joined) => report_panic(joined),
                 },
                 _ = stop_reaches(&mut feeder_stop, Stop::Abort) => {
                     tasks.abort_all();
@@ -186,17 +186,18 @@ pub async fn run_fleet(
 
     while let Some((check, result)) = receiver.recv().await {
         on_result(&result);
-        finished.push((check, result));
+        tally.add(check.device, &result);
+        done += 1;
+        if options.retain {
+            finished.push((check, result));
+        }
     }
     let _ = feeder.await;
     let interrupted = *stop.borrow_and_update() != Stop::Running;
-    let done = finished.iter().filter(|(c, _)| c.plugin != usize::MAX).count();
     finished.sort_by_key(|(check, _)| *check);
     FleetOutcome {
         results: finished.into_iter().map(|(_, r)| r).collect(),
-        not_run: planned - done,
-        interrupted,
-        wall: started.elapsed(),
+        summary: tally.summary(&options.host, planned - done, interrupted, started.elapsed()),
     }
 }
 
@@ -205,5 +206,14 @@ pub async fn run_fleet(
 async fn stop_reaches(stop: &mut watch::Receiver<Stop>, level: Stop) {
     if stop.wait_for(|s| *s >= level).await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// A panic in host code is a bug in fwctl-run; it is said, and the other checks go on.
+fn report_panic(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = joined
+        && error.is_panic()
+    {
+        eprintln!("fwctl-run: internal error in a fleet check (a bug; please report it): {error}");
     }
 }

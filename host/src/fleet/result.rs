@@ -171,38 +171,60 @@ pub struct FleetSummary {
     /// Wall time of the whole fleet run, in milliseconds.
     #[serde(rename = "wall_ms", serialize_with = "as_millis")]
     pub wall: Duration,
+    /// The process's peak resident memory so far (Linux `VmHWM`), in bytes, when known.
+    pub peak_rss_bytes: Option<u64>,
 }
 
-impl FleetSummary {
-    /// Counts `results` (in device order, a device's results adjacent) over `devices`.
-    pub fn of(host: &str, devices: usize, results: &[FleetResult], not_run: usize, interrupted: bool, wall: Duration) -> Self {
-        let mut verdicts: BTreeMap<&str, FleetStatus> = BTreeMap::new();
-        for result in results {
-            let verdict = verdicts.entry(&result.device.name).or_insert(FleetStatus::Unsupported);
-            // Unsupported < ok < findings < failures, except that unsupported only stands
-            // while nothing else has been heard about the device.
-            *verdict = match (*verdict, result.status) {
-                (FleetStatus::Unsupported, new) => new,
-                (old, FleetStatus::Unsupported) => old,
-                (old, new) => old.max(new),
-            };
-        }
-        let count = |wanted: fn(FleetStatus) -> bool| verdicts.values().filter(|s| wanted(**s)).count();
-        Self {
+/// Counts results as they arrive, so a summary needs no retained results: a device's
+/// verdict is its worst result so far.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    verdicts: Vec<Option<FleetStatus>>,
+    checks: usize,
+    worst: Option<Severity>,
+}
+
+impl Tally {
+    /// A tally over `devices` devices, none heard of yet.
+    pub fn new(devices: usize) -> Self {
+        Self { verdicts: vec![None; devices], checks: 0, worst: None }
+    }
+
+    /// Counts the result of device number `device`.
+    pub fn add(&mut self, device: usize, result: &FleetResult) {
+        let verdict = &mut self.verdicts[device];
+        // Unsupported < ok < findings < failures, except that unsupported only stands
+        // while nothing else has been heard about the device.
+        *verdict = Some(match (*verdict, result.status) {
+            (None | Some(FleetStatus::Unsupported), new) => new,
+            (Some(old), FleetStatus::Unsupported) => old,
+            (Some(old), new) => old.max(new),
+        });
+        self.checks += usize::from(result.plugin.is_some());
+        self.worst = self.worst.max(result.worst());
+    }
+
+    /// The summary of what was counted.
+    pub fn summary(&self, host: &str, not_run: usize, interrupted: bool, wall: Duration) -> FleetSummary {
+        let count = |wanted: fn(FleetStatus) -> bool| self.verdicts.iter().flatten().filter(|s| wanted(**s)).count();
+        FleetSummary {
             host: host.to_string(),
-            devices,
+            devices: self.verdicts.len(),
             healthy: count(|s| s == FleetStatus::Ok),
             with_findings: count(|s| s == FleetStatus::Findings),
             failed: count(FleetStatus::is_failure),
             unsupported: count(|s| s == FleetStatus::Unsupported),
             not_run,
             interrupted,
-            checks: results.iter().filter(|r| r.plugin.is_some()).count(),
-            worst: results.iter().filter_map(FleetResult::worst).max(),
+            checks: self.checks,
+            worst: self.worst,
             wall,
+            peak_rss_bytes: peak_rss_bytes(),
         }
     }
+}
 
+impl FleetSummary {
     /// One line for people: `1000 devices: 880 healthy, 110 with findings, 10 failed in 1.2 s`.
     pub fn line(&self) -> String {
         let mut line = format!(
@@ -218,6 +240,13 @@ impl FleetSummary {
         }
         line
     }
+}
+
+/// `VmHWM` of `/proc/self/status`: the most memory this process has held resident.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    Some(kib * 1024)
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -203,14 +203,20 @@ impl HostDevice for RunState {
             );
             return Ok(Err(refusal));
         }
-        let mut handle = granted.handle.take().expect("one RPC at a time per store");
-        let (handle, request, result, response, took) = tokio::task::spawn_blocking(move || {
+        let handle = granted.handle.take().expect("one RPC at a time per store");
+        let call = move |mut handle: Box<dyn DeviceHandle>, request: Vec<u8>| {
             let mut response = vec![0u8; capacity];
             let started = Instant::now();
             let result = handle.rpc(scope.raw(), &request, &mut response);
             (handle, request, result, response, started.elapsed())
-        })
-        .await?;
+        };
+        // A device that answers at once is called in place; one that may wait on firmware
+        // goes to the blocking pool, so that the other devices' runs keep going meanwhile.
+        let (handle, request, result, response, took) = if handle.may_block() {
+            tokio::task::spawn_blocking(move || call(handle, request)).await?
+        } else {
+            call(handle, request)
+        };
         let granted = self.table.get_mut(&device)?;
         granted.handle = Some(handle);
         let outcome = match &result {

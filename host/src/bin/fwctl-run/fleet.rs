@@ -27,7 +27,9 @@ use super::{AdmissionRules, Admitted, admit, cache_dir, open_audit, source_choic
 pub fn run(args: FleetArgs) -> Result<ExitStatus> {
     let stdout = std::io::stdout();
     let streaming = args.format == FleetFormat::Jsonl;
-    let report = execute(&args.common, None, true, |result| {
+    // JSON lines need nothing kept: each result is written as it ends.
+    let retain = args.format != FleetFormat::Jsonl || args.textfile.is_some();
+    let report = execute(&args.common, None, true, retain, |result| {
         if streaming {
             let mut out = stdout.lock();
             let _ = writeln!(out, "{}", report::result_line(result));
@@ -58,7 +60,7 @@ pub fn npd(args: NpdArgs) -> Result<ExitStatus> {
         ProblemSeverity::Critical => Severity::Critical,
     };
     let max = usize::from(args.max_output);
-    let verdict = match execute(&args.common, Some(args.deadline), false, |_| {}) {
+    let verdict = match execute(&args.common, Some(args.deadline), false, true, |_| {}) {
         Ok(report) => npd::verdict(&report.results, &report.summary, min_severity, max),
         Err(error) => npd::Verdict::unknown(&format!("fwctl-run: {error:#}"), max),
     };
@@ -73,6 +75,7 @@ fn execute(
     args: &FleetCommon,
     deadline: Option<Duration>,
     show_progress: bool,
+    retain: bool,
     mut on_result: impl FnMut(&FleetResult),
 ) -> Result<FleetReport> {
     let audit_log = open_audit(args.audit.clone())?;
@@ -134,7 +137,7 @@ fn execute(
     }
 
     let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
-    let options = FleetOptions { jobs, args: args.args.clone(), host: host.clone() };
+    let options = FleetOptions { jobs, args: args.args.clone(), host, retain };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let (stop_sender, stop) = watch::channel(Stop::Running);
     let stop_sender_for_deadline = stop_sender.clone();
@@ -169,8 +172,7 @@ fn execute(
     runtime.shutdown_background();
     audit_log.finish()?;
 
-    let summary = outcome.summary(&host, source.devices.len());
-    Ok(FleetReport::new(source.info, plugin_refs, refused, outcome.results, summary))
+    Ok(FleetReport::new(source.info, plugin_refs, refused, outcome.results, outcome.summary))
 }
 
 /// The report's metric families. The last-success time is now when every device was

@@ -1,0 +1,113 @@
+//! Fleet scale: `fwctl-run fleet mlx5-diag.wasm --sim-fleet N` over 100, 1,000 and 10,000
+//! simulated ConnectX devices with `--jobs` 1 and 2, through the release binary as an
+//! operator runs it (JSON lines to a pipe, every RPC on the audit trail).
+//!
+//! For each configuration: wall time (the binary's own figure, from the start of the first
+//! check to the end of the last, and the whole process's), per-device cost, and peak
+//! resident memory (the summary's `VmHWM`). Each figure is the median of the rounds;
+//! ratios are between figures of this one run. Prints a Markdown table for BENCHMARKS.md.
+//!
+//! Run with `cargo bench -p fwctl-run --bench fleet`.
+
+#[allow(dead_code)] // the test helpers this benchmark does not need
+#[path = "../../tests/e2e/common.rs"]
+mod common;
+
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+
+/// Only mlx5 profiles: every device gets a check.
+const MIX: &str = "connectx7-healthy=12,connectx6dx-healthy=4,connectx7-hot-module=1,connectx7-pcie-degraded=1,\
+                   connectx7-link-down=1,connectx7-fec-errors=1,connectx6dx-old-firmware=1";
+const SIZES: &[usize] = &[100, 1_000, 10_000];
+const JOBS: &[usize] = &[1, 2];
+const ROUNDS: usize = 3;
+
+struct Figures {
+    devices: usize,
+    jobs: usize,
+    fleet_s: f64,
+    process_s: f64,
+    peak_mib: f64,
+    rpcs: u64,
+}
+
+fn main() {
+    let plugin = common::plugin_dir().join("mlx5-diag.wasm");
+    let scratch = tempfile::tempdir().unwrap();
+    // One untimed run fills the compile cache, as on any host after the first run.
+    run(&plugin, scratch.path(), 10, 1);
+    let mut rows = Vec::new();
+    for &devices in SIZES {
+        for &jobs in JOBS {
+            let mut rounds: Vec<Figures> = (0..ROUNDS).map(|_| run(&plugin, scratch.path(), devices, jobs)).collect();
+            rounds.sort_by(|a, b| a.fleet_s.total_cmp(&b.fleet_s));
+            rows.push(rounds.swap_remove(ROUNDS / 2));
+        }
+    }
+    let base = rows.iter().find(|r| r.devices == 1_000 && r.jobs == 1).unwrap();
+    let (base_per_device, base_rss) = (base.fleet_s / 1_000.0, rows[0].peak_mib);
+    println!("| devices | --jobs | fleet wall | process wall | per device | RPCs | peak RSS | per-device cost vs 1,000 × 1 job | peak RSS vs 100 devices × 1 job |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let per_device = r.fleet_s / r.devices as f64;
+        println!(
+            "| {} | {} | {:.3} s | {:.3} s | {:.1} µs | {} | {:.1} MiB | {:.2}× | {:.2}× |",
+            group(r.devices),
+            r.jobs,
+            r.fleet_s,
+            r.process_s,
+            per_device * 1e6,
+            group(r.rpcs as usize),
+            r.peak_mib,
+            per_device / base_per_device,
+            r.peak_mib / base_rss,
+        );
+    }
+}
+
+/// One fleet run; the figures come from its JSON-lines summary.
+fn run(plugin: &std::path::Path, scratch: &std::path::Path, devices: usize, jobs: usize) -> Figures {
+    let audit = scratch.join("audit.jsonl");
+    let _ = std::fs::remove_file(&audit);
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .arg("fleet")
+        .arg(plugin)
+        .args(["--sim-fleet", &format!("{devices}:{MIX}"), "--jobs", &jobs.to_string(), "--format", "jsonl"])
+        .arg("--audit")
+        .arg(&audit)
+        .env("FWCTL_RUN_CACHE_DIR", scratch.join("cache"))
+        .output()
+        .expect("running fwctl-run fleet");
+    let process_s = started.elapsed().as_secs_f64();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summary = lines.last().expect("a summary line");
+    assert_eq!(summary["record"], "summary", "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(summary["devices"], devices as u64);
+    assert_eq!(summary["failed"], 0, "every check finished: {summary}");
+    Figures {
+        devices,
+        jobs,
+        fleet_s: summary["wall_ms"].as_f64().unwrap() / 1e3,
+        process_s,
+        peak_mib: summary["peak_rss_bytes"].as_f64().unwrap() / (1 << 20) as f64,
+        rpcs: lines.iter().filter_map(|l| l["rpcs"].as_u64()).sum(),
+    }
+}
+
+/// `10000` → `10,000`.
+fn group(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
