@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod cxl_features;
+mod debian_package;
 mod deploy;
 mod fleet;
 mod golden;

@@ -58,7 +58,7 @@ impl InstancePool {
     const CORE_INSTANCES_PER_RUN: u32 = 16;
     const MEMORIES_PER_RUN: u32 = 4;
     const TABLES_PER_RUN: u32 = 16;
-    const KEEP_RESIDENT: usize = 2 << 20;
+    const KEEP_RESIDENT: usize = 256 << 10;
 
     fn config(&self) -> wasmtime::PoolingAllocationConfig {
         let runs = self.concurrent_runs.max(1);

@@ -134,6 +134,9 @@ pub enum Command {
     /// custom plugin: exit 0 (OK), 1 (a problem) or 2 (Unknown), one line of at most
     /// --max-output bytes on stdout, most severe first, within --deadline.
     Npd(NpdArgs),
+    /// Print the manual page (roff) generated from this command line, for packagers.
+    #[command(hide = true)]
+    Man,
     /// Push a plugin to an OCI registry as a Wasm artifact (config
     /// application/vnd.wasm.config.v0+json, one application/wasm layer). Sign it first:
     /// the signature travels inside the component.

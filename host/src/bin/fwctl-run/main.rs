@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Some(Command::Push { plugin, reference }) => distribute::push(&plugin, &reference),
         Some(Command::Fleet(args)) => fleet::run(args),
         Some(Command::Npd(args)) => fleet::npd(args),
+        Some(Command::Man) => man(),
         None => run(cli.run),
     };
     match result {
@@ -221,6 +222,15 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
         print!("{}", report::render_run(&report, args.verbose));
     }
     Ok(report.exit)
+}
+
+/// `fwctl-run man`: the manual page, from the same definitions as `--help`.
+fn man() -> Result<ExitStatus> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command).render(&mut page)?;
+    std::io::Write::write_all(&mut std::io::stdout(), &page)?;
+    Ok(ExitStatus::Healthy)
 }
 
 fn open_audit(path: Option<PathBuf>) -> Result<Arc<AuditLog>> {
