@@ -4,8 +4,12 @@
 //!
 //! For each configuration: wall time (the binary's own figure, from the start of the first
 //! check to the end of the last, and the whole process's), per-device cost, and peak
-//! resident memory (the summary's `VmHWM`). Each figure is the median of the rounds;
-//! ratios are between figures of this one run. Prints a Markdown table for BENCHMARKS.md.
+//! resident memory (the summary's `VmHWM`). Two reference rows per size say where the
+//! time and memory go: the same fleet with a plugin that returns at once (the cost of a
+//! sandbox per device, without the plugin's work), and with no check at all (the memory
+//! of the simulated devices themselves, which a real host does not have). Each figure is
+//! the median of the rounds; ratios are between figures of this one run. Prints a
+//! Markdown table for BENCHMARKS.md.
 //!
 //! Run with `cargo bench -p fwctl-run --bench fleet`.
 
@@ -25,7 +29,19 @@ const SIZES: &[usize] = &[100, 1_000, 10_000];
 const JOBS: &[usize] = &[1, 2];
 const ROUNDS: usize = 3;
 
+/// What runs on each device.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// mlx5-diag, the real diagnostic.
+    Diagnose,
+    /// A plugin that returns at once: one sandbox per device and nothing else.
+    Nothing,
+    /// No plugin handles the devices: discovery and the simulated devices only.
+    NoCheck,
+}
+
 struct Figures {
+    work: Work,
     devices: usize,
     jobs: usize,
     fleet_s: f64,
@@ -35,26 +51,39 @@ struct Figures {
 }
 
 fn main() {
-    let plugin = common::plugin_dir().join("mlx5-diag.wasm");
     let scratch = tempfile::tempdir().unwrap();
-    // One untimed run fills the compile cache, as on any host after the first run.
-    run(&plugin, scratch.path(), 10, 1);
+    // Untimed runs fill the compile cache, as on any host after the first run.
+    for work in [Work::Diagnose, Work::Nothing] {
+        run(work, scratch.path(), 10, 1);
+    }
+    let median = |work, devices, jobs| {
+        let mut rounds: Vec<Figures> = (0..ROUNDS).map(|_| run(work, scratch.path(), devices, jobs)).collect();
+        rounds.sort_by(|a, b| a.fleet_s.total_cmp(&b.fleet_s));
+        rounds.swap_remove(ROUNDS / 2)
+    };
     let mut rows = Vec::new();
     for &devices in SIZES {
         for &jobs in JOBS {
-            let mut rounds: Vec<Figures> = (0..ROUNDS).map(|_| run(&plugin, scratch.path(), devices, jobs)).collect();
-            rounds.sort_by(|a, b| a.fleet_s.total_cmp(&b.fleet_s));
-            rows.push(rounds.swap_remove(ROUNDS / 2));
+            rows.push(median(Work::Diagnose, devices, jobs));
+        }
+        if devices >= 1_000 {
+            rows.push(median(Work::Nothing, devices, 2));
+            rows.push(median(Work::NoCheck, devices, 2));
         }
     }
     let base = rows.iter().find(|r| r.devices == 1_000 && r.jobs == 1).unwrap();
     let (base_per_device, base_rss) = (base.fleet_s / 1_000.0, rows[0].peak_mib);
-    println!("| devices | --jobs | fleet wall | process wall | per device | RPCs | peak RSS | per-device cost vs 1,000 × 1 job | peak RSS vs 100 devices × 1 job |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| work | devices | --jobs | fleet wall | process wall | per device | RPCs | peak RSS | per-device cost vs 1,000 × 1 job | peak RSS vs 100 devices × 1 job |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let per_device = r.fleet_s / r.devices as f64;
+        let work = match r.work {
+            Work::Diagnose => "mlx5-diag",
+            Work::Nothing => "plugin that returns at once",
+            Work::NoCheck => "no check (simulated devices only)",
+        };
         println!(
-            "| {} | {} | {:.3} s | {:.3} s | {:.1} µs | {} | {:.1} MiB | {:.2}× | {:.2}× |",
+            "| {work} | {} | {} | {:.3} s | {:.3} s | {:.1} µs | {} | {:.1} MiB | {:.2}× | {:.2}× |",
             group(r.devices),
             r.jobs,
             r.fleet_s,
@@ -69,16 +98,22 @@ fn main() {
 }
 
 /// One fleet run; the figures come from its JSON-lines summary.
-fn run(plugin: &std::path::Path, scratch: &std::path::Path, devices: usize, jobs: usize) -> Figures {
+fn run(work: Work, scratch: &std::path::Path, devices: usize, jobs: usize) -> Figures {
     let audit = scratch.join("audit.jsonl");
     let _ = std::fs::remove_file(&audit);
+    let (plugin, plugin_args): (&str, &[&str]) = match work {
+        Work::Diagnose => ("mlx5-diag.wasm", &[]),
+        Work::Nothing => ("hostile.wasm", &["--", "nothing", "only=none"]),
+        Work::NoCheck => ("cxl-features.wasm", &[]),
+    };
     let started = Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
         .arg("fleet")
-        .arg(plugin)
+        .arg(common::plugin_dir().join(plugin))
         .args(["--sim-fleet", &format!("{devices}:{MIX}"), "--jobs", &jobs.to_string(), "--format", "jsonl"])
         .arg("--audit")
         .arg(&audit)
+        .args(plugin_args)
         .env("FWCTL_RUN_CACHE_DIR", scratch.join("cache"))
         .output()
         .expect("running fwctl-run fleet");
@@ -90,6 +125,7 @@ fn run(plugin: &std::path::Path, scratch: &std::path::Path, devices: usize, jobs
     assert_eq!(summary["devices"], devices as u64);
     assert_eq!(summary["failed"], 0, "every check finished: {summary}");
     Figures {
+        work,
         devices,
         jobs,
         fleet_s: summary["wall_ms"].as_f64().unwrap() / 1e3,

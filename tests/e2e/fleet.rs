@@ -237,3 +237,23 @@ fn ctrl_c_finishes_the_checks_in_flight_and_writes_what_is_done() {
     assert_eq!(summary["not_run"].as_u64().unwrap() + done, 200);
     assert_eq!(summary["checks"].as_u64().unwrap(), done);
 }
+
+#[test]
+fn without_plugins_for_the_hosts_devices_the_fleet_says_where_it_looked() {
+    // Only a CXL plugin installed, and a host of ConnectX adapters.
+    let installed = tempfile::tempdir().unwrap();
+    std::fs::copy(plugin_dir().join("cxl-features.wasm"), installed.path().join("cxl-features.wasm")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .args(["fleet", "--sim-fleet", "3:connectx7-healthy"])
+        .env("FWCTL_RUN_PLUGIN_PATH", installed.path())
+        .env("FWCTL_RUN_CACHE_DIR", cache_dir())
+        .env("FWCTL_RUN_AUDIT", audit_log())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let said = stderr(&output);
+    assert!(
+        said.contains("none of the 1 installed in") && said.contains(installed.path().to_str().unwrap()) && said.contains("(mlx5)"),
+        "{said}"
+    );
+}

@@ -12,7 +12,7 @@ use fwctl_run::fleet::{self, FleetOptions, FleetPlugin, FleetResult, PluginRef, 
 use fwctl_run::outcome::Severity;
 use fwctl_run::report::npd;
 use fwctl_run::metrics::{self, Exposition};
-use fwctl_run::plugin::{Plugin, PluginSearchPath};
+use fwctl_run::plugin::PluginSearchPath;
 use fwctl_run::report::{self, ExitStatus, FleetReport, Refusal};
 use fwctl_run::sandbox::{InstancePool, Sandbox, SandboxOptions};
 use fwctl_run::source::DeviceSource;
@@ -78,18 +78,17 @@ fn execute(
     retain: bool,
     mut on_result: impl FnMut(&FleetResult),
 ) -> Result<FleetReport> {
+    let started = std::time::Instant::now();
     let audit_log = open_audit(args.audit.clone())?;
-    let source = match &args.sim_fleet {
-        Some(spec) => {
-            let spec: SyntheticSpec = spec.parse().map_err(|e: String| anyhow::anyhow!("--sim-fleet {e}"))?;
-            DeviceSource::synthetic(&spec, args.seed)?
-        }
-        None => DeviceSource::open(&source_choice(&args.source))?,
+    // load → verify → grant, per plugin: the ones named, else every installed one. One
+    // refused plugin does not stop the others.
+    let explicit = !args.plugins.is_empty();
+    let search = PluginSearchPath::from_env();
+    let names: Vec<String> = if explicit {
+        args.plugins.clone()
+    } else {
+        search.installed().iter().map(|p| p.display().to_string()).collect()
     };
-    let kinds: BTreeSet<DeviceKind> = source.devices.iter().map(|d| d.kind).collect();
-    let names = if args.plugins.is_empty() { installed_for(&kinds)? } else { args.plugins.clone() };
-
-    // load → verify → grant, per plugin; one refused plugin does not stop the others.
     let (policy, trust) = AdmissionRules::resolve(&args.policy, &args.signature)?;
     let store = Default::default();
     let rules = AdmissionRules::new(&policy, &trust, &args.policy, &args.signature, &args.limits, &store);
@@ -99,6 +98,30 @@ fn execute(
         match admit(name, &rules, &audit_log) {
             Ok(plugin) => admitted.push(plugin),
             Err(error) => refused.push(Refusal { plugin: name.clone(), reason: format!("{error:#}") }),
+        }
+    }
+
+    // → discover: the kernel's devices, the simulator, or a simulated fleet.
+    let source = match &args.sim_fleet {
+        Some(spec) => {
+            let spec: SyntheticSpec = spec.parse().map_err(|e: String| anyhow::anyhow!("--sim-fleet {e}"))?;
+            DeviceSource::synthetic(&spec, args.seed)?
+        }
+        None => DeviceSource::open(&source_choice(&args.source))?,
+    };
+    let kinds: BTreeSet<DeviceKind> = source.devices.iter().map(|d| d.kind).collect();
+    if !explicit {
+        // Installed plugins for kinds of device this host does not have are not needed.
+        admitted.retain(|a| a.plugin.manifest.devices.keys().any(|k| kinds.contains(k)));
+        if admitted.is_empty() && refused.is_empty() {
+            let dirs: Vec<String> = search.dirs().map(|d| d.display().to_string()).collect();
+            let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+            bail!(
+                "no plugin given, and none of the {} installed in {} handles this host's devices ({}); name plugins, e.g. `fwctl-run fleet mlx5-diag.wasm`",
+                names.len(),
+                dirs.join(", "),
+                if kinds.is_empty() { "none found".into() } else { kinds.join(", ") }
+            );
         }
     }
     for Admitted { grant, .. } in &mut admitted {
@@ -144,8 +167,10 @@ fn execute(
     runtime.spawn(forward_stop_signals(stop_sender));
 
     if let Some(deadline) = deadline {
+        // The deadline counts from the start: admission and compilation are part of it.
+        let at = tokio::time::Instant::from_std(started + deadline);
         runtime.spawn(async move {
-            tokio::time::sleep(deadline).await;
+            tokio::time::sleep_until(at).await;
             stop_sender_for_deadline.send_replace(Stop::Abort);
         });
     }
@@ -188,28 +213,6 @@ fn exposition(report: &FleetReport, textfile: Option<&std::path::Path>) -> Expos
         eprintln!("fwctl-run: metric {dropped}");
     }
     exposition
-}
-
-/// The installed plugins whose manifests name a kind of device in `kinds`.
-fn installed_for(kinds: &BTreeSet<DeviceKind>) -> Result<Vec<String>> {
-    let search = PluginSearchPath::from_env();
-    let installed = search.installed();
-    let matching: Vec<String> = installed
-        .iter()
-        .filter(|path| Plugin::load(path).is_ok_and(|p| p.manifest.devices.keys().any(|k| kinds.contains(k))))
-        .map(|path| path.display().to_string())
-        .collect();
-    if matching.is_empty() {
-        let dirs: Vec<String> = search.dirs().map(|d| d.display().to_string()).collect();
-        let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
-        bail!(
-            "no plugin given, and none of the {} installed in {} handles this host's devices ({}); name plugins, e.g. `fwctl-run fleet mlx5-diag.wasm`",
-            installed.len(),
-            dirs.join(", "),
-            if kinds.is_empty() { "none found".into() } else { kinds.join(", ") }
-        );
-    }
-    Ok(matching)
 }
 
 /// A progress bar on stderr that draws only when stderr is a terminal, so machine
