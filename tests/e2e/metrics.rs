@@ -178,6 +178,8 @@ fn plugin_metrics_that_break_the_rules_are_refused_with_the_reason() {
         ("nan", "not a finite number"),
         ("negative-counter", "cannot be negative"),
         ("duplicate", "already has a sample with these labels"),
+        ("other-labels", "every sample needs the same label names"),
+        ("other-kind", "was first reported as a gauge"),
     ] {
         let answer = values[format!("metric-{attempt}")].as_str().unwrap();
         assert!(answer.contains(says), "{attempt}: {answer}");

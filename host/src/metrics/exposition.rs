@@ -296,6 +296,72 @@ fn escape_help(help: &str) -> String {
 mod tests {
     use super::*;
 
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use fwctl_devices::{DeviceDescriptor, DeviceKind};
+
+    use crate::fleet::PluginRef;
+    use crate::metrics::{Metric, MetricKind};
+
+    fn result(node: &str, plugin: &str, metrics: Vec<Metric>) -> FleetResult {
+        FleetResult {
+            host: "h".into(),
+            device: DeviceDescriptor {
+                name: node.into(),
+                kind: DeviceKind::Cxl,
+                parent: "mem0".into(),
+                pci_address: None,
+                cxl_memdev: Some("mem0".into()),
+                driver: Some("cxl_mem".into()),
+                rdma_device: None,
+                node: format!("/dev/fwctl/{node}"),
+                model: None,
+                simulated: true,
+            },
+            plugin: Some(PluginRef { name: plugin.into(), version: "1".into(), digest: "sha256:0".into() }),
+            status: FleetStatus::Ok,
+            error: None,
+            error_kind: None,
+            duration: Duration::from_millis(3),
+            rpcs: 1,
+            findings: Vec::new(),
+            values: BTreeMap::new(),
+            metrics,
+        }
+    }
+
+    fn sample(kind: MetricKind, labels: &[(&str, &str)]) -> Metric {
+        Metric {
+            name: "media_errors".into(),
+            unit: String::new(),
+            kind,
+            help: "Media errors.".into(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            value: 2.0,
+        }
+    }
+
+    #[test]
+    fn samples_that_disagree_across_plugins_are_dropped_and_named() {
+        let results = [
+            result("fwctl0", "a", vec![sample(MetricKind::Gauge, &[("region", "0")])]),
+            // Same family, other label names: dropped.
+            result("fwctl1", "b", vec![sample(MetricKind::Gauge, &[("slot", "0")])]),
+            // Same OpenMetrics family as a counter: dropped.
+            result("fwctl2", "c", vec![sample(MetricKind::Counter, &[("region", "0")])]),
+        ];
+        let exposition = Exposition::of_fleet(&results, None);
+        let text = exposition.to_prometheus();
+        assert!(text.contains("fwctl_media_errors{device=\"fwctl0\",region=\"0\"} 2"), "{text}");
+        assert!(!text.contains("slot") && !text.contains("fwctl_media_errors_total"), "{text}");
+        assert_eq!(exposition.dropped.len(), 2, "{:?}", exposition.dropped);
+        assert!(exposition.dropped[0].contains("from b on fwctl1") && exposition.dropped[0].contains("labels"), "{:?}", exposition.dropped);
+        assert!(exposition.dropped[1].contains("from c on fwctl2"), "{:?}", exposition.dropped);
+        assert!(exposition.sample_names().contains(&"fwctl_device_info".to_string()));
+        assert!(!text.contains("fwctl_run_last_success"), "no success time given, none written");
+    }
+
     #[test]
     fn numbers_are_plain_integers_or_exponents() {
         assert_eq!(number(3.0), "3");

@@ -87,6 +87,35 @@ impl RunState {
     }
 }
 
+impl RunState {
+    /// A sample must agree with this run's earlier samples of the same name: the same
+    /// kind, unit and label names, and not the same labels twice.
+    fn consistent(&self, metric: &Metric) -> Result<(), String> {
+        let Some(first) = self.output.metrics.iter().find(|m| m.name == metric.name) else { return Ok(()) };
+        if first.kind != metric.kind || first.unit != metric.unit {
+            return Err(format!(
+                "metric `{}` was first reported as a {} in `{}`; a later sample cannot change that",
+                metric.name,
+                first.kind.as_str(),
+                first.unit
+            ));
+        }
+        if !first.labels.keys().eq(metric.labels.keys()) {
+            let names = |m: &Metric| m.labels.keys().cloned().collect::<Vec<_>>().join(",");
+            return Err(format!(
+                "metric `{}` has labels ({}) but its first sample had ({}); every sample needs the same label names",
+                metric.name,
+                names(metric),
+                names(first)
+            ));
+        }
+        if self.output.metrics.iter().any(|m| m.name == metric.name && m.labels == metric.labels) {
+            return Err(format!("metric `{}` already has a sample with these labels", metric.name));
+        }
+        Ok(())
+    }
+}
+
 impl ReportHost for RunState {
     fn add_finding(&mut self, finding: types::Finding) -> wasmtime::Result<()> {
         self.admit_report()?;
@@ -118,16 +147,7 @@ impl ReportHost for RunState {
             labels: metric.labels.into_iter().map(|l| (l.name, l.value)).collect(),
             value: metric.value,
         };
-        let checked = metric.validate().and_then(|()| {
-            let duplicate = self.output.metrics.iter().any(|m| {
-                m.name == metric.name && m.unit == metric.unit && m.kind == metric.kind && m.labels == metric.labels
-            });
-            if duplicate {
-                Err(format!("metric `{}` already has a sample with these labels", metric.name))
-            } else {
-                Ok(())
-            }
-        });
+        let checked = metric.validate().and_then(|()| self.consistent(&metric));
         match checked {
             Ok(()) => self.output.metrics.push(metric),
             // Refused samples are visible to the operator too, not only to the plugin.

@@ -208,6 +208,8 @@ impl Guest for Hostile {
                     ("negative-counter", metric("errors", "", MetricKind::Counter, &[], -1.0)),
                     ("good", metric("hostile_probe", "seconds", MetricKind::Gauge, &[("lane", "0")], 0.25)),
                     ("duplicate", metric("hostile_probe", "seconds", MetricKind::Gauge, &[("lane", "0")], 0.5)),
+                    ("other-labels", metric("hostile_probe", "seconds", MetricKind::Gauge, &[("path", "a")], 0.5)),
+                    ("other-kind", metric("hostile_probe", "seconds", MetricKind::Counter, &[("lane", "1")], 0.5)),
                 ];
                 for (name, attempt) in attempts {
                     let answer = match report::add_metric(&attempt) {
