@@ -46,6 +46,11 @@ impl PluginSearchPath {
         dirs
     }
 
+    /// The plugin directories, where plugins are installed (without the working directory).
+    pub fn plugin_dirs(&self) -> impl Iterator<Item = &Path> {
+        self.dirs.iter().map(PathBuf::as_path)
+    }
+
     /// The directories, in search order (the working directory last).
     pub fn dirs(&self) -> impl Iterator<Item = &Path> {
         self.dirs.iter().map(PathBuf::as_path).chain(self.cwd.as_deref())

@@ -139,7 +139,11 @@ pub fn render_fleet(report: &FleetReport) -> String {
         let _ = writeln!(out, "{}", text.trim_end());
     };
     out.push('\n');
-    line(&mut out, &header);
+    if report.results.is_empty() {
+        let _ = writeln!(out, "no fwctl devices found");
+    } else {
+        line(&mut out, &header);
+    }
     for (row, result) in rows.iter().zip(&report.results) {
         line(&mut out, row);
         let indent = widths[0] + 2;

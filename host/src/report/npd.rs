@@ -65,7 +65,9 @@ pub fn verdict(results: &[FleetResult], summary: &FleetSummary, min: Severity, m
         if summary.interrupted {
             items.push(format!("deadline:{}-not-run", summary.not_run));
         }
-        if summary.checks == 0 && !summary.interrupted {
+        if summary.devices == 0 {
+            items.push("no-fwctl-devices-found".into());
+        } else if summary.checks == 0 && !summary.interrupted {
             items.push("no-device-checked".into());
         }
         return Verdict { exit: ExitStatus::CouldNotRun, line: fit(&items, max) };
@@ -118,6 +120,14 @@ mod tests {
 
     fn items(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_host_without_devices_is_unknown_and_says_so() {
+        let none = FleetSummary::default();
+        let verdict = verdict(&[], &none, Severity::Error, 80);
+        assert_eq!((verdict.exit, verdict.line.as_str()), (ExitStatus::CouldNotRun, "no-fwctl-devices-found"));
+        assert_eq!(Verdict::unknown("a\n  b", 80).line, "a b");
     }
 
     #[test]

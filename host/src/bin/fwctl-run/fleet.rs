@@ -114,7 +114,7 @@ fn execute(
         // Installed plugins for kinds of device this host does not have are not needed.
         admitted.retain(|a| a.plugin.manifest.devices.keys().any(|k| kinds.contains(k)));
         if admitted.is_empty() && refused.is_empty() {
-            let dirs: Vec<String> = search.dirs().map(|d| d.display().to_string()).collect();
+            let dirs: Vec<String> = search.plugin_dirs().map(|d| d.display().to_string()).collect();
             let kinds: Vec<String> = kinds.iter().map(ToString::to_string).collect();
             bail!(
                 "no plugin given, and none of the {} installed in {} handles this host's devices ({}); name plugins, e.g. `fwctl-run fleet mlx5-diag.wasm`",
