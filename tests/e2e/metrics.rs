@@ -29,7 +29,7 @@ fn must_accept(program: &str, args: &[&str], text: &str, what: &str) {
     );
 }
 
-fn promtool_check(text: &str) {
+pub fn promtool_check(text: &str) {
     must_accept("promtool", &["check", "metrics"], text, "the textfile");
 }
 

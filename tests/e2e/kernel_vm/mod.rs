@@ -149,6 +149,10 @@ fn cxl_test_scenario(checks_before: &[CrossCheck], checks_writing: &[CrossCheck]
         step(&mut s, check.step, args);
     }
     s.step("taint-after-read-only-rpcs", &["cat", "/proc/sys/kernel/tainted"]);
+    // Every node at once, as the fleet check and node-problem-detector run it.
+    s.shell_step("fleet", "mkdir -p /tmp/textfile && fwctl-run fleet /plugins/cxl-features.wasm --kernel --format jsonl --textfile /tmp/textfile");
+    s.step("fleet-textfile", &["cat", "/tmp/textfile/fwctl.prom"]);
+    s.step("npd", &["fwctl-run", "npd", "/plugins/cxl-features.wasm", "--kernel", "--deadline", "30s"]);
     step(&mut s, "plugin-list", run(&["--", "list"]));
     step(&mut s, "plugin-get", run(&["--", "get", "cxl-test"]));
     // Our policy refuses the write before anything reaches the kernel: no taint follows.
@@ -191,6 +195,7 @@ fn cxl_test_memdevs_through_fwctl_run_match_the_kernel_and_the_simulator() {
     assert!(vm.completed, "the guest did not finish the scenario\n{}", vm.context());
     check_discovery(&vm);
     check_plugin_and_taint(&vm);
+    check_fleet(&vm);
     check_cross_checks(&vm, &before);
     check_cross_checks(&vm, &writing);
     check_audit(&vm);
@@ -319,6 +324,27 @@ fn check_cross_checks(vm: &Boot, checks: &[CrossCheck]) {
         assert_eq!(u16::from_le_bytes([entry[28], entry[29]]), 0x201, "effects");
         assert_eq!(&answer("xc-get-current")[8..], &0xdead_beefu32.to_le_bytes());
     }
+}
+
+/// `fleet` and `npd` over the kernel's nodes: one healthy result per node, through the
+/// kernel backend (RPCs on the blocking pool), a textfile Prometheus accepts, and OK for NPD.
+fn check_fleet(vm: &Boot) {
+    let nodes = vm.json("list-json", 0)["devices"].as_array().unwrap().len();
+    let fleet = &vm.expect_rc("fleet", 0).output;
+    let lines: Vec<serde_json::Value> = fleet.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (summary, results) = lines.split_last().unwrap();
+    assert_eq!(results.len(), nodes, "{fleet}");
+    for result in results {
+        assert_eq!(result["status"], "ok", "{result:#}");
+        assert_eq!(result["device"]["simulated"], false);
+        assert!(result["device"]["node"].as_str().unwrap().starts_with("/dev/fwctl/fwctl"));
+        assert!(result["rpcs"].as_u64().unwrap() > 0);
+    }
+    assert_eq!((summary["devices"].as_u64(), summary["healthy"].as_u64()), (Some(nodes as u64), Some(nodes as u64)), "{summary:#}");
+    let textfile = &vm.expect_rc("fleet-textfile", 0).output;
+    crate::metrics::promtool_check(textfile);
+    assert_eq!(textfile.lines().filter(|l| l.starts_with("fwctl_plugin_up{") && l.ends_with(" 1")).count(), nodes, "{textfile}");
+    assert_eq!(vm.expect_rc("npd", 0).output.trim(), format!("OK: {nodes} fwctl devices healthy"));
 }
 
 fn check_audit(vm: &Boot) {
