@@ -25,10 +25,14 @@ inputs_hash=$(cat "$here/kernel.config" "$here/build.sh" | sha256sum | cut -c1-1
 cache_root="${FWCTL_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fwctl-run/vm}"
 out="$cache_root/linux-$pkg_version-$inputs_hash"
 
-if [ -f "$out/complete" ]; then
+# Complete means every part is there: a cache pruned from outside (the modules tree gone,
+# say) is built again rather than trusted.
+if [ -f "$out/complete" ] && [ -f "$out/bzImage" ] && [ -s "$out/release" ] \
+    && [ -f "$out/root/lib/modules/$(cat "$out/release")/modules.dep" ]; then
     echo "$out"
     exit 0
 fi
+[ -f "$out/complete" ] && log "the cached kernel in $out is incomplete (modules missing); building it again"
 
 log "building into $out (Debian linux-source-7.3 $pkg_version); this takes a while once"
 rm -rf "$out"
