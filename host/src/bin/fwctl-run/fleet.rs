@@ -17,7 +17,7 @@ use fwctl_run::report::{self, ExitStatus, FleetReport, Refusal};
 use fwctl_run::sandbox::{InstancePool, Sandbox, SandboxOptions};
 use fwctl_run::source::DeviceSource;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::signal::unix::{SignalKind, signal};
+use nix::sys::signal::{SigSet, Signal};
 use tokio::sync::watch;
 
 use super::args::{FleetArgs, FleetCommon, FleetFormat, NpdArgs, ProblemSeverity};
@@ -79,6 +79,11 @@ fn execute(
     mut on_result: impl FnMut(&FleetResult),
 ) -> Result<FleetReport> {
     let started = std::time::Instant::now();
+    // First of all, before any thread is started (the compile cache's, the epoch
+    // ticker, the runtime's): they inherit the blocked signal mask.
+    let (stop_sender, stop) = watch::channel(Stop::Running);
+    let stop_sender_for_deadline = stop_sender.clone();
+    forward_stop_signals(stop_sender);
     let audit_log = open_audit(args.audit.clone())?;
     // load → verify → grant, per plugin: the ones named, else every installed one. One
     // refused plugin does not stop the others.
@@ -162,9 +167,6 @@ fn execute(
     let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
     let options = FleetOptions { jobs, args: args.args.clone(), host, retain };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let (stop_sender, stop) = watch::channel(Stop::Running);
-    let stop_sender_for_deadline = stop_sender.clone();
-    runtime.spawn(forward_stop_signals(stop_sender));
 
     if let Some(deadline) = deadline {
         // The deadline counts from the start: admission and compilation are part of it.
@@ -230,24 +232,30 @@ fn progress_bar(checks: u64) -> ProgressBar {
 
 /// Ctrl-C or SIGTERM once: start nothing new, let checks in flight finish. Twice:
 /// abandon those too. Either way the results so far are written.
-async fn forward_stop_signals(stop: watch::Sender<Stop>) {
-    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        eprintln!("fwctl-run: cannot watch for Ctrl-C; an interrupt will end the process without a report");
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
-        let next = if *stop.borrow() == Stop::Running { Stop::Drain } else { Stop::Abort };
-        eprintln!(
-            "fwctl-run: {}",
-            match next {
-                Stop::Drain => "interrupted: finishing the checks in flight (again to abandon them)",
-                _ => "interrupted again: abandoning the checks in flight",
+///
+/// The signals are blocked in every thread and taken by one that waits for them
+/// (`sigwait`): no handler, no self-pipe, so it works on any kernel (tokio's signal
+/// driver needs AF_UNIX sockets, which a minimal kernel may lack).
+fn forward_stop_signals(stop: watch::Sender<Stop>) {
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    let waiter = signals.thread_block().map(|()| {
+        std::thread::Builder::new().name("fwctl-run-signals".into()).spawn(move || {
+            while signals.wait().is_ok() {
+                let next = if *stop.borrow() == Stop::Running { Stop::Drain } else { Stop::Abort };
+                eprintln!(
+                    "fwctl-run: {}",
+                    match next {
+                        Stop::Drain => "interrupted: finishing the checks in flight (again to abandon them)",
+                        _ => "interrupted again: abandoning the checks in flight",
+                    }
+                );
+                stop.send_replace(next);
             }
-        );
-        stop.send_replace(next);
+        })
+    });
+    if !matches!(waiter, Ok(Ok(_))) {
+        eprintln!("fwctl-run: cannot watch for Ctrl-C; an interrupt will end the process without a report");
     }
 }
