@@ -46,7 +46,7 @@ fn run(args: &[String]) -> Result<(), String> {
 }
 
 fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!("HEX-REQUEST has an odd number of digits ({})", text.len()));
     }
     (0..text.len())

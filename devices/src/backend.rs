@@ -150,6 +150,26 @@ impl DeviceKind {
         }
     }
 
+    /// Why a plugin's request bytes must never reach this kind's driver, if they must not.
+    ///
+    /// pds (`struct fwctl_rpc_pds`: `in.payload`, `out.payload`, `drivers/fwctl/pds/main.c`
+    /// `pdsfc_fw_rpc`) and bnxt (the host-address fields of the HWRM commands in
+    /// `bnxtctl_dma_cmds`, `drivers/fwctl/bnxt/main.c`) carry user-space addresses that the
+    /// kernel copies from and to. Bytes a plugin chose would have the kernel read or write
+    /// whatever memory of the calling process those addresses name. Only envelopes the host
+    /// builds itself, with buffers it owns, could be safe; fwctl-run builds none yet.
+    pub fn carries_user_addresses(self) -> Option<&'static str> {
+        match self {
+            Self::Mlx5 | Self::Cxl => None,
+            Self::Bnxt => Some(
+                "bnxt requests carry host memory addresses (the HWRM DMA fields) that the kernel copies to and from, so a plugin's bytes could make the kernel read or write fwctl-run's own memory",
+            ),
+            Self::Pds => Some(
+                "pds requests carry user-space pointers (`in.payload`, `out.payload`) that the kernel copies to and from, so a plugin's bytes could make the kernel read or write fwctl-run's own memory",
+            ),
+        }
+    }
+
     /// The kind a parent's bound driver implies; discovery uses it when `FWCTL_INFO`
     /// cannot be asked (no permission to open the node).
     pub fn from_parent_driver(driver: &str) -> Option<Self> {

@@ -144,7 +144,14 @@ fn audit_records(count: u64) -> Duration {
     let started = Instant::now();
     for _ in 0..count {
         let outcome = fwctl_run::audit::answered(device.kind, &answer, 112);
-        trail.record(&device, fwctl_run::devices::Scope::DebugReadOnly, &QUERY_ISSI, 112, outcome, Duration::from_micros(1));
+        let classification = fwctl_run::policy::classify(device.kind, &QUERY_ISSI);
+        let attempt = fwctl_run::audit::Attempt {
+            scope: fwctl_run::devices::Scope::DebugReadOnly,
+            request: &QUERY_ISSI,
+            response_capacity: 112,
+            classification: &classification,
+        };
+        trail.record(&device, attempt, outcome, Duration::from_micros(1));
     }
     started.elapsed()
 }

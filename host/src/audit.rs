@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use fwctl_devices::{DeviceDescriptor, DeviceKind, Scope};
+use fwctl_proto::effect::Classification;
 use fwctl_proto::envelope::{CxlRequest, Mlx5Request, cxl_retval, mlx5_status};
 use serde::Serialize;
 
@@ -171,6 +172,19 @@ pub enum Outcome {
     Gone,
 }
 
+/// One RPC attempt, as the plugin made it and the host classified it.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt<'a> {
+    /// The scope asked for.
+    pub scope: Scope,
+    /// The request bytes.
+    pub request: &'a [u8],
+    /// The response capacity asked for.
+    pub response_capacity: usize,
+    /// What the request does (`crate::policy::classify`).
+    pub classification: &'a Classification,
+}
+
 /// One line of the audit log.
 #[derive(Debug, Serialize)]
 pub struct AuditRecord<'a> {
@@ -197,6 +211,11 @@ pub struct AuditRecord<'a> {
     /// CXL Feature UUID of a Get/Set Feature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feature: Option<String>,
+    /// What the host judged the RPC does: `read`, `write` or `unknown`.
+    pub effect: &'static str,
+    /// For a write or unknown RPC, what it does in words (the grant check's reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<&'a str>,
     /// Request bytes.
     pub request_len: usize,
     /// Response capacity asked for.
@@ -241,15 +260,8 @@ impl AuditTrail {
     }
 
     /// Records one attempt.
-    pub fn record(
-        &self,
-        device: &DeviceDescriptor,
-        scope: Scope,
-        request: &[u8],
-        response_capacity: usize,
-        outcome: Outcome,
-        duration: Duration,
-    ) {
+    pub fn record(&self, device: &DeviceDescriptor, attempt: Attempt<'_>, outcome: Outcome, duration: Duration) {
+        let Attempt { scope, request, response_capacity, classification } = attempt;
         let mut record = AuditRecord {
             time: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
             plugin: &self.plugin,
@@ -261,6 +273,8 @@ impl AuditTrail {
             op_mod: None,
             register: None,
             feature: None,
+            effect: classification.effect.as_str(),
+            action: classification.changes_state().then_some(classification.action.as_str()),
             request_len: request.len(),
             response_capacity,
             outcome,
@@ -340,29 +354,18 @@ mod tests {
         let mut mgir = vec![0u8; 16];
         mgir[0..2].copy_from_slice(&0x805u16.to_be_bytes());
         mgir[6..8].copy_from_slice(&1u16.to_be_bytes());
-        mgir[10..12].copy_from_slice(&0x9023u16.to_be_bytes());
+        mgir[10..12].copy_from_slice(&0x9020u16.to_be_bytes());
         let mut answer = vec![0u8; 16];
         answer[0] = 3;
         answer[4..8].copy_from_slice(&0x1234u32.to_be_bytes());
         let outcome = answered(DeviceKind::Mlx5, &answer, 16);
-        trail.record(
-            &device(DeviceKind::Mlx5),
-            Scope::DebugReadOnly,
-            &mgir,
-            16,
-            outcome,
-            Duration::from_micros(7),
-        );
-        trail.record(
-            &device(DeviceKind::Mlx5),
-            Scope::DebugWrite,
-            &[1, 2],
-            8,
-            Outcome::Denied {
-                reason: "no".into(),
-            },
-            Duration::ZERO,
-        );
+        let read = fwctl_proto::effect::classify_mlx5(&mgir);
+        let attempt =
+            Attempt { scope: Scope::DebugReadOnly, request: &mgir, response_capacity: 16, classification: &read };
+        trail.record(&device(DeviceKind::Mlx5), attempt, outcome, Duration::from_micros(7));
+        let short = fwctl_proto::effect::classify_mlx5(&[1, 2]);
+        let attempt = Attempt { scope: Scope::DebugWrite, request: &[1, 2], response_capacity: 8, classification: &short };
+        trail.record(&device(DeviceKind::Mlx5), attempt, Outcome::Denied { reason: "no".into() }, Duration::ZERO);
         log.finish().unwrap();
 
         let text = std::fs::read_to_string(&path).unwrap();
@@ -374,8 +377,11 @@ mod tests {
         let first = &lines[0];
         assert_eq!(
             (first["opcode"].as_str(), first["register"].as_str()),
-            (Some("0x0805"), Some("0x9023"))
+            (Some("0x0805"), Some("0x9020"))
         );
+        assert_eq!((first["effect"].as_str(), first.get("action")), (Some("read"), None));
+        assert_eq!(lines[1]["effect"], "unknown");
+        assert_eq!(lines[1]["action"], "an mlx5 request shorter than its 8-byte command header");
         assert_eq!(
             (first["outcome"].as_str(), first["status"].as_u64()),
             (Some("ok"), Some(3))

@@ -16,9 +16,11 @@
 //!
 //! [`testing`] runs a plugin on simulated devices from a Rust test.
 //!
-//! Device access goes through [`fwctl_devices`] (re-exported as [`devices`]).
+//! Device access goes through [`fwctl_devices`] (re-exported as [`devices`]); wire
+//! formats, and what each RPC does, come from [`fwctl_proto`] (re-exported as [`proto`]).
 
 pub use fwctl_devices as devices;
+pub use fwctl_proto as proto;
 
 pub mod audit;
 pub mod distribution;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use fwctl_devices::{Backend, DeviceDescriptor};
+use fwctl_devices::{Backend, DeviceDescriptor, DeviceKind};
 use nix::errno::Errno;
 use tokio::task::JoinSet;
 
@@ -94,12 +94,17 @@ pub async fn run_one(
     audit: Option<AuditTrail>,
 ) -> DeviceRun {
     let started = Instant::now();
-    let opened = backend.open(&device).and_then(|mut handle| {
-        let info = handle.info()?;
-        Ok(GrantedDevice::new(device.clone(), info.device_data, kind_grant, handle, audit))
+    let opened = backend.open(&device).and_then(|mut handle| Ok((handle.info()?, handle)));
+    // Node numbers are reused: the node opened may not be the device discovered (a hot
+    // plug in between). The grant was judged for the discovered kind, so a node that now
+    // answers as another kind gets no RPC at all.
+    let opened = opened.map(|(info, handle)| match DeviceKind::from_raw(info.device_type) {
+        Some(kind) if kind == device.kind => Ok(GrantedDevice::new(device.clone(), info.device_data, kind_grant, handle, audit)),
+        other => Err(kind_changed(plugin_name, &device, other, info.device_type)),
     });
     let (status, output, rpcs, device_gone) = match opened {
-        Ok(granted) => {
+        Ok(Err(changed)) => (changed, RunOutput::default(), 0, false),
+        Ok(Ok(granted)) => {
             let result = prepared.run(granted, args, limits).await;
             (status_of(plugin_name, &device, &result.end, &result.output), result.output, result.rpcs, result.device_gone)
         }
@@ -144,6 +149,18 @@ fn panic_message(stderr: &str) -> Option<String> {
         .filter(|l| !l.is_empty() && !l.starts_with("note:"))
         .collect();
     Some(lines.join(" "))
+}
+
+/// The node answered `FWCTL_INFO` as another kind than discovery found.
+fn kind_changed(plugin: &str, device: &DeviceDescriptor, now: Option<DeviceKind>, raw: u32) -> RunStatus {
+    let now = now.map_or_else(|| format!("device type {raw}"), |k| format!("a {k} device"));
+    RunStatus::Failed {
+        kind: "device-changed".into(),
+        cause: format!(
+            "{plugin} on {}: discovered as a {} device, but the node now answers as {now}; nothing was sent",
+            device.name, device.kind
+        ),
+    }
 }
 
 fn open_failure(plugin: &str, device: &DeviceDescriptor, errno: Errno) -> RunStatus {

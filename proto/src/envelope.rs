@@ -4,10 +4,7 @@
 
 use crate::cxl::Uuid;
 
-/// mlx5 `ACCESS_REG`.
-pub const MLX5_ACCESS_REG: u16 = 0x805;
-/// mlx5 `ACCESS_REGISTER_USER`, the user-context twin of `ACCESS_REG`.
-pub const MLX5_ACCESS_REGISTER_USER: u16 = 0xb0c;
+pub use crate::mlx5::commands::{ACCESS_REG as MLX5_ACCESS_REG, ACCESS_REGISTER_USER as MLX5_ACCESS_REGISTER_USER};
 /// CXL Set Feature.
 pub const CXL_SET_FEATURE: u16 = 0x0502;
 /// CXL Get Feature.
@@ -15,10 +12,6 @@ pub const CXL_GET_FEATURE: u16 = 0x0501;
 
 fn be16(bytes: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
 }
 
 fn le32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -80,7 +73,9 @@ impl CxlRequest {
         if request.len() < 16 {
             return None;
         }
-        let opcode = le16(request, 0)?;
+        // `struct fwctl_rpc_cxl`'s header is native-endian `__u32`s; the driver takes the
+        // opcode's low 16 bits (`u16 opcode = rpc_in->opcode`).
+        let opcode = u32::from_ne_bytes(request.get(0..4)?.try_into().ok()?) as u16;
         let feature = match opcode {
             CXL_GET_FEATURE | CXL_SET_FEATURE => request
                 .get(16..32)
@@ -132,7 +127,7 @@ mod tests {
     #[test]
     fn cxl_features_are_recognised() {
         let mut req = vec![0u8; 16 + 32 + 4];
-        req[0..4].copy_from_slice(&0x1_0502u32.to_le_bytes()); // the top half is ignored
+        req[0..4].copy_from_slice(&0x1_0502u32.to_ne_bytes()); // the top half is ignored
         req[16..32].fill(0xff);
         let r = CxlRequest::parse(&req).unwrap();
         assert_eq!(
@@ -141,7 +136,7 @@ mod tests {
         );
         assert_eq!(CxlRequest::parse(&req[..20]).unwrap().feature, None);
         assert_eq!(CxlRequest::parse(&req[..15]), None);
-        req[0..2].copy_from_slice(&0x0500u16.to_le_bytes());
+        req[0..4].copy_from_slice(&0x0500u32.to_ne_bytes());
         assert_eq!(CxlRequest::parse(&req).unwrap().feature, None);
         assert_eq!(cxl_retval(&[0, 0, 0, 0, 0x16, 0, 0, 0]), Some(0x16));
     }

@@ -3,9 +3,13 @@
 //!
 //! - [`mlx5::bits`]: big-endian PRM bit fields (the one place they are read and written);
 //! - [`cxl`]: Feature UUIDs and the Features the kernel keeps for itself;
+//! - [`mlx5::commands`], [`mlx5::registers`]: the commands the mlx5 fwctl driver passes
+//!   and the access registers, with what each does to the device;
 //! - [`envelope`]: what a request targets and how the device answered, for the host's
-//!   grant checks and audit trail.
+//!   grant checks and audit trail;
+//! - [`effect`]: whether an RPC reads, writes or cannot be classified.
 
 pub mod cxl;
+pub mod effect;
 pub mod envelope;
 pub mod mlx5;

@@ -140,7 +140,7 @@ fn set_without_a_granted_write_scope_is_refused_by_the_host() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let cause = run["cause"].as_str().unwrap();
     assert!(
-        cause.contains("needs debug-write, which this run was not granted"),
+        cause.contains("needs debug-write and a granted write, which this run does not have"),
         "{cause}"
     );
     // The host's refusal says why the optional scope was withheld.
@@ -150,10 +150,54 @@ fn set_without_a_granted_write_scope_is_refused_by_the_host() {
     );
 }
 
+#[test]
+fn set_with_a_write_scope_but_no_granted_writes_is_refused_by_the_host() {
+    // The scope and --allow-taint are there; the write permission is not.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\n").unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let output = fwctl_run(&[
+        "cxl-features.wasm",
+        "--sim",
+        "--device",
+        "fwctl2",
+        "--json",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--audit",
+        audit.to_str().unwrap(),
+        "--allow-taint",
+        "--",
+        "set",
+        "cxl-test",
+        "u32:1",
+    ]);
+    let report = json(&output);
+    let run = device_run(&report, "fwctl2");
+    assert_ne!(output.status.code(), Some(0), "{run:#}");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let set: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["opcode"] == "0x0502")
+        .collect();
+    assert_eq!(set.len(), 1, "one Set Feature attempt: {text}");
+    assert_eq!((set[0]["outcome"].as_str(), set[0]["effect"].as_str()), (Some("denied"), Some("write")));
+    assert!(
+        set[0]["reason"].as_str().unwrap().ends_with("a write, and policy entry `unsigned` grants no writes on cxl devices"),
+        "{:#}",
+        set[0]
+    );
+    // The plugin is told why, and says so.
+    let said = format!("{run}");
+    assert!(said.contains("grants no writes on cxl devices"), "{run:#}");
+}
+
 /// A policy that lets unsigned plugins provision CXL devices, tainting scopes included.
 fn provisioning_policy(dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("policy.toml");
-    std::fs::write(&path, "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\n")
+    std::fs::write(&path, "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\nwrites = [\"cxl\"]\n")
         .unwrap();
     path
 }

@@ -22,18 +22,25 @@ fn hostile(
     behaviour: &str,
     extra: &[&str],
 ) -> (Option<i32>, serde_json::Value, Vec<serde_json::Value>) {
+    hostile_plugin("hostile.wasm", device, &[behaviour], extra)
+}
+
+/// [`hostile`] with another build of the plugin (a rewritten manifest, say) and a
+/// behaviour that takes arguments.
+fn hostile_plugin(
+    plugin: &str,
+    device: &str,
+    behaviour: &[&str],
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let only = format!("only={device}");
-    let mut args = vec![
-        "hostile.wasm",
-        "--sim",
-        "--json",
-        "--audit",
-        audit.to_str().unwrap(),
-    ];
+    let mut args = vec![plugin, "--sim", "--json", "--audit", audit.to_str().unwrap()];
     args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", behaviour, &only]);
+    args.push("--");
+    args.extend_from_slice(behaviour);
+    args.push(&only);
     let output = fwctl_run(&args);
     let report = json(&output);
     for other in ["fwctl0", "fwctl1", "fwctl2"]
@@ -54,7 +61,18 @@ fn hostile(
 /// Asserts the run completed with exactly one denial containing `why`, which the audit
 /// log also carries, and that nothing reached a backend.
 fn assert_denied(device: &str, behaviour: &str, extra: &[&str], why: &str) -> serde_json::Value {
-    let (code, run, audit) = hostile(device, behaviour, extra);
+    assert_plugin_denied("hostile.wasm", device, &[behaviour], extra, why)
+}
+
+/// [`assert_denied`] for [`hostile_plugin`].
+fn assert_plugin_denied(
+    plugin: &str,
+    device: &str,
+    behaviour: &[&str],
+    extra: &[&str],
+    why: &str,
+) -> serde_json::Value {
+    let (code, run, audit) = hostile_plugin(plugin, device, behaviour, extra);
     assert_eq!(
         code,
         Some(0),
@@ -117,12 +135,13 @@ fn a_register_outside_the_allow_list_and_an_undeclared_write_are_denied() {
         (Some("0x0805"), Some("0x5006"))
     );
     // The kernel allows ACCESS_REG writes at every scope; the host does not, undeclared.
-    assert_denied(
+    let line = assert_denied(
         "fwctl1",
         "register-write",
         &[],
-        "writing register 0x5006 is not declared",
+        "ACCESS_REG write of PAOS (0x5006): a write, not declared in the manifest's `access-reg-write`",
     );
+    assert_eq!(line["effect"], "write");
 }
 
 #[test]
@@ -311,4 +330,124 @@ fn inspect_prints_the_grant_a_policy_would_give_without_running_anything() {
     let output = fwctl_run(&["inspect", "mlx5-diag.wasm", "--policy", p]);
     assert_eq!(output.status.code(), Some(2));
     assert!(crate::common::stdout(&output).contains("`devices.mlx5`"), "{}", crate::common::stdout(&output));
+}
+
+/// The hostile plugin with its mlx5 table replaced by `mlx5` (its name stays `hostile`, and
+/// it still handles CXL devices, read-only), written into `dir`; returns the file's path.
+fn hostile_with_manifest(dir: &Path, mlx5: &str) -> String {
+    let text = dir.join("manifest.toml");
+    let header = "manifest-version = 1\nname = \"hostile\"\nversion = \"0.1.0\"\nvendor = \"fwctl-run tests\"\n";
+    let cxl = "[devices.cxl]\nscope = \"debug-read-only\"\n";
+    std::fs::write(&text, format!("{header}{mlx5}{cxl}")).unwrap();
+    let output = dir.join("hostile.wasm");
+    let original = crate::common::plugin_dir().join("hostile.wasm");
+    let set = fwctl_run(&[
+        "manifest",
+        "set",
+        original.to_str().unwrap(),
+        text.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert_eq!(set.status.code(), Some(0), "{}", stderr(&set));
+    output.to_str().unwrap().to_string()
+}
+
+/// SET_HCA_CAP (0x109), op_mod 0: a configuration-scope setter.
+const SET_HCA_CAP: &str = "0109000000000000000000000000000000000000000000000000000000000000";
+
+#[test]
+fn a_configuration_scope_setter_is_a_write_that_a_read_only_grant_refuses() {
+    // No opcode allow-list: only the write classification stands between the plugin and
+    // the firmware. The kernel passes SET_HCA_CAP at configuration scope, below the
+    // debug-read-only the default policy grants.
+    let dir = tempfile::tempdir().unwrap();
+    let open = hostile_with_manifest(dir.path(), "[devices.mlx5]\nscope = \"debug-read-only\"\n");
+    let line = assert_plugin_denied(
+        &open,
+        "fwctl1",
+        &["send", "configuration", SET_HCA_CAP],
+        &[],
+        "SET_HCA_CAP: a write, not declared in the manifest's `write-opcodes`",
+    );
+    assert_eq!((line["effect"].as_str(), line["scope"].as_str()), (Some("write"), Some("configuration")));
+    assert_eq!(line["action"], "SET_HCA_CAP");
+
+    // Declaring it is not enough: the built-in policy grants no writes, to anyone.
+    let declared = hostile_with_manifest(
+        dir.path(),
+        "[devices.mlx5]\nscope = \"debug-read-only\"\nwrite-opcodes = [0x109]\naccess-reg-write = [0x5006]\n",
+    );
+    assert_plugin_denied(
+        &declared,
+        "fwctl1",
+        &["send", "configuration", SET_HCA_CAP],
+        &[],
+        "SET_HCA_CAP: a write, and policy entry `unsigned` grants no writes on mlx5 devices",
+    );
+    // Nor does it get a PAOS write through (the plugin's own declaration was once the
+    // only gate).
+    let paos_write = "0805000000000000000050060000000000000000000000000000000000000000";
+    assert_plugin_denied(
+        &declared,
+        "fwctl1",
+        &["send", "configuration", paos_write],
+        &[],
+        "ACCESS_REG write of PAOS (0x5006): a write, and policy entry `unsigned` grants no writes on mlx5 devices",
+    );
+
+    // Where the operator grants writes, the declared write reaches the device (and the
+    // firmware answers it), on the record as a write.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "policy-version = 1\n[unsigned]\ndevices = { mlx5 = \"debug-read-only\", cxl = \"debug-read-only\" }\nwrites = [\"mlx5\"]\n").unwrap();
+    let (_, run, audit) = hostile_plugin(
+        &declared,
+        "fwctl1",
+        &["send", "configuration", SET_HCA_CAP],
+        &["--policy", policy.to_str().unwrap()],
+    );
+    assert_ne!(run["findings"][0]["code"], "hostile.rpc.not-granted", "{run:#}");
+    assert_eq!((audit[0]["outcome"].as_str(), audit[0]["effect"].as_str()), (Some("ok"), Some("write")), "{:#}", audit[0]);
+}
+
+#[test]
+fn a_counter_read_with_its_clear_bit_is_a_write() {
+    // PPCNT (0x5008) read, group 0, `clr` set: mlxlink's way of clearing counters.
+    let dir = tempfile::tempdir().unwrap();
+    let open = hostile_with_manifest(dir.path(), "[devices.mlx5]\nscope = \"debug-read-only\"\n");
+    let header = "0805000000000001000050080000000000010000"; // ACCESS_REG read, PPCNT port 1
+    let rest = "00".repeat(0x100 - 8);
+    let ppcnt = format!("{header}80000000{rest}");
+    let line = assert_plugin_denied(
+        &open,
+        "fwctl1",
+        &["send", "debug-read-only", &ppcnt],
+        &[],
+        "ACCESS_REG read of PPCNT (0x5008) with `clr` set, which resets what it reports: a write, \
+         not declared in the manifest's `access-reg-write`",
+    );
+    assert_eq!((line["effect"].as_str(), line["register"].as_str()), (Some("write"), Some("0x5008")));
+    // The same read without the bit is a read, answered by the device.
+    let plain = format!("{header}00000000{rest}");
+    let (_, run, audit) = hostile_plugin(&open, "fwctl1", &["send", "debug-read-only", &plain], &[]);
+    assert_eq!(run["findings"][0]["code"], "hostile.rpc.ok", "{run:#}");
+    assert_eq!((audit[0]["outcome"].as_str(), audit[0]["effect"].as_str()), (Some("ok"), Some("read")));
+}
+
+#[test]
+fn an_unknown_mlx5_opcode_at_configuration_scope_is_treated_as_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = hostile_with_manifest(dir.path(), "[devices.mlx5]\nscope = \"debug-read-only\"\n");
+    // CREATE_UCTX (0xa04): not in the driver's table.
+    let line = assert_plugin_denied(
+        &open,
+        "fwctl1",
+        &["send", "configuration", "0a04000000000000000000000000000000000000"],
+        &[],
+        "mlx5 opcode 0x0a04, which the mlx5 fwctl driver does not pass: treated as a write",
+    );
+    assert_eq!(line["effect"], "unknown");
+    // Too short to classify: refused by the host, not forwarded for the kernel to judge.
+    let line = assert_plugin_denied(&open, "fwctl1", &["send", "debug-read-only", "010a00"], &[], "cannot tell what it would do");
+    assert_eq!(line["effect"], "unknown");
 }

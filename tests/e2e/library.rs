@@ -161,3 +161,132 @@ fn the_library_path_decodes_the_same_values_as_the_profile() {
     // The per-port sections shrink to PDDR, PAOS, PTYS and PMTU.
     assert_eq!(run.rpcs, 5 + 2 * 4 + 1);
 }
+
+/// A backend with one bnxt and one pds device that counts every RPC it is handed.
+struct CountingBackend {
+    rpcs: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct CountingHandle {
+    kind: DeviceKind,
+    rpcs: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Backend for CountingBackend {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+
+    fn discover(&self) -> Result<Vec<fwctl_run::devices::DeviceDescriptor>, fwctl_run::devices::backend::DiscoveryError> {
+        let device = |name: &str, kind: DeviceKind, driver: &str| fwctl_run::devices::DeviceDescriptor {
+            name: name.into(),
+            kind,
+            parent: "0000:81:00.0".into(),
+            pci_address: Some("0000:81:00.0".into()),
+            cxl_memdev: None,
+            driver: Some(driver.into()),
+            rdma_device: None,
+            node: format!("/dev/fwctl/{name}"),
+            model: None,
+            simulated: false,
+        };
+        Ok(vec![device("fwctl0", DeviceKind::Bnxt, "bnxt_en"), device("fwctl1", DeviceKind::Pds, "pds_core")])
+    }
+
+    fn open(
+        &self,
+        device: &fwctl_run::devices::DeviceDescriptor,
+    ) -> Result<Box<dyn fwctl_run::devices::DeviceHandle>, fwctl_run::devices::DeviceError> {
+        // The node's kind now, whatever the caller discovered earlier.
+        let now = self.discover().unwrap().into_iter().find(|d| d.name == device.name).ok_or(nix::errno::Errno::ENODEV)?;
+        Ok(Box::new(CountingHandle { kind: now.kind, rpcs: self.rpcs.clone() }))
+    }
+}
+
+impl fwctl_run::devices::DeviceHandle for CountingHandle {
+    fn info(&mut self) -> Result<fwctl_run::devices::DeviceInfo, fwctl_run::devices::DeviceError> {
+        Ok(fwctl_run::devices::DeviceInfo { device_type: self.kind.raw(), device_data: Vec::new() })
+    }
+
+    fn rpc(&mut self, _: u32, _: &[u8], _: &mut [u8]) -> Result<usize, fwctl_run::devices::DeviceError> {
+        self.rpcs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(0)
+    }
+
+    fn may_block(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn no_plugin_bytes_reach_a_bnxt_or_pds_driver_whatever_the_grant() {
+    // A pds request whose `in.payload` and `out.payload` point into the host process, and
+    // a bnxt HWRM_PORT_QSTATS (0x0075) whose statistics address does the same.
+    let mut pds = vec![0u8; 48];
+    pds[0..4].copy_from_slice(&1u32.to_le_bytes());
+    pds[12..16].copy_from_slice(&64u32.to_le_bytes());
+    pds[16..24].copy_from_slice(&0x7fff_dead_b000u64.to_le_bytes());
+    pds[40..48].copy_from_slice(&0x7fff_dead_c000u64.to_le_bytes());
+    let mut bnxt = vec![0u8; 40];
+    bnxt[0..2].copy_from_slice(&0x0075u16.to_le_bytes());
+    bnxt[24..32].copy_from_slice(&0x7fff_dead_b000u64.to_le_bytes());
+
+    let plugin = Plugin::load(&plugin_dir().join("hostile.wasm")).unwrap();
+    // A grant no policy file can produce (bnxt and pds are refused at load): every kind
+    // at the most powerful scope, every write granted.
+    let mut grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+    let mut open = grant.devices[&DeviceKind::Mlx5].clone();
+    open.scope = Scope::DebugWriteFull;
+    open.opcodes = None;
+    open.writes.any_feature = true;
+    for kind in [DeviceKind::Bnxt, DeviceKind::Pds] {
+        grant.devices.insert(kind, open.clone());
+    }
+    let rpcs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let backend: Arc<dyn Backend> = Arc::new(CountingBackend { rpcs: rpcs.clone() });
+    let devices = backend.discover().unwrap();
+    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
+    let prepared = sandbox.prepare(&plugin.bytes).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (request, kind) in [(&pds, "pds"), (&bnxt, "bnxt")] {
+        let args: Vec<String> = ["send", "debug-read-only", &hex::encode(request)].map(String::from).to_vec();
+        let runs = runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend.clone(), &devices, &args, None));
+        for run in &runs {
+            assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+            let finding = &run.output.findings[0];
+            assert_eq!(finding.code, "hostile.rpc.not-granted", "{kind} request on {}: {finding:?}", run.device.kind);
+            assert!(
+                finding.summary.contains(&format!("RPCs to {} devices are refused", run.device.kind))
+                    && finding.summary.contains("fwctl-run's own memory"),
+                "{finding:?}"
+            );
+        }
+    }
+    assert_eq!(rpcs.load(std::sync::atomic::Ordering::SeqCst), 0, "the backend saw no request");
+}
+
+#[test]
+fn a_node_reused_by_another_kind_since_discovery_gets_no_rpc() {
+    // Discovery saw an mlx5 device at fwctl1; by the time it is opened, the node is a pds
+    // device's (node numbers are reused on hot plug). The mlx5 grant must not apply.
+    let rpcs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let backend: Arc<dyn Backend> = Arc::new(CountingBackend { rpcs: rpcs.clone() });
+    let mut devices = backend.discover().unwrap();
+    devices.retain(|d| d.kind == DeviceKind::Pds);
+    devices[0].kind = DeviceKind::Mlx5;
+    let plugin = Plugin::load(&plugin_dir().join("hostile.wasm")).unwrap();
+    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
+    let prepared = sandbox.prepare(&plugin.bytes).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let args: Vec<String> = vec!["short-buffer".into()];
+    let runs = runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &devices, &args, None));
+    match &runs[0].status {
+        RunStatus::Failed { kind, cause } => {
+            assert_eq!(kind, "device-changed");
+            assert!(cause.contains("discovered as a mlx5 device, but the node now answers as a pds device"), "{cause}");
+        }
+        other => panic!("expected a failed run, got {other:?}"),
+    }
+    assert_eq!(rpcs.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

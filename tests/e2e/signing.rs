@@ -223,7 +223,7 @@ fn signer_entries_decide_the_grant_and_a_countersignature_can_gate_tainting() {
     std::fs::write(
         &policy,
         "policy-version = 1\nallow-taint = true\ntaint-needs-countersignature = true\n\
-         [signer.acme]\ndevices = { cxl = \"debug-write-full\" }\n",
+         [signer.acme]\ndevices = { cxl = \"debug-write-full\" }\nwrites = [\"cxl\"]\n",
     )
     .unwrap();
     let cxl = dir.path().join("cxl-features.wasm");

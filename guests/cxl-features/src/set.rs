@@ -66,8 +66,8 @@ pub fn run(
 
     cxl::set_feature(device, entry, request.offset, data).map_err(|e| match e {
         cxl::Error::Rpc(RpcError::NotGranted(reason)) => format!(
-            "Set Feature {uuid} needs {scope}, which this run was not granted ({reason}); \
-             the operator's policy must allow it and the run needs --allow-taint"
+            "Set Feature {uuid} needs {scope} and a granted write, which this run does not have ({reason}); \
+             the operator's policy must allow both (`writes = [\"cxl\"]`) and the run needs --allow-taint"
         ),
         other => format!("Set Feature {uuid}: {other}"),
     })?;

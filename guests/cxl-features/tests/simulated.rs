@@ -25,7 +25,7 @@ fn lists_every_feature_of_the_simulated_memdev() {
 #[test]
 fn provisioning_round_trips_under_a_policy_that_allows_it() {
     let policy = Policy::from_toml(
-        "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write\" }",
+        "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write\" }\nwrites = [\"cxl\"]",
         "test policy",
     )
     .unwrap();
@@ -41,6 +41,6 @@ fn provisioning_round_trips_under_a_policy_that_allows_it() {
 fn without_the_grant_a_set_is_refused_by_the_host() {
     let runs = Simulation::profile("cxl-type3").unwrap().run(plugin(), &["set", "cxl-test", "u32:1"]).unwrap();
     let run = &runs[0];
-    assert!(matches!(&run.status, RunStatus::Failed { cause, .. } if cause.contains("was not granted")), "{run:?}");
+    assert!(matches!(&run.status, RunStatus::Failed { cause, .. } if cause.contains("and a granted write, which this run does not have")), "{run:?}");
     assert_eq!(run.output.denials.len(), 1);
 }

@@ -10,13 +10,16 @@
 //! [devices.mlx5]            # one table per device kind the plugin handles
 //! scope = "debug-read-only" # the scope it needs to run at all
 //! opcodes = [0x100, 0x101, 0x805]      # optional: the only opcodes it sends
-//! access-reg-read = [0x9023, 0x9014]   # optional: the only registers ACCESS_REG reads
-//! access-reg-write = []                # registers it writes; none unless listed
+//! access-reg-read = [0x9020, 0x9014]   # optional: the only registers ACCESS_REG reads
+//! # The writes it makes (none unless listed; the policy must grant writes too):
+//! access-reg-write = [0x5006]          # registers it writes, or reads with a clear bit
+//! write-opcodes = [0x109]              # commands that change state (SET_HCA_CAP, a
+//!                                      # counter query with `clear` set, ...)
 //!
 //! [devices.cxl]
 //! scope = "debug-read-only"
 //! max-scope = "debug-write"   # optional: the most it can use when the operator allows
-//! set-features = ["ffffffff-ffff-ffff-ffff-ffffffffffff"]  # optional: Set Feature targets
+//! set-features = ["ffffffff-ffff-ffff-ffff-ffffffffffff"]  # Set Feature targets, or ["any"]
 //!
 //! [limits]                  # optional: what it expects to need
 //! memory-mib = 64
@@ -65,7 +68,8 @@ pub struct Manifest {
 /// `scope` is what it needs to run at all; `max-scope` what optional operations (a
 /// provisioning command, say) can use when the operator's policy and `--allow-taint`
 /// allow it. The allow-lists narrow what the kernel would accept at the granted scope;
-/// an absent list does not narrow, except that mlx5 register writes must be listed.
+/// an absent list does not narrow. Writes are different: an RPC that changes device
+/// state (see `fwctl_proto::effect`) must be declared here, and granted by policy.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DeviceRequest {
@@ -80,13 +84,21 @@ pub struct DeviceRequest {
     /// mlx5: the only register ids `ACCESS_REG` may read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_reg_read: Option<Vec<u16>>,
-    /// mlx5: the register ids `ACCESS_REG` may write.
+    /// mlx5: the register ids `ACCESS_REG` may write, or read with a clear bit set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_reg_write: Vec<u16>,
-    /// CXL: the only Feature UUIDs Set Feature may target.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub set_features: Option<Vec<String>>,
+    /// The opcodes it may send that change device state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub write_opcodes: Vec<u16>,
+    /// CXL: the Feature UUIDs Set Feature may target; [`ANY_FEATURE`] for every Feature
+    /// the device lets be changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set_features: Vec<String>,
 }
+
+/// The `set-features` entry that declares every changeable Feature (a provisioning tool
+/// that sets what the operator names).
+pub const ANY_FEATURE: &str = "any";
 
 impl DeviceRequest {
     /// The highest scope it can use.
@@ -170,18 +182,19 @@ impl Manifest {
                     )));
                 }
             }
-            if let Some(uuids) = &request.set_features {
+            if !request.set_features.is_empty() {
                 if *kind != DeviceKind::Cxl {
                     return Err(ManifestError::Invalid(format!(
                         "field `devices.{kind}.set-features` applies to cxl devices only"
                     )));
                 }
-                if let Some(bad) = uuids
+                if let Some(bad) = request
+                    .set_features
                     .iter()
-                    .find(|u| fwctl_proto::cxl::Uuid::parse(u).is_none())
+                    .find(|u| *u != ANY_FEATURE && fwctl_proto::cxl::Uuid::parse(u).is_none())
                 {
                     return Err(ManifestError::Invalid(format!(
-                        "field `devices.cxl.set-features`: `{bad}` is not a UUID"
+                        "field `devices.cxl.set-features`: `{bad}` is neither a UUID nor \"{ANY_FEATURE}\""
                     )));
                 }
             }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 pub use self::embed::{EmbedError, set_manifest};
 pub use self::locate::{PLUGIN_PATH_ENV, PluginSearchPath};
 pub use self::manifest::{
-    DeviceRequest, MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits,
+    ANY_FEATURE, DeviceRequest, MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits,
 };
 
 /// A plugin file, read and checked, with its manifest.

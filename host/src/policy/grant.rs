@@ -14,7 +14,7 @@ use fwctl_proto::cxl::Uuid;
 use serde::Serialize;
 
 use super::{LimitCeilings, Policy};
-use crate::plugin::{DeviceRequest, Manifest};
+use crate::plugin::{ANY_FEATURE, DeviceRequest, Manifest};
 use crate::sandbox::Limits;
 
 /// Limits the operator set on the command line; they override manifest and defaults.
@@ -80,21 +80,48 @@ pub struct KindGrant {
     /// mlx5: the only registers `ACCESS_REG` may read, if listed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_reg_read: Option<BTreeSet<u16>>,
-    /// mlx5: the registers `ACCESS_REG` may write (none unless listed).
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub access_reg_write: BTreeSet<u16>,
-    /// CXL: the only Features Set Feature may target, if listed.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "uuid_texts")]
-    pub set_features: Option<BTreeSet<[u8; 16]>>,
+    /// The RPCs that change device state it may make (absent from reports when the
+    /// manifest declares none).
+    #[serde(skip_serializing_if = "WriteGrant::declares_nothing")]
+    pub writes: WriteGrant,
 }
 
-fn uuid_texts<S: serde::Serializer>(
-    set: &Option<BTreeSet<[u8; 16]>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    let texts: Option<Vec<String>> = set
-        .as_ref()
-        .map(|set| set.iter().map(|u| Uuid(*u).to_string()).collect());
+/// The writes a plugin may make on one kind: those its manifest declares, when the policy
+/// entry grants writes on the kind. When it does not, the declared sets stay (so `inspect`
+/// can show them) and `withheld` says why none of them may be made.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WriteGrant {
+    /// Commands that change state (mlx5 setters, counter queries with `clear` set).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub opcodes: BTreeSet<u16>,
+    /// mlx5 registers written, or read with a clear bit set.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub registers: BTreeSet<u16>,
+    /// CXL Features Set Feature may target.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty", serialize_with = "uuid_texts")]
+    pub features: BTreeSet<[u8; 16]>,
+    /// Every Feature the device lets be changed (`set-features = ["any"]`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub any_feature: bool,
+    /// Why the declared writes may not be made, if they may not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
+}
+
+impl WriteGrant {
+    /// Whether the manifest declared no write at all.
+    pub fn declares_nothing(&self) -> bool {
+        self.opcodes.is_empty() && self.registers.is_empty() && self.features.is_empty() && !self.any_feature
+    }
+
+    /// Whether the writes can actually be made (declared, and not withheld).
+    pub fn granted(&self) -> bool {
+        !self.declares_nothing() && self.withheld.is_none()
+    }
+}
+
+fn uuid_texts<S: serde::Serializer>(set: &BTreeSet<[u8; 16]>, s: S) -> Result<S::Ok, S::Error> {
+    let texts: Vec<String> = set.iter().map(|u| Uuid(*u).to_string()).collect();
     texts.serialize(s)
 }
 
@@ -131,6 +158,14 @@ pub enum GrantError {
         entry: String,
         /// `unsigned plugins` or `plugins signed by NAME`.
         what: String,
+    },
+    /// The manifest needs a kind no plugin may reach (its requests carry addresses).
+    #[error("manifest table `devices.{kind}` asks for {kind} devices, which fwctl-run never lets a plugin reach: {why}")]
+    KindUnreachable {
+        /// The kind.
+        kind: DeviceKind,
+        /// The risk.
+        why: String,
     },
     /// Policy grants nothing on a kind the manifest needs.
     #[error(
@@ -232,6 +267,10 @@ pub fn grant(
 
     let mut devices = BTreeMap::new();
     for (&kind, request) in &manifest.devices {
+        // Whatever a policy says: no plugin bytes reach a driver that dereferences them.
+        if let Some(why) = kind.carries_user_addresses() {
+            return Err(GrantError::KindUnreachable { kind, why: why.into() });
+        }
         let allowed = *entry
             .devices
             .get(&kind)
@@ -239,7 +278,10 @@ pub fn grant(
                 kind,
                 entry: entry_name.clone(),
             })?;
-        let kind_grant = grant_kind(kind, request, allowed, &entry_name, policy, options)?;
+        let mut kind_grant = grant_kind(kind, request, allowed, &entry_name, policy, options)?;
+        if !kind_grant.writes.declares_nothing() && !entry.writes.contains(&kind) {
+            kind_grant.writes.withheld = Some(format!("policy entry `{entry_name}` grants no writes on {kind} devices"));
+        }
         devices.insert(kind, kind_grant);
     }
     let limits = grant_limits(manifest, policy, &entry.limits, &options.limits)?;
@@ -308,15 +350,14 @@ fn grant_kind(
             .access_reg_read
             .as_ref()
             .map(|r| r.iter().copied().collect()),
-        access_reg_write: request.access_reg_write.iter().copied().collect(),
-        // The manifest checked every UUID when it was parsed.
-        set_features: request.set_features.as_ref().map(|uuids| {
-            uuids
-                .iter()
-                .filter_map(|u| Uuid::parse(u))
-                .map(|u| u.0)
-                .collect()
-        }),
+        writes: WriteGrant {
+            opcodes: request.write_opcodes.iter().copied().collect(),
+            registers: request.access_reg_write.iter().copied().collect(),
+            // The manifest checked every entry when it was parsed.
+            features: request.set_features.iter().filter_map(|u| Uuid::parse(u)).map(|u| u.0).collect(),
+            any_feature: request.set_features.iter().any(|u| u == ANY_FEATURE),
+            withheld: None,
+        },
     })
 }
 
@@ -497,6 +538,34 @@ mod tests {
         assert!(g.devices[&DeviceKind::Cxl].withheld.as_ref().unwrap().contains("countersignature"));
         let twice = OperatorOptions { signer_count: 2, ..once };
         assert_eq!(grant(&m, &p, &twice).unwrap().scope_for(DeviceKind::Cxl), Some(Scope::DebugWrite));
+    }
+
+    #[test]
+    fn a_manifest_alone_never_grants_a_write() {
+        let m = manifest("[devices.mlx5]\nscope = \"debug-read-only\"\naccess-reg-write = [0x5006]\nwrite-opcodes = [0x109]");
+        let g = grant(&m, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+        let writes = &g.devices[&DeviceKind::Mlx5].writes;
+        assert_eq!((writes.registers.len(), writes.opcodes.len()), (1, 1), "declared");
+        assert!(!writes.granted());
+        assert_eq!(writes.withheld.as_deref(), Some("policy entry `unsigned` grants no writes on mlx5 devices"));
+
+        let p = policy("[signer.v]\ndevices = { mlx5 = \"debug-read-only\" }\nwrites = [\"mlx5\"]");
+        let signed = OperatorOptions { signer: Some("v".into()), signer_count: 1, ..OperatorOptions::default() };
+        assert!(grant(&m, &p, &signed).unwrap().devices[&DeviceKind::Mlx5].writes.granted());
+        // Nothing declared, nothing granted, whatever the policy allows.
+        let reader = manifest("[devices.mlx5]\nscope = \"debug-read-only\"");
+        assert!(grant(&reader, &p, &signed).unwrap().devices[&DeviceKind::Mlx5].writes.declares_nothing());
+    }
+
+    #[test]
+    fn kinds_whose_requests_carry_addresses_are_never_granted() {
+        let m = manifest("[devices.pds]\nscope = \"debug-read-only\"");
+        // Even a policy built in code (not from a file, which refuses the kind) cannot.
+        let mut p = Policy::builtin();
+        p.unsigned.as_mut().unwrap().devices.insert(DeviceKind::Pds, Scope::DebugReadOnly);
+        let err = grant(&m, &p, &OperatorOptions::default()).unwrap_err();
+        assert!(matches!(err, GrantError::KindUnreachable { kind: DeviceKind::Pds, .. }), "{err}");
+        assert!(err.to_string().contains("user-space pointers"), "{err}");
     }
 
     #[test]

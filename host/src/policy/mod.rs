@@ -22,20 +22,32 @@
 //!
 //! [signer.nvidia]            # a signer's plugins (used once signatures are verified)
 //! devices = { mlx5 = "debug-write" }
+//! writes = ["mlx5"]          # kinds on which they may make the writes their manifest declares
 //! limits = { rpcs = 100000 }
 //! ```
+//!
+//! Scope is not effect: configuration scope (below debug-read-only) carries setters, and
+//! a counter read with its clear bit set resets what other readers see. So every RPC is
+//! classified (`fwctl_proto::effect`) as read, write or unknown, and anything but a read
+//! needs a write permission of its own: declared in the plugin's manifest **and** granted
+//! here by `writes`. The built-in policy grants no writes to anyone.
+//!
+//! bnxt and pds cannot be named at all: their requests carry user-space addresses the
+//! kernel copies to and from (`DeviceKind::carries_user_addresses`), so no plugin bytes
+//! may reach them; a policy that grants them is refused, naming the field.
 
 mod grant;
 mod rpc;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fwctl_devices::{DeviceKind, Scope};
 use serde::{Deserialize, Serialize};
 
-pub use self::grant::{Grant, GrantError, KindGrant, LimitOverrides, OperatorOptions, grant};
+pub use self::grant::{Grant, GrantError, KindGrant, LimitOverrides, OperatorOptions, WriteGrant, grant};
+pub use self::rpc::classify;
 pub use self::rpc::Denial;
 use crate::sandbox::Limits;
 
@@ -72,6 +84,9 @@ pub struct Policy {
 pub struct PolicyEntry {
     /// The device kinds they may touch, each with the highest scope.
     pub devices: BTreeMap<DeviceKind, Scope>,
+    /// The kinds on which they may make the writes their manifest declares.
+    #[serde(default)]
+    pub writes: BTreeSet<DeviceKind>,
     /// Ceilings tighter than the host-wide ones.
     #[serde(default)]
     pub limits: LimitCeilings,
@@ -131,11 +146,13 @@ pub enum PolicyError {
 }
 
 impl Policy {
-    /// The built-in policy: unsigned plugins get every kind at debug-read-only at most,
-    /// never a tainting scope, and generous but finite limits.
+    /// The built-in policy: unsigned plugins get every kind RPCs may reach at
+    /// debug-read-only at most, no writes, never a tainting scope, and generous but finite
+    /// limits.
     pub fn builtin() -> Self {
         let read_only = DeviceKind::ALL
             .iter()
+            .filter(|kind| kind.carries_user_addresses().is_none())
             .map(|&kind| (kind, Scope::DebugReadOnly))
             .collect();
         Self {
@@ -147,6 +164,7 @@ impl Policy {
             max_limits: Self::builtin_ceilings(),
             unsigned: Some(PolicyEntry {
                 devices: read_only,
+                writes: BTreeSet::new(),
                 limits: LimitCeilings::default(),
             }),
             signers: BTreeMap::new(),
@@ -195,6 +213,12 @@ impl Policy {
                 file.policy_version
             ));
         }
+        if let Some(entry) = &file.unsigned {
+            entry.check("unsigned")?;
+        }
+        for (name, entry) in &file.signer {
+            entry.check(&format!("signer.{name}"))?;
+        }
         let builtin = Self::builtin_ceilings();
         let max_limits = Limits {
             memory_bytes: file
@@ -218,6 +242,26 @@ impl Policy {
             unsigned: file.unsigned,
             signers: file.signer,
         })
+    }
+}
+
+impl PolicyEntry {
+    /// Refuses what no policy may grant: RPCs to kinds whose requests carry user-space
+    /// addresses, and writes on a kind the entry does not grant at all.
+    fn check(&self, table: &str) -> Result<(), String> {
+        for kind in self.devices.keys().chain(&self.writes) {
+            if let Some(why) = kind.carries_user_addresses() {
+                let field = if self.devices.contains_key(kind) { "devices" } else { "writes" };
+                return Err(format!(
+                    "field `{table}.{field}` names {kind}, which fwctl-run never lets a plugin reach: {why} \
+                     (`fwctl-run list` and `inspect` still show {kind} devices)"
+                ));
+            }
+        }
+        if let Some(kind) = self.writes.iter().find(|k| !self.devices.contains_key(k)) {
+            return Err(format!("field `{table}.writes` names {kind}, which `{table}.devices` does not grant"));
+        }
+        Ok(())
     }
 }
 
@@ -268,12 +312,38 @@ mod tests {
     fn the_builtin_policy_is_read_only_everywhere() {
         let p = Policy::builtin();
         assert!(!p.allow_taint);
-        assert!(
-            p.unsigned
-                .unwrap()
-                .devices
-                .values()
-                .all(|&s| s == Scope::DebugReadOnly)
-        );
+        let unsigned = p.unsigned.unwrap();
+        assert!(unsigned.devices.values().all(|&s| s == Scope::DebugReadOnly));
+        assert!(unsigned.writes.is_empty(), "no writes for anyone");
+        assert_eq!(unsigned.devices.keys().copied().collect::<Vec<_>>(), [DeviceKind::Mlx5, DeviceKind::Cxl]);
+        assert!(p.signers.is_empty());
+    }
+
+    #[test]
+    fn a_policy_naming_bnxt_or_pds_is_refused_with_the_risk() {
+        for (text, field) in [
+            ("[unsigned]\ndevices = { mlx5 = \"debug-read-only\", pds = \"debug-read-only\" }", "`unsigned.devices` names pds"),
+            ("[signer.v]\ndevices = { bnxt = \"configuration\" }", "`signer.v.devices` names bnxt"),
+            ("[unsigned]\ndevices = { cxl = \"debug-read-only\" }\nwrites = [\"pds\"]", "`unsigned.writes` names pds"),
+        ] {
+            let err = Policy::from_toml(&format!("policy-version = 1\n{text}"), "t").unwrap_err();
+            assert!(err.contains(field) && err.contains("fwctl-run's own memory"), "{err}");
+        }
+    }
+
+    #[test]
+    fn writes_are_granted_per_class_and_only_on_granted_kinds() {
+        let p = Policy::from_toml(
+            "policy-version = 1\n[signer.v]\ndevices = { mlx5 = \"debug-read-only\" }\nwrites = [\"mlx5\"]",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.signers["v"].writes, [DeviceKind::Mlx5].into());
+        let err = Policy::from_toml(
+            "policy-version = 1\n[unsigned]\ndevices = { mlx5 = \"debug-read-only\" }\nwrites = [\"cxl\"]",
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.contains("`unsigned.writes` names cxl, which `unsigned.devices` does not grant"), "{err}");
     }
 }

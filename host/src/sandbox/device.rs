@@ -8,8 +8,10 @@ use fwctl_devices::{DeviceDescriptor, DeviceHandle, DeviceKind, Scope};
 use nix::errno::Errno;
 use wasmtime::component::Resource;
 
+use fwctl_proto::effect::Classification;
+
 use crate::audit::{self, AuditTrail, Outcome};
-use crate::policy::KindGrant;
+use crate::policy::{KindGrant, classify};
 
 use super::bindings::fwctl::plugin::device::{Host, HostDevice};
 use super::bindings::types::{self, RpcError, RpcResponse};
@@ -52,7 +54,13 @@ impl GrantedDevice {
 
     /// Checks a call against the grant and the kernel's size limits; `Err` is the answer
     /// the plugin gets without the device being touched.
-    fn admit(&self, scope: Scope, request: &[u8], capacity: usize) -> Result<(), RpcError> {
+    fn admit(
+        &self,
+        scope: Scope,
+        request: &[u8],
+        capacity: usize,
+        classification: &Classification,
+    ) -> Result<(), RpcError> {
         if self.audit.as_ref().is_some_and(AuditTrail::is_broken) {
             return Err(RpcError::NotGranted(
                 "the audit log cannot be written, so no RPC may be made".into(),
@@ -62,7 +70,7 @@ impl GrantedDevice {
             return Err(RpcError::TooLarge(MAX_RPC_LEN as u32));
         }
         self.grant
-            .check(self.descriptor.kind, &self.descriptor.name, scope, request)
+            .check(self.descriptor.kind, &self.descriptor.name, scope, request, classification)
             .map_err(|denial| RpcError::NotGranted(denial.0))?;
         if self.gone {
             return Err(RpcError::DeviceGone);
@@ -71,16 +79,19 @@ impl GrantedDevice {
     }
 
     /// Writes one attempt to the audit trail, if there is one.
-    fn record(
-        &self,
-        scope: Scope,
-        request: &[u8],
-        capacity: usize,
-        outcome: Outcome,
-        took: Duration,
-    ) {
+    fn record(&self, call: &Call<'_>, outcome: Outcome, took: Duration) {
         if let Some(trail) = &self.audit {
-            trail.record(&self.descriptor, scope, request, capacity, outcome, took);
+            trail.record(
+                &self.descriptor,
+                audit::Attempt {
+                    scope: call.scope,
+                    request: call.request,
+                    response_capacity: call.capacity,
+                    classification: call.classification,
+                },
+                outcome,
+                took,
+            );
         }
     }
 
@@ -107,6 +118,14 @@ impl GrantedDevice {
             Err(errno) => Err(RpcError::Kernel(to_wit_errno(errno))),
         }
     }
+}
+
+/// One RPC as the plugin asked for it, and what the host made of it.
+struct Call<'a> {
+    scope: Scope,
+    request: &'a [u8],
+    capacity: usize,
+    classification: &'a Classification,
 }
 
 /// The WIT form of an errno: the number and its symbolic name.
@@ -182,7 +201,9 @@ impl HostDevice for RunState {
         let scope = scope_from_wit(scope);
         let capacity = response_capacity as usize;
         let granted = self.table.get_mut(&device)?;
-        if let Err(refusal) = granted.admit(scope, &request, capacity) {
+        // Classified once: the same judgement decides the call and goes on the record.
+        let classification = classify(granted.descriptor.kind, &request);
+        if let Err(refusal) = granted.admit(scope, &request, capacity, &classification) {
             let reason = match &refusal {
                 RpcError::NotGranted(reason) => {
                     self.output.denials.push(reason.clone());
@@ -194,13 +215,8 @@ impl HostDevice for RunState {
                 RpcError::DeviceGone => "the device is gone".into(),
                 RpcError::Kernel(e) => e.name.clone(),
             };
-            granted.record(
-                scope,
-                &request,
-                capacity,
-                Outcome::Denied { reason },
-                Duration::ZERO,
-            );
+            let call = Call { scope, request: &request, capacity, classification: &classification };
+            granted.record(&call, Outcome::Denied { reason }, Duration::ZERO);
             return Ok(Err(refusal));
         }
         let handle = granted.handle.take().expect("one RPC at a time per store");
@@ -226,7 +242,8 @@ impl HostDevice for RunState {
                 errno: format!("{errno:?}"),
             },
         };
-        granted.record(scope, &request, capacity, outcome, took);
+        let call = Call { scope, request: &request, capacity, classification: &classification };
+        granted.record(&call, outcome, took);
         let answer = granted.answer(result, response);
         self.device_gone |= matches!(answer, Err(RpcError::DeviceGone));
         Ok(answer)

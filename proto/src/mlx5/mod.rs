@@ -1,3 +1,5 @@
 //! mlx5 (ConnectX) formats.
 
 pub mod bits;
+pub mod commands;
+pub mod registers;

@@ -121,7 +121,7 @@ fn cross_checks_that_write() -> Vec<CrossCheck> {
 
 /// A policy that lets unsigned plugins provision CXL devices, tainting scopes included.
 const PROVISIONING_POLICY: &str =
-    "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\n";
+    "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\nwrites = [\"cxl\"]\n";
 
 fn cxl_test_scenario(checks_before: &[CrossCheck], checks_writing: &[CrossCheck]) -> Scenario {
     let mut s = Scenario::default();
@@ -260,7 +260,7 @@ fn check_plugin_and_taint(vm: &Boot) {
 
     let refused = vm.json("plugin-set-refused", 2);
     let cause = refused["runs"][0]["cause"].as_str().unwrap_or_default();
-    assert!(cause.contains("needs debug-write, which this run was not granted"), "{refused:#}");
+    assert!(cause.contains("needs debug-write and a granted write, which this run does not have"), "{refused:#}");
     assert_eq!(tainted(vm, "taint-after-refusal") & TAINT_FWCTL, 0, "a refused write never reached the kernel");
 
     let set = vm.json("plugin-set", 0);

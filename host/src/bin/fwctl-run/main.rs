@@ -552,6 +552,7 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
                     if let Some(why) = &kg.withheld {
                         println!("         {kind}: less than asked: {why}");
                     }
+                    println!("         {kind}: {}", describe_writes(&kg.writes));
                 }
             }
             Err(e) => println!("grant:   refused: {e}"),
@@ -562,6 +563,28 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
     } else {
         ExitStatus::CouldNotRun
     })
+}
+
+/// What a plugin may write on one kind, for `inspect`.
+fn describe_writes(writes: &fwctl_run::policy::WriteGrant) -> String {
+    use fwctl_run::proto::mlx5::{commands, registers};
+    if writes.declares_nothing() {
+        return "writes: none (reads only)".into();
+    }
+    let mut targets: Vec<String> = writes
+        .opcodes
+        .iter()
+        .map(|&op| commands::name(op).map_or_else(|| format!("opcode {op:#06x}"), |n| format!("{n} ({op:#06x})")))
+        .collect();
+    targets.extend(writes.registers.iter().map(|&r| registers::describe(r)));
+    targets.extend(writes.features.iter().map(|u| format!("Feature {}", fwctl_run::proto::cxl::Uuid(*u))));
+    if writes.any_feature {
+        targets.push("any changeable Feature".into());
+    }
+    match &writes.withheld {
+        None => format!("writes granted: {}", targets.join(", ")),
+        Some(why) => format!("writes declared but not granted ({why}): {}", targets.join(", ")),
+    }
 }
 
 fn rpc(
@@ -592,6 +615,9 @@ fn rpc(
         .iter()
         .find(|d| d.name == device)
         .with_context(|| format!("no device `{device}`"))?;
+    if let Some(why) = descriptor.kind.carries_user_addresses() {
+        bail!("fwctl-run sends no raw RPCs to {device}: {why}");
+    }
     let audit_log = Arc::new(AuditLog::open(
         &audit_path.unwrap_or_else(audit::default_path),
     )?);
@@ -607,6 +633,15 @@ fn rpc(
         .backend
         .open(descriptor)
         .with_context(|| format!("opening {}", descriptor.node))?;
+    // The node may have been reused by another device since discovery (hot plug).
+    let info = handle.info().with_context(|| format!("FWCTL_INFO on {}", descriptor.node))?;
+    if fwctl_run::devices::DeviceKind::from_raw(info.device_type) != Some(descriptor.kind) {
+        bail!(
+            "{device} was discovered as a {} device but now answers as device type {}; nothing was sent",
+            descriptor.kind,
+            info.device_type
+        );
+    }
     let mut response = vec![0u8; out_len as usize];
     let started = std::time::Instant::now();
     let result = handle.rpc(scope.raw(), &input, &mut response);
@@ -617,14 +652,14 @@ fn rpc(
             errno: format!("{errno:?}"),
         },
     };
-    trail.record(
-        descriptor,
+    let classification = fwctl_run::policy::classify(descriptor.kind, &input);
+    let attempt = audit::Attempt {
         scope,
-        &input,
-        out_len as usize,
-        outcome,
-        started.elapsed(),
-    );
+        request: &input,
+        response_capacity: out_len as usize,
+        classification: &classification,
+    };
+    trail.record(descriptor, attempt, outcome, started.elapsed());
     audit_log.finish()?;
     match result {
         Ok(length) => {

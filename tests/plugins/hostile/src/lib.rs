@@ -46,6 +46,14 @@ fn set_patrol_scrub() -> Vec<u8> {
     r
 }
 
+/// Decodes hex text (pairs of digits, nothing else).
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
 /// Recurses without end; each frame keeps a buffer alive so it cannot be optimised away.
 #[allow(unconditional_recursion)] // the point: it must hit the stack limit
 fn descend(depth: u64) -> u64 {
@@ -241,6 +249,18 @@ impl Guest for Hostile {
                     key: "loop-ns".into(),
                     value: Value::Unsigned(started.elapsed().as_nanos() as u64),
                 });
+            }
+            // Any bytes at any scope: `send SCOPE HEX`, for the grant's hostile cases.
+            "send" => {
+                let scope = match args.get(1).map(String::as_str) {
+                    Some("configuration") => Scope::Configuration,
+                    Some("debug-read-only") => Scope::DebugReadOnly,
+                    Some("debug-write") => Scope::DebugWrite,
+                    Some("debug-write-full") => Scope::DebugWriteFull,
+                    other => return Err(format!("send needs a scope, not {other:?}")),
+                };
+                let request = args.get(2).and_then(|h| decode_hex(h)).ok_or("send needs the request in hex")?;
+                report_rpc("send", target.rpc(scope, &request, 1024));
             }
             other => return Err(format!("unknown behaviour `{other}`")),
         }

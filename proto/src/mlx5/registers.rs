@@ -1,0 +1,184 @@
+//! Access registers, and what reading each one does.
+//!
+//! The driver passes an ACCESS_REG read (op_mod != 0) at debug-read-only whatever the
+//! register (`drivers/fwctl/mlx5/main.c` 296–300), but some "reads" change state: PPCNT
+//! and MPCNT with `clr` set return the counters and reset them (the way `mlxlink -c
+//! --clear` clears), MTMP with `mtr` resets the recorded maximum temperature and `mte`
+//! turns its tracking on, and reading a module's latched flags through MCIA clears them
+//! (so MCIA reads are plain only inside an allow-list of module memory).
+//! A register not in this table is one the host cannot vouch for: its reads are treated
+//! as writes. Ids are `MLX5_REG_*` of `include/linux/mlx5/driver.h` (MGIR, which the
+//! kernel does not name, from mstflint's register database).
+
+use super::commands::ClearBit;
+
+/// Bytes 0–15 of an ACCESS_REG mailbox are the command header; the register follows.
+pub const REGISTER_DATA: usize = 16;
+
+/// What reading a register does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadEffect {
+    /// Nothing: the register's state is reported as it is.
+    Plain,
+    /// Resets what it reports when one of these bits of the request is set (offsets from
+    /// the start of the request, register data at [`REGISTER_DATA`]).
+    Clearing(&'static [ClearBit]),
+    /// MCIA: reads a module's memory over I²C, whose latched flags clear on read.
+    ModuleMemory,
+}
+
+/// One register the host knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Register {
+    /// Register id.
+    pub id: u16,
+    /// Its PRM name.
+    pub name: &'static str,
+    /// What a read does.
+    pub read: ReadEffect,
+}
+
+const fn plain(id: u16, name: &'static str) -> Register {
+    Register { id, name, read: ReadEffect::Plain }
+}
+
+/// `clr` at bit 0x20 of PPCNT and MPCNT (mlx5_ifc.h lines 10498 and 10559): register byte
+/// 4, most significant bit.
+const CLR: &[ClearBit] = &[ClearBit { byte: REGISTER_DATA + 4, mask: 0x80, field: "clr" }];
+/// `mte` and `mtr` at bits 0x40 and 0x41 of MTMP (mlx5_ifc.h line 11789–11790).
+const MTMP_RESETS: &[ClearBit] = &[
+    ClearBit { byte: REGISTER_DATA + 8, mask: 0x80, field: "mte" },
+    ClearBit { byte: REGISTER_DATA + 8, mask: 0x40, field: "mtr" },
+];
+
+/// `MLX5_REG_MCIA`.
+pub const MCIA: u16 = 0x9014;
+
+/// The registers the host knows, by id.
+pub const REGISTERS: &[Register] = &[
+    plain(0x4019, "QCAM"),
+    plain(0x5001, "PCAP"),
+    plain(0x5002, "PMLP"),
+    plain(0x5003, "PMTU"),
+    plain(0x5004, "PTYS"),
+    plain(0x5006, "PAOS"),
+    plain(0x5007, "PFCC"),
+    Register { id: 0x5008, name: "PPCNT", read: ReadEffect::Clearing(CLR) },
+    plain(0x500b, "PPTB"),
+    plain(0x500c, "PBMC"),
+    plain(0x5012, "PMAOS"),
+    plain(0x5023, "PPLM"),
+    plain(0x5031, "PDDR"),
+    plain(0x507f, "PCAM"),
+    plain(0x9009, "MTCAP"),
+    Register { id: 0x900a, name: "MTMP", read: ReadEffect::Clearing(MTMP_RESETS) },
+    Register { id: MCIA, name: "MCIA", read: ReadEffect::ModuleMemory },
+    plain(0x9020, "MGIR"),
+    plain(0x9024, "MNVDA"),
+    plain(0x9028, "MFRL"),
+    plain(0x9050, "MPEIN"),
+    Register { id: 0x9051, name: "MPCNT", read: ReadEffect::Clearing(CLR) },
+    plain(0x9060, "MCQS"),
+    plain(0x9061, "MCQI"),
+    plain(0x907f, "MCAM"),
+];
+
+/// The table entry of a register id.
+pub fn lookup(id: u16) -> Option<&'static Register> {
+    REGISTERS.iter().find(|r| r.id == id)
+}
+
+/// `PPCNT (0x5008)`, or `register 0x1234` for one the host does not know.
+pub fn describe(id: u16) -> String {
+    match lookup(id) {
+        Some(r) => format!("{} ({id:#06x})", r.name),
+        None => format!("register {id:#06x}"),
+    }
+}
+
+/// Module memory a read is known to leave as it was (an allow-list: the latched flags that
+/// clear on read sit outside it). Per I²C address (8-bit form), the lower memory (bytes
+/// 0–127, the same whatever page is selected) and the upper pages (128–255) by page:
+/// - 0x50 (A0h) lower: identifier and status (0–2) and monitors, controls and the page
+///   select (22–127), but not SFF-8636's interrupt flags (3–21) nor CMIS's (8–13);
+/// - 0x50 upper: SFF-8636 page 00h (serial ID) and 03h (thresholds), CMIS 00h, 01h
+///   (advertising), 02h (thresholds) and 10h (lane controls), but not CMIS 11h (lane
+///   flags, 134–153, clear on read) nor any page this list does not name;
+/// - 0x51 (A2h, SFF-8472 diagnostics) page 0: its alarm and warning flags do not latch.
+const PLAIN_MODULE_MEMORY: &[(u8, Option<u8>, std::ops::RangeInclusive<u16>)] = &[
+    (0x50, None, 0..=2),
+    (0x50, None, 22..=127),
+    (0x50, Some(0x00), 128..=255),
+    (0x50, Some(0x01), 128..=255),
+    (0x50, Some(0x02), 128..=255),
+    (0x50, Some(0x03), 128..=255),
+    (0x50, Some(0x10), 128..=255),
+    (0x51, Some(0x00), 0..=255),
+];
+
+/// Whether an MCIA read request reads only module memory that does not change when read;
+/// `None` when the request is too short to say. MCIA register layout (mlx5_ifc.h
+/// `mcia_reg_bits`): byte 4 I²C address, 5 page, 6–7 offset, 10–11 size.
+pub fn mcia_read_is_plain(request: &[u8]) -> Option<bool> {
+    let field = |at: usize| request.get(REGISTER_DATA + at).copied();
+    let be16 = |at: usize| Some(u16::from_be_bytes([field(at)?, field(at + 1)?]));
+    let (address, page, offset, size) = (field(4)?, field(5)?, be16(6)?, be16(10)?);
+    if size == 0 {
+        return Some(true);
+    }
+    let last = u32::from(offset) + u32::from(size) - 1;
+    Some(PLAIN_MODULE_MEMORY.iter().any(|(on_address, on_page, bytes)| {
+        let page_matches = on_page.is_none_or(|p| p == page);
+        *on_address == address
+            && page_matches
+            && u32::from(*bytes.start()) <= u32::from(offset)
+            && last <= u32::from(*bytes.end())
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mcia(address: u8, page: u8, offset: u16, size: u16) -> Vec<u8> {
+        let mut r = vec![0u8; REGISTER_DATA + 16];
+        r[REGISTER_DATA + 4] = address;
+        r[REGISTER_DATA + 5] = page;
+        r[REGISTER_DATA + 6..REGISTER_DATA + 8].copy_from_slice(&offset.to_be_bytes());
+        r[REGISTER_DATA + 10..REGISTER_DATA + 12].copy_from_slice(&size.to_be_bytes());
+        r
+    }
+
+    #[test]
+    fn module_reads_are_plain_only_where_nothing_latches() {
+        let plain = |address, page, offset, size| mcia_read_is_plain(&mcia(address, page, offset, size));
+        assert_eq!(plain(0x50, 0, 0, 1), Some(true), "the identifier byte");
+        assert_eq!(plain(0x50, 0, 22, 2), Some(true), "SFF-8636 temperature");
+        assert_eq!(plain(0x50, 0, 0, 4), Some(false), "reaches byte 3, a latched flag");
+        assert_eq!(plain(0x50, 3, 8, 1), Some(false), "lower memory, whatever the page select");
+        assert_eq!(plain(0x50, 0x11, 128, 48), Some(false), "CMIS lane flags");
+        assert_eq!(plain(0x50, 0x10, 128, 48), Some(true), "CMIS lane controls");
+        assert_eq!(plain(0x50, 0x2c, 128, 16), Some(false), "a page the list does not name");
+        assert_eq!(plain(0x50, 0, 250, 16), Some(false), "past the end of the page");
+        assert_eq!(plain(0x51, 0, 0, 128), Some(true), "SFF-8472 A2h does not latch");
+        assert_eq!(plain(0x52, 0, 0, 1), Some(false), "an address the list does not name");
+        assert_eq!(plain(0x50, 0, 3, 0), Some(true), "nothing read");
+        assert_eq!(mcia_read_is_plain(&[0u8; 8]), None, "too short to say");
+    }
+
+    #[test]
+    fn clear_bits_sit_where_mlx5_ifc_puts_them() {
+        let bits = |id| match lookup(id).unwrap().read {
+            ReadEffect::Clearing(bits) => bits.iter().map(|b| (b.byte, b.mask, b.field)).collect::<Vec<_>>(),
+            other => panic!("{id:#x}: {other:?}"),
+        };
+        assert_eq!(bits(0x5008), [(20, 0x80, "clr")], "PPCNT");
+        assert_eq!(bits(0x9051), [(20, 0x80, "clr")], "MPCNT");
+        assert_eq!(bits(0x900a), [(24, 0x80, "mte"), (24, 0x40, "mtr")], "MTMP");
+        assert_eq!(describe(0x5006), "PAOS (0x5006)");
+        assert_eq!(describe(0x1234), "register 0x1234");
+        let mut ids: Vec<u16> = REGISTERS.iter().map(|r| r.id).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), REGISTERS.len(), "sorted, no id twice");
+    }
+}
