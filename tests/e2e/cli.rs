@@ -145,16 +145,30 @@ fn raw_rpc_returns_the_firmware_answer_and_kernel_errnos() {
         stderr(&output)
     );
 
-    // A tainting scope needs the operator's --allow-taint, as for plugins; nothing is sent.
-    let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--scope", "debug-write", query_issi]);
+    // A tainting scope needs a policy that allows tainting on this host (the built-in one
+    // does not), as for plugins; nothing is sent.
+    let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--allow-taint", "--scope", "debug-write", query_issi]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("policy built-in sets allow-taint = false"), "{}", stderr(&output));
+    // And the operator's --allow-taint for this call.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "policy-version = 1\nallow-taint = true\n").unwrap();
+    let p = policy.to_str().unwrap();
+    let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--policy", p, "--scope", "debug-write", query_issi]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("scope debug-write taints the kernel; pass --allow-taint"),
         "{}",
         stderr(&output)
     );
-    let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--allow-taint", "--scope", "debug-write", query_issi]);
+    let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--policy", p, "--allow-taint", "--scope", "debug-write", query_issi]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    // An out_len the kernel would refuse is refused before anything is allocated.
+    let output = fwctl_run(&["rpc", "fwctl0", "--sim", "--out-len", "4294967295", query_issi]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--out-len 4294967295 is above fwctl's 2097152-byte limit"), "{}", stderr(&output));
 
     let output = fwctl_run(&["rpc", "fwctl0", "--sim", "nothex"]);
     assert_eq!(output.status.code(), Some(2));

@@ -451,3 +451,92 @@ fn an_unknown_mlx5_opcode_at_configuration_scope_is_treated_as_a_write() {
     let line = assert_plugin_denied(&open, "fwctl1", &["send", "debug-read-only", "010a00"], &[], "cannot tell what it would do");
     assert_eq!(line["effect"], "unknown");
 }
+
+/// `fwctl-run` with the suite's plugins and audit log, and `env` as the only other
+/// environment (no cache directory unless `env` names one).
+fn fwctl_run_with_env(args: &[&str], env: &[(&str, &Path)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("FWCTL_RUN_PLUGIN_PATH", crate::common::plugin_dir())
+        .env("FWCTL_RUN_AUDIT", crate::common::audit_log());
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.output().expect("running fwctl-run")
+}
+
+/// The cache entry of the suite's build of `plugin` in `cache`.
+fn cache_entry(cache: &Path, plugin: &str) -> std::path::PathBuf {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(crate::common::plugin_dir().join(plugin)).unwrap()));
+    let entry = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&digest));
+    entry.unwrap_or_else(|| panic!("no cache entry for {plugin} in {}", cache.display()))
+}
+
+#[test]
+fn a_compiled_artifact_swapped_into_another_plugins_cache_entry_never_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let env = [("FWCTL_RUN_CACHE_DIR", cache.as_path())];
+    let diag = ["mlx5-diag.wasm", "--sim", "--device", "fwctl0", "--json"];
+    let first = fwctl_run_with_env(&diag, &env);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let expected = device_run(&json(&first), "fwctl0")["facts"].clone();
+    let hostile = fwctl_run_with_env(&["hostile.wasm", "--sim", "--device", "fwctl0", "--", "ambient"], &env);
+    assert!(hostile.status.code().is_some(), "{}", stderr(&hostile));
+
+    // The hostile plugin's native code in mlx5-diag's entry.
+    std::fs::copy(cache_entry(&cache, "hostile.wasm"), cache_entry(&cache, "mlx5-diag.wasm")).unwrap();
+    let output = fwctl_run_with_env(&diag, &env);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let run = device_run(&json(&output), "fwctl0").clone();
+    assert_eq!(run["facts"], expected, "mlx5-diag's own code ran: {run:#}");
+    assert!(
+        stderr(&output).contains("1 compile cache entry") && stderr(&output).contains("failed authentication"),
+        "{}",
+        stderr(&output)
+    );
+    // It was compiled again and stored: the next run is a quiet, authenticated hit.
+    let output = fwctl_run_with_env(&diag, &env);
+    assert!(!stderr(&output).contains("failed authentication"), "{}", stderr(&output));
+    assert_eq!(json(&output)["compile"]["cache"], "hit");
+}
+
+#[test]
+fn a_cache_directory_other_users_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("shared");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = fwctl_run_with_env(&["mlx5-diag.wasm", "--sim", "--device", "fwctl0", "--json"], &[("FWCTL_RUN_CACHE_DIR", cache.as_path())]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("mode 0777 lets other users write it"), "{}", stderr(&output));
+    assert_eq!(json(&output)["compile"]["cache"], "disabled");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "nothing written there");
+}
+
+#[test]
+fn a_privileged_run_derives_no_cache_directory_from_an_inherited_home() {
+    // As under `sudo -E`: HOME and XDG_CACHE_HOME name another user's directories.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let xdg = dir.path().join("xdg");
+    let output = fwctl_run_with_env(
+        &["mlx5-diag.wasm", "--sim", "--device", "fwctl0", "--json"],
+        &[("HOME", home.as_path()), ("XDG_CACHE_HOME", xdg.as_path())],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    if nix::unistd::geteuid().is_root() {
+        assert!(!home.exists() && !xdg.exists(), "root's run wrote under the inherited HOME");
+        assert!(std::path::Path::new("/var/cache/fwctl-run/key").exists(), "root's own cache");
+    } else {
+        // An unprivileged user's own HOME is theirs to use.
+        assert!(xdg.join("fwctl-run/key").exists());
+    }
+}

@@ -60,12 +60,14 @@ impl OciReference {
     }
 
     /// Registries on the loopback interface are spoken to over plain HTTP (as Docker does
-    /// by default); everything else needs TLS.
+    /// by default); everything else needs TLS. Decided by address: `localhost`, or an IP
+    /// literal in 127.0.0.0/8 or `::1` (a name such as `127.example.com` is not loopback).
     pub fn is_loopback(&self) -> bool {
         let host = self.registry().rsplit_once(':').map_or(self.registry(), |(host, port)| {
             if port.chars().all(|c| c.is_ascii_digit()) { host } else { self.registry() }
         });
-        matches!(host, "localhost" | "127.0.0.1" | "[::1]") || host.starts_with("127.")
+        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        host == "localhost" || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -136,6 +138,21 @@ mod tests {
         ] {
             let error = text.parse::<OciReference>().unwrap_err().to_string();
             assert!(error.contains(text) && error.contains(why), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_decided_by_address_not_by_name_prefix() {
+        for (text, loopback) in [
+            ("oci://127.0.0.1:5000/a:1", true),
+            ("oci://127.3.4.5/a:1", true),
+            ("oci://localhost:5000/a:1", true),
+            ("oci://127.example.com/a:1", false),
+            ("oci://127.0.0.1.nip.io:5000/a:1", false),
+            ("oci://registry.example.com/a:1", false),
+        ] {
+            let reference: OciReference = text.parse().unwrap();
+            assert_eq!(reference.is_loopback(), loopback, "{text}");
         }
     }
 }

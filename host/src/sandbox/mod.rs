@@ -6,6 +6,7 @@
 //! and RPC budget, and exactly one capability: the device it was granted.
 
 mod bindings;
+pub mod compile_cache;
 pub mod device;
 pub mod limits;
 mod state;
@@ -16,11 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtxBuilder};
 
 use self::bindings::{Plugin, PluginPre};
+use self::compile_cache::{CacheError, CompileCache};
 pub use self::device::GrantedDevice;
 pub use self::limits::{EPOCH_TICK, Limits};
 pub use self::state::RunFailure;
@@ -34,8 +36,8 @@ pub const PLUGIN_WORLD: &str = "fwctl:plugin/plugin@0.1.1";
 /// How to build a [`Sandbox`].
 #[derive(Clone, Debug, Default)]
 pub struct SandboxOptions {
-    /// Where compiled components are cached, keyed by content and engine settings;
-    /// `None` compiles every time.
+    /// Where compiled components are cached (see [`compile_cache`]); `None` compiles
+    /// every time. A directory other users could write is not used.
     pub cache_dir: Option<PathBuf>,
     /// Take instances from a pool sized for this many concurrent runs instead of
     /// allocating each one (fleet runs: thousands of short-lived stores).
@@ -100,7 +102,7 @@ pub enum PrepareError {
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<RunState>,
-    cache: Option<Cache>,
+    cache: Result<Option<CompileCache>, CacheError>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -111,15 +113,9 @@ impl Sandbox {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable);
-        let cache = match &options.cache_dir {
-            Some(dir) => {
-                let mut cache_config = CacheConfig::new();
-                cache_config.with_directory(dir);
-                Some(Cache::new(cache_config).map_err(PrepareError::Engine)?)
-            }
-            None => None,
-        };
-        config.cache(cache.clone());
+        // An unusable cache is not fatal: every component is compiled instead, and
+        // `cache_problem` says why for the operator.
+        let cache = options.cache_dir.as_deref().map(CompileCache::open).transpose();
         if let Some(pool) = &options.pool {
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool.config()));
         }
@@ -143,7 +139,11 @@ impl Sandbox {
     /// Compiles a component (or takes it from the cache) and checks it against the plugin
     /// world, so a wrong component is refused once, before any device is touched.
     pub fn prepare(&self, wasm: &[u8]) -> Result<PreparedPlugin, PrepareError> {
-        let component = Component::new(&self.engine, wasm).map_err(PrepareError::Compile)?;
+        let component = match &self.cache {
+            Ok(Some(cache)) => cache.component(&self.engine, wasm).map(|(component, _)| component),
+            _ => Component::new(&self.engine, wasm),
+        }
+        .map_err(PrepareError::Compile)?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -173,9 +173,23 @@ impl Sandbox {
 
     /// Compile-cache hits and misses of this engine so far, when caching is on.
     pub fn cache_stats(&self) -> Option<(usize, usize)> {
-        self.cache
-            .as_ref()
-            .map(|c| (c.cache_hits(), c.cache_misses()))
+        self.cache.as_ref().ok()?.as_ref().map(CompileCache::stats)
+    }
+
+    /// Why the compile cache is not used, or what it refused, if anything: a warning for
+    /// the operator (the runs themselves are unaffected).
+    pub fn cache_problem(&self) -> Option<String> {
+        match &self.cache {
+            Err(error) => Some(format!("{error}; compiling every plugin")),
+            Ok(Some(cache)) if cache.rejected() > 0 => Some(format!(
+                "{} compile cache entr{} in {} failed authentication (changed since this user stored {}); discarded and compiled again",
+                cache.rejected(),
+                if cache.rejected() == 1 { "y" } else { "ies" },
+                cache.dir().display(),
+                if cache.rejected() == 1 { "it" } else { "them" },
+            )),
+            Ok(_) => None,
+        }
     }
 }
 

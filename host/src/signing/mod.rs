@@ -286,12 +286,35 @@ fn delimit(sections: Vec<wasmsign2::Section>) -> Result<Vec<wasmsign2::Section>,
 }
 
 /// Writes a new key pair as `PREFIX.key` (secret) and `PREFIX.pub` (public).
+///
+/// Both files are created new, never over an existing file or through a symlink; the
+/// secret key is readable by its owner only (0600), whatever the umask.
 pub fn keygen(prefix: &Path) -> Result<(PathBuf, PathBuf), SignError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let pair = KeyPair::generate();
     let secret = prefix.with_extension("key");
     let public = prefix.with_extension("pub");
-    pair.sk.to_file(&secret).map_err(|e| SignError(format!("{}: {e}", secret.display())))?;
-    pair.pk.to_file(&public).map_err(|e| SignError(format!("{}: {e}", public.display())))?;
+    let write_new = |path: &Path, mode: u32, bytes: &[u8]| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+            .open(path)
+            .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    SignError(format!("{}: already exists; keygen never overwrites a key", path.display()))
+                }
+                _ => SignError(format!("{}: {e}", path.display())),
+            })
+    };
+    if public.symlink_metadata().is_ok() {
+        return Err(SignError(format!("{}: already exists; keygen never overwrites a key", public.display())));
+    }
+    write_new(&secret, 0o600, &pair.sk.to_bytes())?;
+    write_new(&public, 0o644, &pair.pk.to_bytes())?;
     Ok((secret, public))
 }
 
@@ -342,5 +365,23 @@ mod tests {
         assert_eq!(verify(&component, "d", None, &store, false, now), Ok(SignatureStatus::Unsigned));
         let other = KeyPair::generate();
         assert!(matches!(verify(&signed, "d", None, &store_with(&other.pk), false, now), Err(VerifyError::UnknownKey { .. })));
+    }
+
+    #[test]
+    fn keygen_keeps_the_secret_private_and_never_overwrites() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (secret, public) = keygen(&dir.path().join("vendor")).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&secret), mode(&public)), (0o600, 0o644));
+        let before = std::fs::read(&secret).unwrap();
+        let err = keygen(&dir.path().join("vendor")).unwrap_err().0;
+        assert!(err.contains("already exists; keygen never overwrites a key"), "{err}");
+        assert_eq!(std::fs::read(&secret).unwrap(), before);
+        // A symlink planted where the secret would go is not followed.
+        let target = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&target, dir.path().join("planted.key")).unwrap();
+        assert!(keygen(&dir.path().join("planted")).is_err());
+        assert!(!target.exists());
     }
 }

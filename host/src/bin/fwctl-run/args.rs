@@ -88,29 +88,7 @@ pub enum Command {
         action: ManifestAction,
     },
     /// Send one raw firmware RPC and print the response (for operators, like mlx5ctl).
-    Rpc {
-        /// Device node name, e.g. fwctl0.
-        device: String,
-        /// RPC scope: configuration, debug-read-only, debug-write, debug-write-full.
-        #[arg(long, default_value = "debug-read-only")]
-        scope: String,
-        /// Request bytes in hex (spaces and underscores allowed).
-        request: Vec<String>,
-        /// Response buffer size in bytes (out_len).
-        #[arg(long, default_value_t = 4096)]
-        out_len: u32,
-        /// Allow debug-write and debug-write-full, which taint the kernel.
-        #[arg(long)]
-        allow_taint: bool,
-        /// Audit log (see the run's --audit); raw RPCs are on the record too.
-        #[arg(long, value_name = "FILE")]
-        audit: Option<PathBuf>,
-        #[command(flatten)]
-        source: SourceArgs,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Rpc(RpcArgs),
     /// Fetch a plugin from an OCI registry into the local store. A tag is resolved once and
     /// pinned in the lock file; later pulls and runs fetch that digest only, and a tag that
     /// has since moved is refused (unless --update).
@@ -276,10 +254,37 @@ pub struct LimitArgs {
     pub rpc_budget: Option<u64>,
 }
 
+/// `fwctl-run rpc`: one raw RPC, from the operator.
+#[derive(Debug, Args)]
+pub struct RpcArgs {
+    /// Device node name, e.g. fwctl0.
+    pub device: String,
+    /// RPC scope: configuration, debug-read-only, debug-write, debug-write-full.
+    #[arg(long, default_value = "debug-read-only")]
+    pub scope: String,
+    /// Request bytes in hex (spaces and underscores allowed).
+    pub request: Vec<String>,
+    /// Response buffer size in bytes (out_len), at most fwctl's 2 MiB.
+    #[arg(long, default_value_t = 4096)]
+    pub out_len: u32,
+    /// The policy (its allow-taint applies) and --allow-taint.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Audit log (see the run's --audit); raw RPCs are on the record too.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// The compile cache.
 #[derive(Debug, Args, Default)]
 pub struct CacheArgs {
-    /// Compile cache directory (default $FWCTL_RUN_CACHE_DIR, else ~/.cache/fwctl-run).
+    /// Compile cache directory (default $FWCTL_RUN_CACHE_DIR, else /var/cache/fwctl-run for
+    /// root, else ~/.cache/fwctl-run); refused when another user owns or can write it.
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     pub cache_dir: Option<PathBuf>,
 

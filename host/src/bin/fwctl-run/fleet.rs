@@ -158,6 +158,7 @@ fn execute(
             Err(error) => refused.push(Refusal { plugin: plugin.path.display().to_string(), reason: error.to_string() }),
         }
     }
+    super::warn_about_cache(&sandbox);
     if plugins.is_empty() {
         let reasons: Vec<String> = refused.iter().map(|r| format!("{}: {}", r.plugin, r.reason)).collect();
         let _ = audit_log.finish();

@@ -25,7 +25,7 @@ use fwctl_run::runner;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::source::{DeviceSource, SourceChoice};
 
-use self::args::{CacheArgs, Cli, Command, LimitArgs, ManifestAction, PolicyArgs, RunArgs, SignatureArgs, SourceArgs, StoreArgs};
+use self::args::{CacheArgs, Cli, Command, LimitArgs, ManifestAction, PolicyArgs, RpcArgs, RunArgs, SignatureArgs, SourceArgs, StoreArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,16 +43,7 @@ fn main() -> ExitCode {
                     output,
                 },
         }) => set_manifest(&plugin, &manifest, output.as_deref()),
-        Some(Command::Rpc {
-            device,
-            scope,
-            request,
-            out_len,
-            allow_taint,
-            audit,
-            source,
-            json,
-        }) => rpc(&device, &scope, &request, out_len, allow_taint, audit, &source, json),
+        Some(Command::Rpc(args)) => rpc(&args),
         Some(Command::Pull { reference, update, store, audit }) => open_audit(audit)
             .and_then(|log| distribute::pull(&reference, update, &store, &log)),
         Some(Command::Push { plugin, reference }) => distribute::push(&plugin, &reference),
@@ -86,12 +77,36 @@ fn cache_dir(args: &CacheArgs) -> Option<PathBuf> {
     args.cache_dir.clone().or_else(default_cache_dir)
 }
 
-/// `$FWCTL_RUN_CACHE_DIR`, else `$XDG_CACHE_HOME/fwctl-run`, else `~/.cache/fwctl-run`.
+/// `$FWCTL_RUN_CACHE_DIR`, else for root [`SYSTEM_CACHE_DIR`], else
+/// `$XDG_CACHE_HOME/fwctl-run`, else `~/.cache/fwctl-run`.
+///
+/// A privileged process (root, or set-uid) derives nothing from `HOME` or `XDG_*`: under
+/// `sudo -E` those name the invoking user's directories. Whatever the path, the cache
+/// itself refuses a directory another user owns or can write.
 fn default_cache_dir() -> Option<PathBuf> {
-    std::env::var_os("FWCTL_RUN_CACHE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("fwctl-run")))
+    if let Some(dir) = std::env::var_os("FWCTL_RUN_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let (euid, uid) = (nix::unistd::geteuid(), nix::unistd::getuid());
+    if euid.is_root() {
+        return Some(PathBuf::from(SYSTEM_CACHE_DIR));
+    }
+    if euid != uid {
+        return None;
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(|d| PathBuf::from(d).join("fwctl-run"))
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/fwctl-run")))
+}
+
+/// Root's compile cache.
+const SYSTEM_CACHE_DIR: &str = "/var/cache/fwctl-run";
+
+/// Says why the compile cache was not used or what it discarded, if anything.
+fn warn_about_cache(sandbox: &Sandbox) {
+    if let Some(problem) = sandbox.cache_problem() {
+        eprintln!("fwctl-run: warning: {problem}");
+    }
 }
 
 /// A plugin that passed load → verify → grant, ready to compile.
@@ -185,6 +200,7 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
     let prepared = sandbox
         .prepare(&plugin.bytes)
         .with_context(|| plugin.path.display().to_string())?;
+    warn_about_cache(&sandbox);
     let compile = CompileInfo {
         cache: match sandbox.cache_stats() {
             None => "disabled",
@@ -477,6 +493,7 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
         .prepare(&plugin.bytes)
         .map(|_| ())
         .map_err(|e| e.to_string());
+    warn_about_cache(&sandbox);
     let policy = Policy::resolve(policy_args.policy.as_deref())?;
     let trust = TrustStore::resolve(trust_dir)?;
     let signature = check_signature(&plugin, &trust, &policy, false);
@@ -587,21 +604,26 @@ fn describe_writes(writes: &fwctl_run::policy::WriteGrant) -> String {
     }
 }
 
-fn rpc(
-    device: &str,
-    scope: &str,
-    request: &[String],
-    out_len: u32,
-    allow_taint: bool,
-    audit_path: Option<PathBuf>,
-    source: &SourceArgs,
-    json: bool,
-) -> Result<ExitStatus> {
+fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
+    let RpcArgs { device, scope, request, out_len, policy, audit, source, json } = args;
+    let (device, out_len, json) = (device.as_str(), *out_len, *json);
     let scope: Scope = scope.parse().map_err(anyhow::Error::msg)?;
-    // The same rule as for plugins: nothing taints the kernel unless the operator says so.
-    if scope.taints_kernel() && !allow_taint {
-        bail!("scope {scope} taints the kernel; pass --allow-taint to send this RPC anyway");
+    // The same rules as for plugins: nothing taints the kernel unless the policy allows it
+    // on this host and the operator says so for this call.
+    if scope.taints_kernel() {
+        let host_policy = Policy::resolve(policy.policy.as_deref())?;
+        if !host_policy.allow_taint {
+            bail!("scope {scope} taints the kernel, and policy {} sets allow-taint = false", host_policy.origin);
+        }
+        if !policy.allow_taint {
+            bail!("scope {scope} taints the kernel; pass --allow-taint to send this RPC anyway");
+        }
     }
+    // Checked before anything is allocated: the kernel refuses more with EMSGSIZE anyway.
+    if out_len as usize > fwctl_run::devices::uapi::MAX_RPC_LEN {
+        bail!("--out-len {out_len} is above fwctl's {}-byte limit", fwctl_run::devices::uapi::MAX_RPC_LEN);
+    }
+    let audit_path = audit.clone();
     let hex_text: String = request
         .concat()
         .chars()
