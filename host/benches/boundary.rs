@@ -151,7 +151,9 @@ fn audit_records(count: u64) -> Duration {
             response_capacity: 112,
             classification: &classification,
         };
-        trail.record(&device, attempt, outcome, Duration::from_micros(1));
+        // As the host does per RPC: `sent` before the call, the outcome after.
+        let seq = trail.record_sent(&device, attempt);
+        trail.record(&device, attempt, seq, outcome, Duration::from_micros(1));
     }
     started.elapsed()
 }

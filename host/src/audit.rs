@@ -1,13 +1,17 @@
-//! The audit trail: every RPC a plugin attempts, allowed or denied, as one JSON line.
+//! The audit trail: every RPC a plugin attempts, allowed or denied, as JSON lines.
 //!
 //! The log is opened (created, appended to) before any plugin runs, so a run that cannot
-//! write it does not start; it is fsynced when the run ends. Should a write fail
-//! mid-run, later RPCs are denied rather than made off the record.
+//! write it does not start. An RPC the host lets through is written as `sent` *before*
+//! it reaches the device (so it is on the record even if fwctl-run is killed while the
+//! device works), and fsynced first when it changes device state or taints the kernel
+//! (so not even a host crash loses it); its outcome follows as a second line with the
+//! same `seq`, or `abandoned` when the run was cut off mid-call. Should a write fail,
+//! later RPCs are denied rather than made off the record.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -23,7 +27,8 @@ pub const SYSTEM_AUDIT_PATH: &str = "/var/log/fwctl-run/audit.jsonl";
 pub const AUDIT_ENV: &str = "FWCTL_RUN_AUDIT";
 
 /// The default audit log: `$FWCTL_RUN_AUDIT`, else [`SYSTEM_AUDIT_PATH`] for root, else
-/// `$XDG_STATE_HOME/fwctl-run/audit.jsonl` (`~/.local/state/...`).
+/// `$XDG_STATE_HOME/fwctl-run/audit.jsonl` (`~/.local/state/...`). Never a shared
+/// directory such as `$TMPDIR`, where another user could have placed the file first.
 pub fn default_path() -> PathBuf {
     if let Some(path) = std::env::var_os(AUDIT_ENV) {
         return PathBuf::from(path);
@@ -34,7 +39,9 @@ pub fn default_path() -> PathBuf {
     std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(std::env::temp_dir)
+        // No home at all: a relative path in the working directory, which the operator
+        // chose, rather than a world-writable one.
+        .unwrap_or_else(|| PathBuf::from(".local/state"))
         .join("fwctl-run/audit.jsonl")
 }
 
@@ -52,8 +59,16 @@ pub struct AuditError {
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
-    file: Mutex<File>,
+    file: Mutex<Appender>,
     broken: AtomicBool,
+    next_seq: AtomicU64,
+}
+
+/// The file, and whether the next line must first end a line a failed write left torn.
+#[derive(Debug)]
+struct Appender {
+    file: File,
+    torn: bool,
 }
 
 impl AuditLog {
@@ -66,15 +81,32 @@ impl AuditLog {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(fail)?;
         }
-        let file = OpenOptions::new()
+        // A symlink is followed only when it belongs to this user or root: one another
+        // user planted would point the record wherever they like.
+        if let Ok(meta) = std::fs::symlink_metadata(path)
+            && meta.file_type().is_symlink()
+        {
+            use std::os::unix::fs::MetadataExt;
+            let euid = nix::unistd::geteuid().as_raw();
+            if meta.uid() != euid && meta.uid() != 0 {
+                return Err(fail(std::io::Error::other(format!(
+                    "it is a symlink owned by uid {}, not by this user or root",
+                    meta.uid()
+                ))));
+            }
+        }
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
             .open(path)
             .map_err(fail)?;
+        let torn = ends_without_newline(&mut file).map_err(fail)?;
         Ok(Self {
             path: path.to_owned(),
-            file: Mutex::new(file),
+            file: Mutex::new(Appender { file, torn }),
             broken: AtomicBool::new(false),
+            next_seq: AtomicU64::new(0),
         })
     }
 
@@ -88,25 +120,40 @@ impl AuditLog {
         self.broken.load(Ordering::Relaxed)
     }
 
-    /// Appends one record as one line (one `write` call, so lines from concurrent runs
-    /// never interleave).
-    pub fn append(&self, record: &AuditRecord) {
-        self.append_line(record);
+
+    fn append_line(&self, record: &impl Serialize) -> bool {
+        self.append(record, Durability::PageCache)
     }
 
-    fn append_line(&self, record: &impl Serialize) {
+    /// Appends one line; with [`Durability::Disk`], returns only once it is on stable
+    /// storage. `false` when it could not be written (the log is then broken).
+    fn append(&self, record: &impl Serialize, durability: Durability) -> bool {
         let mut line = serde_json::to_vec(record).unwrap_or_default();
         line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        if file.write_all(&line).is_err() {
-            self.broken.store(true, Ordering::Relaxed);
+        let mut appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        if appender.torn {
+            // A write that failed part-way (a full volume) left half a line: end it, so
+            // this record is not glued onto it.
+            line.insert(0, b'\n');
         }
+        let written = appender.file.write_all(&line).and_then(|()| match durability {
+            Durability::Disk => appender.file.sync_data(),
+            Durability::PageCache => Ok(()),
+        });
+        match written {
+            Ok(()) => appender.torn = false,
+            Err(_) => {
+                appender.torn = true;
+                self.broken.store(true, Ordering::Relaxed);
+            }
+        }
+        !appender.torn
     }
 
     /// Flushes to stable storage; reports a write that failed during the run.
     pub fn finish(&self) -> Result<(), AuditError> {
-        let file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        file.sync_all().map_err(|source| AuditError {
+        let appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        appender.file.sync_all().map_err(|source| AuditError {
             path: self.path.clone(),
             source,
         })?;
@@ -120,6 +167,26 @@ impl AuditLog {
         }
         Ok(())
     }
+}
+
+/// Whether a line must be on stable storage before the caller goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Durability {
+    PageCache,
+    Disk,
+}
+
+/// Whether a non-empty file's last byte is not a newline (a line left torn).
+fn ends_without_newline(file: &mut File) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
 }
 
 /// Who made the calls.
@@ -170,6 +237,11 @@ pub enum Outcome {
     },
     /// The device was removed.
     Gone,
+    /// Written before the RPC reaches the device; its outcome follows with the same `seq`.
+    Sent,
+    /// The run was cut off (deadline, abort) while the device had the RPC: it may have
+    /// acted on it, but no answer was taken.
+    Abandoned,
 }
 
 /// One RPC attempt, as the plugin made it and the host classified it.
@@ -190,6 +262,9 @@ pub struct Attempt<'a> {
 pub struct AuditRecord<'a> {
     /// RFC 3339, UTC, microseconds.
     pub time: String,
+    /// Pairs an RPC's `sent` line with its outcome (unique within one process's log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// Who.
     pub plugin: &'a PluginIdentity,
     /// fwctl node name.
@@ -259,11 +334,36 @@ impl AuditTrail {
         self.log.append_line(&line);
     }
 
-    /// Records one attempt.
-    pub fn record(&self, device: &DeviceDescriptor, attempt: Attempt<'_>, outcome: Outcome, duration: Duration) {
+    /// Records that an admitted RPC is about to reach the device and returns its `seq`,
+    /// or `None` when the record could not be written, in which case the RPC must not be
+    /// sent. A state-changing or tainting RPC is on stable storage before this returns.
+    pub fn record_sent(&self, device: &DeviceDescriptor, attempt: Attempt<'_>) -> Option<u64> {
+        let seq = self.log.next_seq.fetch_add(1, Ordering::Relaxed);
+        let durable = attempt.classification.changes_state() || attempt.scope.taints_kernel();
+        let durability = if durable { Durability::Disk } else { Durability::PageCache };
+        let record = self.build(device, attempt, Some(seq), Outcome::Sent, Duration::ZERO);
+        self.log.append(&record, durability).then_some(seq)
+    }
+
+    /// Records one attempt's outcome (`seq` from [`Self::record_sent`] for one that was
+    /// sent, `None` for one refused before it).
+    pub fn record(&self, device: &DeviceDescriptor, attempt: Attempt<'_>, seq: Option<u64>, outcome: Outcome, duration: Duration) {
+        let record = self.build(device, attempt, seq, outcome, duration);
+        self.log.append_line(&record);
+    }
+
+    fn build<'a>(
+        &'a self,
+        device: &'a DeviceDescriptor,
+        attempt: Attempt<'a>,
+        seq: Option<u64>,
+        outcome: Outcome,
+        duration: Duration,
+    ) -> AuditRecord<'a> {
         let Attempt { scope, request, response_capacity, classification } = attempt;
         let mut record = AuditRecord {
             time: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            seq,
             plugin: &self.plugin,
             device: &device.name,
             parent: &device.parent,
@@ -296,7 +396,7 @@ impl AuditTrail {
             }
             DeviceKind::Bnxt | DeviceKind::Pds => {}
         }
-        self.log.append(&record);
+        record
     }
 }
 
@@ -362,10 +462,11 @@ mod tests {
         let read = fwctl_proto::effect::classify_mlx5(&mgir);
         let attempt =
             Attempt { scope: Scope::DebugReadOnly, request: &mgir, response_capacity: 16, classification: &read };
-        trail.record(&device(DeviceKind::Mlx5), attempt, outcome, Duration::from_micros(7));
+        let seq = trail.record_sent(&device(DeviceKind::Mlx5), attempt);
+        trail.record(&device(DeviceKind::Mlx5), attempt, seq, outcome, Duration::from_micros(7));
         let short = fwctl_proto::effect::classify_mlx5(&[1, 2]);
         let attempt = Attempt { scope: Scope::DebugWrite, request: &[1, 2], response_capacity: 8, classification: &short };
-        trail.record(&device(DeviceKind::Mlx5), attempt, Outcome::Denied { reason: "no".into() }, Duration::ZERO);
+        trail.record(&device(DeviceKind::Mlx5), attempt, None, Outcome::Denied { reason: "no".into() }, Duration::ZERO);
         log.finish().unwrap();
 
         let text = std::fs::read_to_string(&path).unwrap();
@@ -373,7 +474,10 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3, "sent, its outcome, a denial");
+        assert_eq!((lines[0]["outcome"].as_str(), lines[0]["seq"].as_u64()), (Some("sent"), Some(0)));
+        assert_eq!(lines[1]["seq"], 0, "the outcome pairs with its `sent` line");
+        let lines = &lines[1..];
         let first = &lines[0];
         assert_eq!(
             (first["opcode"].as_str(), first["register"].as_str()),
@@ -395,6 +499,49 @@ mod tests {
             (Some("denied"), Some("no"))
         );
         assert_eq!(lines[1]["opcode"], serde_json::Value::Null);
+        assert_eq!(lines[1].get("seq"), None, "a denial was never sent");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ended_before_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        // What a write cut short by a full volume leaves behind.
+        std::fs::write(&path, "{\"time\":\"2026-11-30T00:00:00Z\",\"outco").unwrap();
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let plugin = PluginIdentity { name: "p".into(), version: "1".into(), sha256: String::new(), signer: None };
+        AuditTrail::new(log.clone(), plugin).record_refusal("why");
+        log.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(last["reason"], "why", "a whole line of its own: {text}");
+    }
+
+    #[test]
+    fn a_symlink_another_user_planted_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        let link = dir.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        // This user's own symlink is theirs to point where they like.
+        AuditLog::open(&link).unwrap();
+        assert!(target.exists());
+        std::fs::remove_file(&target).unwrap();
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("a symlink owned by another user needs root to make; checked where the suite runs as root");
+            return;
+        }
+        nix::unistd::fchownat(
+            nix::fcntl::AT_FDCWD,
+            &link,
+            Some(nix::unistd::Uid::from_raw(65534)),
+            None,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .unwrap();
+        let err = AuditLog::open(&link).unwrap_err().to_string();
+        assert!(err.contains("symlink owned by uid 65534"), "{err}");
+        assert!(!target.exists());
     }
 
     #[test]

@@ -243,3 +243,122 @@ fn a_device_that_stops_answering_is_cut_off_at_the_deadline() {
     assert_eq!(run["kind"], "timeout", "{run:#}");
     assert!(run["cause"].as_str().unwrap().contains("deadline of 300 ms"));
 }
+
+/// Runs fwctl-run to the end and returns its output and its peak resident set (VmHWM,
+/// sampled until it exits), in bytes.
+fn run_measuring_peak_rss(args: &[&str]) -> (std::process::Output, u64) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .args(args)
+        .env("FWCTL_RUN_PLUGIN_PATH", crate::common::plugin_dir())
+        .env("FWCTL_RUN_CACHE_DIR", crate::common::cache_dir())
+        .env("FWCTL_RUN_AUDIT", crate::common::audit_log())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running fwctl-run");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    // The pipes are drained by wait_with_output at the end; a report this small fits in
+    // them meanwhile.
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(text) = std::fs::read_to_string(&status)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kib << 10);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    (child.wait_with_output().unwrap(), peak)
+}
+
+#[test]
+fn a_plugin_cannot_make_the_host_hold_its_reports_beyond_a_budget() {
+    // 48 log lines of 32 MiB from a plugin with 64 MiB of memory: kept, 1.5 GiB.
+    let (output, peak) = run_measuring_peak_rss(&["hostile.wasm", "--sim", "--json", "--", "log-bomb", "only=fwctl1"]);
+    let report = json(&output);
+    let run = device_run(&report, "fwctl1");
+    assert_eq!(run["kind"], "report-limit", "{run:#}");
+    assert!(run["cause"].as_str().unwrap().contains("bytes of text the host keeps for a run"), "{run:#}");
+    // The other devices' runs are whole.
+    for other in ["fwctl0", "fwctl2"] {
+        assert_eq!(device_run(&report, other)["status"], "completed");
+    }
+    // The plugin's 32 MiB line exists twice at most (its memory, the host's copy being
+    // refused); nothing accumulates.
+    assert!(peak > 0 && peak < 400 << 20, "peak RSS {} MiB", peak >> 20);
+}
+
+/// A profile whose first ConnectX takes `delay_ms` to answer each RPC.
+fn slow_profile(dir: &std::path::Path, delay_ms: u64) -> String {
+    let profiles = crate::common::workspace_root().join("devices/profiles");
+    let slow = std::fs::read_to_string(profiles.join("connectx7-healthy.toml"))
+        .unwrap()
+        .replacen("[[device]]", &format!("[[device]]\nfaults = {{ rpc_delay_ms = {delay_ms} }}"), 1);
+    let path = dir.join("slow.toml");
+    std::fs::write(&path, slow).unwrap();
+    format!("--sim={}", path.display())
+}
+
+fn audit_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each audit line is JSON"))
+        .collect()
+}
+
+#[test]
+fn an_rpc_cut_off_at_the_deadline_is_on_the_record_as_sent_then_abandoned() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = slow_profile(dir.path(), 5000);
+    let audit = dir.path().join("audit.jsonl");
+    let output = fwctl_run(&[
+        "hostile.wasm",
+        &sim,
+        "--device",
+        "fwctl0",
+        "--timeout",
+        "300",
+        "--audit",
+        audit.to_str().unwrap(),
+        "--json",
+        "--",
+        "short-buffer",
+    ]);
+    assert_eq!(device_run(&json(&output), "fwctl0")["kind"], "timeout");
+    let lines = audit_lines(&audit);
+    let outcomes: Vec<&str> = lines.iter().map(|l| l["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["sent", "abandoned"], "{lines:#?}");
+    assert_eq!(lines[0]["seq"], lines[1]["seq"]);
+    assert_eq!(lines[1]["opcode"], "0x010a");
+}
+
+#[test]
+fn an_rpc_in_flight_when_fwctl_run_is_killed_is_already_on_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = slow_profile(dir.path(), 10_000);
+    let audit = dir.path().join("audit.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .args(["hostile.wasm", &sim, "--device", "fwctl0", "--audit", audit.to_str().unwrap(), "--", "short-buffer"])
+        .env("FWCTL_RUN_PLUGIN_PATH", plugin_dir())
+        .env("FWCTL_RUN_CACHE_DIR", crate::common::cache_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the RPC has been handed to the (slow) device, then SIGKILL: nothing of
+    // fwctl-run runs after that.
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&audit).unwrap_or_default().contains("\"sent\"") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "no RPC was sent");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lines = audit_lines(&audit);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!((lines[0]["outcome"].as_str(), lines[0]["opcode"].as_str()), (Some("sent"), Some("0x010a")));
+}

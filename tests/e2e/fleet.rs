@@ -114,15 +114,21 @@ fn a_check_that_times_out_or_loses_its_device_fails_alone() {
     assert!(count("ok") > 0 && count("gone") > 0 && count("timeout") > 0, "{:?}", report["summary"]);
     assert_eq!(report["summary"]["failed"].as_u64().unwrap() as usize, count("gone") + count("timeout"));
 
-    // Every RPC of every device is on the record, one line each, the failed ones too;
-    // an RPC still in the firmware when the deadline struck has no answer to record.
+    // Every RPC of every device is on the record: `sent` before it reached the device,
+    // then its outcome, the failed ones too; one still in the firmware when the deadline
+    // struck ends as `abandoned`.
     let audit: Vec<Value> = std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     for result in results {
         let device = result["device"]["name"].as_str().unwrap();
-        let lines = audit.iter().filter(|l| l["device"] == device).count() as u64;
-        let rpcs = result["rpcs"].as_u64().unwrap();
-        let expected = if result["status"] == "timeout" { rpcs - 1..=rpcs } else { rpcs..=rpcs };
-        assert!(expected.contains(&lines), "{lines} audit lines of {device}: {result}");
+        let of_device: Vec<&Value> = audit.iter().filter(|l| l["device"] == device).collect();
+        let outcomes = of_device.iter().filter(|l| l["outcome"] != "sent").count() as u64;
+        assert_eq!(outcomes, result["rpcs"].as_u64().unwrap(), "audit lines of {device}: {result}");
+        for sent in of_device.iter().filter(|l| l["outcome"] == "sent") {
+            assert!(of_device.iter().any(|l| l["seq"] == sent["seq"] && l["outcome"] != "sent"), "{sent:#}");
+        }
+        if result["status"] == "timeout" {
+            assert!(of_device.iter().any(|l| l["outcome"] == "abandoned"), "{of_device:#?}");
+        }
     }
 }
 

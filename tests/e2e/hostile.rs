@@ -223,8 +223,10 @@ fn unbounded_recursion_hits_the_stack_limit() {
 fn allowed_calls_are_on_the_record_with_their_answer() {
     let (code, run, audit) = hostile("fwctl1", "short-buffer", &[]);
     assert_eq!(code, Some(0), "{run:#}");
-    assert_eq!(audit.len(), 1);
-    let line = &audit[0];
+    // `sent` before the device had it, the answer after, paired by `seq`.
+    assert_eq!(audit.len(), 2, "{audit:#?}");
+    assert_eq!((audit[0]["outcome"].as_str(), &audit[0]["seq"]), (Some("sent"), &audit[1]["seq"]));
+    let line = &audit[1];
     assert_eq!(
         (
             line["outcome"].as_str(),
@@ -407,7 +409,9 @@ fn a_configuration_scope_setter_is_a_write_that_a_read_only_grant_refuses() {
         &["--policy", policy.to_str().unwrap()],
     );
     assert_ne!(run["findings"][0]["code"], "hostile.rpc.not-granted", "{run:#}");
-    assert_eq!((audit[0]["outcome"].as_str(), audit[0]["effect"].as_str()), (Some("ok"), Some("write")), "{:#}", audit[0]);
+    // On the record before it was sent (a write: on disk first), then with its answer.
+    assert_eq!((audit[0]["outcome"].as_str(), audit[0]["effect"].as_str()), (Some("sent"), Some("write")), "{:#}", audit[0]);
+    assert_eq!((audit[1]["outcome"].as_str(), audit[1]["effect"].as_str()), (Some("ok"), Some("write")), "{:#}", audit[1]);
 }
 
 #[test]
@@ -431,7 +435,7 @@ fn a_counter_read_with_its_clear_bit_is_a_write() {
     let plain = format!("{header}00000000{rest}");
     let (_, run, audit) = hostile_plugin(&open, "fwctl1", &["send", "debug-read-only", &plain], &[]);
     assert_eq!(run["findings"][0]["code"], "hostile.rpc.ok", "{run:#}");
-    assert_eq!((audit[0]["outcome"].as_str(), audit[0]["effect"].as_str()), (Some("ok"), Some("read")));
+    assert_eq!((audit[1]["outcome"].as_str(), audit[1]["effect"].as_str()), (Some("ok"), Some("read")));
 }
 
 #[test]
@@ -538,5 +542,22 @@ fn a_privileged_run_derives_no_cache_directory_from_an_inherited_home() {
     } else {
         // An unprivileged user's own HOME is theirs to use.
         assert!(xdg.join("fwctl-run/key").exists());
+    }
+}
+
+#[test]
+fn a_full_audit_volume_refuses_rpcs_but_still_reports_what_ran() {
+    // /dev/full opens for appending and fails every write with ENOSPC.
+    for args in [
+        vec!["mlx5-diag.wasm", "--sim", "--device", "fwctl0", "--json", "--audit", "/dev/full"],
+        vec!["fleet", "mlx5-diag.wasm", "--sim", "--format", "json", "--audit", "/dev/full"],
+    ] {
+        let output = fwctl_run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        let report = json(&output);
+        assert!(stderr(&output).contains("cannot write the audit log /dev/full"), "{}", stderr(&output));
+        // No RPC was made off the record: each was refused because the record failed.
+        let text = report.to_string();
+        assert!(text.contains("the audit log cannot be written, so no RPC may be made"), "{args:?}: {report:#}");
     }
 }

@@ -40,8 +40,12 @@ fn each_fault_fires_exactly_its_finding_and_every_rpc_is_allowed() {
         assert!(run["denials"].as_array().unwrap().is_empty(), "{profile}: the manifest covers every call");
 
         let text = std::fs::read_to_string(&audit).unwrap();
-        for line in text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()) {
+        // Each RPC twice: `sent`, then its answer; every one a read.
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.iter().filter(|l| l["outcome"] == "sent").count() * 2, lines.len(), "{profile}");
+        for line in lines.iter().filter(|l| l["outcome"] != "sent") {
             assert_eq!(line["scope"], "debug-read-only", "{profile}: {line:#}");
+            assert_eq!(line["effect"], "read", "{profile}: mlx5-diag changes nothing: {line:#}");
             assert_eq!((line["outcome"].as_str(), line["status"].as_u64()), (Some("ok"), Some(0)), "{profile}: {line:#}");
             // Register reads only: a write would be op_mod 0.
             if line["opcode"] == "0x0805" {

@@ -96,6 +96,11 @@ pub struct DeviceRequest {
     pub set_features: Vec<String>,
 }
 
+/// The most bytes of `name`, `version` and `vendor`.
+pub const MAX_IDENTITY_BYTES: usize = 128;
+/// The most bytes of `description`.
+pub const MAX_DESCRIPTION_BYTES: usize = 1024;
+
 /// The `set-features` entry that declares every changeable Feature (a provisioning tool
 /// that sets what the operator names).
 pub const ANY_FEATURE: &str = "any";
@@ -159,6 +164,27 @@ impl Manifest {
         }
         if manifest.name.trim().is_empty() {
             return Err(ManifestError::Invalid("field `name` is empty".into()));
+        }
+        // These travel into every audit line and onto operators' terminals: bounded, and
+        // no control characters that could forge lines or move the cursor.
+        for (field, text, limit) in [
+            ("name", &manifest.name, MAX_IDENTITY_BYTES),
+            ("version", &manifest.version, MAX_IDENTITY_BYTES),
+            ("vendor", &manifest.vendor, MAX_IDENTITY_BYTES),
+            ("description", &manifest.description, MAX_DESCRIPTION_BYTES),
+        ] {
+            if text.len() > limit {
+                return Err(ManifestError::Invalid(format!(
+                    "field `{field}` is {} bytes; at most {limit} are allowed",
+                    text.len()
+                )));
+            }
+            if let Some(c) = text.chars().find(|c| c.is_control()) {
+                return Err(ManifestError::Invalid(format!(
+                    "field `{field}` contains the control character {:?}",
+                    c
+                )));
+            }
         }
         if manifest.devices.is_empty() {
             return Err(ManifestError::Invalid(
@@ -288,6 +314,13 @@ mod tests {
         let version = GOOD.replace("manifest-version = 1", "manifest-version = 2");
         let err = Manifest::from_toml(&version).unwrap_err().to_string();
         assert!(err.contains("`manifest-version` is 2"), "{err}");
+
+        let long = GOOD.replace("name = \"diag\"", &format!("name = \"{}\"", "n".repeat(129)));
+        let err = Manifest::from_toml(&long).unwrap_err().to_string();
+        assert!(err.contains("field `name` is 129 bytes; at most 128"), "{err}");
+        let forged = GOOD.replace("vendor = \"Example\"", "vendor = \"Example\\r\\u001b[2K\"");
+        let err = Manifest::from_toml(&forged).unwrap_err().to_string();
+        assert!(err.contains("field `vendor` contains the control character '\\r'"), "{err}");
 
         assert_eq!(Manifest::from_section(None), Err(ManifestError::Missing));
         assert_eq!(

@@ -78,20 +78,21 @@ impl GrantedDevice {
         Ok(())
     }
 
-    /// Writes one attempt to the audit trail, if there is one.
-    fn record(&self, call: &Call<'_>, outcome: Outcome, took: Duration) {
+    /// Writes one attempt's outcome to the audit trail, if there is one.
+    fn record(&self, call: &Call<'_>, seq: Option<u64>, outcome: Outcome, took: Duration) {
         if let Some(trail) = &self.audit {
-            trail.record(
-                &self.descriptor,
-                audit::Attempt {
-                    scope: call.scope,
-                    request: call.request,
-                    response_capacity: call.capacity,
-                    classification: call.classification,
-                },
-                outcome,
-                took,
-            );
+            trail.record(&self.descriptor, call.attempt(), seq, outcome, took);
+        }
+    }
+
+    /// Puts an admitted call on the record before it is sent: `Ok(None)` without a trail,
+    /// `Err` when the record cannot be written (the call must then not be made).
+    fn record_sent(&self, call: &Call<'_>) -> Result<Option<u64>, RpcError> {
+        match &self.audit {
+            None => Ok(None),
+            Some(trail) => trail.record_sent(&self.descriptor, call.attempt()).map(Some).ok_or_else(|| {
+                RpcError::NotGranted("the audit log cannot be written, so no RPC may be made".into())
+            }),
         }
     }
 
@@ -126,6 +127,45 @@ struct Call<'a> {
     request: &'a [u8],
     capacity: usize,
     classification: &'a Classification,
+}
+
+impl Call<'_> {
+    fn attempt(&self) -> audit::Attempt<'_> {
+        audit::Attempt {
+            scope: self.scope,
+            request: self.request,
+            response_capacity: self.capacity,
+            classification: self.classification,
+        }
+    }
+}
+
+/// An RPC handed to the blocking pool: if the run is cut off (deadline, abort) before the
+/// answer comes back, the future holding this is dropped, and the drop puts `abandoned`
+/// on the record next to the `sent` line, since the device may have acted on it.
+struct InFlight {
+    trail: AuditTrail,
+    device: DeviceDescriptor,
+    scope: Scope,
+    request: Vec<u8>,
+    capacity: usize,
+    classification: Classification,
+    seq: u64,
+    answered: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.answered {
+            let call = Call {
+                scope: self.scope,
+                request: &self.request,
+                capacity: self.capacity,
+                classification: &self.classification,
+            };
+            self.trail.record(&self.device, call.attempt(), Some(self.seq), Outcome::Abandoned, Duration::ZERO);
+        }
+    }
 }
 
 /// The WIT form of an errno: the number and its symbolic name.
@@ -216,9 +256,14 @@ impl HostDevice for RunState {
                 RpcError::Kernel(e) => e.name.clone(),
             };
             let call = Call { scope, request: &request, capacity, classification: &classification };
-            granted.record(&call, Outcome::Denied { reason }, Duration::ZERO);
+            granted.record(&call, None, Outcome::Denied { reason }, Duration::ZERO);
             return Ok(Err(refusal));
         }
+        let sent = Call { scope, request: &request, capacity, classification: &classification };
+        let seq = match granted.record_sent(&sent) {
+            Ok(seq) => seq,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         let handle = granted.handle.take().expect("one RPC at a time per store");
         let call = move |mut handle: Box<dyn DeviceHandle>, request: Vec<u8>| {
             let mut response = vec![0u8; capacity];
@@ -229,7 +274,24 @@ impl HostDevice for RunState {
         // A device that answers at once is called in place; one that may wait on firmware
         // goes to the blocking pool, so that the other devices' runs keep going meanwhile.
         let (handle, request, result, response, took) = if handle.may_block() {
-            tokio::task::spawn_blocking(move || call(handle, request)).await?
+            let mut in_flight = match (&granted.audit, seq) {
+                (Some(trail), Some(seq)) => Some(InFlight {
+                    trail: trail.clone(),
+                    device: granted.descriptor.clone(),
+                    scope,
+                    request: request.clone(),
+                    capacity,
+                    classification: classification.clone(),
+                    seq,
+                    answered: false,
+                }),
+                _ => None,
+            };
+            let answer = tokio::task::spawn_blocking(move || call(handle, request)).await?;
+            if let Some(in_flight) = &mut in_flight {
+                in_flight.answered = true;
+            }
+            answer
         } else {
             call(handle, request)
         };
@@ -243,7 +305,7 @@ impl HostDevice for RunState {
             },
         };
         let call = Call { scope, request: &request, capacity, classification: &classification };
-        granted.record(&call, outcome, took);
+        granted.record(&call, seq, outcome, took);
         let answer = granted.answer(result, response);
         self.device_gone |= matches!(answer, Err(RpcError::DeviceGone));
         Ok(answer)

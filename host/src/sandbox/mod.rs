@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostWallClock, WasiCtxBuilder};
 
@@ -25,7 +25,7 @@ use self::bindings::{Plugin, PluginPre};
 use self::compile_cache::{CacheError, CompileCache};
 pub use self::device::GrantedDevice;
 pub use self::limits::{EPOCH_TICK, Limits};
-pub use self::state::RunFailure;
+pub use self::state::{MemoryLimitHit, RunFailure};
 use self::state::RunState;
 use crate::outcome::RunOutput;
 
@@ -314,11 +314,8 @@ impl PreparedPlugin {
         let state = RunState {
             wasi,
             table: ResourceTable::new(),
-            store_limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory_bytes)
-                .trap_on_grow_failure(true)
-                .build(),
             limits,
+            usage: Default::default(),
             rpcs_sent: 0,
             device_gone: false,
             output: RunOutput::default(),
@@ -326,7 +323,7 @@ impl PreparedPlugin {
             stderr: stderr.clone(),
         };
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.store_limits);
+        store.limiter(|state| state);
         let started = Instant::now();
         let timeout = limits.timeout;
         store.epoch_deadline_callback(move |_| {
@@ -374,6 +371,9 @@ impl PreparedPlugin {
 fn classify(error: wasmtime::Error, limits: Limits) -> RunEnd {
     if let Some(failure) = error.downcast_ref::<RunFailure>() {
         return RunEnd::Stopped(failure.clone());
+    }
+    if let Some(MemoryLimitHit(over)) = error.downcast_ref::<MemoryLimitHit>() {
+        return RunEnd::MemoryLimit { limit: over.limit, detail: over.detail.clone() };
     }
     let chain = format!("{error:#}");
     if chain.contains("forcing trap when growing memory")

@@ -3,14 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::fwctl::plugin::report::Host as ReportHost;
 use super::bindings::types;
-use super::limits::Limits;
+use super::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, OverBudget, Usage};
 use crate::metrics::{Metric, MetricKind};
 use crate::outcome::{Finding, LogLevel, LogLine, RunOutput, Severity, Value};
 
@@ -18,8 +17,9 @@ use crate::outcome::{Finding, LogLevel, LogLine, RunOutput, Severity, Value};
 pub struct RunState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
-    pub(crate) store_limits: StoreLimits,
     pub(crate) limits: Limits,
+    /// What the run holds against its limits (memories, tables, retained reports).
+    pub(crate) usage: Usage,
     pub(crate) rpcs_sent: u64,
     /// Set when the device answered ENODEV: it vanished mid-run.
     pub(crate) device_gone: bool,
@@ -44,7 +44,22 @@ pub enum RunFailure {
     RpcBudget { limit: u64 },
     /// The plugin reported more findings, facts and log lines than allowed.
     ReportFlood { limit: usize },
+    /// The plugin reported more bytes of text than the host keeps for a run.
+    ReportBytes { limit: usize, detail: String },
 }
+
+/// A linear memory or table would have grown past the run's memory limit (summed over
+/// all of them); raised from the store's resource limiter as the trap's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryLimitHit(pub OverBudget);
+
+impl fmt::Display for MemoryLimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.detail)
+    }
+}
+
+impl std::error::Error for MemoryLimitHit {}
 
 impl RunFailure {
     /// A short, stable classification for machine output.
@@ -52,7 +67,7 @@ impl RunFailure {
         match self {
             Self::Timeout { .. } => "timeout",
             Self::RpcBudget { .. } => "rpc-budget",
-            Self::ReportFlood { .. } => "report-limit",
+            Self::ReportFlood { .. } | Self::ReportBytes { .. } => "report-limit",
         }
     }
 }
@@ -69,6 +84,9 @@ impl fmt::Display for RunFailure {
             Self::ReportFlood { limit } => {
                 write!(f, "reported more than {limit} findings, facts, metrics and log lines")
             }
+            Self::ReportBytes { limit, detail } => {
+                write!(f, "reported more than the {limit} bytes of text the host keeps for a run ({detail})")
+            }
         }
     }
 }
@@ -76,14 +94,56 @@ impl fmt::Display for RunFailure {
 impl std::error::Error for RunFailure {}
 
 impl RunState {
-    /// Counts one report against the limit; past it the run ends.
-    fn admit_report(&mut self) -> wasmtime::Result<()> {
+    /// Counts one report of `bytes` bytes of text against the limits; past either the
+    /// run ends. Checked before the text is kept, so the host holds at most the budget
+    /// (plus the one string being refused, which the plugin's own memory bounds).
+    fn admit_report(&mut self, bytes: usize) -> wasmtime::Result<()> {
         let reported =
             self.output.findings.len() + self.output.facts.len() + self.output.logs.len() + self.output.metrics.len();
         if reported >= self.limits.reports {
             return Err(RunFailure::ReportFlood { limit: self.limits.reports }.into());
         }
+        self.usage
+            .retain_report(bytes, &self.limits)
+            .map_err(|over| RunFailure::ReportBytes { limit: over.limit, detail: over.detail })?;
         Ok(())
+    }
+}
+
+/// Every memory and table of the run, summed, against the run's memory limit; and how
+/// many instances, memories and tables it may create at all.
+impl wasmtime::ResourceLimiter for RunState {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.usage.grow_memory(current, desired, &self.limits).map_err(MemoryLimitHit)?;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.usage.grow_table(current, desired, &self.limits).map_err(MemoryLimitHit)?;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+}
+
+fn field_bytes(field: &types::Field) -> usize {
+    field.key.len() + value_bytes(&field.value)
+}
+
+fn value_bytes(value: &types::Value) -> usize {
+    match value {
+        types::Value::Text(text) => text.len(),
+        _ => 8,
     }
 }
 
@@ -118,7 +178,8 @@ impl RunState {
 
 impl ReportHost for RunState {
     fn add_finding(&mut self, finding: types::Finding) -> wasmtime::Result<()> {
-        self.admit_report()?;
+        let bytes = finding.code.len() + finding.summary.len() + finding.detail.iter().map(field_bytes).sum::<usize>();
+        self.admit_report(bytes)?;
         self.output.findings.push(Finding {
             severity: severity(finding.severity),
             code: finding.code,
@@ -129,13 +190,14 @@ impl ReportHost for RunState {
     }
 
     fn set_fact(&mut self, fact: types::Field) -> wasmtime::Result<()> {
-        self.admit_report()?;
+        self.admit_report(field_bytes(&fact))?;
         self.output.facts.insert(fact.key, value(fact.value));
         Ok(())
     }
 
     fn add_metric(&mut self, metric: types::Metric) -> wasmtime::Result<Result<(), String>> {
-        self.admit_report()?;
+        let labels: usize = metric.labels.iter().map(|l| l.name.len() + l.value.len()).sum();
+        self.admit_report(metric.name.len() + metric.unit.len() + metric.help.len() + labels + 8)?;
         let metric = Metric {
             name: metric.name,
             unit: metric.unit,
@@ -157,7 +219,7 @@ impl ReportHost for RunState {
     }
 
     fn log(&mut self, level: types::LogLevel, message: String) -> wasmtime::Result<()> {
-        self.admit_report()?;
+        self.admit_report(message.len())?;
         let level = match level {
             types::LogLevel::Debug => LogLevel::Debug,
             types::LogLevel::Info => LogLevel::Info,

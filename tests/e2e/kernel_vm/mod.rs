@@ -71,11 +71,13 @@ struct CrossCheck {
 }
 
 impl CrossCheck {
-    fn args(&self, source: &str) -> Vec<String> {
+    /// The `fwctl-run rpc` arguments against `source`; a tainting scope runs under
+    /// `taint_policy` (a policy file that allows tainting, where the command runs).
+    fn args(&self, source: &str, taint_policy: &str) -> Vec<String> {
         let out_len = self.out_len.to_string();
         let mut args = vec!["rpc", NODE, source, "--json", "--scope", self.scope, "--out-len", &out_len];
         if self.scope.starts_with("debug-write") {
-            args.push("--allow-taint");
+            args.extend_from_slice(&["--policy", taint_policy, "--allow-taint"]);
         }
         args.push(&self.request);
         args.into_iter().map(String::from).collect()
@@ -119,6 +121,9 @@ fn cross_checks_that_write() -> Vec<CrossCheck> {
     ]
 }
 
+/// Where the guest keeps [`PROVISIONING_POLICY`].
+const GUEST_POLICY: &str = "/etc/provisioning-policy.toml";
+
 /// A policy that lets unsigned plugins provision CXL devices, tainting scopes included.
 const PROVISIONING_POLICY: &str =
     "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\nwrites = [\"cxl\"]\n";
@@ -133,7 +138,7 @@ fn cxl_test_scenario(checks_before: &[CrossCheck], checks_writing: &[CrossCheck]
     let step = |s: &mut Scenario, name: &str, args: Vec<String>| {
         s.step(name, &args);
     };
-    s.file("/etc/provisioning-policy.toml", PROVISIONING_POLICY);
+    s.file(GUEST_POLICY, PROVISIONING_POLICY);
     // Without udev nothing loads the mock's memdev driver, so both are loaded by hand;
     // the memdevs then probe asynchronously.
     s.step("load-cxl-test", &["modprobe", "cxl_test"]);
@@ -145,7 +150,7 @@ fn cxl_test_scenario(checks_before: &[CrossCheck], checks_writing: &[CrossCheck]
     s.step("taint-at-start", &["cat", "/proc/sys/kernel/tainted"]);
     for check in checks_before {
         let mut args = vec!["fwctl-run".to_string()];
-        args.extend(check.args("--kernel"));
+        args.extend(check.args("--kernel", GUEST_POLICY));
         step(&mut s, check.step, args);
     }
     s.step("taint-after-read-only-rpcs", &["cat", "/proc/sys/kernel/tainted"]);
@@ -161,7 +166,7 @@ fn cxl_test_scenario(checks_before: &[CrossCheck], checks_writing: &[CrossCheck]
     step(
         &mut s,
         "plugin-set",
-        run(&["--policy", "/etc/provisioning-policy.toml", "--allow-taint", "--", "set", "cxl-test", "u32:0xabcdabcd"]),
+        run(&["--policy", GUEST_POLICY, "--allow-taint", "--", "set", "cxl-test", "u32:0xabcdabcd"]),
     );
     step(&mut s, "plugin-get-after-set", run(&["--", "get", "cxl-test"]));
     s.step("taint-after-set", &["cat", "/proc/sys/kernel/tainted"]);
@@ -170,7 +175,7 @@ fn cxl_test_scenario(checks_before: &[CrossCheck], checks_writing: &[CrossCheck]
     s.step("raw-set-at-read-only", &["fwctl-run", "rpc", NODE, "--kernel", "--scope", "debug-read-only", &raw_set]);
     for check in checks_writing {
         let mut args = vec!["fwctl-run".to_string()];
-        args.extend(check.args("--kernel"));
+        args.extend(check.args("--kernel", GUEST_POLICY));
         step(&mut s, check.step, args);
         if check.step == "xc-set-full" {
             // ndctl: the value written at debug-write-full reads back.
@@ -284,7 +289,9 @@ fn check_plugin_and_taint(vm: &Boot) {
 fn check_cross_checks(vm: &Boot, checks: &[CrossCheck]) {
     for check in checks {
         let kernel = vm.step(check.step);
-        let args = check.args("--sim=cxl-test-mock");
+        let policy = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(policy.path(), PROVISIONING_POLICY).unwrap();
+        let args = check.args("--sim=cxl-test-mock", policy.path().to_str().unwrap());
         let simulated = fwctl_run(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let sim_rc = simulated.status.code().unwrap_or(-1);
         assert_eq!(
@@ -351,9 +358,14 @@ fn check_audit(vm: &Boot) {
     let audit = &vm.expect_rc("audit", 0).output;
     let records: Vec<serde_json::Value> =
         audit.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l}: {e}"))).collect();
+    // Outcomes only: a sent RPC also has its `sent` line, written before the kernel had it.
     let sets = |who: &str| -> Vec<&serde_json::Value> {
-        records.iter().filter(|r| r["plugin"]["name"] == who && r["opcode"] == "0x0502").collect()
+        records.iter().filter(|r| r["plugin"]["name"] == who && r["opcode"] == "0x0502" && r["outcome"] != "sent").collect()
     };
+    assert!(
+        records.iter().any(|r| r["plugin"]["name"] == "cxl-features" && r["opcode"] == "0x0502" && r["outcome"] == "sent"),
+        "the granted Set Feature was on the record before it was sent"
+    );
     // The plugin tried two Set Features: the first was denied by the host (it never
     // reached the kernel: nothing tainted then), the second, granted, the kernel took.
     let plugin_sets = sets("cxl-features");

@@ -29,7 +29,7 @@ pub fn run(args: FleetArgs) -> Result<ExitStatus> {
     let streaming = args.format == FleetFormat::Jsonl;
     // JSON lines need nothing kept: each result is written as it ends.
     let retain = args.format != FleetFormat::Jsonl || args.textfile.is_some();
-    let report = execute(&args.common, None, true, retain, |result| {
+    let (report, audited) = execute(&args.common, None, true, retain, |result| {
         if streaming {
             let mut out = stdout.lock();
             let _ = writeln!(out, "{}", report::result_line(result));
@@ -49,6 +49,11 @@ pub fn run(args: FleetArgs) -> Result<ExitStatus> {
     if args.format != FleetFormat::Human && std::io::stderr().is_terminal() {
         eprintln!("{}", report.summary.line());
     }
+    // The results were shown whatever the record's fate; its failure decides the status.
+    if let Err(error) = audited {
+        eprintln!("fwctl-run: error: {error}");
+        return Ok(ExitStatus::CouldNotRun);
+    }
     Ok(report.exit)
 }
 
@@ -61,7 +66,8 @@ pub fn npd(args: NpdArgs) -> Result<ExitStatus> {
     };
     let max = usize::from(args.max_output);
     let verdict = match execute(&args.common, Some(args.deadline), false, true, |_| {}) {
-        Ok(report) => npd::verdict(&report.results, &report.summary, min_severity, max),
+        Ok((_, Err(audit))) => npd::Verdict::unknown(&format!("fwctl-run: {audit}"), max),
+        Ok((report, Ok(()))) => npd::verdict(&report.results, &report.summary, min_severity, max),
         Err(error) => npd::Verdict::unknown(&format!("fwctl-run: {error:#}"), max),
     };
     println!("{}", verdict.line);
@@ -77,10 +83,9 @@ fn execute(
     show_progress: bool,
     retain: bool,
     mut on_result: impl FnMut(&FleetResult),
-) -> Result<FleetReport> {
+) -> Result<(FleetReport, Result<(), fwctl_run::audit::AuditError>)> {
     let started = std::time::Instant::now();
-    // First of all, before any thread is started (the compile cache's, the epoch
-    // ticker, the runtime's): they inherit the blocked signal mask.
+    // First of all, before any thread is started (the epoch ticker, the runtime's): they inherit the blocked signal mask.
     let (stop_sender, stop) = watch::channel(Stop::Running);
     let stop_sender_for_deadline = stop_sender.clone();
     forward_stop_signals(stop_sender);
@@ -198,9 +203,9 @@ fn execute(
     // A device that never answered still holds a blocking thread in its ioctl; its check
     // is already reported as timed out, so do not wait for it on the way out.
     runtime.shutdown_background();
-    audit_log.finish()?;
+    let audited = audit_log.finish();
 
-    Ok(FleetReport::new(source.info, plugin_refs, refused, outcome.results, outcome.summary))
+    Ok((FleetReport::new(source.info, plugin_refs, refused, outcome.results, outcome.summary), audited))
 }
 
 /// The report's metric families. The last-success time is now when every device was

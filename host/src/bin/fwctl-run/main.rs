@@ -222,7 +222,9 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
     // A device that never answered still holds a blocking thread in its ioctl; its run is
     // already reported as timed out, so do not wait for it on the way out.
     runtime.shutdown_background();
-    audit_log.finish()?;
+    // The report is shown even when the record failed: what ran is exactly what an
+    // operator needs to see then; the failure decides the exit status.
+    let audited = audit_log.finish();
 
     let summary = PluginSummary {
         name: plugin.manifest.name.clone(),
@@ -236,6 +238,10 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
         println!("{}", report.to_json());
     } else {
         print!("{}", report::render_run(&report, args.verbose));
+    }
+    if let Err(error) = audited {
+        eprintln!("fwctl-run: error: {error}");
+        return Ok(ExitStatus::CouldNotRun);
     }
     Ok(report.exit)
 }
@@ -664,6 +670,18 @@ fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
             info.device_type
         );
     }
+    let classification = fwctl_run::policy::classify(descriptor.kind, &input);
+    let attempt = audit::Attempt {
+        scope,
+        request: &input,
+        response_capacity: out_len as usize,
+        classification: &classification,
+    };
+    // On the record before it reaches the device, as for plugins.
+    let Some(seq) = trail.record_sent(descriptor, attempt) else {
+        let _ = audit_log.finish();
+        bail!("cannot write the audit log {}, so the RPC was not sent", audit_log.path().display());
+    };
     let mut response = vec![0u8; out_len as usize];
     let started = std::time::Instant::now();
     let result = handle.rpc(scope.raw(), &input, &mut response);
@@ -674,14 +692,7 @@ fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
             errno: format!("{errno:?}"),
         },
     };
-    let classification = fwctl_run::policy::classify(descriptor.kind, &input);
-    let attempt = audit::Attempt {
-        scope,
-        request: &input,
-        response_capacity: out_len as usize,
-        classification: &classification,
-    };
-    trail.record(descriptor, attempt, outcome, started.elapsed());
+    trail.record(descriptor, attempt, Some(seq), outcome, started.elapsed());
     audit_log.finish()?;
     match result {
         Ok(length) => {

@@ -121,6 +121,13 @@ impl Guest for Hostile {
             "report-flood" => loop {
                 report::log(LogLevel::Info, "again");
             },
+            // Few reports, each huge: 48 log lines of 32 MiB (1.5 GiB if the host kept them).
+            "log-bomb" => {
+                let line = "x".repeat(32 << 20);
+                for _ in 0..48 {
+                    report::log(LogLevel::Info, &line);
+                }
+            }
             "escalate" => report_rpc("escalate", rpc(Scope::DebugWriteFull, 112)),
             "opcode" => report_rpc(
                 "opcode",
