@@ -127,7 +127,7 @@ fn the_npd_rule_runs_within_its_timeout_and_its_arguments_work() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "OK: 4 fwctl devices healthy\n");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "OK: 4 simulated fwctl devices healthy\n");
 }
 
 /// Runs the playbook against this machine with `fwctl_run_args`.

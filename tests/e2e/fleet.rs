@@ -263,3 +263,20 @@ fn without_plugins_for_the_hosts_devices_the_fleet_says_where_it_looked() {
         "{said}"
     );
 }
+
+#[test]
+fn without_sim_monitoring_never_reports_simulated_devices() {
+    // This machine may have no fwctl devices at all: then the answer is "none", never
+    // an invented fleet passed off as hardware.
+    let output = fwctl_run(&["fleet", &mlx5_diag(), "--format", "json"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+    let results = report["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| r["device"]["simulated"] == false), "{report:#}");
+    let npd = fwctl_run(&["npd", &mlx5_diag()]);
+    let line = stdout(&npd);
+    assert!(!line.contains("simulated"), "{line}");
+    if results.is_empty() {
+        assert!(line.contains("no-fwctl-devices-found"), "{line}");
+        assert_eq!(npd.status.code(), Some(2), "NPD's Unknown: {line}");
+    }
+}

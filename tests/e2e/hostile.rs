@@ -561,3 +561,17 @@ fn a_full_audit_volume_refuses_rpcs_but_still_reports_what_ran() {
         assert!(text.contains("the audit log cannot be written, so no RPC may be made"), "{args:?}: {report:#}");
     }
 }
+
+#[test]
+fn a_finding_code_that_is_not_an_identifier_ends_the_run_and_forges_nothing() {
+    let (code, run, _) = hostile("fwctl1", "forged-code", &[]);
+    assert_eq!(code, Some(2), "{run:#}");
+    assert_eq!(run["kind"], "report-limit", "{run:#}");
+    assert!(run["cause"].as_str().unwrap().contains("not an identifier"), "{run:#}");
+    assert!(run["findings"].as_array().unwrap().is_empty(), "the forged code was not kept: {run:#}");
+    // NPD still gets exactly one line.
+    let output = fwctl_run(&["npd", "hostile.wasm", "--sim", "--", "forged-code", "only=fwctl1"]);
+    let text = crate::common::stdout(&output);
+    assert_eq!(text.lines().count(), 1, "{text:?}");
+    assert!(text.ends_with("(simulated)\n"), "{text:?}");
+}

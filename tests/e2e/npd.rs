@@ -23,7 +23,8 @@ fn npd(args: &[&str]) -> (Option<i32>, String) {
 fn a_healthy_host_is_ok() {
     let (code, line) = npd(&["--sim-fleet", "5:connectx7-healthy,cxl-type3"]);
     assert_eq!(code, Some(0));
-    assert_eq!(line, "OK: 5 fwctl devices healthy");
+    // Simulated devices are never passed off as hardware.
+    assert_eq!(line, "OK: 5 simulated fwctl devices healthy");
 }
 
 #[test]
@@ -54,7 +55,7 @@ fn a_vanished_device_is_a_problem_and_a_slow_one_is_unknown_within_the_deadline(
     std::fs::write(&gone, format!("{healthy}\n[device.faults]\nvanish_after_rpcs = 3\n")).unwrap();
     let (code, line) = npd(&["--sim-fleet", &format!("2:{}", gone.display())]);
     assert_eq!(code, Some(1));
-    assert_eq!(line, "mlx5_0:gone mlx5_1:gone");
+    assert_eq!(line, "mlx5_0:gone mlx5_1:gone (simulated)");
 
     let slow = dir.path().join("slow.toml");
     std::fs::write(&slow, format!("{healthy}\n[device.faults]\nrpc_delay_ms = 1000\n")).unwrap();

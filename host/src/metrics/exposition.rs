@@ -102,6 +102,7 @@ impl Exposition {
                         ("firmware_version", fact("firmware-version")),
                         ("psid", fact("psid")),
                         ("part_number", fact("part-number")),
+                        ("simulated", d.simulated.to_string()),
                     ],
                     1.0,
                     None,

@@ -30,6 +30,25 @@ impl Verdict {
 /// The verdict over a fleet's results: a problem when a device vanished or has a
 /// finding of at least `min`; else Unknown when a check could not finish; else OK.
 pub fn verdict(results: &[FleetResult], summary: &FleetSummary, min: Severity, max: usize) -> Verdict {
+    // Simulated devices are never passed off as hardware: the answer says so.
+    let simulated = results.iter().any(|r| r.device.simulated);
+    let reserve = if simulated { SIMULATED.len() } else { 0 };
+    let mut verdict = verdict_of(results, summary, min, max.saturating_sub(reserve));
+    if simulated {
+        verdict.line = match verdict.exit {
+            ExitStatus::Healthy => cut(&verdict.line.replacen(" fwctl devices", " simulated fwctl devices", 1), max),
+            _ => format!("{}{SIMULATED}", verdict.line),
+        };
+    }
+    // One line, whatever a plugin put in a finding code: NPD keeps the first only.
+    verdict.line = verdict.line.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    verdict
+}
+
+/// What a verdict over simulated devices ends with.
+const SIMULATED: &str = " (simulated)";
+
+fn verdict_of(results: &[FleetResult], summary: &FleetSummary, min: Severity, max: usize) -> Verdict {
     // (how bad, the order it was found in, the text).
     let mut problems: Vec<(Severity, usize, String)> = Vec::new();
     let mut note = |severity, text: String| {

@@ -46,6 +46,8 @@ pub enum RunFailure {
     ReportFlood { limit: usize },
     /// The plugin reported more bytes of text than the host keeps for a run.
     ReportBytes { limit: usize, detail: String },
+    /// A finding code that is not an identifier (`[a-z0-9._-]`, 1 to 128 bytes).
+    BadFindingCode { code: String },
 }
 
 /// A linear memory or table would have grown past the run's memory limit (summed over
@@ -67,7 +69,7 @@ impl RunFailure {
         match self {
             Self::Timeout { .. } => "timeout",
             Self::RpcBudget { .. } => "rpc-budget",
-            Self::ReportFlood { .. } | Self::ReportBytes { .. } => "report-limit",
+            Self::ReportFlood { .. } | Self::ReportBytes { .. } | Self::BadFindingCode { .. } => "report-limit",
         }
     }
 }
@@ -87,6 +89,10 @@ impl fmt::Display for RunFailure {
             Self::ReportBytes { limit, detail } => {
                 write!(f, "reported more than the {limit} bytes of text the host keeps for a run ({detail})")
             }
+            Self::BadFindingCode { code } => write!(
+                f,
+                "reported a finding code that is not an identifier of at most {MAX_FINDING_CODE} bytes of [a-z0-9._-]: {code:?}"
+            ),
         }
     }
 }
@@ -136,6 +142,16 @@ impl wasmtime::ResourceLimiter for RunState {
     }
 }
 
+/// The longest finding code: codes are identifiers that alerts and dashboards key on.
+pub const MAX_FINDING_CODE: usize = 128;
+
+/// Whether a finding code is an identifier: 1 to [`MAX_FINDING_CODE`] bytes of
+/// `[a-z0-9._-]`, so it can neither forge output lines nor hide in them.
+fn is_finding_code(code: &str) -> bool {
+    (1..=MAX_FINDING_CODE).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
 fn field_bytes(field: &types::Field) -> usize {
     field.key.len() + value_bytes(&field.value)
 }
@@ -180,6 +196,11 @@ impl ReportHost for RunState {
     fn add_finding(&mut self, finding: types::Finding) -> wasmtime::Result<()> {
         let bytes = finding.code.len() + finding.summary.len() + finding.detail.iter().map(field_bytes).sum::<usize>();
         self.admit_report(bytes)?;
+        if !is_finding_code(&finding.code) {
+            let mut shown = finding.code;
+            shown.truncate(shown.floor_char_boundary(MAX_FINDING_CODE + 16));
+            return Err(RunFailure::BadFindingCode { code: shown }.into());
+        }
         self.output.findings.push(Finding {
             severity: severity(finding.severity),
             code: finding.code,

@@ -15,7 +15,7 @@ use fwctl_run::metrics::{self, Exposition};
 use fwctl_run::plugin::PluginSearchPath;
 use fwctl_run::report::{self, ExitStatus, FleetReport, Refusal};
 use fwctl_run::sandbox::{InstancePool, Sandbox, SandboxOptions};
-use fwctl_run::source::DeviceSource;
+use fwctl_run::source::{DeviceSource, SourceChoice};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nix::sys::signal::{SigSet, Signal};
 use tokio::sync::watch;
@@ -117,7 +117,12 @@ fn execute(
             let spec: SyntheticSpec = spec.parse().map_err(|e: String| anyhow::anyhow!("--sim-fleet {e}"))?;
             DeviceSource::synthetic(&spec, args.seed)?
         }
-        None => DeviceSource::open(&source_choice(&args.source))?,
+        // Monitoring reports on hardware only: the simulator only when asked for (--sim),
+        // never because the host happens to have no fwctl device.
+        None => DeviceSource::open(&match source_choice(&args.source) {
+            SourceChoice::Auto => SourceChoice::Kernel,
+            chosen => chosen,
+        })?,
     };
     let kinds: BTreeSet<DeviceKind> = source.devices.iter().map(|d| d.kind).collect();
     if !explicit {

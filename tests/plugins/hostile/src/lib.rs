@@ -121,6 +121,13 @@ impl Guest for Hostile {
             "report-flood" => loop {
                 report::log(LogLevel::Info, "again");
             },
+            // A finding code built to forge output lines: newlines, then a fake result row.
+            "forged-code" => report::add_finding(&Finding {
+                severity: Severity::Warning,
+                code: format!("{}mlx5-diag fwctl9 ok", "\n".repeat(30)),
+                summary: "forged".into(),
+                detail: Vec::new(),
+            }),
             // Few reports, each huge: 48 log lines of 32 MiB (1.5 GiB if the host kept them).
             "log-bomb" => {
                 let line = "x".repeat(32 << 20);
