@@ -274,6 +274,24 @@ fn the_denylist_refuses_a_digest_whoever_signed_it() {
     assert_refused(&plugin, &["--trust", store.path()], "is on the trust store's denylist");
 }
 
+#[test]
+fn a_denied_plugin_stays_denied_when_countersigned_by_a_throwaway_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = signed_copy(dir.path(), &["vendor"]);
+    let store = Store::new(&[("acme", "vendor", "")]);
+    // The operator denies what `verify` names as the signed content.
+    let verified = json(&fwctl_run(&["verify", plugin.to_str().unwrap(), "--trust", store.path(), "--json"]));
+    let content = verified["content_digest"].as_str().unwrap().to_string();
+    assert_ne!(verified["digest"], verified["content_digest"]);
+    let toml = std::fs::read_to_string(store.dir.path().join("trust.toml")).unwrap();
+    std::fs::write(store.dir.path().join("trust.toml"), toml.replace("trust-version = 1\n", &format!("trust-version = 1\ndenied-digests = [\"{content}\"]\n"))).unwrap();
+    assert_refused(&plugin, &["--trust", store.path()], "is on the trust store's denylist");
+    // A second signature changes the file's digest, not what was signed.
+    let output = fwctl_run(&["sign", plugin.to_str().unwrap(), "--key", key("operator", "key").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_refused(&plugin, &["--trust", store.path()], "is on the trust store's denylist");
+}
+
 /// The `wasmsign2` command-line tool (crate `wasmsign2-cli`), which `.ci/run` installs.
 fn wasmsign2_tool() -> std::process::Command {
     let home = std::env::var_os("CARGO_HOME")

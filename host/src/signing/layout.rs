@@ -9,6 +9,9 @@ use wasmsign2::{Module, Section, SectionLike};
 struct Part {
     label: String,
     prefix_hash: Vec<u8>,
+    /// The sections in it (indices in the component), to inspect what a partial
+    /// signature leaves out.
+    sections: Vec<usize>,
 }
 
 /// The component as signatures see it.
@@ -22,8 +25,8 @@ pub struct Layout {
 pub enum Coverage {
     /// Everything.
     Full,
-    /// A prefix; `rest` was added after signing.
-    Prefix { covered: String, rest: String },
+    /// A prefix; `rest` was added after signing, as the sections `rest_sections`.
+    Prefix { covered: String, rest: String, rest_sections: Vec<usize> },
     /// Something it covered changed: `what` names the first part that differs.
     Changed { what: String },
 }
@@ -60,6 +63,7 @@ impl Layout {
         let mut hasher = Sha256::new();
         let mut parts = Vec::new();
         let mut members: Vec<String> = Vec::new();
+        let mut indices: Vec<usize> = Vec::new();
         let mut ended_on_delimiter = false;
         let mut delimited = false;
         for (index, section) in module.sections.iter().enumerate() {
@@ -70,19 +74,30 @@ impl Layout {
             section.serialize(&mut bytes)?;
             hasher.update(&bytes);
             if section.is_signature_delimiter() {
-                parts.push(Part { label: label(&members), prefix_hash: hasher.clone().finalize().to_vec() });
+                parts.push(Part {
+                    label: label(&members),
+                    prefix_hash: hasher.clone().finalize().to_vec(),
+                    sections: std::mem::take(&mut indices),
+                });
                 members.clear();
                 ended_on_delimiter = true;
                 delimited = true;
             } else {
                 members.push(describe(index, section));
+                indices.push(index);
                 ended_on_delimiter = false;
             }
         }
         if !ended_on_delimiter {
-            parts.push(Part { label: label(&members), prefix_hash: hasher.finalize().to_vec() });
+            parts.push(Part { label: label(&members), prefix_hash: hasher.finalize().to_vec(), sections: indices });
         }
         Ok(Self { parts, delimited })
+    }
+
+    /// `sha256:<hex>` of everything but the signature section: what a signature over the
+    /// whole component signed, the same however often it is countersigned.
+    pub fn content_digest(&self) -> Option<String> {
+        self.parts.last().map(|p| format!("sha256:{}", hex::encode(&p.prefix_hash)))
     }
 
     /// Compares a signed hash list with this component.
@@ -109,7 +124,8 @@ impl Layout {
         // Every signed hash matches a prefix: content was appended after signing.
         let covered = self.parts[signed.len() - 1].label.clone();
         let rest: Vec<&str> = self.parts[signed.len()..].iter().map(|p| p.label.as_str()).collect();
-        Coverage::Prefix { covered: format!("everything up to {covered}"), rest: rest.join(", ") }
+        let rest_sections = self.parts[signed.len()..].iter().flat_map(|p| p.sections.iter().copied()).collect();
+        Coverage::Prefix { covered: format!("everything up to {covered}"), rest: rest.join(", "), rest_sections }
     }
 }
 

@@ -105,6 +105,16 @@ pub enum VerifyError {
         /// The first section that differs, or why it cannot be named.
         what: String,
     },
+    /// The manifest (what the grant is computed from) lies outside the signed part.
+    #[error("{signer} (key {key_id}) did not sign the manifest: it is in {rest}, added after signing; the grant depends on it, so the signature cannot vouch for this plugin")]
+    UnsignedManifest {
+        /// The signer.
+        signer: String,
+        /// The key id.
+        key_id: String,
+        /// The unsigned part.
+        rest: String,
+    },
     /// Only a prefix is signed and policy does not allow partial signatures.
     #[error("partial signature: {signer} (key {key_id}) signed {covered}, and {rest} was added after; policy does not allow partial signatures")]
     Partial {
@@ -143,6 +153,11 @@ pub fn verify(
     if let Some(position) = position.filter(|&p| p != 0) {
         return Err(VerifyError::NotFirst { position });
     }
+    // One signature section, first: a second one would be content that hashes as
+    // nothing here but as something to the reference verifier.
+    if let Some(second) = module.sections.iter().enumerate().skip(1).find(|(_, s)| s.is_signature_header()) {
+        return Err(malformed(format!("a second `signature` section at position {}", second.0)));
+    }
     let data: SignatureData = match (detached, position) {
         (Some(bytes), _) => CustomSection::new("signature".into(), bytes.to_vec()).signature_data().map_err(malformed)?,
         (None, Some(_)) => match &module.sections[0] {
@@ -152,6 +167,18 @@ pub fn verify(
         (None, None) => return Ok(SignatureStatus::Unsigned),
     };
     let layout = Layout::of(&module).map_err(malformed)?;
+    // Denied by what was signed too, not only by the file's bytes: countersigning with a
+    // throwaway key, or appending unsigned sections, changes the file but not that.
+    let signed_digests = data
+        .signed_hashes_set
+        .iter()
+        .flat_map(|s| s.hashes.iter().map(|h| format!("sha256:{}", hex::encode(h))))
+        .chain(layout.content_digest());
+    for signed in signed_digests {
+        if trust.denied_digests.contains(&signed) {
+            return Err(VerifyError::Denylisted { digest: signed });
+        }
+    }
 
     // Every (trusted key, signed hash list) whose Ed25519 signature is genuine.
     let mut findings = Vec::new();
@@ -181,10 +208,14 @@ pub fn verify(
             // again here (it would hash the component a third time); the tests hold the
             // two to agreement, the wasmsign2 tool included.
             Coverage::Full => signers.push(VerifiedSigner { name, key_id, partial: false }),
+            // What the grant depends on must be signed, partial signatures or not.
+            Coverage::Prefix { rest, rest_sections, .. } if carries_manifest(&module, rest_sections) => {
+                refusal = Some(VerifyError::UnsignedManifest { signer: name, key_id, rest: rest.clone() });
+            }
             Coverage::Prefix { .. } if allow_partial => {
                 signers.push(VerifiedSigner { name, key_id, partial: true });
             }
-            Coverage::Prefix { covered, rest } => {
+            Coverage::Prefix { covered, rest, .. } => {
                 refusal = Some(VerifyError::Partial { signer: name, key_id, covered: covered.clone(), rest: rest.clone() });
             }
             Coverage::Changed { what } => {
@@ -202,6 +233,24 @@ pub fn verify(
         ignored.push(format!("{untrusted} signature(s) by keys not in the trust store"));
     }
     Ok(SignatureStatus::Verified { signers, ignored })
+}
+
+/// `sha256:<hex>` of a component without its signature section: what a signature over
+/// the whole of it signs, unchanged by countersigning. `None` when it does not parse.
+pub fn content_digest(component: &[u8]) -> Option<String> {
+    let module = Module::deserialize(&mut &component[..]).ok()?;
+    Layout::of(&module).ok()?.content_digest()
+}
+
+/// Whether any of `sections` is, or contains, a `fwctl-manifest` section (searched for
+/// by name in the section's bytes: a nested module's custom section included, and a
+/// false alarm refuses rather than admits).
+fn carries_manifest(module: &Module, sections: &[usize]) -> bool {
+    let name = crate::plugin::MANIFEST_SECTION.as_bytes();
+    sections.iter().filter_map(|&i| module.sections.get(i)).any(|section| {
+        let mut bytes = Vec::new();
+        section.serialize(&mut bytes).is_err() || bytes.windows(name.len()).any(|w| w == name)
+    })
 }
 
 /// Whether one of `signatures` is `key`'s Ed25519 signature over `hashes` (the
@@ -383,5 +432,74 @@ mod tests {
         std::os::unix::fs::symlink(&target, dir.path().join("planted.key")).unwrap();
         assert!(keygen(&dir.path().join("planted")).is_err());
         assert!(!target.exists());
+    }
+
+    /// A custom section `name` with `payload`, as bytes.
+    fn custom(name: &str, payload: &[u8]) -> Vec<u8> {
+        let mut body = vec![name.len() as u8];
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(payload);
+        let mut section = vec![0x00, body.len() as u8];
+        section.extend_from_slice(&body);
+        section
+    }
+
+    fn denying(store: TrustStore, digest: String) -> TrustStore {
+        TrustStore { denied_digests: [digest].into(), ..store }
+    }
+
+    #[test]
+    fn the_denylist_matches_what_was_signed_not_only_the_file() {
+        let (vendor, stranger) = (KeyPair::generate(), KeyPair::generate());
+        let mut component = EMPTY_COMPONENT.to_vec();
+        component.extend_from_slice(&custom("fwctl-manifest", b"name = 'bad'"));
+        let (signed, _) = sign(&component, &vendor.sk, false).unwrap();
+        let now = SystemTime::now();
+        let content = {
+            let module = Module::deserialize(&mut &signed[..]).unwrap();
+            Layout::of(&module).unwrap().content_digest().unwrap()
+        };
+        let store = denying(store_with(&vendor.pk), content.clone());
+        let denied = |bytes: &[u8], allow_partial| match verify(bytes, "sha256:file", None, &store, allow_partial, now) {
+            Err(VerifyError::Denylisted { digest }) => digest,
+            other => panic!("not denied: {other:?}"),
+        };
+        assert_eq!(denied(&signed, false), content);
+        // Countersigned with a throwaway key: a new file, the same signed content.
+        let (countersigned, _) = sign(&signed, &stranger.sk, false).unwrap();
+        assert_ne!(countersigned, signed);
+        denied(&countersigned, false);
+        // An unsigned section appended: still the signed hash of the original content.
+        let mut appended = signed.clone();
+        appended.extend_from_slice(&custom("padding", b"x"));
+        denied(&appended, true);
+    }
+
+    #[test]
+    fn a_second_signature_section_is_refused() {
+        let pair = KeyPair::generate();
+        let (signed, _) = sign(&EMPTY_COMPONENT, &pair.sk, false).unwrap();
+        let mut twice = signed.clone();
+        twice.extend_from_slice(&custom("signature", &[0x01]));
+        let err = verify(&twice, "d", None, &store_with(&pair.pk), true, SystemTime::now()).unwrap_err();
+        assert!(err.to_string().contains("a second `signature` section"), "{err}");
+    }
+
+    #[test]
+    fn a_manifest_appended_after_signing_never_gets_the_signers_grant() {
+        let pair = KeyPair::generate();
+        let mut component = EMPTY_COMPONENT.to_vec();
+        component.extend_from_slice(&custom("code", b"signed"));
+        let (signed, _) = sign(&component, &pair.sk, false).unwrap();
+        let mut appended = signed.clone();
+        appended.extend_from_slice(&custom("fwctl-manifest", b"[devices.cxl]"));
+        // Even where policy accepts partial signatures.
+        let err = verify(&appended, "d", None, &store_with(&pair.pk), true, SystemTime::now()).unwrap_err();
+        assert!(matches!(err, VerifyError::UnsignedManifest { .. }), "{err}");
+        // Other appended content is what allow-partial-signatures is for.
+        let mut padded = signed.clone();
+        padded.extend_from_slice(&custom("padding", b"x"));
+        let status = verify(&padded, "d", None, &store_with(&pair.pk), true, SystemTime::now()).unwrap();
+        assert!(status.signer().unwrap().partial);
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! ```toml
 //! trust-version = 1
-//! denied-digests = ["sha256:…"]
+//! denied-digests = ["sha256:…"]   # a file's digest, or what was signed (`fwctl-run verify` shows both)
 //!
 //! [[signer]]
 //! name = "nvidia"
@@ -154,10 +154,16 @@ impl TrustStore {
             }
             signers.push(Signer { name: entry.name.clone(), keys });
         }
-        if let Some(bad) = parsed.denied_digests.iter().find(|d| !d.starts_with("sha256:") || d.len() != 71) {
-            return Err(fail(format!("`denied-digests`: `{bad}` is not sha256:<64 hex digits>")));
+        // Entries are compared as text: malformed ones would load and never match.
+        let mut denied_digests = BTreeSet::new();
+        for entry in &parsed.denied_digests {
+            let hex = entry.strip_prefix("sha256:").filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            let Some(hex) = hex else {
+                return Err(fail(format!("`denied-digests`: `{entry}` is not sha256:<64 hex digits>")));
+            };
+            denied_digests.insert(format!("sha256:{}", hex.to_ascii_lowercase()));
         }
-        Ok(Self { origin, signers, denied_digests: parsed.denied_digests.into_iter().collect() })
+        Ok(Self { origin, signers, denied_digests })
     }
 
     /// Every key with its signer.
@@ -176,6 +182,28 @@ impl TrustedKey {
             Some(format!("expired (valid until {})", at(until)))
         } else {
             self.valid_from.filter(|f| now < *f).map(|from| format!("not valid before {}", at(from)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(denied: &str) -> Result<TrustStore, TrustError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("trust.toml"), format!("trust-version = 1\ndenied-digests = [{denied}]\n")).unwrap();
+        TrustStore::load(dir.path())
+    }
+
+    #[test]
+    fn denylist_entries_are_normalised_or_refused_never_silently_dead() {
+        let upper = format!("\"sha256:{}\"", "AB".repeat(32));
+        let store = load_with(&upper).unwrap();
+        assert!(store.denied_digests.contains(&format!("sha256:{}", "ab".repeat(32))), "{:?}", store.denied_digests);
+        for bad in [format!("\"sha256:{}\"", "zz".repeat(32)), "\"sha256:abc\"".into(), format!("\"md5:{}\"", "ab".repeat(32))] {
+            let err = load_with(&bad).unwrap_err().to_string();
+            assert!(err.contains("is not sha256:<64 hex digits>"), "{err}");
         }
     }
 }

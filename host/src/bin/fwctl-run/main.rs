@@ -416,14 +416,19 @@ fn verify(name: &str, trust_dir: Option<&std::path::Path>, json: bool) -> Result
     let trust = TrustStore::resolve(trust_dir)?;
     let policy = Policy::resolve(None)?;
     let result = check_signature(&plugin, &trust, &policy, false);
+    // What a denylist entry should name to deny the plugin however it is re-signed.
+    let content = signing::content_digest(&plugin.bytes);
     if json {
         let doc = match &result {
-            Ok(status) => serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "trust": trust.origin, "signature": status }),
-            Err(reason) => serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "trust": trust.origin, "refused": reason }),
+            Ok(status) => serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "content_digest": content, "trust": trust.origin, "signature": status }),
+            Err(reason) => serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "content_digest": content, "trust": trust.origin, "refused": reason }),
         };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         println!("{} ({})", plugin.path.display(), plugin.digest);
+        if let Some(content) = &content {
+            println!("content: {content} (without signatures: deny this to deny it however it is signed)");
+        }
         match &result {
             Ok(SignatureStatus::Unsigned) => println!("unsigned"),
             Ok(SignatureStatus::Verified { signers, ignored }) => {
