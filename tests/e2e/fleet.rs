@@ -280,3 +280,27 @@ fn without_sim_monitoring_never_reports_simulated_devices() {
         assert_eq!(npd.status.code(), Some(2), "NPD's Unknown: {line}");
     }
 }
+
+#[test]
+fn two_plugins_with_one_name_are_both_refused_so_neither_passes_for_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("a.wasm"), dir.path().join("b.wasm"));
+    std::fs::copy(plugin_dir().join("mlx5-diag.wasm"), &first).unwrap();
+    std::fs::copy(plugin_dir().join("mlx5-diag.wasm"), &second).unwrap();
+    let cxl = plugin_dir().join("cxl-features.wasm");
+    let output = fwctl_run(&[
+        "fleet",
+        first.to_str().unwrap(),
+        second.to_str().unwrap(),
+        cxl.to_str().unwrap(),
+        "--sim",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
+    let refused = report["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 2, "{report:#}");
+    assert!(refused.iter().all(|r| r["reason"].as_str().unwrap().contains("2 plugins are named `mlx5-diag`")), "{report:#}");
+    // The other plugin ran.
+    assert!(report["results"].as_array().unwrap().iter().any(|r| r["plugin"]["name"] == "cxl-features"), "{report:#}");
+}

@@ -85,7 +85,7 @@ fn the_textfile_passes_promtool_and_names_every_documented_metric() {
     }
     // mlx5 devices are labelled with their RDMA device, to join node_infiniband_*; CXL
     // devices with their fwctl node.
-    assert!(text.contains(r#"fwctl_link_up{device="mlx5_0",port="1"} 1"#), "{text}");
+    assert!(text.contains(r#"fwctl_link_up{device="mlx5_0",plugin="mlx5-diag",port="1"} 1"#), "{text}");
     assert!(samples(&text).iter().any(|l| l.starts_with("fwctl_device_info{") && l.contains(r#"kind="cxl""#) && l.contains(r#"device="fwctl"#)));
     assert!(text.contains(r#"part_number="MCX75310AAS-NEAT""#) && text.contains(r#"firmware_version="28.39.1002""#));
 
@@ -187,7 +187,7 @@ fn plugin_metrics_that_break_the_rules_are_refused_with_the_reason() {
     assert_eq!(values["metric-good"], "accepted");
     let text = textfile(dir.path());
     promtool_check(&text);
-    assert!(text.contains(r#"fwctl_hostile_probe_seconds{device="mlx5_0",lane="0"} 0.25"#), "{text}");
+    assert!(text.contains(r#"fwctl_hostile_probe_seconds{device="mlx5_0",plugin="hostile",lane="0"} 0.25"#), "{text}");
     assert!(!text.contains("Temp") && !text.contains("gbps"), "{text}");
 }
 

@@ -80,13 +80,29 @@ impl Exposition {
             if described.insert(result.device.name.clone()) {
                 // The first result of a device stands for its facts; plugins of the same
                 // kind of device report the same identity facts.
-                let fact = |key: &str| {
-                    results
+                // Every plugin that checked the device may report its identity; when they
+                // disagree, the label says so and so does a warning, rather than the first
+                // plugin deciding what operators see.
+                let mut conflicts = Vec::new();
+                let mut fact = |key: &str| {
+                    let said: BTreeSet<(String, String)> = results
                         .iter()
                         .filter(|r| r.device.name == result.device.name)
-                        .find_map(|r| text_fact(r, key))
-                        .unwrap_or_default()
+                        .filter_map(|r| Some((text_fact(r, key)?, r.plugin.as_ref()?.name.clone())))
+                        .collect();
+                    let values: BTreeSet<&String> = said.iter().map(|(v, _)| v).collect();
+                    match values.len() {
+                        0 => String::new(),
+                        1 => said.first().map(|(v, _)| v.clone()).unwrap_or_default(),
+                        _ => {
+                            let who: Vec<String> = said.iter().map(|(v, p)| format!("{p} says {v:?}")).collect();
+                            conflicts.push(format!("fwctl_device_info `{key}` of {device}: plugins disagree ({})", who.join(", ")));
+                            "conflict".to_string()
+                        }
+                    }
                 };
+                let (firmware, psid, part_number) = (fact("firmware-version"), fact("psid"), fact("part-number"));
+                exposition.dropped.extend(conflicts);
                 let d = &result.device;
                 exposition.add(
                     "fwctl_device",
@@ -99,9 +115,9 @@ impl Exposition {
                         ("kind", d.kind.to_string()),
                         ("parent", d.parent.clone()),
                         ("driver", d.driver.clone().unwrap_or_default()),
-                        ("firmware_version", fact("firmware-version")),
-                        ("psid", fact("psid")),
-                        ("part_number", fact("part-number")),
+                        ("firmware_version", firmware),
+                        ("psid", psid),
+                        ("part_number", part_number),
                         ("simulated", d.simulated.to_string()),
                     ],
                     1.0,
@@ -167,7 +183,8 @@ impl Exposition {
     }
 
     fn add_plugin_metric(&mut self, device: &str, plugin: &str, metric: &Metric) {
-        let mut labels = vec![("device", device.to_string())];
+        // Every plugin sample names its plugin: one plugin cannot stand in for another's.
+        let mut labels = vec![("device", device.to_string()), ("plugin", plugin.to_string())];
         labels.extend(metric.labels.iter().map(|(k, v)| (k.as_str(), v.clone())));
         let (kind, name) = match metric.kind {
             MetricKind::Gauge => (FamilyKind::Gauge, metric.exposed_name()),
@@ -249,7 +266,9 @@ impl Exposition {
             if !family.unit.is_empty() {
                 let _ = writeln!(out, "# UNIT {} {}", family.name, family.unit);
             }
-            let _ = writeln!(out, "# HELP {} {}", family.name, escape_help(&family.help));
+            // OpenMetrics 1.0 escapes `"` in HELP too (its `escaped-string`); the classic
+            // format does not, and would show the backslash.
+            let _ = writeln!(out, "# HELP {} {}", family.name, escape_help(&family.help).replace('"', "\\\""));
             write_samples(&mut out, &family.sample_name(), family);
         }
         out.push_str("# EOF\n");
@@ -354,7 +373,7 @@ mod tests {
         ];
         let exposition = Exposition::of_fleet(&results, None);
         let text = exposition.to_prometheus();
-        assert!(text.contains("fwctl_media_errors{device=\"fwctl0\",region=\"0\"} 2"), "{text}");
+        assert!(text.contains("fwctl_media_errors{device=\"fwctl0\",plugin=\"a\",region=\"0\"} 2"), "{text}");
         assert!(!text.contains("slot") && !text.contains("fwctl_media_errors_total"), "{text}");
         assert_eq!(exposition.dropped.len(), 2, "{:?}", exposition.dropped);
         assert!(exposition.dropped[0].contains("from b on fwctl1") && exposition.dropped[0].contains("labels"), "{:?}", exposition.dropped);
@@ -377,5 +396,32 @@ mod tests {
     fn label_values_and_help_are_escaped() {
         assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
         assert_eq!(escape_help("x\\y\nz"), "x\\\\y\\nz");
+    }
+
+    #[test]
+    fn one_plugin_cannot_overwrite_anothers_samples_or_the_devices_identity() {
+        // An unsigned plugin reports the same temperature series as mlx5-diag, and its own
+        // firmware version for the device.
+        let mut diag = result("fwctl0", "mlx5-diag", vec![sample(MetricKind::Gauge, &[("sensor", "asic")])]);
+        diag.values.insert("firmware-version".into(), Value::Text("22.36.1010".into()));
+        let mut other = result("fwctl0", "other", vec![Metric { value: 99.0, ..sample(MetricKind::Gauge, &[("sensor", "asic")]) }]);
+        other.values.insert("firmware-version".into(), Value::Text("6.6.6".into()));
+        let exposition = Exposition::of_fleet(&[other, diag], None);
+        let text = exposition.to_prometheus();
+        // Both samples, each under its plugin: neither replaced the other.
+        assert!(text.contains("fwctl_media_errors{device=\"fwctl0\",plugin=\"mlx5-diag\",sensor=\"asic\"} 2"), "{text}");
+        assert!(text.contains("fwctl_media_errors{device=\"fwctl0\",plugin=\"other\",sensor=\"asic\"} 99"), "{text}");
+        // The identity is not first-wins: the disagreement shows.
+        assert!(text.contains("firmware_version=\"conflict\""), "{text}");
+        assert!(exposition.dropped.iter().any(|d| d.contains("plugins disagree") && d.contains("other says \"6.6.6\"")), "{:?}", exposition.dropped);
+    }
+
+    #[test]
+    fn openmetrics_help_escapes_quotes_and_the_classic_format_does_not() {
+        let mut metric = sample(MetricKind::Gauge, &[]);
+        metric.help = "Errors \"seen\".".into();
+        let exposition = Exposition::of_fleet(&[result("fwctl0", "a", vec![metric])], None);
+        assert!(exposition.to_openmetrics().contains("# HELP fwctl_media_errors Errors \\\"seen\\\"."), "{}", exposition.to_openmetrics());
+        assert!(exposition.to_prometheus().contains("# HELP fwctl_media_errors Errors \"seen\"."));
     }
 }

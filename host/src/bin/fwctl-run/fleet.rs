@@ -110,6 +110,25 @@ fn execute(
             Err(error) => refused.push(Refusal { plugin: name.clone(), reason: format!("{error:#}") }),
         }
     }
+    // A plugin's name is its identity in every output (results, metrics' `plugin` label,
+    // NPD): two with one name could pass for each other, so neither runs.
+    let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for a in &admitted {
+        by_name.entry(a.plugin.manifest.name.clone()).or_default().push(a.plugin.path.display().to_string());
+    }
+    admitted.retain(|a| {
+        let same = &by_name[&a.plugin.manifest.name];
+        if same.len() > 1 {
+            let reason = format!(
+                "{} plugins are named `{}` ({}); names identify plugins in every output, so none of them runs",
+                same.len(),
+                a.plugin.manifest.name,
+                same.join(", ")
+            );
+            refused.push(Refusal { plugin: a.plugin.path.display().to_string(), reason });
+        }
+        same.len() == 1
+    });
 
     // → discover: the kernel's devices, the simulator, or a simulated fleet.
     let source = match &args.sim_fleet {
