@@ -575,3 +575,21 @@ fn a_finding_code_that_is_not_an_identifier_ends_the_run_and_forges_nothing() {
     assert_eq!(text.lines().count(), 1, "{text:?}");
     assert!(text.ends_with("(simulated)\n"), "{text:?}");
 }
+
+#[test]
+fn terminal_control_from_a_plugin_is_shown_never_obeyed() {
+    for args in [
+        vec!["hostile.wasm", "--sim", "-v", "--", "terminal", "only=fwctl1"],
+        vec!["fleet", "hostile.wasm", "--sim", "--", "terminal", "only=fwctl1"],
+    ] {
+        let output = fwctl_run(&args);
+        let text = crate::common::stdout(&output);
+        for (byte, what) in [(0x1b, "ESC"), (b'\r', "CR"), (0x07, "BEL")] {
+            assert!(!text.as_bytes().contains(&byte), "{args:?}: a raw {what} reached the terminal:\n{text}");
+        }
+        assert!(!text.contains('\u{202e}'), "{args:?}: a bidi override reached the terminal");
+        assert!(text.contains("\\x1b[2K") && text.contains("\\u{202e}"), "{args:?}: shown as escapes:\n{text}");
+        // The forged row stays inside its field, on the finding's own line.
+        assert!(!text.lines().any(|l| l.starts_with("fwctl0  mlx5  healthy")), "{args:?}:\n{text}");
+    }
+}

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::ExitStatus;
+use super::terminal::visible;
 use crate::fleet::{FleetResult, FleetStatus, FleetSummary, PluginRef};
 use crate::outcome::Severity;
 use crate::source::SourceInfo;
@@ -105,7 +106,7 @@ pub fn result_line(result: &FleetResult) -> String {
 pub fn render_fleet(report: &FleetReport) -> String {
     let mut out = super::human::source_line(&report.source);
     for refusal in &report.refused {
-        let _ = writeln!(out, "refused: {}: {}", refusal.plugin, refusal.reason);
+        let _ = writeln!(out, "refused: {}: {}", visible(&refusal.plugin), visible(&refusal.reason));
     }
     let rows: Vec<[String; 6]> = report
         .results
@@ -115,7 +116,7 @@ pub fn render_fleet(report: &FleetReport) -> String {
                 r.device.name.clone(),
                 r.device.kind.to_string(),
                 r.device.rdma_device.clone().map_or(r.device.parent.clone(), |rdma| format!("{} {rdma}", r.device.parent)),
-                r.plugin.as_ref().map_or("-".into(), |p| format!("{} {}", p.name, p.version)),
+                r.plugin.as_ref().map_or("-".into(), |p| format!("{} {}", visible(&p.name), visible(&p.version))),
                 r.status.as_str().to_string(),
                 match r.status {
                     FleetStatus::Unsupported => "-".into(),
@@ -148,10 +149,11 @@ pub fn render_fleet(report: &FleetReport) -> String {
         line(&mut out, row);
         let indent = widths[0] + 2;
         for finding in result.findings.iter().filter(|f| f.severity >= Severity::Warning) {
-            let _ = writeln!(out, "{:indent$}{:<8} {}: {}", "", finding.severity.to_string(), finding.code, finding.summary);
+            let severity = finding.severity.to_string();
+            let _ = writeln!(out, "{:indent$}{severity:<8} {}: {}", "", visible(&finding.code), visible(&finding.summary));
         }
         if result.status.is_failure() {
-            let _ = writeln!(out, "{:indent$}{}", "", result.error.as_deref().unwrap_or("failed"));
+            let _ = writeln!(out, "{:indent$}{}", "", visible(result.error.as_deref().unwrap_or("failed")));
         }
     }
     let _ = writeln!(out, "\n{} (exit {})", report.summary.line(), report.exit.code());

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::terminal::visible;
 use super::{ExitStatus, RunReport};
 use crate::outcome::{DeviceRun, RunStatus, Severity};
 
@@ -10,7 +11,7 @@ pub fn render_run(report: &RunReport, verbose: bool) -> String {
     let mut out = String::new();
     let p = &report.plugin;
     let short_digest = p.digest.get(..19).unwrap_or(&p.digest);
-    let _ = writeln!(out, "{} {} ({}) {short_digest}", p.name, p.version, p.vendor);
+    let _ = writeln!(out, "{} {} ({}) {short_digest}", visible(&p.name), visible(&p.version), visible(&p.vendor));
     out.push_str(&source_line(&report.source));
 
     for run in &report.runs {
@@ -73,31 +74,34 @@ fn render_device(out: &mut String, run: &DeviceRun, verbose: bool) {
     let _ = writeln!(out, "{}  {}  {parent}{model}  {state}{timing}", d.name, d.kind);
 
     if let RunStatus::Failed { cause, .. } = &run.status {
-        let _ = writeln!(out, "    error: {cause}");
+        let _ = writeln!(out, "    error: {}", visible(cause));
     }
-    let width = run.output.facts.keys().map(String::len).max().unwrap_or(0);
+    // Everything below came from the plugin: shown, never obeyed (see `terminal`).
+    let width = run.output.facts.keys().map(|k| visible(k).len()).max().unwrap_or(0);
     for (key, value) in &run.output.facts {
-        let _ = writeln!(out, "    {key:<width$}  {value}");
+        let _ = writeln!(out, "    {:<width$}  {}", visible(key), visible(&value.to_string()));
     }
     for finding in &run.output.findings {
-        let _ = writeln!(out, "    {:<8} {}  {}", finding.severity.to_string().to_uppercase(), finding.code, finding.summary);
+        let severity = finding.severity.to_string().to_uppercase();
+        let _ = writeln!(out, "    {severity:<8} {}  {}", visible(&finding.code), visible(&finding.summary));
         if verbose || finding.severity >= Severity::Warning {
-            let detail: Vec<_> = finding.detail.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let detail: Vec<_> =
+                finding.detail.iter().map(|(k, v)| format!("{}={}", visible(k), visible(&v.to_string()))).collect();
             if !detail.is_empty() {
                 let _ = writeln!(out, "             {}", detail.join(" "));
             }
         }
     }
     for denial in &run.output.denials {
-        let _ = writeln!(out, "    refused by host: {denial}");
+        let _ = writeln!(out, "    refused by host: {}", visible(denial));
     }
     if verbose {
         for line in &run.output.logs {
-            let _ = writeln!(out, "    log {:?}: {}", line.level, line.message);
+            let _ = writeln!(out, "    log {:?}: {}", line.level, visible(&line.message));
         }
         for (name, text) in [("stdout", &run.output.stdout), ("stderr", &run.output.stderr)] {
-            for line in text.lines() {
-                let _ = writeln!(out, "    {name}: {line}");
+            for line in text.split_inclusive('\n') {
+                let _ = writeln!(out, "    {name}: {}", visible(line.strip_suffix('\n').unwrap_or(line)));
             }
         }
     }

@@ -3,6 +3,7 @@
 mod devices;
 mod fleet;
 mod human;
+pub mod terminal;
 pub mod npd;
 
 use serde::Serialize;

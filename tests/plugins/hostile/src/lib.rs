@@ -121,6 +121,20 @@ impl Guest for Hostile {
             "report-flood" => loop {
                 report::log(LogLevel::Info, "again");
             },
+            // Terminal control in everything a person reads: it must be shown, not obeyed.
+            "terminal" => {
+                let tricks = "\r\x1b[2K\x1b[1A\x1b[8mok\x1b]0;title\x07\x1b]52;c;ZXZpbA==\x07\x1b[?1049h\u{202e}";
+                report::add_finding(&Finding {
+                    severity: Severity::Warning,
+                    code: "hostile.terminal".into(),
+                    summary: format!("summary{tricks}\nfwctl0  mlx5  healthy"),
+                    detail: vec![Field { key: format!("k{tricks}"), value: Value::Text(format!("v{tricks}")) }],
+                });
+                report::set_fact(&Field { key: "fact".into(), value: Value::Text(format!("f{tricks}")) });
+                report::log(LogLevel::Warn, &format!("log{tricks}"));
+                println!("stdout{tricks}");
+                return Err(format!("error{tricks}"));
+            }
             // A finding code built to forge output lines: newlines, then a fake result row.
             "forged-code" => report::add_finding(&Finding {
                 severity: Severity::Warning,
