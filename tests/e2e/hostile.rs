@@ -593,3 +593,28 @@ fn terminal_control_from_a_plugin_is_shown_never_obeyed() {
         assert!(!text.lines().any(|l| l.starts_with("fwctl0  mlx5  healthy")), "{args:?}:\n{text}");
     }
 }
+
+#[test]
+fn a_bare_plugin_name_is_never_taken_from_the_working_directory_by_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cwd, empty) = (dir.path().join("cwd"), dir.path().join("plugins"));
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::copy(crate::common::plugin_dir().join("hostile.wasm"), cwd.join("planted.wasm")).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .args(["planted.wasm", "--sim", "--json", "--", "ambient"])
+        .current_dir(&cwd)
+        .env("FWCTL_RUN_PLUGIN_PATH", &empty)
+        .env("FWCTL_RUN_CACHE_DIR", crate::common::cache_dir())
+        .env("FWCTL_RUN_AUDIT", crate::common::audit_log())
+        .output()
+        .unwrap();
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains("planted.wasm"), "{}", stderr(&output));
+        assert!(crate::common::stdout(&output).is_empty(), "nothing ran");
+    } else {
+        // Another user's own directory is theirs; the run says where the plugin came from.
+        assert!(stderr(&output).contains("found in the working directory"), "{}", stderr(&output));
+    }
+}

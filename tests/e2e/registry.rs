@@ -333,3 +333,33 @@ fn a_signed_plugin_keeps_its_signature_through_the_registry() {
     let refused = client.run(&[&tag, "--sim=connectx7-healthy", "--require-signed", "--trust", strangers.path()]);
     client.assert_refused(&refused, "signed, but by no key in the trust store");
 }
+
+#[test]
+fn a_registry_that_dribbles_its_answer_cannot_hang_a_pull() {
+    // Answers every request with a status line, then a header one byte every 500 ms, for
+    // ever: each read gets something, so only an end-to-end deadline ends it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut stream = stream;
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nX-Slow: ");
+                while stream.write_all(b"x").is_ok() {
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+            });
+        }
+    });
+    let client = Client::new();
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .args(["pull", &format!("oci://127.0.0.1:{port}/vendor/diag:1"), "--store", &client.path("store"), "--lock", &client.path("lock"), "--audit", &client.path("audit.jsonl")])
+        .env("FWCTL_RUN_REGISTRY_TIMEOUT_SECS", "3")
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "hung for {:?}", started.elapsed());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("did not finish within 3 s"), "{}", stderr(&output));
+}

@@ -41,12 +41,24 @@ pub enum RegistryError {
     TooLarge { size: u64 },
     #[error("{0} is not a valid component to push: {1}")]
     NotAComponent(String, String),
+    /// The registry did not finish answering in time (a stalled or dribbling server).
+    #[error("registry {registry}: {action} did not finish within {} s", after.as_secs())]
+    TimedOut { registry: String, action: String, after: std::time::Duration },
+}
+
+/// How long one registry operation may take, end to end: `$FWCTL_RUN_REGISTRY_TIMEOUT_SECS`,
+/// else two minutes. A server answering a byte at a time must not hang a pull (or a run
+/// that fetches a digest) for ever; per-read timeouts alone would not stop it.
+fn operation_timeout() -> std::time::Duration {
+    let secs = std::env::var("FWCTL_RUN_REGISTRY_TIMEOUT_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
+    std::time::Duration::from_secs(secs)
 }
 
 /// A client for one registry.
 pub struct Registry {
     client: WasmClient,
     name: String,
+    deadline: std::time::Duration,
 }
 
 impl Registry {
@@ -58,8 +70,24 @@ impl Registry {
         } else {
             ClientProtocol::Https
         };
-        let client = Client::new(ClientConfig { protocol, ..ClientConfig::default() });
-        Self { client: WasmClient::new(client), name: reference.registry().to_string() }
+        let client = Client::new(ClientConfig {
+            protocol,
+            connect_timeout: Some(std::time::Duration::from_secs(10)),
+            read_timeout: Some(std::time::Duration::from_secs(30)),
+            ..ClientConfig::default()
+        });
+        Self { client: WasmClient::new(client), name: reference.registry().to_string(), deadline: operation_timeout() }
+    }
+
+    /// Runs one operation under the end-to-end deadline.
+    async fn within<T>(
+        &self,
+        action: impl Into<String>,
+        operation: impl std::future::Future<Output = Result<T, RegistryError>>,
+    ) -> Result<T, RegistryError> {
+        tokio::time::timeout(self.deadline, operation).await.unwrap_or_else(|_| {
+            Err(RegistryError::TimedOut { registry: self.name.clone(), action: action.into(), after: self.deadline })
+        })
     }
 
     fn failed(&self, action: impl Into<String>) -> impl FnOnce(OciDistributionError) -> RegistryError + '_ {
@@ -70,14 +98,19 @@ impl Registry {
     /// The manifest digest `reference`'s tag names now.
     pub async fn resolve_tag(&self, reference: &OciReference) -> Result<String, RegistryError> {
         let client_ref = reference.as_client_reference();
-        self.client
-            .fetch_manifest_digest(client_ref, &RegistryAuth::Anonymous)
-            .await
-            .map_err(self.failed(format!("resolving {reference}")))
+        let action = format!("resolving {reference}");
+        let resolve = async {
+            self.client.fetch_manifest_digest(client_ref, &RegistryAuth::Anonymous).await.map_err(self.failed(action.clone()))
+        };
+        self.within(action.clone(), resolve).await
     }
 
     /// The manifest named `digest`, checked against it.
     pub async fn manifest_by_digest(&self, reference: &OciReference, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        self.within(format!("fetching manifest {digest}"), self.fetch_manifest(reference, digest)).await
+    }
+
+    async fn fetch_manifest(&self, reference: &OciReference, digest: &str) -> Result<Vec<u8>, RegistryError> {
         let pinned = reference.with_digest(digest);
         let (bytes, _) = self
             .client
@@ -96,6 +129,10 @@ impl Registry {
 
     /// The component `layer` names, streamed with its declared size as the limit.
     pub async fn blob(&self, reference: &OciReference, layer: &OciDescriptor) -> Result<Vec<u8>, RegistryError> {
+        self.within(format!("fetching blob {}", layer.digest), self.fetch_blob(reference, layer)).await
+    }
+
+    async fn fetch_blob(&self, reference: &OciReference, layer: &OciDescriptor) -> Result<Vec<u8>, RegistryError> {
         let pinned: Reference = reference.with_digest(&layer.digest);
         let declared = u64::try_from(layer.size).unwrap_or(0);
         let mut stream = self
