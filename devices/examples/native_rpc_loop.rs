@@ -9,8 +9,8 @@ use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use fwctl_devices::kernel::ioctl;
 use fwctl_devices::Scope;
+use fwctl_devices::kernel::ioctl;
 
 fn main() -> ExitCode {
     match run(&std::env::args().skip(1).collect::<Vec<_>>()) {
@@ -30,11 +30,8 @@ fn run(args: &[String]) -> Result<(), String> {
     let scope: Scope = scope.parse().map_err(|e| format!("SCOPE `{scope}`: {e}"))?;
     let request = decode_hex(request)?;
     let out_len: usize = out_len.parse().map_err(|e| format!("OUT-LEN `{out_len}`: {e}"))?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(node)
-        .map_err(|e| format!("opening {node}: {e}"))?;
+    let file =
+        std::fs::OpenOptions::new().read(true).write(true).open(node).map_err(|e| format!("opening {node}: {e}"))?;
     let mut output = vec![0u8; out_len];
     let started = Instant::now();
     for n in 0..count {

@@ -215,8 +215,7 @@ pub enum Scope {
 
 impl Scope {
     /// All scopes, least powerful first.
-    pub const ALL: [Scope; 4] =
-        [Self::Configuration, Self::DebugReadOnly, Self::DebugWrite, Self::DebugWriteFull];
+    pub const ALL: [Scope; 4] = [Self::Configuration, Self::DebugReadOnly, Self::DebugWrite, Self::DebugWriteFull];
 
     /// The uAPI value.
     pub fn raw(self) -> u32 {
@@ -259,9 +258,7 @@ impl FromStr for Scope {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            format!(
-                "unknown scope `{s}` (expected configuration, debug-read-only, debug-write or debug-write-full)"
-            )
+            format!("unknown scope `{s}` (expected configuration, debug-read-only, debug-write or debug-write-full)")
         })
     }
 }

@@ -19,6 +19,4 @@ pub mod kernel;
 pub mod sim;
 pub mod uapi;
 
-pub use backend::{
-    Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DeviceKind, Scope,
-};
+pub use backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DeviceKind, Scope};

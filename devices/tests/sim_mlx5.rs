@@ -87,7 +87,12 @@ fn be32(buf: &[u8], dw: usize) -> u32 {
 
 /// Sends an RPC into a buffer of `out_len` bytes pre-filled with 0xee; returns
 /// (reported length, response, firmware status).
-fn call(h: &mut Box<dyn DeviceHandle>, scope: u32, input: &[u8], out_len: usize) -> Result<(usize, Vec<u8>, u8), Errno> {
+fn call(
+    h: &mut Box<dyn DeviceHandle>,
+    scope: u32,
+    input: &[u8],
+    out_len: usize,
+) -> Result<(usize, Vec<u8>, u8), Errno> {
     let mut out = vec![0xeeu8; out_len];
     let n = h.rpc(scope, input, &mut out)?;
     let status = out[0];
@@ -96,7 +101,14 @@ fn call(h: &mut Box<dyn DeviceHandle>, scope: u32, input: &[u8], out_len: usize)
 
 /// ACCESS_REG with a register image of `size` bytes filled by `index`; returns (status,
 /// syndrome, reply image).
-fn access(h: &mut Box<dyn DeviceHandle>, scope: u32, op_mod: u16, id: u16, size: usize, index: impl FnOnce(&mut [u8])) -> (u8, u32, Vec<u8>) {
+fn access(
+    h: &mut Box<dyn DeviceHandle>,
+    scope: u32,
+    op_mod: u16,
+    id: u16,
+    size: usize,
+    index: impl FnOnce(&mut [u8]),
+) -> (u8, u32, Vec<u8>) {
     let mut m = mailbox(ACCESS_REG, op_mod, size);
     m[10..12].copy_from_slice(&id.to_be_bytes());
     index(&mut m[16..]);
@@ -303,7 +315,10 @@ fn without_tools_resources_the_uid_has_no_caps_and_cannot_write_registers() {
 
 #[test]
 fn a_dead_command_interface_fails_open_with_enolink() {
-    let sim = edited("connectx7-healthy", &[("tools_resources = true", "tools_resources = true\ncommand_interface_down = true")]);
+    let sim = edited(
+        "connectx7-healthy",
+        &[("tools_resources = true", "tools_resources = true\ncommand_interface_down = true")],
+    );
     let device = sim.discover().unwrap().remove(0);
     assert_eq!(sim.open(&device).err(), Some(Errno::ENOLINK));
 }
@@ -313,9 +328,10 @@ fn a_dead_command_interface_fails_open_with_enolink() {
 
 #[test]
 fn identity_matches_the_profile_through_query_adapter_mgir_and_mcqi() {
-    for (profile, psid, (major, minor, sub), device_id) in
-        [("connectx7-healthy", "MT_0000000834", (28, 39, 1002), 0x1021), ("connectx6dx-healthy", "MT_0000000359", (22, 36, 1010), 0x101d)]
-    {
+    for (profile, psid, (major, minor, sub), device_id) in [
+        ("connectx7-healthy", "MT_0000000834", (28, 39, 1002), 0x1021),
+        ("connectx6dx-healthy", "MT_0000000359", (22, 36, 1010), 0x101d),
+    ] {
         let sim = backend(profile);
         let mut h = open(&sim);
         let (n, out, status) = call(&mut h, CONFIGURATION, &mailbox(0x101, 0, 0), 272).unwrap();
@@ -360,7 +376,10 @@ fn identity_matches_the_profile_through_query_adapter_mgir_and_mcqi() {
 
 #[test]
 fn a_pending_image_shows_in_mcqs_and_mcqi() {
-    let sim = edited("connectx7-healthy", &[("fw_version = \"28.39.1002\"", "fw_version = \"28.39.1002\"\npending_fw_version = \"28.41.1000\"")]);
+    let sim = edited(
+        "connectx7-healthy",
+        &[("fw_version = \"28.39.1002\"", "fw_version = \"28.39.1002\"\npending_fw_version = \"28.41.1000\"")],
+    );
     let mut h = open(&sim);
     let mcqs = read_reg(&mut h, MCQS, 16, |_| {});
     assert_eq!(get(&mcqs, 2, 3, 0), 4, "active pending reset");
@@ -426,7 +445,11 @@ fn port_state_speed_and_mtu_match_the_profiles() {
             });
             assert_eq!(be32(&ptys, 8), 1 << mode_bit, "ext_eth_proto_oper");
             assert_ne!(be32(&ptys, 2) & 1 << mode_bit, 0, "capability includes the running mode");
-            assert_eq!(get(&ptys, 1, 15, 0), if mode_bit == 16 { 4000 } else { 1000 }, "data_rate_oper, 100 Mb/s units");
+            assert_eq!(
+                get(&ptys, 1, 15, 0),
+                if mode_bit == 16 { 4000 } else { 1000 },
+                "data_rate_oper, 100 Mb/s units"
+            );
             let pmtu = read_reg(&mut h, PMTU, 16, port(n));
             assert_eq!((get(&pmtu, 1, 31, 16), get(&pmtu, 2, 31, 16), get(&pmtu, 3, 31, 16)), (9978, mtu, mtu));
         }
@@ -470,7 +493,9 @@ fn temperatures_and_thresholds_match_the_profile() {
 
 #[test]
 fn mpein_reports_the_pcie_link_of_the_profile() {
-    for (profile, gen_bit, payload_code, read_req_code) in [("connectx7-healthy", 5, 2, 5), ("connectx6dx-healthy", 4, 1, 2)] {
+    for (profile, gen_bit, payload_code, read_req_code) in
+        [("connectx7-healthy", 5, 2, 5), ("connectx6dx-healthy", 4, 1, 2)]
+    {
         let sim = backend(profile);
         let mut h = open(&sim);
         let mpein = read_reg(&mut h, MPEIN, 48, |_| {});
@@ -600,10 +625,13 @@ fn mcia_reads_the_module_eeprom() {
     assert_eq!(get_ascii(&sn, 16, 16), "MT2330FT01235");
     assert_eq!(mcia(&mut h, 0, 0, 200, 128).0, BAD_PARAM, "past the end of the page");
 
-    let empty = edited("connectx7-healthy", &[(
-        "module = { form_factor = \"OSFP\", celsius = 44.0, vendor = \"NVIDIA\", part_number = \"MMA4Z00-NS\", serial_number = \"MT2330FT01234\" }",
-        "",
-    )]);
+    let empty = edited(
+        "connectx7-healthy",
+        &[(
+            "module = { form_factor = \"OSFP\", celsius = 44.0, vendor = \"NVIDIA\", part_number = \"MMA4Z00-NS\", serial_number = \"MT2330FT01234\" }",
+            "",
+        )],
+    );
     let mut h = open(&empty);
     let (status, _, r) = mcia(&mut h, 0, 0, 0, 1);
     assert_eq!((status, get(&r, 0, 7, 0)), (0, 3), "module not connected");
@@ -637,7 +665,10 @@ fn mcam_and_pcam_list_what_the_firmware_implements() {
 
 #[test]
 fn unsupported_and_unknown_registers_fail_with_bad_param() {
-    let sim = edited("connectx7-healthy", &[("port_type = \"eth\"", "port_type = \"eth\"\nunsupported_registers = [\"MTMP\", \"PDDR\", \"MCAM\"]")]);
+    let sim = edited(
+        "connectx7-healthy",
+        &[("port_type = \"eth\"", "port_type = \"eth\"\nunsupported_registers = [\"MTMP\", \"PDDR\", \"MCAM\"]")],
+    );
     let mut h = open(&sim);
     for (id, size) in [(MTMP, 32), (PDDR, 256), (MCAM, 72), (0x9024, 256), (0x1234, 16), (0xffff, 16)] {
         let (status, syndrome, image) = access(&mut h, DEBUG_READ_ONLY, READ, id, size, |_| {});
@@ -736,7 +767,8 @@ fn garbage_never_panics_and_failures_carry_only_status_and_syndrome() {
     let sim = backend("connectx7-healthy");
     let mut handles = [open(&sim), open(&sim)];
     let mut next = common::xorshift(0x9e37_79b9_7f4a_7c15);
-    const REGISTERS: [u16; 15] = [PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MPEIN, MCQS, MCQI, MCAM, 0x9024];
+    const REGISTERS: [u16; 15] =
+        [PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MPEIN, MCQS, MCQI, MCAM, 0x9024];
     let mut statuses = std::collections::BTreeSet::new();
     for round in 0..20_000 {
         let h = &mut handles[round % 2];
@@ -744,7 +776,8 @@ fn garbage_never_panics_and_failures_carry_only_status_and_syndrome() {
         let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         if len >= 16 && !next().is_multiple_of(4) {
             // Aim at what passes the driver so the firmware model sees garbage too.
-            let op: u16 = [0x805, 0xb0c, 0x100, 0x101, 0x10a, 0x750, 0x754, 0x770, 0x80d, 0x109, 0x50b, 0x819][(next() % 12) as usize];
+            let op: u16 = [0x805, 0xb0c, 0x100, 0x101, 0x10a, 0x750, 0x754, 0x770, 0x80d, 0x109, 0x50b, 0x819]
+                [(next() % 12) as usize];
             input[..2].copy_from_slice(&op.to_be_bytes());
             if op == 0x805 || op == 0xb0c {
                 let id = REGISTERS[(next() % REGISTERS.len() as u64) as usize];

@@ -41,10 +41,7 @@ fn main() {
 
     println!("| measurement | value | ratio |");
     println!("|---|---|---|");
-    println!(
-        "| RPC, simulator called directly from Rust | {} ns/call | 1.0 |",
-        direct.as_nanos()
-    );
+    println!("| RPC, simulator called directly from Rust | {} ns/call | 1.0 |", direct.as_nanos());
     println!(
         "| RPC through the plugin boundary (guest → host → simulator → guest) | {} ns/call | {:.1}× direct |",
         boundary.as_nanos(),
@@ -61,10 +58,7 @@ fn main() {
         record.as_nanos(),
         record.as_secs_f64() / boundary.as_secs_f64()
     );
-    println!(
-        "| `fwctl-run mlx5-diag.wasm --sim`, cold compile cache | {:.0} ms | 1.0 |",
-        ms(cold)
-    );
+    println!("| `fwctl-run mlx5-diag.wasm --sim`, cold compile cache | {:.0} ms | 1.0 |", ms(cold));
     println!(
         "| `fwctl-run mlx5-diag.wasm --sim`, warm compile cache | {:.0} ms | {:.2}× cold ({:.1}× faster) |",
         ms(warm),
@@ -77,10 +71,7 @@ fn main() {
         ms(verify_2mib),
         verify_2mib.as_secs_f64() / warm.as_secs_f64()
     );
-    println!(
-        "| mlx5-diag on 1 device answering each RPC in {SLOW_RPC_MS} ms | {:.0} ms | 1.0 |",
-        ms(one)
-    );
+    println!("| mlx5-diag on 1 device answering each RPC in {SLOW_RPC_MS} ms | {:.0} ms | 1.0 |", ms(one));
     println!(
         "| mlx5-diag on 8 such devices at once | {:.0} ms | {:.2}× one device (sequential would be 8×) |",
         ms(eight),
@@ -99,36 +90,18 @@ fn slow_fleet(plugin: &Path, devices: usize) -> Duration {
         &format!("[[device]]\nfaults = {{ rpc_delay_ms = {SLOW_RPC_MS} }}"),
         1,
     );
-    let fleet =
-        fwctl_run::devices::sim::Fleet::from_toml(&vec![profile; devices].join("\n"), "bench")
-            .unwrap();
+    let fleet = fwctl_run::devices::sim::Fleet::from_toml(&vec![profile; devices].join("\n"), "bench").unwrap();
     let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(&fleet).unwrap());
     let plugin = Plugin::load(plugin).unwrap();
-    let grant = policy::grant(
-        &plugin.manifest,
-        &Policy::builtin(),
-        &OperatorOptions::default(),
-    )
-    .unwrap();
+    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let all = backend.discover().unwrap();
     let started = Instant::now();
-    let runs = runtime.block_on(run_on_devices(
-        "mlx5-diag",
-        &prepared,
-        &grant,
-        backend,
-        &all,
-        &[],
-        None,
-    ));
+    let runs = runtime.block_on(run_on_devices("mlx5-diag", &prepared, &grant, backend, &all, &[], None));
     let elapsed = started.elapsed();
-    assert!(
-        runs.iter()
-            .all(|r| r.status == fwctl_run::outcome::RunStatus::Completed)
-    );
+    assert!(runs.iter().all(|r| r.status == fwctl_run::outcome::RunStatus::Completed));
     elapsed
 }
 
@@ -185,12 +158,17 @@ fn signed_component_checks(plugin: &Path) -> (Duration, usize) {
     let (signed, _) = signing::sign(&bytes, &key, false).unwrap();
     let store = tempfile::tempdir().unwrap();
     std::fs::copy(root.join("tests/keys/TEST-ONLY-vendor.pub"), store.path().join("v.pub")).unwrap();
-    std::fs::write(store.path().join("trust.toml"), "trust-version = 1\n[[signer]]\nname = \"v\"\n[[signer.key]]\nfile = \"v.pub\"\n").unwrap();
+    std::fs::write(
+        store.path().join("trust.toml"),
+        "trust-version = 1\n[[signer]]\nname = \"v\"\n[[signer.key]]\nfile = \"v.pub\"\n",
+    )
+    .unwrap();
     let trust = TrustStore::load(store.path()).unwrap();
     let took = median(ROUNDS, || {
         let started = Instant::now();
         let loaded = Plugin::from_bytes(Path::new("bench.wasm"), signed.clone()).unwrap();
-        let status = signing::verify(&loaded.bytes, &loaded.digest, None, &trust, false, std::time::SystemTime::now()).unwrap();
+        let status =
+            signing::verify(&loaded.bytes, &loaded.digest, None, &trust, false, std::time::SystemTime::now()).unwrap();
         assert!(status.signer().is_some());
         started.elapsed()
     });
@@ -214,9 +192,7 @@ fn direct_rpcs(count: u64) -> Duration {
     let mut response = vec![0u8; 112];
     let started = Instant::now();
     for _ in 0..count {
-        let length = handle
-            .rpc(1, std::hint::black_box(&QUERY_ISSI), &mut response)
-            .unwrap();
+        let length = handle.rpc(1, std::hint::black_box(&QUERY_ISSI), &mut response).unwrap();
         assert_eq!(length, 112);
     }
     started.elapsed()
@@ -237,18 +213,11 @@ fn boundary_rpcs(plugin: &Path, audited: bool) -> Duration {
         };
         AuditTrail::new(log, who)
     });
-    let overrides = LimitOverrides {
-        rpcs: Some(RPCS + 1),
-        timeout_ms: Some(120_000),
-        memory_mib: None,
-    };
+    let overrides = LimitOverrides { rpcs: Some(RPCS + 1), timeout_ms: Some(120_000), memory_mib: None };
     let grant = policy::grant(
         &plugin.manifest,
         &Policy::builtin(),
-        &OperatorOptions {
-            limits: overrides,
-            ..OperatorOptions::default()
-        },
+        &OperatorOptions { limits: overrides, ..OperatorOptions::default() },
     )
     .unwrap();
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
@@ -260,15 +229,8 @@ fn boundary_rpcs(plugin: &Path, audited: bool) -> Duration {
             let device = vec![backend.discover().unwrap().remove(0)];
             let args = vec!["rpc-loop".to_string(), count.to_string()];
             let started = Instant::now();
-            let runs = runtime.block_on(run_on_devices(
-                "hostile",
-                &prepared,
-                &grant,
-                backend,
-                &device,
-                &args,
-                trail.clone(),
-            ));
+            let runs =
+                runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &device, &args, trail.clone()));
             let elapsed = started.elapsed();
             assert_eq!(runs[0].rpcs, count, "{:?}", runs[0].status);
             elapsed
@@ -292,10 +254,7 @@ fn cli_cold_and_warm(plugins: &Path) -> (Duration, Duration) {
             .output()
             .unwrap()
             .status;
-        assert!(
-            status.code().is_some_and(|c| c <= 1),
-            "fwctl-run failed: {status}"
-        );
+        assert!(status.code().is_some_and(|c| c <= 1), "fwctl-run failed: {status}");
         started.elapsed()
     };
     let cold = median(ROUNDS, || run(tempfile::tempdir().unwrap().path()));
@@ -306,41 +265,19 @@ fn cli_cold_and_warm(plugins: &Path) -> (Duration, Duration) {
 }
 
 fn build_plugins() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
     let target = root.join("target/e2e");
     let status = Command::new(env!("CARGO"))
         .current_dir(&root)
         .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "mlx5-diag",
-            "-p",
-            "hostile-plugin",
-        ])
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "mlx5-diag", "-p", "hostile-plugin"])
         .status()
         .unwrap();
     assert!(status.success(), "building the plugins failed");
     let dir = target.join("bench-plugins");
     std::fs::create_dir_all(&dir).unwrap();
-    for (package, file) in [
-        ("mlx5_diag", "mlx5-diag.wasm"),
-        ("hostile_plugin", "hostile.wasm"),
-    ] {
-        std::fs::copy(
-            target
-                .join("wasm32-wasip2/release")
-                .join(format!("{package}.wasm")),
-            dir.join(file),
-        )
-        .unwrap();
+    for (package, file) in [("mlx5_diag", "mlx5-diag.wasm"), ("hostile_plugin", "hostile.wasm")] {
+        std::fs::copy(target.join("wasm32-wasip2/release").join(format!("{package}.wasm")), dir.join(file)).unwrap();
     }
     dir
 }

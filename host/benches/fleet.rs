@@ -73,7 +73,9 @@ fn main() {
     }
     let base = rows.iter().find(|r| r.devices == 1_000 && r.jobs == 1).unwrap();
     let (base_per_device, base_rss) = (base.fleet_s / 1_000.0, rows[0].peak_mib);
-    println!("| work | devices | --jobs | fleet wall | process wall | per device | RPCs | peak RSS | per-device cost vs 1,000 × 1 job | peak RSS vs 100 devices × 1 job |");
+    println!(
+        "| work | devices | --jobs | fleet wall | process wall | per device | RPCs | peak RSS | per-device cost vs 1,000 × 1 job | peak RSS vs 100 devices × 1 job |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let per_device = r.fleet_s / r.devices as f64;

@@ -28,10 +28,8 @@ const GSF_HEADER_ONLY: &str = "000500000000000008000000000000000000000000000000"
 const OUT_LEN: &str = "16";
 
 fn main() {
-    let native = release_build(
-        &["-p", "fwctl-devices", "--example", "native_rpc_loop"],
-        "release/examples/native_rpc_loop",
-    );
+    let native =
+        release_build(&["-p", "fwctl-devices", "--example", "native_rpc_loop"], "release/examples/native_rpc_loop");
     let mut s = Scenario::default();
     s.binary(&native);
     s.step("load-cxl-test", &["modprobe", "cxl_test"]);
@@ -43,7 +41,10 @@ fn main() {
     // A first plugin run fills the compile cache; the rounds then measure warm runs.
     s.step("warm-up", &plugin_args(&count, &budget));
     for round in 0..ROUNDS {
-        s.step(&format!("native-{round}"), &["native_rpc_loop", &node, &count, "debug-read-only", GSF_HEADER_ONLY, OUT_LEN]);
+        s.step(
+            &format!("native-{round}"),
+            &["native_rpc_loop", &node, &count, "debug-read-only", GSF_HEADER_ONLY, OUT_LEN],
+        );
         s.step(&format!("plugin-{round}"), &plugin_args(&count, &budget));
     }
 
@@ -69,7 +70,10 @@ fn main() {
         .collect();
     let (native, plugin) = (median(native), median(plugin));
 
-    println!("Linux {} under QEMU TCG, cxl_test mock memdev {NODE}, {RPCS} RPCs per loop, median of {ROUNDS}:", machine::kernel().release);
+    println!(
+        "Linux {} under QEMU TCG, cxl_test mock memdev {NODE}, {RPCS} RPCs per loop, median of {ROUNDS}:",
+        machine::kernel().release
+    );
     println!();
     println!("| measurement | value | ratio |");
     println!("|---|---|---|");
@@ -87,10 +91,22 @@ fn main() {
 }
 
 fn plugin_args(count: &str, budget: &str) -> Vec<String> {
-    ["fwctl-run", "/plugins/hostile.wasm", "--kernel", "--device", NODE, "--json", "--rpc-budget", budget, "--", "rpc-loop", count]
-        .into_iter()
-        .map(String::from)
-        .collect()
+    [
+        "fwctl-run",
+        "/plugins/hostile.wasm",
+        "--kernel",
+        "--device",
+        NODE,
+        "--json",
+        "--rpc-budget",
+        budget,
+        "--",
+        "rpc-loop",
+        count,
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

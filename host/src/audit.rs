@@ -74,10 +74,7 @@ struct Appender {
 impl AuditLog {
     /// Opens (creating it and its directory) for appending.
     pub fn open(path: &Path) -> Result<Self, AuditError> {
-        let fail = |source| AuditError {
-            path: path.to_owned(),
-            source,
-        };
+        let fail = |source| AuditError { path: path.to_owned(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(fail)?;
         }
@@ -95,12 +92,7 @@ impl AuditLog {
                 ))));
             }
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(path)
-            .map_err(fail)?;
+        let mut file = OpenOptions::new().create(true).append(true).read(true).open(path).map_err(fail)?;
         let torn = ends_without_newline(&mut file).map_err(fail)?;
         Ok(Self {
             path: path.to_owned(),
@@ -119,7 +111,6 @@ impl AuditLog {
     pub fn is_broken(&self) -> bool {
         self.broken.load(Ordering::Relaxed)
     }
-
 
     fn append_line(&self, record: &impl Serialize) -> bool {
         self.append(record, Durability::PageCache)
@@ -153,17 +144,10 @@ impl AuditLog {
     /// Flushes to stable storage; reports a write that failed during the run.
     pub fn finish(&self) -> Result<(), AuditError> {
         let appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        appender.file.sync_all().map_err(|source| AuditError {
-            path: self.path.clone(),
-            source,
-        })?;
+        appender.file.sync_all().map_err(|source| AuditError { path: self.path.clone(), source })?;
         if self.is_broken() {
-            let source =
-                std::io::Error::other("a record could not be written; later RPCs were refused");
-            return Err(AuditError {
-                path: self.path.clone(),
-                source,
-            });
+            let source = std::io::Error::other("a record could not be written; later RPCs were refused");
+            return Err(AuditError { path: self.path.clone(), source });
         }
         Ok(())
     }
@@ -305,10 +289,7 @@ pub struct AuditRecord<'a> {
 impl AuditTrail {
     /// A trail into `log` for `plugin`'s calls.
     pub fn new(log: Arc<AuditLog>, plugin: PluginIdentity) -> Self {
-        Self {
-            log,
-            plugin: Arc::new(plugin),
-        }
+        Self { log, plugin: Arc::new(plugin) }
     }
 
     /// Whether RPCs must be refused because the log stopped accepting records.
@@ -347,7 +328,14 @@ impl AuditTrail {
 
     /// Records one attempt's outcome (`seq` from [`Self::record_sent`] for one that was
     /// sent, `None` for one refused before it).
-    pub fn record(&self, device: &DeviceDescriptor, attempt: Attempt<'_>, seq: Option<u64>, outcome: Outcome, duration: Duration) {
+    pub fn record(
+        &self,
+        device: &DeviceDescriptor,
+        attempt: Attempt<'_>,
+        seq: Option<u64>,
+        outcome: Outcome,
+        duration: Duration,
+    ) {
         let record = self.build(device, attempt, seq, outcome, duration);
         self.log.append_line(&record);
     }
@@ -404,20 +392,13 @@ impl AuditTrail {
 pub fn answered(kind: DeviceKind, response: &[u8], response_len: usize) -> Outcome {
     let (status, syndrome) = match kind {
         DeviceKind::Mlx5 => match mlx5_status(response) {
-            Some((status, syndrome)) => (
-                Some(u32::from(status)),
-                (status != 0).then(|| format!("{syndrome:#010x}")),
-            ),
+            Some((status, syndrome)) => (Some(u32::from(status)), (status != 0).then(|| format!("{syndrome:#010x}"))),
             None => (None, None),
         },
         DeviceKind::Cxl => (cxl_retval(response), None),
         DeviceKind::Bnxt | DeviceKind::Pds => (None, None),
     };
-    Outcome::Ok {
-        response_len,
-        status,
-        syndrome,
-    }
+    Outcome::Ok { response_len, status, syndrome }
 }
 
 #[cfg(test)]
@@ -444,12 +425,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/audit.jsonl");
         let log = Arc::new(AuditLog::open(&path).unwrap());
-        let plugin = PluginIdentity {
-            name: "p".into(),
-            version: "1".into(),
-            sha256: "sha256:00".into(),
-            signer: None,
-        };
+        let plugin = PluginIdentity { name: "p".into(), version: "1".into(), sha256: "sha256:00".into(), signer: None };
         let trail = AuditTrail::new(log.clone(), plugin);
         let mut mgir = vec![0u8; 16];
         mgir[0..2].copy_from_slice(&0x805u16.to_be_bytes());
@@ -465,39 +441,28 @@ mod tests {
         let seq = trail.record_sent(&device(DeviceKind::Mlx5), attempt);
         trail.record(&device(DeviceKind::Mlx5), attempt, seq, outcome, Duration::from_micros(7));
         let short = fwctl_proto::effect::classify_mlx5(&[1, 2]);
-        let attempt = Attempt { scope: Scope::DebugWrite, request: &[1, 2], response_capacity: 8, classification: &short };
+        let attempt =
+            Attempt { scope: Scope::DebugWrite, request: &[1, 2], response_capacity: 8, classification: &short };
         trail.record(&device(DeviceKind::Mlx5), attempt, None, Outcome::Denied { reason: "no".into() }, Duration::ZERO);
         log.finish().unwrap();
 
         let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 3, "sent, its outcome, a denial");
         assert_eq!((lines[0]["outcome"].as_str(), lines[0]["seq"].as_u64()), (Some("sent"), Some(0)));
         assert_eq!(lines[1]["seq"], 0, "the outcome pairs with its `sent` line");
         let lines = &lines[1..];
         let first = &lines[0];
-        assert_eq!(
-            (first["opcode"].as_str(), first["register"].as_str()),
-            (Some("0x0805"), Some("0x9020"))
-        );
+        assert_eq!((first["opcode"].as_str(), first["register"].as_str()), (Some("0x0805"), Some("0x9020")));
         assert_eq!((first["effect"].as_str(), first.get("action")), (Some("read"), None));
         assert_eq!(lines[1]["effect"], "unknown");
         assert_eq!(lines[1]["action"], "an mlx5 request shorter than its 8-byte command header");
-        assert_eq!(
-            (first["outcome"].as_str(), first["status"].as_u64()),
-            (Some("ok"), Some(3))
-        );
+        assert_eq!((first["outcome"].as_str(), first["status"].as_u64()), (Some("ok"), Some(3)));
         assert_eq!(first["syndrome"], "0x00001234");
         assert_eq!(first["plugin"]["sha256"], "sha256:00");
         assert_eq!(first["duration_us"], 7);
         assert!(first["time"].as_str().unwrap().ends_with('Z'));
-        assert_eq!(
-            (lines[1]["outcome"].as_str(), lines[1]["reason"].as_str()),
-            (Some("denied"), Some("no"))
-        );
+        assert_eq!((lines[1]["outcome"].as_str(), lines[1]["reason"].as_str()), (Some("denied"), Some("no")));
         assert_eq!(lines[1]["opcode"], serde_json::Value::Null);
         assert_eq!(lines[1].get("seq"), None, "a denial was never sent");
     }
@@ -550,9 +515,6 @@ mod tests {
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "").unwrap();
         let err = AuditLog::open(&blocker.join("audit.jsonl")).unwrap_err();
-        assert!(
-            err.to_string().starts_with("cannot write the audit log"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("cannot write the audit log"), "{err}");
     }
 }

@@ -43,14 +43,10 @@ pub async fn run_on_devices(
             continue;
         };
         let (prepared, backend, device) = (prepared.clone(), Arc::clone(&backend), device.clone());
-        let (args, limits, plugin_name, audit) = (
-            args.to_vec(),
-            grant.limits,
-            plugin_name.to_string(),
-            audit.clone(),
-        );
+        let (args, limits, plugin_name, audit) = (args.to_vec(), grant.limits, plugin_name.to_string(), audit.clone());
         tasks.spawn(async move {
-            let run = run_one(&plugin_name, &prepared, kind_grant, limits, backend.as_ref(), device, &args, audit).await;
+            let run =
+                run_one(&plugin_name, &prepared, kind_grant, limits, backend.as_ref(), device, &args, audit).await;
             (index, run)
         });
     }
@@ -69,7 +65,10 @@ pub async fn run_on_devices(
                 device: device.clone(),
                 status: RunStatus::Failed {
                     kind: "internal".into(),
-                    cause: format!("{plugin_name} on {}: fwctl-run failed internally (a bug; please report it)", device.name),
+                    cause: format!(
+                        "{plugin_name} on {}: fwctl-run failed internally (a bug; please report it)",
+                        device.name
+                    ),
                 },
                 rpcs: 0,
                 device_gone: false,
@@ -99,14 +98,21 @@ pub async fn run_one(
     // plug in between). The grant was judged for the discovered kind, so a node that now
     // answers as another kind gets no RPC at all.
     let opened = opened.map(|(info, handle)| match DeviceKind::from_raw(info.device_type) {
-        Some(kind) if kind == device.kind => Ok(GrantedDevice::new(device.clone(), info.device_data, kind_grant, handle, audit)),
+        Some(kind) if kind == device.kind => {
+            Ok(GrantedDevice::new(device.clone(), info.device_data, kind_grant, handle, audit))
+        }
         other => Err(kind_changed(plugin_name, &device, other, info.device_type)),
     });
     let (status, output, rpcs, device_gone) = match opened {
         Ok(Err(changed)) => (changed, RunOutput::default(), 0, false),
         Ok(Ok(granted)) => {
             let result = prepared.run(granted, args, limits).await;
-            (status_of(plugin_name, &device, &result.end, &result.output), result.output, result.rpcs, result.device_gone)
+            (
+                status_of(plugin_name, &device, &result.end, &result.output),
+                result.output,
+                result.rpcs,
+                result.device_gone,
+            )
         }
         Err(errno) => {
             let gone = matches!(errno, Errno::ENOENT | Errno::ENODEV | Errno::ENXIO);
@@ -117,12 +123,7 @@ pub async fn run_one(
 }
 
 /// Maps how a run ended to the status people and machines see.
-fn status_of(
-    plugin: &str,
-    device: &DeviceDescriptor,
-    end: &RunEnd,
-    output: &RunOutput,
-) -> RunStatus {
+fn status_of(plugin: &str, device: &DeviceDescriptor, end: &RunEnd, output: &RunOutput) -> RunStatus {
     let mut cause = match end {
         RunEnd::Completed => return RunStatus::Completed,
         other => format!("{plugin} on {}: {other}", device.name),
@@ -133,21 +134,15 @@ fn status_of(
     {
         cause.push_str(&format!(" [plugin panicked: {panic}]"));
     }
-    RunStatus::Failed {
-        kind: end.kind().to_string(),
-        cause,
-    }
+    RunStatus::Failed { kind: end.kind().to_string(), cause }
 }
 
 /// The message of a Rust panic printed on stderr (the lines from "panicked at" on,
 /// without the runtime's `note:` hints).
 fn panic_message(stderr: &str) -> Option<String> {
     let start = stderr.rfind("panicked at ")?;
-    let lines: Vec<&str> = stderr[start..]
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("note:"))
-        .collect();
+    let lines: Vec<&str> =
+        stderr[start..].lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("note:")).collect();
     Some(lines.join(" "))
 }
 
@@ -165,27 +160,11 @@ fn kind_changed(plugin: &str, device: &DeviceDescriptor, now: Option<DeviceKind>
 
 fn open_failure(plugin: &str, device: &DeviceDescriptor, errno: Errno) -> RunStatus {
     let (kind, what) = match errno {
-        Errno::ENOENT | Errno::ENODEV | Errno::ENXIO => {
-            ("device-gone", "the device is gone".to_string())
+        Errno::ENOENT | Errno::ENODEV | Errno::ENXIO => ("device-gone", "the device is gone".to_string()),
+        Errno::EACCES | Errno::EPERM => {
+            ("permission", format!("no permission to open {} (run as root, or grant access to the node)", device.node))
         }
-        Errno::EACCES | Errno::EPERM => (
-            "permission",
-            format!(
-                "no permission to open {} (run as root, or grant access to the node)",
-                device.node
-            ),
-        ),
-        other => (
-            "open",
-            format!(
-                "opening {} failed: {} ({other:?})",
-                device.node,
-                other.desc()
-            ),
-        ),
+        other => ("open", format!("opening {} failed: {} ({other:?})", device.node, other.desc())),
     };
-    RunStatus::Failed {
-        kind: kind.into(),
-        cause: format!("{plugin} on {}: {what}", device.name),
-    }
+    RunStatus::Failed { kind: kind.into(), cause: format!("{plugin} on {}: {what}", device.name) }
 }

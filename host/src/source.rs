@@ -70,8 +70,10 @@ impl DeviceSource {
                 let mut notes = skipped;
                 notes.extend(kernel.memdevs_without_fwctl()?.iter().map(bare_memdev_note));
                 if devices.is_empty() && *choice == SourceChoice::Auto {
-                    let mut source =
-                        Self::simulated(None, "no fwctl devices on this machine (/sys/class/fwctl is empty or absent)")?;
+                    let mut source = Self::simulated(
+                        None,
+                        "no fwctl devices on this machine (/sys/class/fwctl is empty or absent)",
+                    )?;
                     source.info.notes = notes;
                     return Ok(source);
                 }

@@ -53,7 +53,9 @@ pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf> {
         .status()
         .context("running cargo build")?;
     if !status.success() {
-        bail!("building {name} for wasm32-wasip2 failed ({status}); is the target installed? (rustup target add wasm32-wasip2)");
+        bail!(
+            "building {name} for wasm32-wasip2 failed ({status}); is the target installed? (rustup target add wasm32-wasip2)"
+        );
     }
     Ok(target.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_"))))
 }

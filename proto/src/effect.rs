@@ -161,7 +161,10 @@ fn classify_register_access(rpc: &Mlx5Request, request: &[u8]) -> Classification
                          (latched flags do)"
                     ),
                 ),
-                None => Classification::unknown(Some(target), format!("{command} read of {register} too short to show what it reads")),
+                None => Classification::unknown(
+                    Some(target),
+                    format!("{command} read of {register} too short to show what it reads"),
+                ),
             },
             None => Classification::unknown(
                 Some(target),
@@ -212,9 +215,14 @@ mod tests {
 
     #[test]
     fn configuration_scope_setters_are_writes() {
-        for (opcode, name) in [(0x109, "SET_HCA_CAP"), (0x823, "MODIFY_CONG_STATUS"), (0x731, "DELEGATE_VHCA_MANAGEMENT")] {
+        for (opcode, name) in
+            [(0x109, "SET_HCA_CAP"), (0x823, "MODIFY_CONG_STATUS"), (0x731, "DELEGATE_VHCA_MANAGEMENT")]
+        {
             let c = classify_mlx5(&mlx5(opcode, 0, 0, 64));
-            assert_eq!((c.effect, c.target, c.action.as_str()), (Effect::Write, Some(WriteTarget::Opcode(opcode)), name));
+            assert_eq!(
+                (c.effect, c.target, c.action.as_str()),
+                (Effect::Write, Some(WriteTarget::Opcode(opcode)), name)
+            );
         }
         assert_eq!(classify_mlx5(&mlx5(0x100, 1, 0, 16)).effect, Effect::Read, "QUERY_HCA_CAP");
     }

@@ -38,11 +38,7 @@ impl Mlx5Request {
             MLX5_ACCESS_REG | MLX5_ACCESS_REGISTER_USER => be16(request, 10),
             _ => None,
         };
-        Some(Self {
-            opcode,
-            op_mod,
-            register_id,
-        })
+        Some(Self { opcode, op_mod, register_id })
     }
 
     /// A register access that writes (op_mod 0).
@@ -77,10 +73,7 @@ impl CxlRequest {
         // opcode's low 16 bits (`u16 opcode = rpc_in->opcode`).
         let opcode = u32::from_ne_bytes(request.get(0..4)?.try_into().ok()?) as u16;
         let feature = match opcode {
-            CXL_GET_FEATURE | CXL_SET_FEATURE => request
-                .get(16..32)
-                .and_then(|b| b.try_into().ok())
-                .map(Uuid),
+            CXL_GET_FEATURE | CXL_SET_FEATURE => request.get(16..32).and_then(|b| b.try_into().ok()).map(Uuid),
             _ => None,
         };
         Some(Self { opcode, feature })
@@ -104,10 +97,7 @@ mod tests {
         req[6..8].copy_from_slice(&1u16.to_be_bytes());
         req[10..12].copy_from_slice(&0x9023u16.to_be_bytes());
         let r = Mlx5Request::parse(&req).unwrap();
-        assert_eq!(
-            (r.opcode, r.op_mod, r.register_id, r.is_register_write()),
-            (0x805, 1, Some(0x9023), false)
-        );
+        assert_eq!((r.opcode, r.op_mod, r.register_id, r.is_register_write()), (0x805, 1, Some(0x9023), false));
         req[6..8].copy_from_slice(&0u16.to_be_bytes());
         assert!(Mlx5Request::parse(&req).unwrap().is_register_write());
         // Not a register access: no id even when the bytes are there.
@@ -117,10 +107,7 @@ mod tests {
         assert_eq!(Mlx5Request::parse(&req[..7]), None);
         req[0..2].copy_from_slice(&0x805u16.to_be_bytes());
         assert_eq!(Mlx5Request::parse(&req[..10]).unwrap().register_id, None);
-        assert_eq!(
-            mlx5_status(&[3, 0, 0, 0, 0, 0x12, 0x34, 0x56]),
-            Some((3, 0x123456))
-        );
+        assert_eq!(mlx5_status(&[3, 0, 0, 0, 0, 0x12, 0x34, 0x56]), Some((3, 0x123456)));
         assert_eq!(mlx5_status(&[3]), None);
     }
 
@@ -130,10 +117,7 @@ mod tests {
         req[0..4].copy_from_slice(&0x1_0502u32.to_ne_bytes()); // the top half is ignored
         req[16..32].fill(0xff);
         let r = CxlRequest::parse(&req).unwrap();
-        assert_eq!(
-            (r.opcode, r.feature),
-            (CXL_SET_FEATURE, Some(Uuid([0xff; 16])))
-        );
+        assert_eq!((r.opcode, r.feature), (CXL_SET_FEATURE, Some(Uuid([0xff; 16]))));
         assert_eq!(CxlRequest::parse(&req[..20]).unwrap().feature, None);
         assert_eq!(CxlRequest::parse(&req[..15]), None);
         req[0..4].copy_from_slice(&0x0500u32.to_ne_bytes());

@@ -62,7 +62,9 @@ impl std::str::FromStr for Scope {
         [Self::Configuration, Self::DebugReadOnly, Self::DebugWrite, Self::DebugWriteFull]
             .into_iter()
             .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| format!("unknown scope `{s}` (configuration, debug-read-only, debug-write, debug-write-full)"))
+            .ok_or_else(|| {
+                format!("unknown scope `{s}` (configuration, debug-read-only, debug-write, debug-write-full)")
+            })
     }
 }
 

@@ -177,7 +177,10 @@ fn a_scope_above_the_grant_is_refused_before_the_device() {
     let finding = &run["findings"][0];
     assert_eq!(finding["code"], "hostile.rpc.not-granted");
     assert!(
-        finding["summary"].as_str().unwrap().contains("scope debug-write-full is above the debug-read-only granted on fwctl0"),
+        finding["summary"]
+            .as_str()
+            .unwrap()
+            .contains("scope debug-write-full is above the debug-read-only granted on fwctl0"),
         "{finding:#}"
     );
     assert_eq!(run["denials"].as_array().unwrap().len(), 1, "the host records what it refused");
@@ -195,8 +198,9 @@ fn a_device_that_vanishes_mid_run_is_reported_as_gone() {
     let profiles = crate::common::workspace_root().join("devices/profiles");
     let read = |name: &str| std::fs::read_to_string(profiles.join(name)).unwrap();
     // A two-device fleet whose first device vanishes after 3 RPCs.
-    let vanishing = read("connectx7-healthy.toml").replacen("[[device]]", "[[device]]\nfaults = { vanish_after_rpcs = 3 }", 1)
-        + &read("connectx6dx-healthy.toml");
+    let vanishing =
+        read("connectx7-healthy.toml").replacen("[[device]]", "[[device]]\nfaults = { vanish_after_rpcs = 3 }", 1)
+            + &read("connectx6dx-healthy.toml");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vanishing.toml");
     std::fs::write(&path, vanishing).unwrap();
@@ -230,9 +234,11 @@ fn plugin_output_is_captured_and_attributed_to_its_device() {
 #[test]
 fn a_device_that_stops_answering_is_cut_off_at_the_deadline() {
     let profiles = crate::common::workspace_root().join("devices/profiles");
-    let slow = std::fs::read_to_string(profiles.join("connectx7-healthy.toml"))
-        .unwrap()
-        .replacen("[[device]]", "[[device]]\nfaults = { rpc_delay_ms = 5000 }", 1);
+    let slow = std::fs::read_to_string(profiles.join("connectx7-healthy.toml")).unwrap().replacen(
+        "[[device]]",
+        "[[device]]\nfaults = { rpc_delay_ms = 5000 }",
+        1,
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("slow.toml");
     std::fs::write(&path, slow).unwrap();
@@ -294,9 +300,11 @@ fn a_plugin_cannot_make_the_host_hold_its_reports_beyond_a_budget() {
 /// A profile whose first ConnectX takes `delay_ms` to answer each RPC.
 fn slow_profile(dir: &std::path::Path, delay_ms: u64) -> String {
     let profiles = crate::common::workspace_root().join("devices/profiles");
-    let slow = std::fs::read_to_string(profiles.join("connectx7-healthy.toml"))
-        .unwrap()
-        .replacen("[[device]]", &format!("[[device]]\nfaults = {{ rpc_delay_ms = {delay_ms} }}"), 1);
+    let slow = std::fs::read_to_string(profiles.join("connectx7-healthy.toml")).unwrap().replacen(
+        "[[device]]",
+        &format!("[[device]]\nfaults = {{ rpc_delay_ms = {delay_ms} }}"),
+        1,
+    );
     let path = dir.join("slow.toml");
     std::fs::write(&path, slow).unwrap();
     format!("--sim={}", path.display())

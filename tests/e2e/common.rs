@@ -13,10 +13,7 @@ const PLUGINS: &[(&str, &str)] = &[
 ];
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ is in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ is in the workspace").to_path_buf()
 }
 
 /// Builds every plugin once per test process (its own target dir, so the build does not
@@ -28,9 +25,13 @@ pub fn plugin_dir() -> &'static Path {
         let root = workspace_root();
         let target = root.join("target/e2e");
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.current_dir(&root)
-            .env("CARGO_TARGET_DIR", &target)
-            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+        cmd.current_dir(&root).env("CARGO_TARGET_DIR", &target).args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+        ]);
         for (package, _) in PLUGINS {
             cmd.args(["-p", package]);
         }
@@ -43,11 +44,8 @@ pub fn plugin_dir() -> &'static Path {
         let dir = target.join("plugins");
         std::fs::create_dir_all(&dir).unwrap();
         for (package, file) in PLUGINS {
-            let built = target
-                .join("wasm32-wasip2/release")
-                .join(format!("{}.wasm", package.replace('-', "_")));
-            std::fs::copy(&built, dir.join(file))
-                .unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
+            let built = target.join("wasm32-wasip2/release").join(format!("{}.wasm", package.replace('-', "_")));
+            std::fs::copy(&built, dir.join(file)).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
         }
         dir
     })
@@ -87,13 +85,8 @@ pub fn stderr(output: &Output) -> String {
 
 /// The JSON report of a run.
 pub fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            stdout(output),
-            stderr(output)
-        )
-    })
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", stdout(output), stderr(output)))
 }
 
 /// The run entry of one device in a JSON report.

@@ -5,14 +5,7 @@ use crate::common::{device_run, fwctl_run, json, stderr};
 
 /// Runs cxl-features on the CXL device only and returns its run.
 fn cxl(args: &[&str]) -> (Option<i32>, serde_json::Value) {
-    let mut argv = vec![
-        "cxl-features.wasm",
-        "--sim",
-        "--device",
-        "fwctl2",
-        "--json",
-        "--",
-    ];
+    let mut argv = vec!["cxl-features.wasm", "--sim", "--device", "fwctl2", "--json", "--"];
     argv.extend_from_slice(args);
     let output = fwctl_run(&argv);
     let report = json(&output);
@@ -23,10 +16,7 @@ fn cxl(args: &[&str]) -> (Option<i32>, serde_json::Value) {
 fn get_reads_raw_and_decoded_values_with_every_selection() {
     let (code, run) = cxl(&["get", "cxl-test"]);
     assert_eq!(code, Some(0), "{run:#}");
-    assert_eq!(
-        run["facts"]["feature"],
-        "ffffffff-ffff-ffff-ffff-ffffffffffff"
-    );
+    assert_eq!(run["facts"]["feature"], "ffffffff-ffff-ffff-ffff-ffffffffffff");
     assert_eq!(run["facts"]["value"], "efbeadde");
     assert_eq!(run["facts"]["value.value"], "0xdeadbeef");
 
@@ -51,30 +41,13 @@ fn get_reads_raw_and_decoded_values_with_every_selection() {
 #[test]
 fn get_refusals_name_what_is_wrong() {
     // Read-only counters have no default value to select.
-    let (code, run) = cxl(&[
-        "get",
-        "1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d",
-        "--selection",
-        "default",
-    ]);
+    let (code, run) = cxl(&["get", "1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d", "--selection", "default"]);
     assert_eq!(code, Some(2));
-    assert!(
-        run["cause"]
-            .as_str()
-            .unwrap()
-            .contains("has no default value"),
-        "{run:#}"
-    );
+    assert!(run["cause"].as_str().unwrap().contains("has no default value"), "{run:#}");
 
     let (code, run) = cxl(&["get", "00000000-0000-0000-0000-000000000001"]);
     assert_eq!(code, Some(2));
-    assert!(
-        run["cause"]
-            .as_str()
-            .unwrap()
-            .contains("no Feature `00000000-0000-0000-0000-000000000001`"),
-        "{run:#}"
-    );
+    assert!(run["cause"].as_str().unwrap().contains("no Feature `00000000-0000-0000-0000-000000000001`"), "{run:#}");
 }
 
 #[test]
@@ -82,13 +55,7 @@ fn set_dry_run_shows_the_change_and_sends_nothing() {
     let (code, run) = cxl(&["set", "cxl-test", "u32:0xabcdabcd", "--dry-run"]);
     assert_eq!(code, Some(0), "{run:#}");
     assert_eq!(run["facts"]["set-scope"], "debug-write");
-    assert_eq!(
-        (
-            run["facts"]["before"].as_str(),
-            run["facts"]["data"].as_str()
-        ),
-        (Some("efbeadde"), Some("cdabcdab"))
-    );
+    assert_eq!((run["facts"]["before"].as_str(), run["facts"]["data"].as_str()), (Some("efbeadde"), Some("cdabcdab")));
     assert_eq!(run["findings"][0]["code"], "cxl.set.dry-run");
     // Get Supported Features (2 calls) and one Get Feature: no Set.
     assert_eq!(run["rpcs"], 3);
@@ -98,56 +65,29 @@ fn set_dry_run_shows_the_change_and_sends_nothing() {
 fn set_refuses_kernel_owned_unchangeable_and_oversized_changes_before_any_rpc() {
     let cases = [
         (vec!["set", "patrol-scrub", "0c01"], "the kernel owns it"),
-        (
-            vec!["set", "1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d", "00"],
-            "not changeable",
-        ),
-        (
-            vec!["set", "cxl-test", "u64:1"],
-            "8 byte(s) at offset 0 exceed",
-        ),
-        (
-            vec!["set", "cxl-test", "00", "--offset", "4"],
-            "1 byte(s) at offset 4 exceed",
-        ),
+        (vec!["set", "1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d", "00"], "not changeable"),
+        (vec!["set", "cxl-test", "u64:1"], "8 byte(s) at offset 0 exceed"),
+        (vec!["set", "cxl-test", "00", "--offset", "4"], "1 byte(s) at offset 4 exceed"),
     ];
     for (args, why) in cases {
         let (code, run) = cxl(&args);
         assert_eq!(code, Some(2), "{args:?}");
-        assert!(
-            run["cause"].as_str().unwrap().contains(why),
-            "{args:?}: {run:#}"
-        );
+        assert!(run["cause"].as_str().unwrap().contains(why), "{args:?}: {run:#}");
         assert_eq!(run["rpcs"], 2, "{args:?}: only the listing was sent");
     }
 }
 
 #[test]
 fn set_without_a_granted_write_scope_is_refused_by_the_host() {
-    let output = fwctl_run(&[
-        "cxl-features.wasm",
-        "--sim",
-        "--device",
-        "fwctl2",
-        "--json",
-        "--",
-        "set",
-        "cxl-test",
-        "u32:1",
-    ]);
+    let output =
+        fwctl_run(&["cxl-features.wasm", "--sim", "--device", "fwctl2", "--json", "--", "set", "cxl-test", "u32:1"]);
     let report = json(&output);
     let run = device_run(&report, "fwctl2");
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let cause = run["cause"].as_str().unwrap();
-    assert!(
-        cause.contains("needs debug-write and a granted write, which this run does not have"),
-        "{cause}"
-    );
+    assert!(cause.contains("needs debug-write and a granted write, which this run does not have"), "{cause}");
     // The host's refusal says why the optional scope was withheld.
-    assert!(
-        cause.contains("policy entry `unsigned` allows at most debug-read-only"),
-        "{cause}"
-    );
+    assert!(cause.contains("policy entry `unsigned` allows at most debug-read-only"), "{cause}");
 }
 
 #[test]
@@ -155,7 +95,11 @@ fn set_with_a_write_scope_but_no_granted_writes_is_refused_by_the_host() {
     // The scope and --allow-taint are there; the write permission is not.
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\n").unwrap();
+    std::fs::write(
+        &policy,
+        "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\n",
+    )
+    .unwrap();
     let audit = dir.path().join("audit.jsonl");
     let output = fwctl_run(&[
         "cxl-features.wasm",
@@ -185,7 +129,10 @@ fn set_with_a_write_scope_but_no_granted_writes_is_refused_by_the_host() {
     assert_eq!(set.len(), 1, "one Set Feature attempt: {text}");
     assert_eq!((set[0]["outcome"].as_str(), set[0]["effect"].as_str()), (Some("denied"), Some("write")));
     assert!(
-        set[0]["reason"].as_str().unwrap().ends_with("a write, and policy entry `unsigned` grants no writes on cxl devices"),
+        set[0]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("a write, and policy entry `unsigned` grants no writes on cxl devices"),
         "{:#}",
         set[0]
     );
@@ -207,48 +154,18 @@ fn set_with_policy_and_allow_taint_writes_and_reads_back_even_past_one_mailbox()
     let dir = tempfile::tempdir().unwrap();
     let policy = provisioning_policy(dir.path());
     let policy = policy.to_str().unwrap();
-    let base = [
-        "cxl-features.wasm",
-        "--sim",
-        "--device",
-        "fwctl2",
-        "--policy",
-        policy,
-        "--json",
-    ];
+    let base = ["cxl-features.wasm", "--sim", "--device", "fwctl2", "--policy", policy, "--json"];
 
     // Policy alone is not enough: the operator must also say --allow-taint.
     let output = fwctl_run(&[&base[..], &["--", "set", "cxl-test", "u32:0xabcdabcd"]].concat());
     let run = device_run(&json(&output), "fwctl2").clone();
-    assert!(
-        run["cause"]
-            .as_str()
-            .unwrap()
-            .contains("not started with --allow-taint"),
-        "{run:#}"
-    );
+    assert!(run["cause"].as_str().unwrap().contains("not started with --allow-taint"), "{run:#}");
 
-    let output = fwctl_run(
-        &[
-            &base[..],
-            &["--allow-taint", "--", "set", "cxl-test", "u32:0xabcdabcd"],
-        ]
-        .concat(),
-    );
+    let output = fwctl_run(&[&base[..], &["--allow-taint", "--", "set", "cxl-test", "u32:0xabcdabcd"]].concat());
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(
-        stderr(&output).contains("TAINTS THE KERNEL"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("TAINTS THE KERNEL"), "{}", stderr(&output));
     let run = device_run(&json(&output), "fwctl2").clone();
-    assert_eq!(
-        (
-            run["facts"]["before"].as_str(),
-            run["facts"]["after"].as_str()
-        ),
-        (Some("efbeadde"), Some("cdabcdab"))
-    );
+    assert_eq!((run["facts"]["before"].as_str(), run["facts"]["after"].as_str()), (Some("efbeadde"), Some("cdabcdab")));
     assert_eq!(run["findings"][0]["code"], "cxl.set.applied");
 
     // 1 KiB: the simulated kernel splits it into initiate/continue/finish transfers.
@@ -261,26 +178,14 @@ fn set_with_policy_and_allow_taint_writes_and_reads_back_even_past_one_mailbox()
 
     // Immediate effects need debug-write-full, which needs CAP_SYS_RAWIO (root has it).
     let thermal = "7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e";
-    let output = fwctl_run(
-        &[
-            &base[..],
-            &["--allow-taint", "--", "set", thermal, "u8:80", "u8:5"],
-        ]
-        .concat(),
-    );
+    let output = fwctl_run(&[&base[..], &["--allow-taint", "--", "set", thermal, "u8:80", "u8:5"]].concat());
     let run = device_run(&json(&output), "fwctl2").clone();
     assert_eq!(run["facts"]["set-scope"], "debug-write-full");
     if nix::unistd::geteuid().is_root() {
         assert_eq!(output.status.code(), Some(0), "{run:#}");
-        assert_eq!(
-            run["facts"]["after"].as_str().map(|a| &a[..4]),
-            Some("5005")
-        );
+        assert_eq!(run["facts"]["after"].as_str().map(|a| &a[..4]), Some("5005"));
     } else {
-        assert!(
-            run["cause"].as_str().unwrap().contains("CAP_SYS_RAWIO"),
-            "{run:#}"
-        );
+        assert!(run["cause"].as_str().unwrap().contains("CAP_SYS_RAWIO"), "{run:#}");
     }
 }
 

@@ -63,7 +63,11 @@ fn the_package_installs_into_a_fresh_root_and_checks_a_simulated_fleet() {
     ] {
         assert!(files.lines().any(|l| l == file), "{file} is not in the package:\n{files}");
     }
-    assert!(std::fs::read_to_string(root.path().join("var/lib/dpkg/info/fwctl-run.conffiles")).unwrap().contains("/etc/fwctl-run/policy.toml"));
+    assert!(
+        std::fs::read_to_string(root.path().join("var/lib/dpkg/info/fwctl-run.conffiles"))
+            .unwrap()
+            .contains("/etc/fwctl-run/policy.toml")
+    );
 
     // The installed binary, with the installed plugins, trust store and policy: the
     // plugins carry the packager's signature, so --require-signed lets them run.
@@ -88,7 +92,11 @@ fn the_package_installs_into_a_fresh_root_and_checks_a_simulated_fleet() {
     assert!(report["plugins"].as_array().unwrap().iter().any(|p| p["name"] == "mlx5-diag"));
 
     // The man page is the CLI's own.
-    let page = Command::new("sh").arg("-c").arg(format!("gzip -dc {}", installed("/usr/share/man/man1/fwctl-run.1.gz").display())).output().unwrap();
+    let page = Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -dc {}", installed("/usr/share/man/man1/fwctl-run.1.gz").display()))
+        .output()
+        .unwrap();
     let page = String::from_utf8_lossy(&page.stdout);
     assert!(page.contains(".TH fwctl-run 1") && page.contains("fleet"), "{page}");
 }

@@ -51,7 +51,14 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
     assert!(systemd_verify(&[broken]).contains("oneshoot"));
 
     let service = std::fs::read_to_string(deploy("systemd/fwctl-run-fleet.service")).unwrap();
-    for line in ["Type=oneshot", "--textfile /var/lib/prometheus/node-exporter", "CapabilityBoundingSet=", "DeviceAllow=char-fwctl rw", "ProtectSystem=strict", "NoNewPrivileges=yes"] {
+    for line in [
+        "Type=oneshot",
+        "--textfile /var/lib/prometheus/node-exporter",
+        "CapabilityBoundingSet=",
+        "DeviceAllow=char-fwctl rw",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+    ] {
         assert!(service.contains(line), "the service has {line}");
     }
     let timer = std::fs::read_to_string(deploy("systemd/fwctl-run-fleet.timer")).unwrap();
@@ -75,13 +82,17 @@ fn the_daemonset_parses_and_is_as_tight_as_privileged_allows() {
     assert_eq!(daemon_set["apiVersion"], "apps/v1");
 
     // The NPD config in the ConfigMap is the one shipped in deploy/npd.
-    let shipped: Value = serde_json::from_str(&std::fs::read_to_string(deploy("npd/fwctl-problem-monitor.json")).unwrap()).unwrap();
-    let embedded: Value = serde_json::from_str(config_map["data"]["fwctl-problem-monitor.json"].as_str().unwrap()).unwrap();
+    let shipped: Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy("npd/fwctl-problem-monitor.json")).unwrap()).unwrap();
+    let embedded: Value =
+        serde_json::from_str(config_map["data"]["fwctl-problem-monitor.json"].as_str().unwrap()).unwrap();
     assert_eq!(embedded, shipped);
 
     let pod = &daemon_set["spec"]["template"]["spec"];
     let volumes = pod["volumes"].as_array().unwrap();
-    let host_path = |name: &str| volumes.iter().find(|v| v["name"] == name).and_then(|v| v["hostPath"]["path"].as_str()).map(str::to_string);
+    let host_path = |name: &str| {
+        volumes.iter().find(|v| v["name"] == name).and_then(|v| v["hostPath"]["path"].as_str()).map(str::to_string)
+    };
     assert_eq!(host_path("fwctl").as_deref(), Some("/dev/fwctl"));
     assert_eq!(host_path("sys").as_deref(), Some("/sys"));
     assert_eq!(host_path("textfile").as_deref(), Some("/var/lib/prometheus/node-exporter"));
@@ -98,12 +109,16 @@ fn the_daemonset_parses_and_is_as_tight_as_privileged_allows() {
         }
     }
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("without `privileged` (only a device plugin or CDI can)"), "the manifest says why it is privileged");
+    assert!(
+        text.contains("without `privileged` (only a device plugin or CDI can)"),
+        "the manifest says why it is privileged"
+    );
 }
 
 #[test]
 fn the_npd_rule_runs_within_its_timeout_and_its_arguments_work() {
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(deploy("npd/fwctl-problem-monitor.json")).unwrap()).unwrap();
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy("npd/fwctl-problem-monitor.json")).unwrap()).unwrap();
     assert_eq!(config["plugin"], "custom");
     assert_eq!(config["conditions"][0]["type"], "FwctlDeviceProblem");
     let rule = &config["rules"][0];
@@ -148,7 +163,10 @@ fn playbook(fwctl_run_args: &str) -> (Option<i32>, String) {
         .env("ANSIBLE_LOCAL_TEMP", plugins.path().join("ansible-tmp"))
         .output()
         .expect("ansible-playbook (Debian's ansible-core) runs the example playbook");
-    (output.status.code(), format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+    (
+        output.status.code(),
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+    )
 }
 
 #[test]

@@ -32,7 +32,8 @@ fn mlx5_diag() -> String {
 
 #[test]
 fn a_simulated_fleet_streams_one_line_per_check_then_the_summary() {
-    let output = fwctl_run(&["fleet", &mlx5_diag(), "--sim-fleet", "60", "--seed", "4", "--format", "jsonl", "--jobs", "3"]);
+    let output =
+        fwctl_run(&["fleet", &mlx5_diag(), "--sim-fleet", "60", "--seed", "4", "--format", "jsonl", "--jobs", "3"]);
     assert_eq!(output.status.code(), Some(1), "the default mix has faulty devices\n{}", stderr(&output));
     let lines = jsonl(&stdout(&output));
     let (summary, results) = lines.split_last().unwrap();
@@ -86,8 +87,16 @@ fn a_check_that_times_out_or_loses_its_device_fails_alone() {
     let audit = dir.path().join("audit.jsonl");
     let mix = format!("12:connectx7-healthy=2,{}=1,{}=1", gone.display(), slow.display());
     let output = fwctl_run(&[
-        "fleet", &mlx5_diag(), "--sim-fleet", &mix, "--timeout", "600", "--format", "json",
-        "--audit", audit.to_str().unwrap(),
+        "fleet",
+        &mlx5_diag(),
+        "--sim-fleet",
+        &mix,
+        "--timeout",
+        "600",
+        "--format",
+        "json",
+        "--audit",
+        audit.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(2), "failed checks make the fleet's exit 2\n{}", stderr(&output));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -117,7 +126,8 @@ fn a_check_that_times_out_or_loses_its_device_fails_alone() {
     // Every RPC of every device is on the record: `sent` before it reached the device,
     // then its outcome, the failed ones too; one still in the firmware when the deadline
     // struck ends as `abandoned`.
-    let audit: Vec<Value> = std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let audit: Vec<Value> =
+        std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     for result in results {
         let device = result["device"]["name"].as_str().unwrap();
         let of_device: Vec<&Value> = audit.iter().filter(|l| l["device"] == device).collect();
@@ -135,7 +145,17 @@ fn a_check_that_times_out_or_loses_its_device_fails_alone() {
 #[test]
 fn a_trapping_plugin_fails_on_its_device_and_nowhere_else() {
     let hostile = plugin_dir().join("hostile.wasm").display().to_string();
-    let output = fwctl_run(&["fleet", &hostile, "--sim-fleet", "8:connectx7-healthy", "--format", "jsonl", "--", "trap", "only=fwctl5"]);
+    let output = fwctl_run(&[
+        "fleet",
+        &hostile,
+        "--sim-fleet",
+        "8:connectx7-healthy",
+        "--format",
+        "jsonl",
+        "--",
+        "trap",
+        "only=fwctl5",
+    ]);
     assert_eq!(output.status.code(), Some(2));
     let lines = jsonl(&stdout(&output));
     let results: Vec<&Value> = lines.iter().filter(|l| l["record"] == "result").collect();
@@ -170,7 +190,10 @@ fn installed_plugins_are_matched_to_the_devices_and_the_table_sums_up() {
     assert!(text.starts_with("devices: SIMULATED"), "{text}");
     assert!(text.contains("DEVICE") && text.contains("STATUS"), "{text}");
     for (device, plugin) in [("fwctl0", "mlx5-diag"), ("fwctl1", "mlx5-diag"), ("fwctl2", "cxl-features")] {
-        assert!(text.lines().any(|l| l.starts_with(device) && l.contains(plugin) && l.contains(" ok ")), "{device} checked by {plugin}:\n{text}");
+        assert!(
+            text.lines().any(|l| l.starts_with(device) && l.contains(plugin) && l.contains(" ok ")),
+            "{device} checked by {plugin}:\n{text}"
+        );
     }
     let summary = text.lines().rev().find(|l| !l.is_empty()).unwrap();
     assert!(summary.starts_with("3 devices: 3 healthy, 0 with findings, 0 failed in "), "{summary}");
@@ -259,7 +282,9 @@ fn without_plugins_for_the_hosts_devices_the_fleet_says_where_it_looked() {
     assert_eq!(output.status.code(), Some(2));
     let said = stderr(&output);
     assert!(
-        said.contains("none of the 1 installed in") && said.contains(installed.path().to_str().unwrap()) && said.contains("(mlx5)"),
+        said.contains("none of the 1 installed in")
+            && said.contains(installed.path().to_str().unwrap())
+            && said.contains("(mlx5)"),
         "{said}"
     );
 }
@@ -300,7 +325,10 @@ fn two_plugins_with_one_name_are_both_refused_so_neither_passes_for_the_other() 
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&output)));
     let refused = report["refused"].as_array().unwrap();
     assert_eq!(refused.len(), 2, "{report:#}");
-    assert!(refused.iter().all(|r| r["reason"].as_str().unwrap().contains("2 plugins are named `mlx5-diag`")), "{report:#}");
+    assert!(
+        refused.iter().all(|r| r["reason"].as_str().unwrap().contains("2 plugins are named `mlx5-diag`")),
+        "{report:#}"
+    );
     // The other plugin ran.
     assert!(report["results"].as_array().unwrap().iter().any(|r| r["plugin"]["name"] == "cxl-features"), "{report:#}");
 }

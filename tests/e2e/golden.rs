@@ -52,9 +52,11 @@ fn normalise_human(text: &str) -> String {
             }
             // "[3 RPCs, 2.5 ms]": the duration varies.
             if let (Some(comma), Some(ms)) = (line.rfind(", "), line.rfind(" ms]"))
-                && comma < ms && line[comma + 2..ms].parse::<f64>().is_ok() {
-                    line.replace_range(comma + 2..ms, "<t>");
-                }
+                && comma < ms
+                && line[comma + 2..ms].parse::<f64>().is_ok()
+            {
+                line.replace_range(comma + 2..ms, "<t>");
+            }
             line
         })
         .collect::<Vec<_>>()

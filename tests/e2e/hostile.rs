@@ -10,18 +10,12 @@ use crate::common::{device_run, fwctl_run, json, stderr};
 /// The audit lines a run wrote.
 fn audit_lines(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("each audit line is JSON"))
-        .collect()
+    text.lines().map(|l| serde_json::from_str(l).expect("each audit line is JSON")).collect()
 }
 
 /// Runs `behaviour` on `device` only, with `extra` options and a fresh audit log;
 /// returns exit code, report and audit lines. The other devices must be unharmed.
-fn hostile(
-    device: &str,
-    behaviour: &str,
-    extra: &[&str],
-) -> (Option<i32>, serde_json::Value, Vec<serde_json::Value>) {
+fn hostile(device: &str, behaviour: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value, Vec<serde_json::Value>) {
     hostile_plugin("hostile.wasm", device, &[behaviour], extra)
 }
 
@@ -43,15 +37,9 @@ fn hostile_plugin(
     args.push(&only);
     let output = fwctl_run(&args);
     let report = json(&output);
-    for other in ["fwctl0", "fwctl1", "fwctl2"]
-        .into_iter()
-        .filter(|d| *d != device)
-    {
+    for other in ["fwctl0", "fwctl1", "fwctl2"].into_iter().filter(|d| *d != device) {
         let run = device_run(&report, other);
-        assert_eq!(
-            run["status"], "completed",
-            "{other} must be unharmed: {run:#}"
-        );
+        assert_eq!(run["status"], "completed", "{other} must be unharmed: {run:#}");
         assert_eq!(run["facts"]["behaved"], true);
     }
     let run = device_run(&report, device).clone();
@@ -73,67 +61,34 @@ fn assert_plugin_denied(
     why: &str,
 ) -> serde_json::Value {
     let (code, run, audit) = hostile_plugin(plugin, device, behaviour, extra);
-    assert_eq!(
-        code,
-        Some(0),
-        "a denial is an answer to the plugin, not a failed run: {run:#}"
-    );
-    assert_eq!(
-        run["findings"][0]["code"], "hostile.rpc.not-granted",
-        "{run:#}"
-    );
-    let denials = run["denials"]
-        .as_array()
-        .expect("denials are in the result");
-    assert!(
-        denials.len() == 1 && denials[0].as_str().unwrap().contains(why),
-        "{run:#}"
-    );
+    assert_eq!(code, Some(0), "a denial is an answer to the plugin, not a failed run: {run:#}");
+    assert_eq!(run["findings"][0]["code"], "hostile.rpc.not-granted", "{run:#}");
+    let denials = run["denials"].as_array().expect("denials are in the result");
+    assert!(denials.len() == 1 && denials[0].as_str().unwrap().contains(why), "{run:#}");
     assert_eq!(audit.len(), 1, "one attempt, one line: {audit:#?}");
     let line = &audit[0];
-    assert_eq!(
-        (line["device"].as_str(), line["outcome"].as_str()),
-        (Some(device), Some("denied"))
-    );
+    assert_eq!((line["device"].as_str(), line["outcome"].as_str()), (Some(device), Some("denied")));
     assert!(line["reason"].as_str().unwrap().contains(why), "{line:#}");
     assert_eq!(line["plugin"]["name"], "hostile");
-    assert!(
-        line["plugin"]["sha256"]
-            .as_str()
-            .unwrap()
-            .starts_with("sha256:")
-    );
+    assert!(line["plugin"]["sha256"].as_str().unwrap().starts_with("sha256:"));
     line.clone()
 }
 
 #[test]
 fn a_scope_above_the_grant_is_denied() {
-    assert_denied(
-        "fwctl1",
-        "escalate",
-        &[],
-        "scope debug-write-full is above the debug-read-only granted on fwctl1",
-    );
+    assert_denied("fwctl1", "escalate", &[], "scope debug-write-full is above the debug-read-only granted on fwctl1");
 }
 
 #[test]
 fn an_opcode_outside_the_allow_list_is_denied() {
-    let line = assert_denied(
-        "fwctl1",
-        "opcode",
-        &[],
-        "opcode 0x0101 is not in the manifest's `opcodes` allow-list",
-    );
+    let line = assert_denied("fwctl1", "opcode", &[], "opcode 0x0101 is not in the manifest's `opcodes` allow-list");
     assert_eq!(line["opcode"], "0x0101");
 }
 
 #[test]
 fn a_register_outside_the_allow_list_and_an_undeclared_write_are_denied() {
     let line = assert_denied("fwctl1", "register", &[], "reading register 0x5006");
-    assert_eq!(
-        (line["opcode"].as_str(), line["register"].as_str()),
-        (Some("0x0805"), Some("0x5006"))
-    );
+    assert_eq!((line["opcode"].as_str(), line["register"].as_str()), (Some("0x0805"), Some("0x5006")));
     // The kernel allows ACCESS_REG writes at every scope; the host does not, undeclared.
     let line = assert_denied(
         "fwctl1",
@@ -150,20 +105,10 @@ fn a_set_feature_of_a_kernel_owned_feature_is_denied_by_the_host() {
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { mlx5 = \"debug-read-only\", cxl = \"debug-write\" }\n").unwrap();
     let args = ["--policy", policy.to_str().unwrap(), "--allow-taint"];
-    let line = assert_denied(
-        "fwctl2",
-        "kernel-feature",
-        &args,
-        "the kernel owns that Feature",
-    );
+    let line = assert_denied("fwctl2", "kernel-feature", &args, "the kernel owns that Feature");
     assert_eq!(line["feature"], "96dad7d6-fde8-482b-a733-75774e06db8a");
     // Without the operator's say-so, the same call is above the grant in the first place.
-    assert_denied(
-        "fwctl2",
-        "kernel-feature",
-        &[],
-        "scope debug-write is above the debug-read-only granted on fwctl2",
-    );
+    assert_denied("fwctl2", "kernel-feature", &[], "scope debug-write is above the debug-read-only granted on fwctl2");
 }
 
 #[test]
@@ -171,19 +116,9 @@ fn oversized_requests_and_responses_never_reach_the_device() {
     for behaviour in ["huge-request", "too-large"] {
         let (code, run, audit) = hostile("fwctl1", behaviour, &[]);
         assert_eq!(code, Some(0), "{run:#}");
-        assert_eq!(
-            run["findings"][0]["code"], "hostile.rpc.too-large",
-            "{behaviour}: {run:#}"
-        );
+        assert_eq!(run["findings"][0]["code"], "hostile.rpc.too-large", "{behaviour}: {run:#}");
         assert_eq!(audit[0]["outcome"], "denied");
-        assert!(
-            audit[0]["reason"]
-                .as_str()
-                .unwrap()
-                .contains("2097152-byte limit"),
-            "{:#}",
-            audit[0]
-        );
+        assert!(audit[0]["reason"].as_str().unwrap().contains("2097152-byte limit"), "{:#}", audit[0]);
     }
 }
 
@@ -192,17 +127,8 @@ fn a_forged_handle_traps_the_forger_only() {
     let (code, run, audit) = hostile("fwctl1", "forge", &[]);
     assert_eq!(code, Some(2));
     assert_eq!(run["kind"], "trap", "{run:#}");
-    assert!(
-        run["cause"]
-            .as_str()
-            .unwrap()
-            .contains("unknown handle index"),
-        "{run:#}"
-    );
-    assert!(
-        audit.is_empty(),
-        "a forged call is refused by the resource table before any RPC: {audit:#?}"
-    );
+    assert!(run["cause"].as_str().unwrap().contains("unknown handle index"), "{run:#}");
+    assert!(audit.is_empty(), "a forged call is refused by the resource table before any RPC: {audit:#?}");
 }
 
 #[test]
@@ -213,10 +139,7 @@ fn unbounded_recursion_hits_the_stack_limit() {
     // Rust's wasm32 stack lives at the bottom of linear memory and grows down, so running
     // off its end is an out-of-bounds access, caught by the sandbox like any other.
     let cause = run["cause"].as_str().unwrap();
-    assert!(
-        cause.contains("out of bounds memory access") && cause.contains("descend"),
-        "{cause}"
-    );
+    assert!(cause.contains("out of bounds memory access") && cause.contains("descend"), "{cause}");
 }
 
 #[test]
@@ -228,31 +151,15 @@ fn allowed_calls_are_on_the_record_with_their_answer() {
     assert_eq!((audit[0]["outcome"].as_str(), &audit[0]["seq"]), (Some("sent"), &audit[1]["seq"]));
     let line = &audit[1];
     assert_eq!(
-        (
-            line["outcome"].as_str(),
-            line["opcode"].as_str(),
-            line["scope"].as_str()
-        ),
+        (line["outcome"].as_str(), line["opcode"].as_str(), line["scope"].as_str()),
         (Some("ok"), Some("0x010a"), Some("debug-read-only"))
     );
-    assert_eq!(
-        (
-            line["request_len"].as_u64(),
-            line["response_capacity"].as_u64()
-        ),
-        (Some(16), Some(16))
-    );
+    assert_eq!((line["request_len"].as_u64(), line["response_capacity"].as_u64()), (Some(16), Some(16)));
     // Sixteen bytes cannot hold QUERY_ISSI's answer: the firmware says BAD_OUTP_LEN (0x51)
     // inside a successful ioctl, and the trail keeps both status and syndrome.
     assert_eq!(line["status"], 0x51);
-    assert!(
-        line["syndrome"].as_str().unwrap().starts_with("0x"),
-        "{line:#}"
-    );
-    assert_eq!(
-        line["parent"], "0000:5e:00.0",
-        "the parent PCI function of fwctl1"
-    );
+    assert!(line["syndrome"].as_str().unwrap().starts_with("0x"), "{line:#}");
+    assert_eq!(line["parent"], "0000:5e:00.0", "the parent PCI function of fwctl1");
 }
 
 #[test]
@@ -261,18 +168,9 @@ fn a_run_that_cannot_write_its_audit_log_does_not_start() {
     let blocker = dir.path().join("not-a-directory");
     std::fs::write(&blocker, "").unwrap();
     let audit = blocker.join("audit.jsonl");
-    let output = fwctl_run(&[
-        "mlx5-diag.wasm",
-        "--sim",
-        "--audit",
-        audit.to_str().unwrap(),
-    ]);
+    let output = fwctl_run(&["mlx5-diag.wasm", "--sim", "--audit", audit.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("cannot write the audit log"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr(&output).contains("cannot write the audit log"), "{}", stderr(&output));
     assert!(crate::common::stdout(&output).is_empty(), "nothing ran");
 }
 
@@ -291,13 +189,19 @@ fn manifest_set_replaces_the_embedded_manifest_and_inspect_shows_the_grant() {
     let (m, o, r) = (manifest.to_str().unwrap(), original.to_str().unwrap(), rewritten.to_str().unwrap());
     let output = fwctl_run(&["manifest", "set", o, m, "--output", r]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert!(crate::common::stdout(&output).contains("sign it again") || crate::common::stdout(&output).contains("no longer covers it"));
+    assert!(
+        crate::common::stdout(&output).contains("sign it again")
+            || crate::common::stdout(&output).contains("no longer covers it")
+    );
 
     // Exactly one manifest now (the SDK's nested copy is gone), and it is the new one.
     let output = fwctl_run(&["inspect", r, "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let doc = json(&output);
-    assert_eq!((doc["manifest"]["name"].as_str(), doc["manifest"]["version"].as_str()), (Some("mlx5-narrow"), Some("9.9.9")));
+    assert_eq!(
+        (doc["manifest"]["name"].as_str(), doc["manifest"]["version"].as_str()),
+        (Some("mlx5-narrow"), Some("9.9.9"))
+    );
     assert_eq!(doc["grant"]["devices"]["mlx5"]["opcodes"], serde_json::json!([0x0101]));
     assert_eq!(doc["world"]["matches"], true, "the rewritten component still instantiates");
 
@@ -308,7 +212,11 @@ fn manifest_set_replaces_the_embedded_manifest_and_inspect_shows_the_grant() {
     assert!(!denials.is_empty() && denials.iter().all(|d| d.as_str().unwrap().contains("allow-list")), "{denials:#?}");
 
     // A bad manifest is refused naming the field, and the plugin is left as it was.
-    std::fs::write(&manifest, "manifest-version = 1\nname = \"x\"\nversion = \"1\"\nvendor = \"v\"\n[devices.mlx5]\nscope = \"root\"\n").unwrap();
+    std::fs::write(
+        &manifest,
+        "manifest-version = 1\nname = \"x\"\nversion = \"1\"\nvendor = \"v\"\n[devices.mlx5]\nscope = \"root\"\n",
+    )
+    .unwrap();
     let before = std::fs::read(&rewritten).unwrap();
     let output = fwctl_run(&["manifest", "set", r, m]);
     assert_eq!(output.status.code(), Some(2));
@@ -320,7 +228,11 @@ fn manifest_set_replaces_the_embedded_manifest_and_inspect_shows_the_grant() {
 fn inspect_prints_the_grant_a_policy_would_give_without_running_anything() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
-    std::fs::write(&policy, "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\n").unwrap();
+    std::fs::write(
+        &policy,
+        "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\n",
+    )
+    .unwrap();
     let p = policy.to_str().unwrap();
     let doc = json(&fwctl_run(&["inspect", "cxl-features.wasm", "--policy", p, "--json"]));
     assert_eq!(doc["grant"]["devices"]["cxl"]["scope"], "debug-read-only");
@@ -410,8 +322,18 @@ fn a_configuration_scope_setter_is_a_write_that_a_read_only_grant_refuses() {
     );
     assert_ne!(run["findings"][0]["code"], "hostile.rpc.not-granted", "{run:#}");
     // On the record before it was sent (a write: on disk first), then with its answer.
-    assert_eq!((audit[0]["outcome"].as_str(), audit[0]["effect"].as_str()), (Some("sent"), Some("write")), "{:#}", audit[0]);
-    assert_eq!((audit[1]["outcome"].as_str(), audit[1]["effect"].as_str()), (Some("ok"), Some("write")), "{:#}", audit[1]);
+    assert_eq!(
+        (audit[0]["outcome"].as_str(), audit[0]["effect"].as_str()),
+        (Some("sent"), Some("write")),
+        "{:#}",
+        audit[0]
+    );
+    assert_eq!(
+        (audit[1]["outcome"].as_str(), audit[1]["effect"].as_str()),
+        (Some("ok"), Some("write")),
+        "{:#}",
+        audit[1]
+    );
 }
 
 #[test]
@@ -452,7 +374,13 @@ fn an_unknown_mlx5_opcode_at_configuration_scope_is_treated_as_a_write() {
     );
     assert_eq!(line["effect"], "unknown");
     // Too short to classify: refused by the host, not forwarded for the kernel to judge.
-    let line = assert_plugin_denied(&open, "fwctl1", &["send", "debug-read-only", "010a00"], &[], "cannot tell what it would do");
+    let line = assert_plugin_denied(
+        &open,
+        "fwctl1",
+        &["send", "debug-read-only", "010a00"],
+        &[],
+        "cannot tell what it would do",
+    );
     assert_eq!(line["effect"], "unknown");
 }
 
@@ -518,7 +446,10 @@ fn a_cache_directory_other_users_can_write_is_not_used() {
     let cache = dir.path().join("shared");
     std::fs::create_dir(&cache).unwrap();
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let output = fwctl_run_with_env(&["mlx5-diag.wasm", "--sim", "--device", "fwctl0", "--json"], &[("FWCTL_RUN_CACHE_DIR", cache.as_path())]);
+    let output = fwctl_run_with_env(
+        &["mlx5-diag.wasm", "--sim", "--device", "fwctl0", "--json"],
+        &[("FWCTL_RUN_CACHE_DIR", cache.as_path())],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains("mode 0777 lets other users write it"), "{}", stderr(&output));
     assert_eq!(json(&output)["compile"]["cache"], "disabled");

@@ -12,36 +12,15 @@ use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 
 use crate::common::{cache_dir, plugin_dir};
 
-fn run(
-    plugin_file: &str,
-    backend: Arc<dyn Backend>,
-    args: &[&str],
-) -> Vec<fwctl_run::outcome::DeviceRun> {
+fn run(plugin_file: &str, backend: Arc<dyn Backend>, args: &[&str]) -> Vec<fwctl_run::outcome::DeviceRun> {
     let plugin = Plugin::load(&plugin_dir().join(plugin_file)).expect("plugin loads");
-    let grant = policy::grant(
-        &plugin.manifest,
-        &Policy::builtin(),
-        &OperatorOptions::default(),
-    )
-    .expect("granted");
-    let sandbox = Sandbox::new(&SandboxOptions {
-        cache_dir: Some(cache_dir()),
-        ..Default::default()
-    })
-    .unwrap();
+    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).expect("granted");
+    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).expect("prepares");
     let devices = backend.discover().unwrap();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(run_on_devices(
-        &plugin.manifest.name,
-        &prepared,
-        &grant,
-        backend,
-        &devices,
-        &args,
-        None,
-    ))
+    runtime.block_on(run_on_devices(&plugin.manifest.name, &prepared, &grant, backend, &devices, &args, None))
 }
 
 #[test]
@@ -53,12 +32,7 @@ fn every_device_gets_its_own_store_and_capability() {
         assert_eq!(run.status, RunStatus::Completed, "{run:?}");
         // Each run saw exactly its own device in the refusal text.
         let finding = &run.output.findings[0];
-        assert!(
-            finding
-                .summary
-                .contains(&format!("granted on {}", run.device.name)),
-            "{finding:?}"
-        );
+        assert!(finding.summary.contains(&format!("granted on {}", run.device.name)), "{finding:?}");
         assert_eq!(run.rpcs, 1);
     }
 }
@@ -66,16 +40,8 @@ fn every_device_gets_its_own_store_and_capability() {
 #[test]
 fn the_grant_follows_the_manifest_per_device_kind() {
     let plugin = Plugin::load(&plugin_dir().join("mlx5-diag.wasm")).unwrap();
-    let grant = policy::grant(
-        &plugin.manifest,
-        &Policy::builtin(),
-        &OperatorOptions::default(),
-    )
-    .unwrap();
-    assert_eq!(
-        grant.scope_for(DeviceKind::Mlx5),
-        Some(Scope::DebugReadOnly)
-    );
+    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+    assert_eq!(grant.scope_for(DeviceKind::Mlx5), Some(Scope::DebugReadOnly));
     assert_eq!(grant.scope_for(DeviceKind::Cxl), None);
 
     let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_fleet());
@@ -91,26 +57,14 @@ fn a_device_removed_before_the_run_is_a_failed_run_not_a_crash() {
     let sim = Arc::new(SimBackend::new(&Fleet::builtin_default()).unwrap());
     let backend: Arc<dyn Backend> = sim.clone();
     let plugin = Plugin::load(&plugin_dir().join("hostile.wasm")).unwrap();
-    let grant = policy::grant(
-        &plugin.manifest,
-        &Policy::builtin(),
-        &OperatorOptions::default(),
-    )
-    .unwrap();
+    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let devices = backend.discover().unwrap();
     assert!(sim.remove("fwctl1"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let runs = runtime.block_on(run_on_devices(
-        "hostile",
-        &prepared,
-        &grant,
-        backend,
-        &devices,
-        &["ambient".into()],
-        None,
-    ));
+    let runs =
+        runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &devices, &["ambient".into()], None));
     match &runs[1].status {
         RunStatus::Failed { kind, cause } => {
             assert_eq!(kind, "device-gone");
@@ -130,29 +84,21 @@ fn run_profile(plugin: &str, profile: &str, args: &[&str]) -> fwctl_run::outcome
 
 #[test]
 fn the_library_path_decodes_the_same_values_as_the_profile() {
-    let backend: Arc<dyn Backend> = Arc::new(
-        SimBackend::new(&Fleet::builtin("connectx6dx-healthy").unwrap().unwrap()).unwrap(),
-    );
+    let backend: Arc<dyn Backend> =
+        Arc::new(SimBackend::new(&Fleet::builtin("connectx6dx-healthy").unwrap().unwrap()).unwrap());
     let runs = run("mlx5-diag.wasm", backend, &["--no-pcie"]);
     assert_eq!(runs.len(), 1);
     let run = &runs[0];
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
     let fact = |key: &str| {
-        run.output
-            .facts
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| panic!("no fact {key}: {:?}", run.output.facts))
+        run.output.facts.get(key).cloned().unwrap_or_else(|| panic!("no fact {key}: {:?}", run.output.facts))
     };
     assert_eq!(fact("psid"), Value::Text("MT_0000000359".into()));
     assert_eq!(fact("firmware-version"), Value::Text("22.36.1010".into()));
     assert_eq!(fact("port-count"), Value::Unsigned(2));
     assert_eq!(fact("port2-speed"), Value::Text("100G (4 lanes)".into()));
     assert_eq!(fact("asic-temperature-celsius"), Value::Real(61.0));
-    assert!(
-        !run.output.facts.contains_key("pcie-link"),
-        "--no-pcie skipped the section"
-    );
+    assert!(!run.output.facts.contains_key("pcie-link"), "--no-pcie skipped the section");
     assert!(run.output.findings.is_empty());
     // MGIR, QUERY_ADAPTER, QUERY_HCA_CAP, MCAM, PCAM; per port PDDR, PAOS, PTYS, PMTU,
     // three PPCNT groups, MCIA and the module's MTMP (9 × 2); then the ASIC's MTMP.
@@ -177,7 +123,9 @@ impl Backend for CountingBackend {
         "counting"
     }
 
-    fn discover(&self) -> Result<Vec<fwctl_run::devices::DeviceDescriptor>, fwctl_run::devices::backend::DiscoveryError> {
+    fn discover(
+        &self,
+    ) -> Result<Vec<fwctl_run::devices::DeviceDescriptor>, fwctl_run::devices::backend::DiscoveryError> {
         let device = |name: &str, kind: DeviceKind, driver: &str| fwctl_run::devices::DeviceDescriptor {
             name: name.into(),
             kind,
@@ -198,7 +146,8 @@ impl Backend for CountingBackend {
         device: &fwctl_run::devices::DeviceDescriptor,
     ) -> Result<Box<dyn fwctl_run::devices::DeviceHandle>, fwctl_run::devices::DeviceError> {
         // The node's kind now, whatever the caller discovered earlier.
-        let now = self.discover().unwrap().into_iter().find(|d| d.name == device.name).ok_or(nix::errno::Errno::ENODEV)?;
+        let now =
+            self.discover().unwrap().into_iter().find(|d| d.name == device.name).ok_or(nix::errno::Errno::ENODEV)?;
         Ok(Box::new(CountingHandle { kind: now.kind, rpcs: self.rpcs.clone() }))
     }
 }
@@ -250,7 +199,8 @@ fn no_plugin_bytes_reach_a_bnxt_or_pds_driver_whatever_the_grant() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for (request, kind) in [(&pds, "pds"), (&bnxt, "bnxt")] {
         let args: Vec<String> = ["send", "debug-read-only", &hex::encode(request)].map(String::from).to_vec();
-        let runs = runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend.clone(), &devices, &args, None));
+        let runs =
+            runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend.clone(), &devices, &args, None));
         for run in &runs {
             assert_eq!(run.status, RunStatus::Completed, "{run:?}");
             let finding = &run.output.findings[0];

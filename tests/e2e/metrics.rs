@@ -53,7 +53,8 @@ fn textfile(dir: &Path) -> String {
 #[test]
 fn the_textfile_passes_promtool_and_names_every_documented_metric() {
     let dir = tempfile::tempdir().unwrap();
-    let output = fleet(&["--sim-fleet", "40", "--seed", "2", "--format", "json", "--textfile", dir.path().to_str().unwrap()]);
+    let output =
+        fleet(&["--sim-fleet", "40", "--seed", "2", "--format", "json", "--textfile", dir.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = textfile(dir.path());
     promtool_check(&text);
@@ -76,17 +77,28 @@ fn the_textfile_passes_promtool_and_names_every_documented_metric() {
         "fwctl_run_last_success_timestamp_seconds",
     ] {
         assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing:\n{text}");
-        assert!(samples(&text).iter().any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))), "{name} has no sample");
+        assert!(
+            samples(&text).iter().any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "{name} has no sample"
+        );
     }
     // No timestamps: every sample is `name{labels} value`, nothing after the value.
     for line in samples(&text) {
         let after_labels = line.rsplit_once('}').map_or(line, |(_, rest)| rest);
-        assert_eq!(after_labels.split_whitespace().count(), if line.contains('}') { 1 } else { 2 }, "a timestamp or junk: {line}");
+        assert_eq!(
+            after_labels.split_whitespace().count(),
+            if line.contains('}') { 1 } else { 2 },
+            "a timestamp or junk: {line}"
+        );
     }
     // mlx5 devices are labelled with their RDMA device, to join node_infiniband_*; CXL
     // devices with their fwctl node.
     assert!(text.contains(r#"fwctl_link_up{device="mlx5_0",plugin="mlx5-diag",port="1"} 1"#), "{text}");
-    assert!(samples(&text).iter().any(|l| l.starts_with("fwctl_device_info{") && l.contains(r#"kind="cxl""#) && l.contains(r#"device="fwctl"#)));
+    assert!(
+        samples(&text).iter().any(|l| l.starts_with("fwctl_device_info{")
+            && l.contains(r#"kind="cxl""#)
+            && l.contains(r#"device="fwctl"#))
+    );
     assert!(text.contains(r#"part_number="MCX75310AAS-NEAT""#) && text.contains(r#"firmware_version="28.39.1002""#));
 
     // The findings of the report are the fwctl_finding series, one per device and code.
@@ -132,9 +144,12 @@ fn each_run_rewrites_the_file_whole_so_cleared_findings_disappear() {
     promtool_check(&second);
 
     // A run that could not check every device keeps the last success time it found.
-    std::fs::write(dir.path().join("fwctl.prom"), format!("fwctl_run_last_success_timestamp_seconds {stamped}\n")).unwrap();
+    std::fs::write(dir.path().join("fwctl.prom"), format!("fwctl_run_last_success_timestamp_seconds {stamped}\n"))
+        .unwrap();
     let slow = dir.path().join("slow.toml");
-    let healthy = std::fs::read_to_string(crate::common::workspace_root().join("devices/profiles/connectx7-healthy.toml")).unwrap();
+    let healthy =
+        std::fs::read_to_string(crate::common::workspace_root().join("devices/profiles/connectx7-healthy.toml"))
+            .unwrap();
     std::fs::write(&slow, format!("{healthy}\n[device.faults]\nrpc_delay_ms = 400\n")).unwrap();
     let failed = fleet(&["--sim-fleet", &format!("2:{}", slow.display()), "--timeout", "300", "--textfile", at]);
     assert_eq!(failed.status.code(), Some(2));
@@ -142,7 +157,11 @@ fn each_run_rewrites_the_file_whole_so_cleared_findings_disappear() {
     assert_eq!(success(&third).as_deref(), Some(stamped.as_str()), "{third}");
     assert!(third.contains(r#"fwctl_plugin_up{device="mlx5_0",plugin="mlx5-diag"} 0"#), "{third}");
     promtool_check(&third);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().starts_with('.')).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with('.'))
+        .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
@@ -163,8 +182,16 @@ fn plugin_metrics_that_break_the_rules_are_refused_with_the_reason() {
     let hostile = plugin_dir().join("hostile.wasm");
     let dir = tempfile::tempdir().unwrap();
     let output = fwctl_run(&[
-        "fleet", hostile.to_str().unwrap(), "--sim-fleet", "2:connectx7-healthy", "--format", "json",
-        "--textfile", dir.path().to_str().unwrap(), "--", "metrics",
+        "fleet",
+        hostile.to_str().unwrap(),
+        "--sim-fleet",
+        "2:connectx7-healthy",
+        "--format",
+        "json",
+        "--textfile",
+        dir.path().to_str().unwrap(),
+        "--",
+        "metrics",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();

@@ -46,7 +46,11 @@ fn each_fault_fires_exactly_its_finding_and_every_rpc_is_allowed() {
         for line in lines.iter().filter(|l| l["outcome"] != "sent") {
             assert_eq!(line["scope"], "debug-read-only", "{profile}: {line:#}");
             assert_eq!(line["effect"], "read", "{profile}: mlx5-diag changes nothing: {line:#}");
-            assert_eq!((line["outcome"].as_str(), line["status"].as_u64()), (Some("ok"), Some(0)), "{profile}: {line:#}");
+            assert_eq!(
+                (line["outcome"].as_str(), line["status"].as_u64()),
+                (Some("ok"), Some(0)),
+                "{profile}: {line:#}"
+            );
             // Register reads only: a write would be op_mod 0.
             if line["opcode"] == "0x0805" {
                 assert_eq!(line["op_mod"], 1, "{profile}: {line:#}");

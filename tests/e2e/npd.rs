@@ -38,7 +38,14 @@ fn problems_come_most_severe_first_and_the_rest_is_counted() {
     assert!(line.ends_with(')') && line.contains("(+"), "the rest is counted: {line}");
 
     // With warnings counted, an error still comes before any warning.
-    let (code, line) = npd(&["--sim-fleet", "6:connectx7-pcie-degraded=1,connectx7-link-down=1", "--seed", "3", "--min-severity", "warning"]);
+    let (code, line) = npd(&[
+        "--sim-fleet",
+        "6:connectx7-pcie-degraded=1,connectx7-link-down=1",
+        "--seed",
+        "3",
+        "--min-severity",
+        "warning",
+    ]);
     assert_eq!(code, Some(1));
     let first = line.split([' ', '(']).next().unwrap();
     assert!(first.ends_with(":mlx5.link.down"), "{line}");

@@ -355,7 +355,16 @@ fn a_registry_that_dribbles_its_answer_cannot_hang_a_pull() {
     let client = Client::new();
     let started = std::time::Instant::now();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
-        .args(["pull", &format!("oci://127.0.0.1:{port}/vendor/diag:1"), "--store", &client.path("store"), "--lock", &client.path("lock"), "--audit", &client.path("audit.jsonl")])
+        .args([
+            "pull",
+            &format!("oci://127.0.0.1:{port}/vendor/diag:1"),
+            "--store",
+            &client.path("store"),
+            "--lock",
+            &client.path("lock"),
+            "--audit",
+            &client.path("audit.jsonl"),
+        ])
         .env("FWCTL_RUN_REGISTRY_TIMEOUT_SECS", "3")
         .output()
         .unwrap();

@@ -12,7 +12,17 @@ fn the_guides_plugin_builds_and_finds_the_drifted_feature() {
     let status = Command::new(env!("CARGO"))
         .current_dir(&root)
         .env("CARGO_TARGET_DIR", &target)
-        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "fwctl-sdk", "--example", "feature-drift"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "fwctl-sdk",
+            "--example",
+            "feature-drift",
+        ])
         .status()
         .expect("running cargo");
     assert!(status.success(), "the guide's build command works");

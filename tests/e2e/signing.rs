@@ -22,7 +22,9 @@ impl Store {
         let mut toml = String::from("trust-version = 1\n");
         for (signer, name, extra) in keys {
             std::fs::copy(key(name, "pub"), dir.path().join(format!("{name}.pub"))).unwrap();
-            toml.push_str(&format!("[[signer]]\nname = \"{signer}\"\n[[signer.key]]\nfile = \"{name}.pub\"\n{extra}\n"));
+            toml.push_str(&format!(
+                "[[signer]]\nname = \"{signer}\"\n[[signer.key]]\nfile = \"{name}.pub\"\n{extra}\n"
+            ));
         }
         std::fs::write(dir.path().join("trust.toml"), toml).unwrap();
         Self { dir }
@@ -49,14 +51,12 @@ pub fn signed_copy(dir: &Path, signers: &[&str]) -> PathBuf {
 fn run(plugin: &Path, extra: &[&str]) -> (Option<i32>, String, Vec<serde_json::Value>) {
     let audit = plugin.with_extension("audit.jsonl");
     let _ = std::fs::remove_file(&audit);
-    let mut args = vec![plugin.to_str().unwrap(), "--sim=connectx7-healthy", "--json", "--audit", audit.to_str().unwrap()];
+    let mut args =
+        vec![plugin.to_str().unwrap(), "--sim=connectx7-healthy", "--json", "--audit", audit.to_str().unwrap()];
     args.extend_from_slice(extra);
     let output = fwctl_run(&args);
-    let lines = std::fs::read_to_string(&audit)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines =
+        std::fs::read_to_string(&audit).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     (output.status.code(), stderr(&output), lines)
 }
 
@@ -186,7 +186,10 @@ fn one_untrusted_signature_beside_a_trusted_one_is_ignored_and_said() {
     let output = fwctl_run(&["verify", plugin.to_str().unwrap(), "--trust", store.path(), "--json"]);
     let doc = json(&output);
     assert_eq!(doc["signature"]["signers"][0]["name"], "acme");
-    assert!(doc["signature"]["ignored"][0].as_str().unwrap().contains("1 signature(s) by keys not in the trust store"), "{doc:#}");
+    assert!(
+        doc["signature"]["ignored"][0].as_str().unwrap().contains("1 signature(s) by keys not in the trust store"),
+        "{doc:#}"
+    );
 }
 
 #[test]
@@ -214,7 +217,11 @@ fn signer_entries_decide_the_grant_and_a_countersignature_can_gate_tainting() {
     // Nothing unsigned; acme's plugins only on CXL devices.
     std::fs::write(&policy, "policy-version = 1\n[signer.acme]\ndevices = { cxl = \"debug-read-only\" }\n").unwrap();
     let plugin = signed_copy(dir.path(), &["vendor"]);
-    assert_refused(&plugin, &["--trust", store.path(), "--policy", policy.to_str().unwrap()], "`signer.acme` grants none");
+    assert_refused(
+        &plugin,
+        &["--trust", store.path(), "--policy", policy.to_str().unwrap()],
+        "`signer.acme` grants none",
+    );
     let unsigned = dir.path().join("u.wasm");
     std::fs::copy(plugin_dir().join("mlx5-diag.wasm"), &unsigned).unwrap();
     assert_refused(&unsigned, &["--trust", store.path(), "--policy", policy.to_str().unwrap()], "no `unsigned` entry");
@@ -235,7 +242,15 @@ fn signer_entries_decide_the_grant_and_a_countersignature_can_gate_tainting() {
     let set = |cxl: &Path| {
         let args = [cxl.to_str().unwrap(), "--sim=cxl-type3", "--json", "--trust", store.path()];
         let mut args = args.to_vec();
-        args.extend_from_slice(&["--policy", policy.to_str().unwrap(), "--allow-taint", "--", "set", "cxl-test", "u32:5"]);
+        args.extend_from_slice(&[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--allow-taint",
+            "--",
+            "set",
+            "cxl-test",
+            "u32:5",
+        ]);
         fwctl_run(&args)
     };
     sign("vendor");
@@ -254,7 +269,8 @@ fn a_detached_signature_beside_the_plugin_is_accepted() {
     let plugin = dir.path().join("mlx5-diag.wasm");
     std::fs::copy(plugin_dir().join("mlx5-diag.wasm"), &plugin).unwrap();
     let before = std::fs::read(&plugin).unwrap();
-    let output = fwctl_run(&["sign", plugin.to_str().unwrap(), "--key", key("vendor", "key").to_str().unwrap(), "--detached"]);
+    let output =
+        fwctl_run(&["sign", plugin.to_str().unwrap(), "--key", key("vendor", "key").to_str().unwrap(), "--detached"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(std::fs::read(&plugin).unwrap(), before, "the plugin's bytes are untouched");
     let store = Store::new(&[("acme", "vendor", "")]);
@@ -268,9 +284,14 @@ fn the_denylist_refuses_a_digest_whoever_signed_it() {
     let dir = tempfile::tempdir().unwrap();
     let plugin = signed_copy(dir.path(), &["vendor"]);
     let store = Store::new(&[("acme", "vendor", "")]);
-    let digest = json(&fwctl_run(&["inspect", plugin.to_str().unwrap(), "--json"]))["digest"].as_str().unwrap().to_string();
+    let digest =
+        json(&fwctl_run(&["inspect", plugin.to_str().unwrap(), "--json"]))["digest"].as_str().unwrap().to_string();
     let toml = std::fs::read_to_string(store.dir.path().join("trust.toml")).unwrap();
-    std::fs::write(store.dir.path().join("trust.toml"), toml.replace("trust-version = 1\n", &format!("trust-version = 1\ndenied-digests = [\"{digest}\"]\n"))).unwrap();
+    std::fs::write(
+        store.dir.path().join("trust.toml"),
+        toml.replace("trust-version = 1\n", &format!("trust-version = 1\ndenied-digests = [\"{digest}\"]\n")),
+    )
+    .unwrap();
     assert_refused(&plugin, &["--trust", store.path()], "is on the trust store's denylist");
 }
 
@@ -284,7 +305,11 @@ fn a_denied_plugin_stays_denied_when_countersigned_by_a_throwaway_key() {
     let content = verified["content_digest"].as_str().unwrap().to_string();
     assert_ne!(verified["digest"], verified["content_digest"]);
     let toml = std::fs::read_to_string(store.dir.path().join("trust.toml")).unwrap();
-    std::fs::write(store.dir.path().join("trust.toml"), toml.replace("trust-version = 1\n", &format!("trust-version = 1\ndenied-digests = [\"{content}\"]\n"))).unwrap();
+    std::fs::write(
+        store.dir.path().join("trust.toml"),
+        toml.replace("trust-version = 1\n", &format!("trust-version = 1\ndenied-digests = [\"{content}\"]\n")),
+    )
+    .unwrap();
     assert_refused(&plugin, &["--trust", store.path()], "is on the trust store's denylist");
     // A second signature changes the file's digest, not what was signed.
     let output = fwctl_run(&["sign", plugin.to_str().unwrap(), "--key", key("operator", "key").to_str().unwrap()]);

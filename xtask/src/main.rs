@@ -208,7 +208,8 @@ fn deb() -> Result<PathBuf> {
                 .arg(staging.join("plugins").join(&file)),
         )?;
     }
-    std::fs::copy(&public, staging.join("trust/packager.pub")).with_context(|| format!("copying {}", public.display()))?;
+    std::fs::copy(&public, staging.join("trust/packager.pub"))
+        .with_context(|| format!("copying {}", public.display()))?;
     std::fs::write(
         staging.join("trust/trust.toml"),
         format!(
@@ -251,7 +252,8 @@ fn install() -> Result<()> {
     let dir = plugins()?;
     status(cargo().args(["install", "--locked", "--path", "host"]))?;
     let home = std::env::var_os("HOME").context("HOME is not set")?;
-    let data = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or_else(|| Path::new(&home).join(".local/share"));
+    let data =
+        std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or_else(|| Path::new(&home).join(".local/share"));
     let dest = data.join("fwctl-run/plugins");
     std::fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
     for plugin in PLUGINS {

@@ -8,9 +8,7 @@ use nix::errno::Errno;
 
 use super::profile::{DeviceProfile, Faults, Fleet};
 use super::{SimContext, SimDriver};
-use crate::backend::{
-    Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DiscoveryError, Scope,
-};
+use crate::backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DiscoveryError, Scope};
 use crate::uapi::MAX_RPC_LEN;
 
 /// What the simulated kernel knows about the calling process.
@@ -73,12 +71,7 @@ impl SimBackend {
             .enumerate()
             .map(|(index, profile)| build_device(index, profile).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            devices,
-            credentials,
-            tainted: Arc::new(AtomicBool::new(false)),
-            kernel_log: Arc::default(),
-        })
+        Ok(Self { devices, credentials, tainted: Arc::new(AtomicBool::new(false)), kernel_log: Arc::default() })
     }
 
     /// The built-in default fleet: two ConnectX-class NICs and one CXL memory device.
@@ -139,12 +132,8 @@ impl Backend for SimBackend {
     }
 
     fn discover(&self) -> Result<Vec<DeviceDescriptor>, DiscoveryError> {
-        let mut found: Vec<_> = self
-            .devices
-            .iter()
-            .filter(|d| !d.removed.load(Ordering::SeqCst))
-            .map(|d| d.descriptor.clone())
-            .collect();
+        let mut found: Vec<_> =
+            self.devices.iter().filter(|d| !d.removed.load(Ordering::SeqCst)).map(|d| d.descriptor.clone()).collect();
         found.sort_by(|a, b| natural_node_order(&a.name, &b.name));
         Ok(found)
     }

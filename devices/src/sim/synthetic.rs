@@ -90,7 +90,8 @@ fn template(name: &str) -> Result<DeviceProfile, String> {
     let fleet = match Fleet::builtin(name) {
         Some(parsed) => parsed?,
         None if name.contains('/') || name.ends_with(".toml") => {
-            let text = std::fs::read_to_string(name).map_err(|e| format!("--sim-fleet: cannot read profile {name}: {e}"))?;
+            let text =
+                std::fs::read_to_string(name).map_err(|e| format!("--sim-fleet: cannot read profile {name}: {e}"))?;
             Fleet::from_toml(&text, name)?
         }
         None => {
@@ -103,7 +104,9 @@ fn template(name: &str) -> Result<DeviceProfile, String> {
     };
     match fleet.devices() {
         [one] => Ok(one.clone()),
-        many => Err(format!("--sim-fleet: profile `{name}` has {} devices; a mix takes one-device profiles", many.len())),
+        many => {
+            Err(format!("--sim-fleet: profile `{name}` has {} devices; a mix takes one-device profiles", many.len()))
+        }
     }
 }
 
@@ -130,27 +133,26 @@ impl FromStr for SyntheticSpec {
             return Err(format!("`{text}`: the device count must be between 1 and {MAX_DEVICES}"));
         }
         let Some(mix) = mix else { return Ok(Self::with_default_mix(count)) };
-        let entries = mix
-            .split(',')
-            .map(|entry| {
-                let (name, weight) = match entry.split_once('=') {
-                    Some((name, weight)) => {
-                        let weight = weight
-                            .trim()
-                            .parse::<u32>()
-                            .ok()
-                            .filter(|w| *w > 0)
-                            .ok_or_else(|| format!("`{entry}`: the weight must be a whole number above 0"))?;
-                        (name.trim(), weight)
+        let entries =
+            mix.split(',')
+                .map(|entry| {
+                    let (name, weight) =
+                        match entry.split_once('=') {
+                            Some((name, weight)) => {
+                                let weight =
+                                    weight.trim().parse::<u32>().ok().filter(|w| *w > 0).ok_or_else(|| {
+                                        format!("`{entry}`: the weight must be a whole number above 0")
+                                    })?;
+                                (name.trim(), weight)
+                            }
+                            None => (entry.trim(), 1),
+                        };
+                    if name.is_empty() {
+                        return Err(format!("`{text}`: an empty profile name in the mix"));
                     }
-                    None => (entry.trim(), 1),
-                };
-                if name.is_empty() {
-                    return Err(format!("`{text}`: an empty profile name in the mix"));
-                }
-                Ok((name.to_string(), weight))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
+                    Ok((name.to_string(), weight))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
         Ok(Self { count, mix: entries })
     }
 }
@@ -203,7 +205,8 @@ mod tests {
 
     #[test]
     fn weights_steer_the_draw() {
-        let fleet = "1000:connectx7-healthy=99,connectx7-link-down=1".parse::<SyntheticSpec>().unwrap().build(3).unwrap();
+        let fleet =
+            "1000:connectx7-healthy=99,connectx7-link-down=1".parse::<SyntheticSpec>().unwrap().build(3).unwrap();
         let down = models(&fleet).iter().filter(|m| m.contains("link down")).count();
         assert!((1..=40).contains(&down), "{down} of 1000 drawn at weight 1/100");
     }
@@ -234,7 +237,10 @@ mod tests {
             assert!(error.contains(says), "{spec}: {error}");
         }
         let unknown = "5:no-such-nic".parse::<SyntheticSpec>().unwrap().build(0).unwrap_err();
-        assert!(unknown.contains("`no-such-nic` is not a built-in profile") && unknown.contains("cxl-type3"), "{unknown}");
+        assert!(
+            unknown.contains("`no-such-nic` is not a built-in profile") && unknown.contains("cxl-type3"),
+            "{unknown}"
+        );
         let missing = "5:./no/such.toml".parse::<SyntheticSpec>().unwrap().build(0).unwrap_err();
         assert!(missing.contains("cannot read profile ./no/such.toml"), "{missing}");
         let whole_fleet = "5:default".parse::<SyntheticSpec>().unwrap().build(0).unwrap_err();

@@ -7,10 +7,7 @@ use fwctl_sdk::cxl::Selection;
 #[derive(Debug, PartialEq)]
 pub enum Command {
     List,
-    Get {
-        feature: String,
-        selection: Selection,
-    },
+    Get { feature: String, selection: Selection },
     Set(SetRequest),
 }
 
@@ -32,20 +29,14 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let command = match args.next() {
         None | Some("list") => Command::List,
         Some("get") => {
-            let feature = args
-                .next()
-                .ok_or("`get` needs a Feature UUID or name")?
-                .to_string();
+            let feature = args.next().ok_or("`get` needs a Feature UUID or name")?.to_string();
             let mut selection = Selection::Current;
             while let Some(arg) = args.next() {
                 match arg {
                     "--selection" => {
-                        let name = args
-                            .next()
-                            .ok_or("`--selection` needs current, default or saved")?;
-                        selection = Selection::parse(name).ok_or_else(|| {
-                            format!("unknown selection `{name}` (current, default or saved)")
-                        })?;
+                        let name = args.next().ok_or("`--selection` needs current, default or saved")?;
+                        selection = Selection::parse(name)
+                            .ok_or_else(|| format!("unknown selection `{name}` (current, default or saved)"))?;
                     }
                     other => return Err(format!("unexpected argument `{other}` to `get`")),
                 }
@@ -53,16 +44,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             Command::Get { feature, selection }
         }
         Some("set") => {
-            let feature = args
-                .next()
-                .ok_or("`set` needs a Feature UUID or name")?
-                .to_string();
-            let mut request = SetRequest {
-                feature,
-                data: Vec::new(),
-                offset: 0,
-                dry_run: false,
-            };
+            let feature = args.next().ok_or("`set` needs a Feature UUID or name")?.to_string();
+            let mut request = SetRequest { feature, data: Vec::new(), offset: 0, dry_run: false };
             while let Some(arg) = args.next() {
                 match arg {
                     "--dry-run" => request.dry_run = true,
@@ -76,11 +59,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 }
             }
             if request.data.is_empty() {
-                return Err(
-                    "`set` needs a VALUE: hex bytes in wire order (`efbeadde`) or little-endian \
+                return Err("`set` needs a VALUE: hex bytes in wire order (`efbeadde`) or little-endian \
                             integers (`u32:0xdeadbeef`)"
-                        .into(),
-                );
+                    .into());
             }
             Command::Set(request)
         }
@@ -112,30 +93,21 @@ fn parse_value(text: &str) -> Result<Vec<u8>, String> {
             "u32" => 4,
             "u64" => 8,
             _ => {
-                return Err(format!(
-                    "`{text}`: unknown width `{width}` (u8, u16, u32 or u64)"
-                ));
+                return Err(format!("`{text}`: unknown width `{width}` (u8, u16, u32 or u64)"));
             }
         };
-        let value =
-            parse_number(number).ok_or_else(|| format!("`{text}`: `{number}` is not a number"))?;
+        let value = parse_number(number).ok_or_else(|| format!("`{text}`: `{number}` is not a number"))?;
         if bytes < 8 && value >> (bytes * 8) != 0 {
             return Err(format!("`{text}`: {value:#x} does not fit in {width}"));
         }
         return Ok(value.to_le_bytes()[..bytes].to_vec());
     }
-    if text.is_empty()
-        || !text.len().is_multiple_of(2)
-        || !text.bytes().all(|b| b.is_ascii_hexdigit())
-    {
+    if text.is_empty() || !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!(
             "`{text}` is not a VALUE: give hex bytes in wire order (`efbeadde`) or a little-endian integer (`u32:0xdeadbeef`)"
         ));
     }
-    Ok((0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap_or(0))
-        .collect())
+    Ok((0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap_or(0)).collect())
 }
 
 #[cfg(test)]
@@ -151,10 +123,7 @@ mod tests {
         assert_eq!(parse(&[]), Ok(Command::List));
         assert_eq!(
             parse(&args(&["get", "cxl-test", "--selection", "saved"])),
-            Ok(Command::Get {
-                feature: "cxl-test".into(),
-                selection: Selection::Saved
-            })
+            Ok(Command::Get { feature: "cxl-test".into(), selection: Selection::Saved })
         );
         assert_eq!(
             parse(&args(&["set", "cxl-test", "u32:0xabcdabcd", "--dry-run"])),
@@ -165,10 +134,7 @@ mod tests {
                 dry_run: true
             }))
         );
-        let Ok(Command::Set(r)) = parse(&args(&["set", "x", "--offset", "0x10", "0102", "u16:3"]))
-        else {
-            panic!()
-        };
+        let Ok(Command::Set(r)) = parse(&args(&["set", "x", "--offset", "0x10", "0102", "u16:3"])) else { panic!() };
         assert_eq!((r.offset, r.data), (16, vec![1, 2, 3, 0]));
     }
 

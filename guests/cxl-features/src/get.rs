@@ -5,11 +5,7 @@ use fwctl_sdk::fact;
 
 use crate::{hex, list};
 
-pub fn run(
-    device: &fwctl_sdk::Device,
-    entry: &FeatureEntry,
-    selection: Selection,
-) -> Result<(), String> {
+pub fn run(device: &fwctl_sdk::Device, entry: &FeatureEntry, selection: Selection) -> Result<(), String> {
     let value = cxl::read_feature(device, entry, selection, DEFAULT_READ_CHUNK)
         .map_err(|e| format!("Get Feature {} ({selection}): {e}", entry.uuid))?;
     fact("feature", entry.uuid.to_string());

@@ -33,10 +33,7 @@ fn supported(device: &Device) -> Result<Vec<FeatureEntry>, String> {
 fn lookup<'a>(entries: &'a [FeatureEntry], query: &str) -> Result<&'a FeatureEntry, String> {
     cxl::find_feature(entries, query).ok_or_else(|| {
         let known: Vec<String> = entries.iter().map(|e| e.uuid.to_string()).collect();
-        format!(
-            "the device has no Feature `{query}` (it has: {})",
-            known.join(", ")
-        )
+        format!("the device has no Feature `{query}` (it has: {})", known.join(", "))
     })
 }
 
@@ -50,20 +47,13 @@ impl Plugin for CxlFeatures {
         let command = command::parse(args)?;
         let info = device.info();
         if info.kind != DeviceKind::Cxl {
-            return Err(format!(
-                "{} is a {} device; cxl-features handles CXL only",
-                info.name, info.kind
-            ));
+            return Err(format!("{} is a {} device; cxl-features handles CXL only", info.name, info.kind));
         }
         let entries = supported(device)?;
         match command {
             Command::List => list::run(&entries),
-            Command::Get { feature, selection } => {
-                get::run(device, lookup(&entries, &feature)?, selection)
-            }
-            Command::Set(request) => {
-                set::run(device, lookup(&entries, &request.feature)?, &request)
-            }
+            Command::Get { feature, selection } => get::run(device, lookup(&entries, &feature)?, selection),
+            Command::Set(request) => set::run(device, lookup(&entries, &request.feature)?, &request),
         }
     }
 }

@@ -24,31 +24,24 @@ fn describe(entry: &FeatureEntry) {
         Ok(scope) => (scope.as_str().to_string(), format!("set needs {scope}")),
         Err(why) => (why.to_string(), format!("cannot be set ({why})")),
     };
-    finding(
-        Severity::Info,
-        "cxl.feature",
-        format!("feature {} ({name}): {summary}", entry.uuid),
-    )
-    .detail("uuid", entry.uuid.to_string())
-    .detail("name", name)
-    .detail("id", entry.id as u64)
-    .detail("get-size", entry.get_size as u64)
-    .detail("set-size", entry.set_size as u64)
-    .detail("flags", format!("{:#x}", entry.flags))
-    .detail("changeable", entry.changeable())
-    .detail("default-selection", entry.default_selection())
-    .detail("saved-selection", entry.saved_selection())
-    .detail(
-        "persists-across-fw-update",
-        entry.persists_across_fw_update(),
-    )
-    .detail("reset-persistence", entry.persistence().as_str())
-    .detail("get-version", entry.get_version)
-    .detail("set-version", entry.set_version)
-    .detail("effects", format!("{:#06x}", entry.effects))
-    .detail("effect-names", entry.effect_names().join(","))
-    .detail("immediate-effect", entry.immediate_effects())
-    .detail("reset-effect", entry.reset_effects())
-    .detail("set-scope", set_scope)
-    .report();
+    finding(Severity::Info, "cxl.feature", format!("feature {} ({name}): {summary}", entry.uuid))
+        .detail("uuid", entry.uuid.to_string())
+        .detail("name", name)
+        .detail("id", entry.id as u64)
+        .detail("get-size", entry.get_size as u64)
+        .detail("set-size", entry.set_size as u64)
+        .detail("flags", format!("{:#x}", entry.flags))
+        .detail("changeable", entry.changeable())
+        .detail("default-selection", entry.default_selection())
+        .detail("saved-selection", entry.saved_selection())
+        .detail("persists-across-fw-update", entry.persists_across_fw_update())
+        .detail("reset-persistence", entry.persistence().as_str())
+        .detail("get-version", entry.get_version)
+        .detail("set-version", entry.set_version)
+        .detail("effects", format!("{:#06x}", entry.effects))
+        .detail("effect-names", entry.effect_names().join(","))
+        .detail("immediate-effect", entry.immediate_effects())
+        .detail("reset-effect", entry.reset_effects())
+        .detail("set-scope", set_scope)
+        .report();
 }

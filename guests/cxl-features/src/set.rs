@@ -19,19 +19,12 @@ fn explain(why: &str) -> &'static str {
     }
 }
 
-pub fn run(
-    device: &fwctl_sdk::Device,
-    entry: &FeatureEntry,
-    request: &SetRequest,
-) -> Result<(), String> {
+pub fn run(device: &fwctl_sdk::Device, entry: &FeatureEntry, request: &SetRequest) -> Result<(), String> {
     let uuid = entry.uuid;
     let name = list::name(entry);
-    let scope = entry.set_scope().map_err(|why| {
-        format!(
-            "Feature {uuid} ({name}) cannot be set through fwctl: {}",
-            explain(why)
-        )
-    })?;
+    let scope = entry
+        .set_scope()
+        .map_err(|why| format!("Feature {uuid} ({name}) cannot be set through fwctl: {}", explain(why)))?;
     let (offset, data) = (request.offset as usize, request.data.as_slice());
     let end = offset + data.len();
     if end > entry.set_size as usize {
@@ -57,7 +50,10 @@ pub fn run(
         finding(
             Severity::Info,
             "cxl.set.dry-run",
-            format!("would write {} byte(s) at offset {offset} of {uuid} ({name}) at {scope}; nothing was sent", data.len()),
+            format!(
+                "would write {} byte(s) at offset {offset} of {uuid} ({name}) at {scope}; nothing was sent",
+                data.len()
+            ),
         )
         .detail("scope", scope.as_str())
         .report();
@@ -78,20 +74,14 @@ pub fn run(
         finding(
             Severity::Error,
             "cxl.set.not-applied",
-            format!(
-                "the device accepted the Set of {uuid} but reads back {}",
-                hex(&after)
-            ),
+            format!("the device accepted the Set of {uuid} but reads back {}", hex(&after)),
         )
         .report();
     } else {
         finding(
             Severity::Info,
             "cxl.set.applied",
-            format!(
-                "wrote {} byte(s) at offset {offset} of {uuid} ({name}) at {scope}",
-                data.len()
-            ),
+            format!("wrote {} byte(s) at offset {offset} of {uuid} ({name}) at {scope}", data.len()),
         )
         .detail("scope", scope.as_str())
         .report();

@@ -41,6 +41,9 @@ fn provisioning_round_trips_under_a_policy_that_allows_it() {
 fn without_the_grant_a_set_is_refused_by_the_host() {
     let runs = Simulation::profile("cxl-type3").unwrap().run(plugin(), &["set", "cxl-test", "u32:1"]).unwrap();
     let run = &runs[0];
-    assert!(matches!(&run.status, RunStatus::Failed { cause, .. } if cause.contains("and a granted write, which this run does not have")), "{run:?}");
+    assert!(
+        matches!(&run.status, RunStatus::Failed { cause, .. } if cause.contains("and a granted write, which this run does not have")),
+        "{run:?}"
+    );
     assert_eq!(run.output.denials.len(), 1);
 }

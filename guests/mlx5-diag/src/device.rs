@@ -43,7 +43,10 @@ pub fn pcie(mlx5: &Mlx5, support: &Support) {
     fact("pcie-width-enabled", mpein.width_enabled as u64);
     fact("pcie-gen-active", mpein.gen_active as u64);
     fact("pcie-gen-enabled", mpein.gen_enabled as u64);
-    let width = |state| gauge("pcie_link_width", "", "PCIe link width in lanes, as trained (active) and as capable (enabled).").label("state", state);
+    let width = |state| {
+        gauge("pcie_link_width", "", "PCIe link width in lanes, as trained (active) and as capable (enabled).")
+            .label("state", state)
+    };
     sample(width("active"), mpein.width_active as f64);
     sample(width("enabled"), mpein.width_enabled as f64);
     if mpein.degraded() {
@@ -99,7 +102,13 @@ pub fn asic_temperature(mlx5: &Mlx5, options: &Options) {
 pub fn temperature_metrics(sensor: &str, celsius: f64, warn: f64, critical: f64) {
     sample(gauge("device_temperature", "celsius", "Temperature of a device sensor.").label("sensor", sensor), celsius);
     if warn > 0.0 {
-        sample(gauge("device_temperature_max", "celsius", "Warning threshold of a device sensor.").label("sensor", sensor), warn);
+        sample(
+            gauge("device_temperature_max", "celsius", "Warning threshold of a device sensor.").label("sensor", sensor),
+            warn,
+        );
     }
-    sample(gauge("device_temperature_crit", "celsius", "Critical threshold of a device sensor.").label("sensor", sensor), critical);
+    sample(
+        gauge("device_temperature_crit", "celsius", "Critical threshold of a device sensor.").label("sensor", sensor),
+        critical,
+    );
 }

@@ -57,10 +57,14 @@ fn report_unsupported(register: u16) {
     reported.push(register);
     let name = register_name(register);
     fact("unsupported-registers", reported.iter().map(|&r| register_name(r)).collect::<Vec<_>>().join(","));
-    finding(Severity::Info, "mlx5.register.unsupported", format!("the firmware does not implement {name}; that section is skipped"))
-        .detail("register", format!("{register:#06x}"))
-        .detail("name", name)
-        .report();
+    finding(
+        Severity::Info,
+        "mlx5.register.unsupported",
+        format!("the firmware does not implement {name}; that section is skipped"),
+    )
+    .detail("register", format!("{register:#06x}"))
+    .detail("name", name)
+    .report();
 }
 
 fn register_name(register: u16) -> &'static str {

@@ -72,7 +72,12 @@ mod tests {
         let o = Options::parse(&args(&["--no-pcie", "--temp-warn-celsius", "80", "--ber-threshold", "1e-12"])).unwrap();
         assert!(o.ports && o.counters && !o.pcie && o.temperature);
         assert_eq!((o.temp_warn, o.temp_critical, o.ber_threshold), (Some(80.0), 120.0, 1e-12));
-        for bad in [&["--temp-warn-celsius"][..], &["--temp-warn-celsius", "hot"], &["--ber-threshold", "NaN"], &["--ber-threshold", "-1"]] {
+        for bad in [
+            &["--temp-warn-celsius"][..],
+            &["--temp-warn-celsius", "hot"],
+            &["--ber-threshold", "NaN"],
+            &["--ber-threshold", "-1"],
+        ] {
             assert!(Options::parse(&args(bad)).unwrap_err().contains("needs"), "{bad:?}");
         }
         assert!(Options::parse(&args(&["--frobnicate"])).unwrap_err().contains("unknown argument `--frobnicate`"));

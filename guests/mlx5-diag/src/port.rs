@@ -6,8 +6,8 @@ use fwctl_sdk::mlx5::Mlx5;
 use fwctl_sdk::mlx5::registers::{self, module_type_name};
 use fwctl_sdk::{Metric, Severity, counter, fact, finding, gauge};
 
-use crate::options::Options;
 use crate::device::temperature_metrics;
+use crate::options::Options;
 use crate::{Support, failed, sample};
 
 /// A per-port metric.
@@ -37,8 +37,12 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, port: u8) {
             sample(on_port(up, port), if paos.oper_up() { 1.0 } else { 0.0 });
             if paos.admin_up() && !paos.oper_up() {
                 let why = troubleshooting.as_ref().map_or("", |t| t.message.as_str());
-                let mut f = finding(Severity::Error, "mlx5.link.down", format!("port {port} is administratively up but its link is down"))
-                    .detail("port", port as u64);
+                let mut f = finding(
+                    Severity::Error,
+                    "mlx5.link.down",
+                    format!("port {port} is administratively up but its link is down"),
+                )
+                .detail("port", port as u64);
                 if !why.is_empty() {
                     f = f.detail("troubleshooting", why);
                 }
@@ -90,7 +94,8 @@ fn counters(mlx5: &Mlx5, options: &Options, port: u8) {
             fact(format!("{p}-link-recovery-events"), phy.successful_recovery_events as u64);
             let down = counter("link_down", "", "Times the port's link went down.");
             sample(on_port(down, port), phy.link_down_events as f64);
-            let recovered = counter("link_error_recovery", "", "Link errors the port recovered from without going down.");
+            let recovered =
+                counter("link_error_recovery", "", "Link errors the port recovered from without going down.");
             sample(on_port(recovered, port), phy.successful_recovery_events as f64);
             let symbols = counter("port_symbol_errors", "", "Symbol errors on the port's physical layer.");
             sample(on_port(symbols, port), phy.symbol_errors as f64);
@@ -160,7 +165,12 @@ fn module(mlx5: &Mlx5, options: &Options, port: u8) {
     if sensor.threshold_hi_celsius > 0.0 {
         fact(format!("{p}-module-temperature-warn-celsius"), sensor.threshold_hi_celsius);
     }
-    temperature_metrics(&format!("module{port}"), sensor.celsius, sensor.threshold_hi_celsius, options.module_temp_critical);
+    temperature_metrics(
+        &format!("module{port}"),
+        sensor.celsius,
+        sensor.threshold_hi_celsius,
+        options.module_temp_critical,
+    );
     let level = if sensor.celsius >= options.module_temp_critical {
         Some((Severity::Critical, options.module_temp_critical, "critical"))
     } else if sensor.threshold_hi_celsius > 0.0 && sensor.celsius >= sensor.threshold_hi_celsius {
@@ -172,7 +182,10 @@ fn module(mlx5: &Mlx5, options: &Options, port: u8) {
         finding(
             severity,
             "mlx5.module.temperature.high",
-            format!("port {port} module at {:.1} °C, at or above the {name} threshold {threshold:.1} °C", sensor.celsius),
+            format!(
+                "port {port} module at {:.1} °C, at or above the {name} threshold {threshold:.1} °C",
+                sensor.celsius
+            ),
         )
         .detail("port", port as u64)
         .detail("temperature-celsius", sensor.celsius)

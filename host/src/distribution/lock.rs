@@ -75,7 +75,9 @@ impl LockFile {
                 }
                 contents
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Contents { lock_version: VERSION, ..Contents::default() },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Contents { lock_version: VERSION, ..Contents::default() }
+            }
             Err(error) => return Err(LockError::Io { path: path.to_path_buf(), error }),
         };
         Ok(Self { path: path.to_path_buf(), contents })
@@ -121,7 +123,8 @@ mod tests {
         let path = dir.path().join("plugins.lock");
         let mut lock = LockFile::open(&path).unwrap();
         assert_eq!(lock.get("oci://r.example/a:1"), None);
-        let locked = Locked { manifest: format!("sha256:{}", "1".repeat(64)), wasm: format!("sha256:{}", "2".repeat(64)) };
+        let locked =
+            Locked { manifest: format!("sha256:{}", "1".repeat(64)), wasm: format!("sha256:{}", "2".repeat(64)) };
         lock.set("oci://r.example/a:1".into(), locked.clone());
         lock.save().unwrap();
         assert_eq!(LockFile::open(&path).unwrap().get("oci://r.example/a:1"), Some(&locked));

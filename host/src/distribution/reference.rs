@@ -17,7 +17,9 @@ pub struct OciReference {
 
 /// Why a reference was not understood.
 #[derive(Debug, thiserror::Error)]
-#[error("`{text}` is not an OCI plugin reference ({why}); expected oci://REGISTRY/REPOSITORY:TAG or oci://REGISTRY/REPOSITORY@sha256:DIGEST")]
+#[error(
+    "`{text}` is not an OCI plugin reference ({why}); expected oci://REGISTRY/REPOSITORY:TAG or oci://REGISTRY/REPOSITORY@sha256:DIGEST"
+)]
 pub struct ReferenceError {
     text: String,
     why: String,
@@ -115,7 +117,10 @@ mod tests {
     #[test]
     fn tags_and_digests_parse_and_print_back() {
         let tagged: OciReference = "oci://127.0.0.1:5000/vendor/mlx5-diag:1.2".parse().unwrap();
-        assert_eq!((tagged.registry(), tagged.repository(), tagged.tag()), ("127.0.0.1:5000", "vendor/mlx5-diag", Some("1.2")));
+        assert_eq!(
+            (tagged.registry(), tagged.repository(), tagged.tag()),
+            ("127.0.0.1:5000", "vendor/mlx5-diag", Some("1.2"))
+        );
         assert_eq!(tagged.digest(), None);
         assert_eq!(tagged.to_string(), "oci://127.0.0.1:5000/vendor/mlx5-diag:1.2");
         assert!(tagged.is_loopback());

@@ -11,7 +11,9 @@ use oci_client::errors::{DigestError, OciDistributionError};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use oci_wasm::{WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE, WasmClient, WasmConfig};
+use oci_wasm::{
+    WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE, WasmClient, WasmConfig,
+};
 
 use super::reference::OciReference;
 use super::store::sha256_digest;
@@ -24,11 +26,7 @@ pub const MAX_COMPONENT_BYTES: u64 = 64 << 20;
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("registry {registry}: {action} failed: {error}")]
-    Request {
-        registry: String,
-        action: String,
-        error: OciDistributionError,
-    },
+    Request { registry: String, action: String, error: OciDistributionError },
     #[error("{reference} is not a Wasm plugin artifact: {why}")]
     NotWasm { reference: String, why: String },
     #[error("registry {registry} sent a manifest for {expected} that hashes to {actual}; refusing it")]
@@ -100,7 +98,10 @@ impl Registry {
         let client_ref = reference.as_client_reference();
         let action = format!("resolving {reference}");
         let resolve = async {
-            self.client.fetch_manifest_digest(client_ref, &RegistryAuth::Anonymous).await.map_err(self.failed(action.clone()))
+            self.client
+                .fetch_manifest_digest(client_ref, &RegistryAuth::Anonymous)
+                .await
+                .map_err(self.failed(action.clone()))
         };
         self.within(action.clone(), resolve).await
     }
@@ -117,7 +118,9 @@ impl Registry {
             .pull_manifest_raw(&pinned, &RegistryAuth::Anonymous, &[WASM_MANIFEST_MEDIA_TYPE])
             .await
             .map_err(|e| match e {
-                OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => RegistryError::WrongManifest { registry: self.name.clone(), expected, actual },
+                OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => {
+                    RegistryError::WrongManifest { registry: self.name.clone(), expected, actual }
+                }
                 other => self.failed(format!("fetching manifest {digest}"))(other),
             })?;
         let actual = sha256_digest(&bytes);
@@ -154,13 +157,21 @@ impl Registry {
                 }
             })?;
             if bytes.len() as u64 + chunk.len() as u64 > declared {
-                return Err(RegistryError::Oversized { registry: self.name.clone(), digest: layer.digest.clone(), declared });
+                return Err(RegistryError::Oversized {
+                    registry: self.name.clone(),
+                    digest: layer.digest.clone(),
+                    declared,
+                });
             }
             bytes.extend_from_slice(&chunk);
         }
         let actual = sha256_digest(&bytes);
         if actual != layer.digest {
-            return Err(RegistryError::WrongBlob { registry: self.name.clone(), expected: layer.digest.clone(), actual });
+            return Err(RegistryError::WrongBlob {
+                registry: self.name.clone(),
+                expected: layer.digest.clone(),
+                actual,
+            });
         }
         Ok(bytes)
     }
@@ -172,14 +183,13 @@ impl Registry {
         let (config, layer) = WasmConfig::from_raw_component(component, None)
             .map_err(|e| RegistryError::NotAComponent(reference.to_string(), format!("{e:#}")))?;
         let client_ref = reference.as_client_reference();
-        self.client
-            .push(client_ref, &RegistryAuth::Anonymous, layer, config, None)
-            .await
-            .map_err(|e| RegistryError::Request {
+        self.client.push(client_ref, &RegistryAuth::Anonymous, layer, config, None).await.map_err(|e| {
+            RegistryError::Request {
                 registry: self.name.clone(),
                 action: format!("pushing {reference}"),
                 error: e.downcast().unwrap_or_else(|e| OciDistributionError::GenericError(Some(format!("{e:#}")))),
-            })?;
+            }
+        })?;
         let manifest = self.resolve_tag(reference).await?;
         Ok((manifest, wasm))
     }
@@ -188,8 +198,8 @@ impl Registry {
 /// The one `application/wasm` layer of a Wasm artifact manifest.
 pub fn wasm_layer(manifest: &[u8], digest: &str) -> Result<OciDescriptor, RegistryError> {
     let not_wasm = |why: String| RegistryError::NotWasm { reference: digest.to_string(), why };
-    let manifest: OciImageManifest =
-        serde_json::from_slice(manifest).map_err(|e| not_wasm(format!("the manifest is not an OCI image manifest ({e})")))?;
+    let manifest: OciImageManifest = serde_json::from_slice(manifest)
+        .map_err(|e| not_wasm(format!("the manifest is not an OCI image manifest ({e})")))?;
     if manifest.config.media_type != WASM_MANIFEST_CONFIG_MEDIA_TYPE {
         return Err(not_wasm(format!(
             "config media type is {}, not {WASM_MANIFEST_CONFIG_MEDIA_TYPE}",
@@ -229,7 +239,9 @@ mod tests {
 
     #[test]
     fn the_one_wasm_layer_of_a_wasm_artifact_is_found() {
-        let layer = wasm_layer(&manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, 1234)]), "sha256:m").unwrap();
+        let layer =
+            wasm_layer(&manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, 1234)]), "sha256:m")
+                .unwrap();
         assert_eq!((layer.media_type.as_str(), layer.size), (WASM_LAYER_MEDIA_TYPE, 1234));
     }
 
@@ -239,10 +251,19 @@ mod tests {
         let tar = "application/vnd.oci.image.layer.v1.tar+gzip";
         for (bytes, why) in [
             (b"<html>".to_vec(), "not an OCI image manifest"),
-            (manifest(container, &[(WASM_LAYER_MEDIA_TYPE, 10)]), "config media type is application/vnd.oci.image.config.v1+json"),
+            (
+                manifest(container, &[(WASM_LAYER_MEDIA_TYPE, 10)]),
+                "config media type is application/vnd.oci.image.config.v1+json",
+            ),
             (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[]), "0 layers"),
-            (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, 1), (WASM_LAYER_MEDIA_TYPE, 1)]), "2 layers"),
-            (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(tar, 10)]), "layer media type is application/vnd.oci.image.layer.v1.tar+gzip"),
+            (
+                manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, 1), (WASM_LAYER_MEDIA_TYPE, 1)]),
+                "2 layers",
+            ),
+            (
+                manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(tar, 10)]),
+                "layer media type is application/vnd.oci.image.layer.v1.tar+gzip",
+            ),
             (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, 1 << 40)]), "limited to"),
             (manifest(WASM_MANIFEST_CONFIG_MEDIA_TYPE, &[(WASM_LAYER_MEDIA_TYPE, -1)]), "limited to"),
         ] {

@@ -142,8 +142,14 @@ pub async fn run_fleet(
                 permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
                 _ = stop_reaches(&mut feeder_stop, Stop::Drain) => break,
             };
-            let (plugins, backend, devices, host, args, sender) =
-                (Arc::clone(&plugins), Arc::clone(&backend), Arc::clone(&devices_owned), Arc::clone(&host), Arc::clone(&args), sender.clone());
+            let (plugins, backend, devices, host, args, sender) = (
+                Arc::clone(&plugins),
+                Arc::clone(&backend),
+                Arc::clone(&devices_owned),
+                Arc::clone(&host),
+                Arc::clone(&args),
+                sender.clone(),
+            );
             tasks.spawn(async move {
                 let plugin = &plugins[check.plugin];
                 let device = devices[check.device].clone();

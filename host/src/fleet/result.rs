@@ -94,12 +94,18 @@ impl FleetResult {
         let DeviceRun { device, status, rpcs, device_gone, duration, output } = run;
         let worst = output.worst();
         let (status, error_kind, error) = match status {
-            _ if device_gone => (FleetStatus::Gone, Some("device-gone".to_string()), Some(format!("{}: the device is gone (ENODEV)", device.name))),
+            _ if device_gone => (
+                FleetStatus::Gone,
+                Some("device-gone".to_string()),
+                Some(format!("{}: the device is gone (ENODEV)", device.name)),
+            ),
             RunStatus::NotApplicable { reason } => (FleetStatus::Unsupported, None, Some(reason)),
             RunStatus::Failed { kind, cause } if kind == "timeout" => (FleetStatus::Timeout, Some(kind), Some(cause)),
             RunStatus::Failed { kind, cause } if kind == "device-gone" => (FleetStatus::Gone, Some(kind), Some(cause)),
             RunStatus::Failed { kind, cause } => (FleetStatus::Error, Some(kind), Some(cause)),
-            RunStatus::Completed if worst.is_some_and(|s| s >= Severity::Warning) => (FleetStatus::Findings, None, None),
+            RunStatus::Completed if worst.is_some_and(|s| s >= Severity::Warning) => {
+                (FleetStatus::Findings, None, None)
+            }
             RunStatus::Completed => (FleetStatus::Ok, None, None),
         };
         let mut findings = output.findings;
@@ -245,7 +251,8 @@ impl FleetSummary {
 /// `VmHWM` of `/proc/self/status`: the most memory this process has held resident.
 fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
+    let kib =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()?;
     Some(kib * 1024)
 }
 

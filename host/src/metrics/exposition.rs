@@ -96,7 +96,10 @@ impl Exposition {
                         1 => said.first().map(|(v, _)| v.clone()).unwrap_or_default(),
                         _ => {
                             let who: Vec<String> = said.iter().map(|(v, p)| format!("{p} says {v:?}")).collect();
-                            conflicts.push(format!("fwctl_device_info `{key}` of {device}: plugins disagree ({})", who.join(", ")));
+                            conflicts.push(format!(
+                                "fwctl_device_info `{key}` of {device}: plugins disagree ({})",
+                                who.join(", ")
+                            ));
                             "conflict".to_string()
                         }
                     }
@@ -159,7 +162,12 @@ impl Exposition {
                     FamilyKind::Gauge,
                     "",
                     "A finding of warning or worse a plugin reported about a device (1 while it stands).",
-                    &[("device", device.clone()), ("plugin", plugin.name.clone()), ("code", code), ("severity", severity)],
+                    &[
+                        ("device", device.clone()),
+                        ("plugin", plugin.name.clone()),
+                        ("code", code),
+                        ("severity", severity),
+                    ],
                     1.0,
                     Some(&plugin.name),
                 );
@@ -224,7 +232,11 @@ impl Exposition {
         let problem = if family.kind != kind || family.unit != unit {
             Some(format!("its type or unit differs from the first sample's ({:?}, `{}`)", family.kind, family.unit))
         } else if family.label_names != label_names {
-            Some(format!("its labels ({}) differ from the first sample's ({})", label_names.join(","), family.label_names.join(",")))
+            Some(format!(
+                "its labels ({}) differ from the first sample's ({})",
+                label_names.join(","),
+                family.label_names.join(",")
+            ))
         } else if !family.seen.insert(values.clone()) {
             Some("a sample with the same labels is already there".to_string())
         } else {
@@ -376,7 +388,11 @@ mod tests {
         assert!(text.contains("fwctl_media_errors{device=\"fwctl0\",plugin=\"a\",region=\"0\"} 2"), "{text}");
         assert!(!text.contains("slot") && !text.contains("fwctl_media_errors_total"), "{text}");
         assert_eq!(exposition.dropped.len(), 2, "{:?}", exposition.dropped);
-        assert!(exposition.dropped[0].contains("from b on fwctl1") && exposition.dropped[0].contains("labels"), "{:?}", exposition.dropped);
+        assert!(
+            exposition.dropped[0].contains("from b on fwctl1") && exposition.dropped[0].contains("labels"),
+            "{:?}",
+            exposition.dropped
+        );
         assert!(exposition.dropped[1].contains("from c on fwctl2"), "{:?}", exposition.dropped);
         assert!(exposition.sample_names().contains(&"fwctl_device_info".to_string()));
         assert!(!text.contains("fwctl_run_last_success"), "no success time given, none written");
@@ -404,16 +420,24 @@ mod tests {
         // firmware version for the device.
         let mut diag = result("fwctl0", "mlx5-diag", vec![sample(MetricKind::Gauge, &[("sensor", "asic")])]);
         diag.values.insert("firmware-version".into(), Value::Text("22.36.1010".into()));
-        let mut other = result("fwctl0", "other", vec![Metric { value: 99.0, ..sample(MetricKind::Gauge, &[("sensor", "asic")]) }]);
+        let mut other =
+            result("fwctl0", "other", vec![Metric { value: 99.0, ..sample(MetricKind::Gauge, &[("sensor", "asic")]) }]);
         other.values.insert("firmware-version".into(), Value::Text("6.6.6".into()));
         let exposition = Exposition::of_fleet(&[other, diag], None);
         let text = exposition.to_prometheus();
         // Both samples, each under its plugin: neither replaced the other.
-        assert!(text.contains("fwctl_media_errors{device=\"fwctl0\",plugin=\"mlx5-diag\",sensor=\"asic\"} 2"), "{text}");
+        assert!(
+            text.contains("fwctl_media_errors{device=\"fwctl0\",plugin=\"mlx5-diag\",sensor=\"asic\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("fwctl_media_errors{device=\"fwctl0\",plugin=\"other\",sensor=\"asic\"} 99"), "{text}");
         // The identity is not first-wins: the disagreement shows.
         assert!(text.contains("firmware_version=\"conflict\""), "{text}");
-        assert!(exposition.dropped.iter().any(|d| d.contains("plugins disagree") && d.contains("other says \"6.6.6\"")), "{:?}", exposition.dropped);
+        assert!(
+            exposition.dropped.iter().any(|d| d.contains("plugins disagree") && d.contains("other says \"6.6.6\"")),
+            "{:?}",
+            exposition.dropped
+        );
     }
 
     #[test]
@@ -421,7 +445,11 @@ mod tests {
         let mut metric = sample(MetricKind::Gauge, &[]);
         metric.help = "Errors \"seen\".".into();
         let exposition = Exposition::of_fleet(&[result("fwctl0", "a", vec![metric])], None);
-        assert!(exposition.to_openmetrics().contains("# HELP fwctl_media_errors Errors \\\"seen\\\"."), "{}", exposition.to_openmetrics());
+        assert!(
+            exposition.to_openmetrics().contains("# HELP fwctl_media_errors Errors \\\"seen\\\"."),
+            "{}",
+            exposition.to_openmetrics()
+        );
         assert!(exposition.to_prometheus().contains("# HELP fwctl_media_errors Errors \"seen\"."));
     }
 }

@@ -81,7 +81,9 @@ impl Metric {
     pub fn validate(&self) -> Result<(), String> {
         let name = &self.name;
         if name.is_empty() || name.len() > MAX_NAME || !is_snake_case(name) {
-            return Err(format!("metric name `{name}` must be 1 to {MAX_NAME} lower-case snake_case characters starting with a letter"));
+            return Err(format!(
+                "metric name `{name}` must be 1 to {MAX_NAME} lower-case snake_case characters starting with a letter"
+            ));
         }
         if name.starts_with("fwctl_") {
             return Err(format!("metric name `{name}`: leave out the `fwctl_` prefix, the host adds it"));
@@ -90,7 +92,9 @@ impl Metric {
             return Err(format!("metric name `{name}` belongs to the host"));
         }
         if let Some(suffix) = RESERVED_SUFFIXES.iter().find(|s| name.ends_with(*s)) {
-            return Err(format!("metric name `{name}` must not end in `{suffix}` (the host adds `_total` to counters)"));
+            return Err(format!(
+                "metric name `{name}` must not end in `{suffix}` (the host adds `_total` to counters)"
+            ));
         }
         if let Some(unit) = UNITS.iter().find(|u| name.ends_with(&format!("_{u}"))) {
             return Err(format!("metric name `{name}` must not end in its unit `_{unit}`; give it as the unit"));
@@ -106,13 +110,17 @@ impl Metric {
         }
         for (label, value) in &self.labels {
             if label.is_empty() || !is_snake_case(label) {
-                return Err(format!("metric `{name}`: label name `{label}` must be lower-case snake_case starting with a letter"));
+                return Err(format!(
+                    "metric `{name}`: label name `{label}` must be lower-case snake_case starting with a letter"
+                ));
             }
             if HOST_LABELS.contains(&label.as_str()) {
                 return Err(format!("metric `{name}`: label `{label}` belongs to the host"));
             }
             if value.len() > MAX_LABEL_VALUE {
-                return Err(format!("metric `{name}`: the value of label `{label}` is longer than {MAX_LABEL_VALUE} bytes"));
+                return Err(format!(
+                    "metric `{name}`: the value of label `{label}` is longer than {MAX_LABEL_VALUE} bytes"
+                ));
             }
         }
         if !self.value.is_finite() {
@@ -149,9 +157,15 @@ mod tests {
 
     #[test]
     fn names_get_the_prefix_the_unit_and_total() {
-        assert_eq!(sample("device_temperature", "celsius", MetricKind::Gauge, &[], 1.0).exposed_name(), "fwctl_device_temperature_celsius");
+        assert_eq!(
+            sample("device_temperature", "celsius", MetricKind::Gauge, &[], 1.0).exposed_name(),
+            "fwctl_device_temperature_celsius"
+        );
         assert_eq!(sample("link_down", "", MetricKind::Counter, &[], 1.0).exposed_name(), "fwctl_link_down_total");
-        assert_eq!(sample("link_effective_ber", "", MetricKind::Gauge, &[], 1e-12).exposed_name(), "fwctl_link_effective_ber");
+        assert_eq!(
+            sample("link_effective_ber", "", MetricKind::Gauge, &[], 1e-12).exposed_name(),
+            "fwctl_link_effective_ber"
+        );
     }
 
     #[test]

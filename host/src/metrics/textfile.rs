@@ -42,7 +42,8 @@ pub fn write_textfile(dir: &Path, contents: &str) -> Result<PathBuf, TextfileErr
     temp.write_all(contents.as_bytes()).map_err(fail(temp.path()))?;
     temp.as_file().sync_all().map_err(fail(temp.path()))?;
     // Readable by the collector, which may run as another user.
-    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644)).map_err(fail(temp.path()))?;
+    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(fail(temp.path()))?;
     temp.persist(&target).map_err(|e| TextfileError { path: target.clone(), source: e.error })?;
     // The rename is durable once the directory is synced.
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail(dir))?;

@@ -18,9 +18,7 @@ pub enum EmbedError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
     /// The file is not a component.
-    #[error(
-        "not a WebAssembly component (embed manifests into components, after `wasm-tools component new`)"
-    )]
+    #[error("not a WebAssembly component (embed manifests into components, after `wasm-tools component new`)")]
     NotComponent,
     /// The component is malformed.
     #[error("malformed component: {0}")]
@@ -34,10 +32,7 @@ pub fn set_manifest(component: &[u8], manifest: &str) -> Result<Vec<u8>, EmbedEr
         return Err(EmbedError::NotComponent);
     }
     let mut out = rewrite_component(component)?;
-    out.section(&CustomSection {
-        name: MANIFEST_SECTION.into(),
-        data: manifest.as_bytes().into(),
-    });
+    out.section(&CustomSection { name: MANIFEST_SECTION.into(), data: manifest.as_bytes().into() });
     Ok(out.finish())
 }
 
@@ -60,27 +55,20 @@ fn rewrite_component(bytes: &[u8]) -> Result<Component, EmbedError> {
         match payload {
             Payload::End(_) => return Ok(out),
             Payload::CustomSection(c) if c.name() == MANIFEST_SECTION => {}
-            Payload::ModuleSection {
-                unchecked_range, ..
-            } => {
+            Payload::ModuleSection { unchecked_range, .. } => {
                 let module = rewrite_module(&bytes[unchecked_range.clone()])?;
                 out.section(&wasm_encoder::ModuleSection(&module));
                 // The outer parser resumes after the nested binary, which it did not read.
                 offset += unchecked_range.len();
             }
-            Payload::ComponentSection {
-                unchecked_range, ..
-            } => {
+            Payload::ComponentSection { unchecked_range, .. } => {
                 let nested = rewrite_component(&bytes[unchecked_range.clone()])?;
                 out.section(&wasm_encoder::NestedComponentSection(&nested));
                 offset += unchecked_range.len();
             }
             other => {
                 if let Some((id, range)) = other.as_section() {
-                    out.section(&RawSection {
-                        id,
-                        data: &bytes[range],
-                    });
+                    out.section(&RawSection { id, data: &bytes[range] });
                 }
             }
         }
@@ -97,10 +85,7 @@ fn rewrite_module(bytes: &[u8]) -> Result<Module, EmbedError> {
             Payload::CodeSectionEntry(_) => {}
             other => {
                 if let Some((id, range)) = other.as_section() {
-                    out.section(&RawSection {
-                        id,
-                        data: &bytes[range],
-                    });
+                    out.section(&RawSection { id, data: &bytes[range] });
                 }
             }
         }

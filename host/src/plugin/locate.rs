@@ -126,7 +126,8 @@ mod tests {
 
     #[test]
     fn installed_plugins_are_the_wasm_files_of_the_plugin_dirs_first_name_wins() {
-        let (first, second, cwd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (first, second, cwd) =
+            (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         std::fs::write(first.path().join("b.wasm"), b"1").unwrap();
         std::fs::write(second.path().join("b.wasm"), b"2").unwrap();
         std::fs::write(second.path().join("a.wasm"), b"2").unwrap();

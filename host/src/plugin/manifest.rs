@@ -153,9 +153,8 @@ impl Manifest {
 
     /// Parses manifest TOML.
     pub fn from_toml(text: &str) -> Result<Self, ManifestError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| {
-            ManifestError::Invalid(e.message().to_string() + &span_hint(text, e.span()))
-        })?;
+        let manifest: Manifest = toml::from_str(text)
+            .map_err(|e| ManifestError::Invalid(e.message().to_string() + &span_hint(text, e.span())))?;
         if manifest.manifest_version != MANIFEST_VERSION {
             return Err(ManifestError::Invalid(format!(
                 "field `manifest-version` is {}, this fwctl-run reads version {MANIFEST_VERSION}",
@@ -180,16 +179,11 @@ impl Manifest {
                 )));
             }
             if let Some(c) = text.chars().find(|c| c.is_control()) {
-                return Err(ManifestError::Invalid(format!(
-                    "field `{field}` contains the control character {:?}",
-                    c
-                )));
+                return Err(ManifestError::Invalid(format!("field `{field}` contains the control character {:?}", c)));
             }
         }
         if manifest.devices.is_empty() {
-            return Err(ManifestError::Invalid(
-                "table `devices` names no device kind".into(),
-            ));
+            return Err(ManifestError::Invalid("table `devices` names no device kind".into()));
         }
         for (kind, request) in &manifest.devices {
             if request.max_scope.is_some_and(|max| max < request.scope) {
@@ -298,10 +292,7 @@ mod tests {
     fn errors_name_the_field_at_fault() {
         let bad_scope = GOOD.replace("debug-write\"", "root\"");
         let err = Manifest::from_toml(&bad_scope).unwrap_err().to_string();
-        assert!(
-            err.contains("unknown variant `root`") && err.contains("line"),
-            "{err}"
-        );
+        assert!(err.contains("unknown variant `root`") && err.contains("line"), "{err}");
 
         let unknown = GOOD.replace("rpcs = 12", "rpcs = 12\ncolour = 3");
         let err = Manifest::from_toml(&unknown).unwrap_err().to_string();
@@ -323,9 +314,6 @@ mod tests {
         assert!(err.contains("field `vendor` contains the control character '\\r'"), "{err}");
 
         assert_eq!(Manifest::from_section(None), Err(ManifestError::Missing));
-        assert_eq!(
-            Manifest::from_section(Some(&[0xff, 0xfe])),
-            Err(ManifestError::NotText)
-        );
+        assert_eq!(Manifest::from_section(Some(&[0xff, 0xfe])), Err(ManifestError::NotText));
     }
 }

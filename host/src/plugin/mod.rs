@@ -11,9 +11,7 @@ use sha2::{Digest, Sha256};
 
 pub use self::embed::{EmbedError, set_manifest};
 pub use self::locate::{PLUGIN_PATH_ENV, PluginSearchPath};
-pub use self::manifest::{
-    ANY_FEATURE, DeviceRequest, MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits,
-};
+pub use self::manifest::{ANY_FEATURE, DeviceRequest, MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits};
 
 /// A plugin file, read and checked, with its manifest.
 #[derive(Clone, Debug)]
@@ -88,10 +86,7 @@ impl Plugin {
 
     /// Reads and checks a plugin file.
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
         Self::from_bytes(path, bytes)
     }
 
@@ -105,21 +100,11 @@ impl Plugin {
                 LoadError::NotWasm { path }
             });
         }
-        let section = manifest::find_section(&bytes).map_err(|reason| LoadError::Malformed {
-            path: path.clone(),
-            reason,
-        })?;
-        let manifest =
-            Manifest::from_section(section.as_deref()).map_err(|source| LoadError::Manifest {
-                path: path.clone(),
-                source,
-            })?;
+        let section =
+            manifest::find_section(&bytes).map_err(|reason| LoadError::Malformed { path: path.clone(), reason })?;
+        let manifest = Manifest::from_section(section.as_deref())
+            .map_err(|source| LoadError::Manifest { path: path.clone(), source })?;
         let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-        Ok(Self {
-            path,
-            bytes,
-            digest,
-            manifest,
-        })
+        Ok(Self { path, bytes, digest, manifest })
     }
 }

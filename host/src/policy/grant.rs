@@ -138,11 +138,7 @@ impl Grant {
 
     /// The kinds on which the grant includes a scope that taints the kernel.
     pub fn tainting(&self) -> Vec<(DeviceKind, Scope)> {
-        self.devices
-            .iter()
-            .filter(|(_, g)| g.scope.taints_kernel())
-            .map(|(&k, g)| (k, g.scope))
-            .collect()
+        self.devices.iter().filter(|(_, g)| g.scope.taints_kernel()).map(|(&k, g)| (k, g.scope)).collect()
     }
 }
 
@@ -160,7 +156,9 @@ pub enum GrantError {
         what: String,
     },
     /// The manifest needs a kind no plugin may reach (its requests carry addresses).
-    #[error("manifest table `devices.{kind}` asks for {kind} devices, which fwctl-run never lets a plugin reach: {why}")]
+    #[error(
+        "manifest table `devices.{kind}` asks for {kind} devices, which fwctl-run never lets a plugin reach: {why}"
+    )]
     KindUnreachable {
         /// The kind.
         kind: DeviceKind,
@@ -168,9 +166,7 @@ pub enum GrantError {
         why: String,
     },
     /// Policy grants nothing on a kind the manifest needs.
-    #[error(
-        "manifest table `devices.{kind}` asks for {kind} devices, but policy entry `{entry}` grants none"
-    )]
+    #[error("manifest table `devices.{kind}` asks for {kind} devices, but policy entry `{entry}` grants none")]
     KindNotAllowed {
         /// The kind.
         kind: DeviceKind,
@@ -192,9 +188,7 @@ pub enum GrantError {
         entry: String,
     },
     /// A required tainting scope without the operator's consent.
-    #[error(
-        "manifest field `devices.{kind}.scope` asks for {asked}, which taints the kernel: {why}"
-    )]
+    #[error("manifest field `devices.{kind}.scope` asks for {asked}, which taints the kernel: {why}")]
     TaintNotAllowed {
         /// The kind.
         kind: DeviceKind,
@@ -212,9 +206,7 @@ pub enum GrantError {
         kind: DeviceKind,
     },
     /// A requested limit above the policy's ceiling.
-    #[error(
-        "manifest field `limits.{field}` asks for {asked}, but policy allows at most {allowed}"
-    )]
+    #[error("manifest field `limits.{field}` asks for {asked}, but policy allows at most {allowed}")]
     LimitAbovePolicy {
         /// The manifest field.
         field: &'static str,
@@ -243,11 +235,7 @@ fn taint_refusal(policy: &Policy, options: &OperatorOptions) -> Option<String> {
 
 /// Intersects a manifest with the policy entry for the plugin's signer (or `unsigned`),
 /// then applies the operator's overrides.
-pub fn grant(
-    manifest: &Manifest,
-    policy: &Policy,
-    options: &OperatorOptions,
-) -> Result<Grant, GrantError> {
+pub fn grant(manifest: &Manifest, policy: &Policy, options: &OperatorOptions) -> Result<Grant, GrantError> {
     // A signer without an entry of its own is held to the unsigned entry: a signature
     // never grants less than no signature would.
     let (entry_name, entry) = match options.signer.as_ref().and_then(|n| policy.signers.get(n).map(|e| (n, e))) {
@@ -257,12 +245,7 @@ pub fn grant(
     let entry = entry.ok_or_else(|| GrantError::NoPolicyEntry {
         origin: policy.origin.clone(),
         entry: entry_name.clone(),
-        what: options
-            .signer
-            .as_ref()
-            .map_or("unsigned plugins".into(), |n| {
-                format!("plugins signed by {n}")
-            }),
+        what: options.signer.as_ref().map_or("unsigned plugins".into(), |n| format!("plugins signed by {n}")),
     })?;
 
     let mut devices = BTreeMap::new();
@@ -271,25 +254,17 @@ pub fn grant(
         if let Some(why) = kind.carries_user_addresses() {
             return Err(GrantError::KindUnreachable { kind, why: why.into() });
         }
-        let allowed = *entry
-            .devices
-            .get(&kind)
-            .ok_or_else(|| GrantError::KindNotAllowed {
-                kind,
-                entry: entry_name.clone(),
-            })?;
+        let allowed =
+            *entry.devices.get(&kind).ok_or_else(|| GrantError::KindNotAllowed { kind, entry: entry_name.clone() })?;
         let mut kind_grant = grant_kind(kind, request, allowed, &entry_name, policy, options)?;
         if !kind_grant.writes.declares_nothing() && !entry.writes.contains(&kind) {
-            kind_grant.writes.withheld = Some(format!("policy entry `{entry_name}` grants no writes on {kind} devices"));
+            kind_grant.writes.withheld =
+                Some(format!("policy entry `{entry_name}` grants no writes on {kind} devices"));
         }
         devices.insert(kind, kind_grant);
     }
     let limits = grant_limits(manifest, policy, &entry.limits, &options.limits)?;
-    Ok(Grant {
-        policy_entry: entry_name,
-        devices,
-        limits,
-    })
+    Ok(Grant { policy_entry: entry_name, devices, limits })
 }
 
 fn grant_kind(
@@ -302,22 +277,13 @@ fn grant_kind(
 ) -> Result<KindGrant, GrantError> {
     let needed = request.scope;
     if needed > allowed {
-        return Err(GrantError::ScopeAbovePolicy {
-            kind,
-            asked: needed,
-            allowed,
-            entry: entry.into(),
-        });
+        return Err(GrantError::ScopeAbovePolicy { kind, asked: needed, allowed, entry: entry.into() });
     }
     let taint_refused = taint_refusal(policy, options);
     if needed.taints_kernel()
         && let Some(why) = &taint_refused
     {
-        return Err(GrantError::TaintNotAllowed {
-            kind,
-            asked: needed,
-            why: why.clone(),
-        });
+        return Err(GrantError::TaintNotAllowed { kind, asked: needed, why: why.clone() });
     }
     if needed == Scope::DebugWriteFull && !options.cap_sys_rawio {
         return Err(GrantError::MissingRawIo { kind });
@@ -326,8 +292,7 @@ fn grant_kind(
     // The optional part: as much of max-scope as every gate allows.
     let wanted = request.highest_scope();
     let mut scope = wanted.min(allowed);
-    let mut withheld = (scope < wanted)
-        .then(|| format!("policy entry `{entry}` allows at most {allowed} on {kind}"));
+    let mut withheld = (scope < wanted).then(|| format!("policy entry `{entry}` allows at most {allowed} on {kind}"));
     if scope.taints_kernel()
         && let Some(why) = taint_refused
     {
@@ -342,14 +307,8 @@ fn grant_kind(
     Ok(KindGrant {
         scope,
         withheld,
-        opcodes: request
-            .opcodes
-            .as_ref()
-            .map(|o| o.iter().copied().collect()),
-        access_reg_read: request
-            .access_reg_read
-            .as_ref()
-            .map(|r| r.iter().copied().collect()),
+        opcodes: request.opcodes.as_ref().map(|o| o.iter().copied().collect()),
+        access_reg_read: request.access_reg_read.as_ref().map(|r| r.iter().copied().collect()),
         writes: WriteGrant {
             opcodes: request.write_opcodes.iter().copied().collect(),
             registers: request.access_reg_write.iter().copied().collect(),
@@ -370,24 +329,14 @@ fn grant_limits(
     let host = policy.max_limits;
     let ceiling = |entry: Option<u64>, host: u64| entry.map_or(host, |e| e.min(host));
     let check = |field: &'static str, asked: Option<u64>, allowed: u64| match asked {
-        Some(asked) if asked > allowed => Err(GrantError::LimitAbovePolicy {
-            field,
-            asked,
-            allowed,
-        }),
+        Some(asked) if asked > allowed => Err(GrantError::LimitAbovePolicy { field, asked, allowed }),
         other => Ok(other),
     };
     let requested = manifest.limits;
-    let memory_mib = check(
-        "memory-mib",
-        requested.memory_mib,
-        ceiling(entry.memory_mib, (host.memory_bytes >> 20) as u64),
-    )?;
-    let timeout_ms = check(
-        "timeout-ms",
-        requested.timeout_ms,
-        ceiling(entry.timeout_ms, host.timeout.as_millis() as u64),
-    )?;
+    let memory_mib =
+        check("memory-mib", requested.memory_mib, ceiling(entry.memory_mib, (host.memory_bytes >> 20) as u64))?;
+    let timeout_ms =
+        check("timeout-ms", requested.timeout_ms, ceiling(entry.timeout_ms, host.timeout.as_millis() as u64))?;
     let rpcs = check("rpcs", requested.rpcs, ceiling(entry.rpcs, host.rpc_budget))?;
 
     let mut limits = Limits::default();
@@ -408,10 +357,8 @@ mod tests {
     use super::*;
 
     fn manifest(body: &str) -> Manifest {
-        Manifest::from_toml(&format!(
-            "manifest-version = 1\nname = \"p\"\nversion = \"1\"\nvendor = \"v\"\n{body}"
-        ))
-        .unwrap()
+        Manifest::from_toml(&format!("manifest-version = 1\nname = \"p\"\nversion = \"1\"\nvendor = \"v\"\n{body}"))
+            .unwrap()
     }
 
     fn policy(text: &str) -> Policy {
@@ -419,17 +366,12 @@ mod tests {
     }
 
     fn allow_taint() -> OperatorOptions {
-        OperatorOptions {
-            allow_taint: true,
-            ..OperatorOptions::default()
-        }
+        OperatorOptions { allow_taint: true, ..OperatorOptions::default() }
     }
 
     #[test]
     fn the_builtin_policy_grants_read_only_diagnostics_as_asked() {
-        let m = manifest(
-            "[devices.mlx5]\nscope = \"debug-read-only\"\n[devices.cxl]\nscope = \"configuration\"",
-        );
+        let m = manifest("[devices.mlx5]\nscope = \"debug-read-only\"\n[devices.cxl]\nscope = \"configuration\"");
         let g = grant(&m, &Policy::builtin(), &OperatorOptions::default()).unwrap();
         assert_eq!(g.scope_for(DeviceKind::Mlx5), Some(Scope::DebugReadOnly));
         assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::Configuration));
@@ -442,96 +384,53 @@ mod tests {
     fn required_tainting_scopes_need_policy_and_the_operator() {
         let m = manifest("[devices.cxl]\nscope = \"debug-write\"");
         let err = grant(&m, &Policy::builtin(), &allow_taint()).unwrap_err();
-        assert!(matches!(
-            err,
-            GrantError::ScopeAbovePolicy {
-                allowed: Scope::DebugReadOnly,
-                ..
-            }
-        ));
+        assert!(matches!(err, GrantError::ScopeAbovePolicy { allowed: Scope::DebugReadOnly, .. }));
         assert!(err.to_string().contains("`devices.cxl.scope`"), "{err}");
 
         let p = policy("allow-taint = false\n[unsigned]\ndevices = { cxl = \"debug-write\" }");
         let err = grant(&m, &p, &allow_taint()).unwrap_err().to_string();
-        assert!(
-            err.contains("taints the kernel") && err.contains("allow-taint = false"),
-            "{err}"
-        );
+        assert!(err.contains("taints the kernel") && err.contains("allow-taint = false"), "{err}");
 
         let p = policy("allow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write\" }");
-        let err = grant(&m, &p, &OperatorOptions::default())
-            .unwrap_err()
-            .to_string();
+        let err = grant(&m, &p, &OperatorOptions::default()).unwrap_err().to_string();
         assert!(err.contains("--allow-taint"), "{err}");
-        assert_eq!(
-            grant(&m, &p, &allow_taint()).unwrap().tainting(),
-            [(DeviceKind::Cxl, Scope::DebugWrite)]
-        );
+        assert_eq!(grant(&m, &p, &allow_taint()).unwrap().tainting(), [(DeviceKind::Cxl, Scope::DebugWrite)]);
     }
 
     #[test]
     fn an_optional_max_scope_is_granted_as_far_as_every_gate_allows() {
-        let m = manifest(
-            "[devices.cxl]\nscope = \"debug-read-only\"\nmax-scope = \"debug-write-full\"",
-        );
+        let m = manifest("[devices.cxl]\nscope = \"debug-read-only\"\nmax-scope = \"debug-write-full\"");
         let g = grant(&m, &Policy::builtin(), &allow_taint()).unwrap();
         assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::DebugReadOnly));
-        assert!(
-            g.devices[&DeviceKind::Cxl]
-                .withheld
-                .as_ref()
-                .unwrap()
-                .contains("allows at most debug-read-only")
-        );
+        assert!(g.devices[&DeviceKind::Cxl].withheld.as_ref().unwrap().contains("allows at most debug-read-only"));
 
         let p = policy("allow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }");
         let g = grant(&m, &p, &OperatorOptions::default()).unwrap();
         assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::DebugReadOnly));
-        assert!(
-            g.devices[&DeviceKind::Cxl]
-                .withheld
-                .as_ref()
-                .unwrap()
-                .contains("--allow-taint")
-        );
+        assert!(g.devices[&DeviceKind::Cxl].withheld.as_ref().unwrap().contains("--allow-taint"));
 
         let g = grant(&m, &p, &allow_taint()).unwrap();
         assert_eq!(
-            (
-                g.scope_for(DeviceKind::Cxl),
-                &g.devices[&DeviceKind::Cxl].withheld
-            ),
+            (g.scope_for(DeviceKind::Cxl), &g.devices[&DeviceKind::Cxl].withheld),
             (Some(Scope::DebugWriteFull), &None)
         );
 
-        let no_rawio = OperatorOptions {
-            cap_sys_rawio: false,
-            ..allow_taint()
-        };
+        let no_rawio = OperatorOptions { cap_sys_rawio: false, ..allow_taint() };
         let g = grant(&m, &p, &no_rawio).unwrap();
         assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::DebugWrite));
-        assert!(
-            g.devices[&DeviceKind::Cxl]
-                .withheld
-                .as_ref()
-                .unwrap()
-                .contains("CAP_SYS_RAWIO")
-        );
+        assert!(g.devices[&DeviceKind::Cxl].withheld.as_ref().unwrap().contains("CAP_SYS_RAWIO"));
 
         let needs_full = manifest("[devices.cxl]\nscope = \"debug-write-full\"");
         let err = grant(&needs_full, &p, &no_rawio).unwrap_err();
-        assert_eq!(
-            err,
-            GrantError::MissingRawIo {
-                kind: DeviceKind::Cxl
-            }
-        );
+        assert_eq!(err, GrantError::MissingRawIo { kind: DeviceKind::Cxl });
     }
 
     #[test]
     fn tainting_scopes_can_require_a_countersignature() {
         let m = manifest("[devices.cxl]\nscope = \"debug-read-only\"\nmax-scope = \"debug-write\"");
-        let p = policy("allow-taint = true\ntaint-needs-countersignature = true\n[signer.v]\ndevices = { cxl = \"debug-write\" }");
+        let p = policy(
+            "allow-taint = true\ntaint-needs-countersignature = true\n[signer.v]\ndevices = { cxl = \"debug-write\" }",
+        );
         let once = OperatorOptions { signer: Some("v".into()), signer_count: 1, ..allow_taint() };
         let g = grant(&m, &p, &once).unwrap();
         assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::DebugReadOnly));
@@ -542,7 +441,9 @@ mod tests {
 
     #[test]
     fn a_manifest_alone_never_grants_a_write() {
-        let m = manifest("[devices.mlx5]\nscope = \"debug-read-only\"\naccess-reg-write = [0x5006]\nwrite-opcodes = [0x109]");
+        let m = manifest(
+            "[devices.mlx5]\nscope = \"debug-read-only\"\naccess-reg-write = [0x5006]\nwrite-opcodes = [0x109]",
+        );
         let g = grant(&m, &Policy::builtin(), &OperatorOptions::default()).unwrap();
         let writes = &g.devices[&DeviceKind::Mlx5].writes;
         assert_eq!((writes.registers.len(), writes.opcodes.len()), (1, 1), "declared");
@@ -574,73 +475,35 @@ mod tests {
         let p = policy(
             "[unsigned]\ndevices = { cxl = \"debug-read-only\" }\n[signer.nvidia]\ndevices = { mlx5 = \"debug-read-only\" }",
         );
-        let err = grant(&m, &p, &OperatorOptions::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`devices.mlx5`") && err.contains("`unsigned` grants none"),
-            "{err}"
-        );
-        let signed = OperatorOptions {
-            signer: Some("nvidia".into()),
-            ..OperatorOptions::default()
-        };
-        assert_eq!(
-            grant(&m, &p, &signed).unwrap().policy_entry,
-            "signer.nvidia"
-        );
+        let err = grant(&m, &p, &OperatorOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("`devices.mlx5`") && err.contains("`unsigned` grants none"), "{err}");
+        let signed = OperatorOptions { signer: Some("nvidia".into()), ..OperatorOptions::default() };
+        assert_eq!(grant(&m, &p, &signed).unwrap().policy_entry, "signer.nvidia");
 
-        let err = grant(&m, &policy(""), &OperatorOptions::default())
-            .unwrap_err()
-            .to_string();
+        let err = grant(&m, &policy(""), &OperatorOptions::default()).unwrap_err().to_string();
         assert!(err.contains("no `unsigned` entry"), "{err}");
     }
 
     #[test]
     fn limits_come_from_the_manifest_within_policy_and_the_cli_overrides_them() {
-        let m = manifest(
-            "[devices.mlx5]\nscope = \"debug-read-only\"\n[limits]\nrpcs = 50\nmemory-mib = 32",
-        );
+        let m = manifest("[devices.mlx5]\nscope = \"debug-read-only\"\n[limits]\nrpcs = 50\nmemory-mib = 32");
         let g = grant(&m, &Policy::builtin(), &OperatorOptions::default()).unwrap();
         assert_eq!((g.limits.rpc_budget, g.limits.memory_bytes), (50, 32 << 20));
 
         let cli = OperatorOptions {
-            limits: LimitOverrides {
-                rpcs: Some(7),
-                timeout_ms: Some(250),
-                memory_mib: None,
-            },
+            limits: LimitOverrides { rpcs: Some(7), timeout_ms: Some(250), memory_mib: None },
             ..OperatorOptions::default()
         };
         let g = grant(&m, &Policy::builtin(), &cli).unwrap();
-        assert_eq!(
-            (g.limits.rpc_budget, g.limits.timeout),
-            (7, Duration::from_millis(250))
-        );
+        assert_eq!((g.limits.rpc_budget, g.limits.timeout), (7, Duration::from_millis(250)));
 
-        let greedy =
-            manifest("[devices.mlx5]\nscope = \"debug-read-only\"\n[limits]\nmemory-mib = 4096");
+        let greedy = manifest("[devices.mlx5]\nscope = \"debug-read-only\"\n[limits]\nmemory-mib = 4096");
         let err = grant(&greedy, &Policy::builtin(), &OperatorOptions::default()).unwrap_err();
-        assert_eq!(
-            err,
-            GrantError::LimitAbovePolicy {
-                field: "memory-mib",
-                asked: 4096,
-                allowed: 1024
-            }
-        );
+        assert_eq!(err, GrantError::LimitAbovePolicy { field: "memory-mib", asked: 4096, allowed: 1024 });
 
         // A signer entry's ceiling is tighter than the host's.
-        let p =
-            policy("[unsigned]\ndevices = { mlx5 = \"debug-read-only\" }\nlimits = { rpcs = 20 }");
+        let p = policy("[unsigned]\ndevices = { mlx5 = \"debug-read-only\" }\nlimits = { rpcs = 20 }");
         let err = grant(&m, &p, &OperatorOptions::default()).unwrap_err();
-        assert_eq!(
-            err,
-            GrantError::LimitAbovePolicy {
-                field: "rpcs",
-                asked: 50,
-                allowed: 20
-            }
-        );
+        assert_eq!(err, GrantError::LimitAbovePolicy { field: "rpcs", asked: 50, allowed: 20 });
     }
 }

@@ -47,8 +47,8 @@ use fwctl_devices::{DeviceKind, Scope};
 use serde::{Deserialize, Serialize};
 
 pub use self::grant::{Grant, GrantError, KindGrant, LimitOverrides, OperatorOptions, WriteGrant, grant};
-pub use self::rpc::classify;
 pub use self::rpc::Denial;
+pub use self::rpc::classify;
 use crate::sandbox::Limits;
 
 /// The policy file read when `--policy` is not given, if it exists.
@@ -172,12 +172,7 @@ impl Policy {
     }
 
     fn builtin_ceilings() -> Limits {
-        Limits {
-            memory_bytes: 1 << 30,
-            timeout: Duration::from_secs(300),
-            rpc_budget: 1_000_000,
-            ..Limits::default()
-        }
+        Limits { memory_bytes: 1 << 30, timeout: Duration::from_secs(300), rpc_budget: 1_000_000, ..Limits::default() }
     }
 
     /// `--policy FILE` if given, else [`DEFAULT_POLICY_PATH`] if it exists, else the
@@ -185,23 +180,16 @@ impl Policy {
     pub fn resolve(explicit: Option<&Path>) -> Result<Self, PolicyError> {
         match explicit {
             Some(path) => Self::load(path),
-            None if Path::new(DEFAULT_POLICY_PATH).exists() => {
-                Self::load(Path::new(DEFAULT_POLICY_PATH))
-            }
+            None if Path::new(DEFAULT_POLICY_PATH).exists() => Self::load(Path::new(DEFAULT_POLICY_PATH)),
             None => Ok(Self::builtin()),
         }
     }
 
     /// Reads a policy file.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-            path: path.into(),
-            source,
-        })?;
-        Self::from_toml(&text, &path.display().to_string()).map_err(|reason| PolicyError::Invalid {
-            path: path.into(),
-            reason,
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.into(), source })?;
+        Self::from_toml(&text, &path.display().to_string())
+            .map_err(|reason| PolicyError::Invalid { path: path.into(), reason })
     }
 
     /// Parses policy TOML; `origin` names where it came from.
@@ -221,14 +209,8 @@ impl Policy {
         }
         let builtin = Self::builtin_ceilings();
         let max_limits = Limits {
-            memory_bytes: file
-                .limits
-                .memory_mib
-                .map_or(builtin.memory_bytes, |m| (m as usize) << 20),
-            timeout: file
-                .limits
-                .timeout_ms
-                .map_or(builtin.timeout, Duration::from_millis),
+            memory_bytes: file.limits.memory_mib.map_or(builtin.memory_bytes, |m| (m as usize) << 20),
+            timeout: file.limits.timeout_ms.map_or(builtin.timeout, Duration::from_millis),
             rpc_budget: file.limits.rpcs.unwrap_or(builtin.rpc_budget),
             ..builtin
         };
@@ -279,33 +261,17 @@ mod tests {
         .unwrap();
         assert!(p.allow_taint);
         assert_eq!(p.max_limits.rpc_budget, 10);
-        assert_eq!(
-            p.unsigned.unwrap().devices[&DeviceKind::Cxl],
-            Scope::DebugWrite
-        );
+        assert_eq!(p.unsigned.unwrap().devices[&DeviceKind::Cxl], Scope::DebugWrite);
         assert_eq!(p.signers["nvidia"].limits.timeout_ms, Some(5));
 
-        let err = Policy::from_toml(
-            "policy-version = 1\n[unsigned]\ndevices = {}\nscope = \"x\"",
-            "t",
-        )
-        .unwrap_err();
+        let err = Policy::from_toml("policy-version = 1\n[unsigned]\ndevices = {}\nscope = \"x\"", "t").unwrap_err();
         assert!(err.contains("unknown field `scope`"), "{err}");
-        let err = Policy::from_toml(
-            "policy-version = 1\n[unsigned]\ndevices = { mlx5 = \"root\" }",
-            "t",
-        )
-        .unwrap_err();
+        let err = Policy::from_toml("policy-version = 1\n[unsigned]\ndevices = { mlx5 = \"root\" }", "t").unwrap_err();
         assert!(err.contains("unknown variant `root`"), "{err}");
         let err = Policy::from_toml("policy-version = 2", "t").unwrap_err();
         assert!(err.contains("`policy-version` is 2"), "{err}");
         // No [unsigned] table: unsigned plugins may not run at all.
-        assert_eq!(
-            Policy::from_toml("policy-version = 1", "t")
-                .unwrap()
-                .unsigned,
-            None
-        );
+        assert_eq!(Policy::from_toml("policy-version = 1", "t").unwrap().unsigned, None);
     }
 
     #[test]
@@ -322,7 +288,10 @@ mod tests {
     #[test]
     fn a_policy_naming_bnxt_or_pds_is_refused_with_the_risk() {
         for (text, field) in [
-            ("[unsigned]\ndevices = { mlx5 = \"debug-read-only\", pds = \"debug-read-only\" }", "`unsigned.devices` names pds"),
+            (
+                "[unsigned]\ndevices = { mlx5 = \"debug-read-only\", pds = \"debug-read-only\" }",
+                "`unsigned.devices` names pds",
+            ),
             ("[signer.v]\ndevices = { bnxt = \"configuration\" }", "`signer.v.devices` names bnxt"),
             ("[unsigned]\ndevices = { cxl = \"debug-read-only\" }\nwrites = [\"pds\"]", "`unsigned.writes` names pds"),
         ] {

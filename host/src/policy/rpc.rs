@@ -24,11 +24,9 @@ pub fn classify(kind: DeviceKind, request: &[u8]) -> Classification {
     match kind {
         DeviceKind::Mlx5 => effect::classify_mlx5(request),
         DeviceKind::Cxl => effect::classify_cxl(request),
-        DeviceKind::Bnxt | DeviceKind::Pds => Classification {
-            effect: Effect::Unknown,
-            target: None,
-            action: format!("a {kind} request"),
-        },
+        DeviceKind::Bnxt | DeviceKind::Pds => {
+            Classification { effect: Effect::Unknown, target: None, action: format!("a {kind} request") }
+        }
     }
 }
 
@@ -67,9 +65,9 @@ impl KindGrant {
 
     fn opcode_listed(&self, opcode: u16) -> Result<(), Denial> {
         match &self.opcodes {
-            Some(list) if !list.contains(&opcode) => Err(Denial(format!(
-                "opcode {opcode:#06x} is not in the manifest's `opcodes` allow-list"
-            ))),
+            Some(list) if !list.contains(&opcode) => {
+                Err(Denial(format!("opcode {opcode:#06x} is not in the manifest's `opcodes` allow-list")))
+            }
             _ => Ok(()),
         }
     }
@@ -139,13 +137,7 @@ mod tests {
     use super::*;
 
     fn grant(scope: Scope) -> KindGrant {
-        KindGrant {
-            scope,
-            withheld: None,
-            opcodes: None,
-            access_reg_read: None,
-            writes: WriteGrant::default(),
-        }
+        KindGrant { scope, withheld: None, opcodes: None, access_reg_read: None, writes: WriteGrant::default() }
     }
 
     fn mlx5(opcode: u16, op_mod: u16, register: u16) -> Vec<u8> {
@@ -228,8 +220,9 @@ mod tests {
         g.writes.withheld = None;
         assert!(check(&g, DeviceKind::Mlx5, Scope::Configuration, &paos_write).is_ok());
         assert!(
-            denied(check(&g, DeviceKind::Mlx5, Scope::Configuration, &mlx5(0x805, 0, 0x5004)))
-                .contains("ACCESS_REG write of PTYS (0x5004): a write, not declared in the manifest's `access-reg-write`")
+            denied(check(&g, DeviceKind::Mlx5, Scope::Configuration, &mlx5(0x805, 0, 0x5004))).contains(
+                "ACCESS_REG write of PTYS (0x5004): a write, not declared in the manifest's `access-reg-write`"
+            )
         );
     }
 
@@ -246,7 +239,10 @@ mod tests {
         );
         let mut vport = mlx5(0x770, 0, 0);
         vport[24] = 0x80;
-        assert!(denied(check(&g, DeviceKind::Mlx5, Scope::DebugReadOnly, &vport)).contains("QUERY_VPORT_COUNTER with `clear` set"));
+        assert!(
+            denied(check(&g, DeviceKind::Mlx5, Scope::DebugReadOnly, &vport))
+                .contains("QUERY_VPORT_COUNTER with `clear` set")
+        );
     }
 
     #[test]
@@ -272,8 +268,13 @@ mod tests {
         g.opcodes = Some([0x100, 0x805].into());
         g.access_reg_read = Some([0x9020].into());
         assert!(check(&g, DeviceKind::Mlx5, Scope::DebugReadOnly, &mlx5(0x100, 1, 0)).is_ok());
-        assert!(denied(check(&g, DeviceKind::Mlx5, Scope::DebugReadOnly, &mlx5(0x101, 0, 0))).contains("opcode 0x0101"));
-        assert!(denied(check(&g, DeviceKind::Mlx5, Scope::DebugReadOnly, &mlx5(0x805, 1, 0x5006))).contains("register 0x5006"));
+        assert!(
+            denied(check(&g, DeviceKind::Mlx5, Scope::DebugReadOnly, &mlx5(0x101, 0, 0))).contains("opcode 0x0101")
+        );
+        assert!(
+            denied(check(&g, DeviceKind::Mlx5, Scope::DebugReadOnly, &mlx5(0x805, 1, 0x5006)))
+                .contains("register 0x5006")
+        );
         assert!(check(&g, DeviceKind::Mlx5, Scope::DebugReadOnly, &mlx5(0x805, 1, 0x9020)).is_ok());
     }
 
@@ -289,7 +290,9 @@ mod tests {
         g.writes.any_feature = false;
         g.writes.features = BTreeSet::from([[0xff; 16]]);
         assert!(check(&g, DeviceKind::Cxl, Scope::DebugWrite, &cxl(0x502, [0xff; 16])).is_ok());
-        assert!(denied(check(&g, DeviceKind::Cxl, Scope::DebugWrite, &cxl(0x502, [0x11; 16]))).contains("`set-features`"));
+        assert!(
+            denied(check(&g, DeviceKind::Cxl, Scope::DebugWrite, &cxl(0x502, [0x11; 16]))).contains("`set-features`")
+        );
         g.opcodes = Some([0x500].into());
         assert!(denied(check(&g, DeviceKind::Cxl, Scope::DebugReadOnly, &cxl(0x501, scrub))).contains("opcode 0x0501"));
     }

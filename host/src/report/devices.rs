@@ -69,7 +69,12 @@ pub fn render_device_list(source: &SourceInfo, devices: &[DeviceListing]) -> Str
         let data = match (&listing.decoded, &listing.device_data, &listing.info_error) {
             (Some(decoded), _, _) => decoded
                 .as_object()
-                .map(|o| o.iter().map(|(k, v)| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string))).collect::<Vec<_>>().join(" "))
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().map_or(v.to_string(), str::to_string)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .unwrap_or_default(),
             (None, Some(raw), _) if raw.is_empty() => "(none)".to_string(),
             (None, Some(raw), _) => raw.clone(),

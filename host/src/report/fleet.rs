@@ -85,7 +85,13 @@ impl FleetReport {
             refused: &'a [Refusal],
             exit: ExitStatus,
         }
-        let line = Line { record: "summary", schema: FLEET_SCHEMA, summary: &self.summary, refused: &self.refused, exit: self.exit };
+        let line = Line {
+            record: "summary",
+            schema: FLEET_SCHEMA,
+            summary: &self.summary,
+            refused: &self.refused,
+            exit: self.exit,
+        };
         serde_json::to_string(&line).expect("summaries serialize")
     }
 }
@@ -115,7 +121,10 @@ pub fn render_fleet(report: &FleetReport) -> String {
             [
                 r.device.name.clone(),
                 r.device.kind.to_string(),
-                r.device.rdma_device.clone().map_or(r.device.parent.clone(), |rdma| format!("{} {rdma}", r.device.parent)),
+                r.device
+                    .rdma_device
+                    .clone()
+                    .map_or(r.device.parent.clone(), |rdma| format!("{} {rdma}", r.device.parent)),
                 r.plugin.as_ref().map_or("-".into(), |p| format!("{} {}", visible(&p.name), visible(&p.version))),
                 r.status.as_str().to_string(),
                 match r.status {
@@ -150,7 +159,8 @@ pub fn render_fleet(report: &FleetReport) -> String {
         let indent = widths[0] + 2;
         for finding in result.findings.iter().filter(|f| f.severity >= Severity::Warning) {
             let severity = finding.severity.to_string();
-            let _ = writeln!(out, "{:indent$}{severity:<8} {}: {}", "", visible(&finding.code), visible(&finding.summary));
+            let _ =
+                writeln!(out, "{:indent$}{severity:<8} {}: {}", "", visible(&finding.code), visible(&finding.summary));
         }
         if result.status.is_failure() {
             let _ = writeln!(out, "{:indent$}{}", "", visible(result.error.as_deref().unwrap_or("failed")));

@@ -56,7 +56,11 @@ pub(super) fn source_line(source: &crate::source::SourceInfo) -> String {
 
 fn render_device(out: &mut String, run: &DeviceRun, verbose: bool) {
     let d = &run.device;
-    let parent = d.pci_address.as_deref().filter(|p| *p != d.parent).map_or(d.parent.clone(), |pci| format!("{} ({pci})", d.parent));
+    let parent = d
+        .pci_address
+        .as_deref()
+        .filter(|p| *p != d.parent)
+        .map_or(d.parent.clone(), |pci| format!("{} ({pci})", d.parent));
     let model = d.model.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
     let state = match &run.status {
         RunStatus::Completed => match run.output.worst() {

@@ -3,8 +3,8 @@
 mod devices;
 mod fleet;
 mod human;
-pub mod terminal;
 pub mod npd;
+pub mod terminal;
 
 use serde::Serialize;
 

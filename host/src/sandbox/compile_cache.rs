@@ -313,11 +313,8 @@ mod tests {
         std::fs::copy(entry_of(&cache, &engine, B), entry_of(&cache, &engine, A)).unwrap();
         let (component, lookup) = cache.component(&engine, a).unwrap();
         assert_eq!(lookup, Lookup::Rejected);
-        let exports: Vec<String> = component
-            .component_type()
-            .exports(&engine)
-            .map(|(name, _)| name.to_string())
-            .collect();
+        let exports: Vec<String> =
+            component.component_type().exports(&engine).map(|(name, _)| name.to_string()).collect();
         assert_eq!(exports, ["a"], "A's code, not B's");
         // Recompiled and stored again: the next lookup is an authenticated hit.
         assert_eq!(cache.component(&engine, a).unwrap().1, Lookup::Hit);

@@ -42,14 +42,7 @@ impl GrantedDevice {
         handle: Box<dyn DeviceHandle>,
         audit: Option<AuditTrail>,
     ) -> Self {
-        Self {
-            descriptor,
-            device_data,
-            grant,
-            handle: Some(handle),
-            gone: false,
-            audit,
-        }
+        Self { descriptor, device_data, grant, handle: Some(handle), gone: false, audit }
     }
 
     /// Checks a call against the grant and the kernel's size limits; `Err` is the answer
@@ -62,9 +55,7 @@ impl GrantedDevice {
         classification: &Classification,
     ) -> Result<(), RpcError> {
         if self.audit.as_ref().is_some_and(AuditTrail::is_broken) {
-            return Err(RpcError::NotGranted(
-                "the audit log cannot be written, so no RPC may be made".into(),
-            ));
+            return Err(RpcError::NotGranted("the audit log cannot be written, so no RPC may be made".into()));
         }
         if request.len() > MAX_RPC_LEN || capacity > MAX_RPC_LEN {
             return Err(RpcError::TooLarge(MAX_RPC_LEN as u32));
@@ -90,27 +81,21 @@ impl GrantedDevice {
     fn record_sent(&self, call: &Call<'_>) -> Result<Option<u64>, RpcError> {
         match &self.audit {
             None => Ok(None),
-            Some(trail) => trail.record_sent(&self.descriptor, call.attempt()).map(Some).ok_or_else(|| {
-                RpcError::NotGranted("the audit log cannot be written, so no RPC may be made".into())
-            }),
+            Some(trail) => trail
+                .record_sent(&self.descriptor, call.attempt())
+                .map(Some)
+                .ok_or_else(|| RpcError::NotGranted("the audit log cannot be written, so no RPC may be made".into())),
         }
     }
 
     /// Turns the backend's answer into the plugin's, remembering a removal.
-    fn answer(
-        &mut self,
-        result: Result<usize, Errno>,
-        mut response: Vec<u8>,
-    ) -> Result<RpcResponse, RpcError> {
+    fn answer(&mut self, result: Result<usize, Errno>, mut response: Vec<u8>) -> Result<RpcResponse, RpcError> {
         match result {
             Ok(length) => {
                 // The driver may report more than fits (kernel semantics); hand back only
                 // what was copied, and the full length so the plugin can retry.
                 response.truncate(length.min(response.len()));
-                Ok(RpcResponse {
-                    data: response,
-                    length: length as u32,
-                })
+                Ok(RpcResponse { data: response, length: length as u32 })
             }
             Err(Errno::ENODEV) => {
                 self.gone = true;
@@ -170,10 +155,7 @@ impl Drop for InFlight {
 
 /// The WIT form of an errno: the number and its symbolic name.
 pub fn to_wit_errno(errno: Errno) -> types::Errno {
-    types::Errno {
-        code: errno as i32 as u32,
-        name: format!("{errno:?}"),
-    }
+    types::Errno { code: errno as i32 as u32, name: format!("{errno:?}") }
 }
 
 fn wit_scope(scope: Scope) -> types::Scope {
@@ -233,10 +215,7 @@ impl HostDevice for RunState {
         // spent: a plugin looping on RPCs must not hold a device forever.
         self.rpcs_sent += 1;
         if self.rpcs_sent > self.limits.rpc_budget {
-            return Err(RunFailure::RpcBudget {
-                limit: self.limits.rpc_budget,
-            }
-            .into());
+            return Err(RunFailure::RpcBudget { limit: self.limits.rpc_budget }.into());
         }
         let scope = scope_from_wit(scope);
         let capacity = response_capacity as usize;
@@ -300,9 +279,7 @@ impl HostDevice for RunState {
         let outcome = match &result {
             Ok(length) => audit::answered(granted.descriptor.kind, &response, *length),
             Err(Errno::ENODEV) => Outcome::Gone,
-            Err(errno) => Outcome::Errno {
-                errno: format!("{errno:?}"),
-            },
+            Err(errno) => Outcome::Errno { errno: format!("{errno:?}") },
         };
         let call = Call { scope, request: &request, capacity, classification: &classification };
         granted.record(&call, seq, outcome, took);

@@ -87,7 +87,13 @@ impl Usage {
         Ok(())
     }
 
-    fn admit(&self, memory: usize, tables: usize, limits: &Limits, what: impl Fn() -> String) -> Result<(), OverBudget> {
+    fn admit(
+        &self,
+        memory: usize,
+        tables: usize,
+        limits: &Limits,
+        what: impl Fn() -> String,
+    ) -> Result<(), OverBudget> {
         let total = memory.saturating_add(tables);
         if total > limits.memory_bytes {
             return Err(OverBudget {

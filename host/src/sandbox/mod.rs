@@ -25,8 +25,8 @@ use self::bindings::{Plugin, PluginPre};
 use self::compile_cache::{CacheError, CompileCache};
 pub use self::device::GrantedDevice;
 pub use self::limits::{EPOCH_TICK, Limits};
-pub use self::state::{MemoryLimitHit, RunFailure};
 use self::state::RunState;
+pub use self::state::{MemoryLimitHit, RunFailure};
 use crate::outcome::RunOutput;
 
 /// The world every plugin must target (plugins built against an earlier compatible
@@ -123,17 +123,11 @@ impl Sandbox {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(PrepareError::Engine)?;
-        Plugin::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state)
-            .map_err(PrepareError::Engine)?;
+        Plugin::add_to_linker::<_, HasSelf<RunState>>(&mut linker, |state| state).map_err(PrepareError::Engine)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), Arc::clone(&ticker_stop));
-        Ok(Self {
-            engine,
-            linker,
-            cache,
-            ticker_stop,
-        })
+        Ok(Self { engine, linker, cache, ticker_stop })
     }
 
     /// Compiles a component (or takes it from the cache) and checks it against the plugin
@@ -144,15 +138,9 @@ impl Sandbox {
             _ => Component::new(&self.engine, wasm),
         }
         .map_err(PrepareError::Compile)?;
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(PrepareError::World)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(PrepareError::World)?;
         let pre = PluginPre::new(instance_pre).map_err(PrepareError::World)?;
-        Ok(PreparedPlugin {
-            pre,
-            engine: self.engine.clone(),
-        })
+        Ok(PreparedPlugin { pre, engine: self.engine.clone() })
     }
 
     /// The imports and exports of a component, whatever world it targets (for `inspect`).
@@ -160,14 +148,8 @@ impl Sandbox {
         let component = Component::new(&self.engine, wasm).map_err(PrepareError::Compile)?;
         let ty = component.component_type();
         Ok(ComponentShape {
-            imports: ty
-                .imports(&self.engine)
-                .map(|(name, _)| name.to_string())
-                .collect(),
-            exports: ty
-                .exports(&self.engine)
-                .map(|(name, _)| name.to_string())
-                .collect(),
+            imports: ty.imports(&self.engine).map(|(name, _)| name.to_string()).collect(),
+            exports: ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect(),
         })
     }
 
@@ -263,11 +245,9 @@ impl std::fmt::Display for RunEnd {
             Self::Completed => f.write_str("completed"),
             Self::PluginError(message) => write!(f, "returned an error: {message}"),
             Self::Stopped(failure) => failure.fmt(f),
-            Self::MemoryLimit { limit, detail } => write!(
-                f,
-                "hit its memory limit of {} MiB ({detail}; raise it with --memory-mib)",
-                limit >> 20
-            ),
+            Self::MemoryLimit { limit, detail } => {
+                write!(f, "hit its memory limit of {} MiB ({detail}; raise it with --memory-mib)", limit >> 20)
+            }
             Self::Trap(message) => write!(f, "trapped: {message}"),
         }
     }
@@ -347,12 +327,7 @@ impl PreparedPlugin {
         let mut output = state.output;
         output.stdout = String::from_utf8_lossy(&state.stdout.contents()).into_owned();
         output.stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
-        RunResult {
-            end,
-            output,
-            rpcs: state.rpcs_sent,
-            device_gone: state.device_gone,
-        }
+        RunResult { end, output, rpcs: state.rpcs_sent, device_gone: state.device_gone }
     }
 
     async fn call(
@@ -376,26 +351,16 @@ fn classify(error: wasmtime::Error, limits: Limits) -> RunEnd {
         return RunEnd::MemoryLimit { limit: over.limit, detail: over.detail.clone() };
     }
     let chain = format!("{error:#}");
-    if chain.contains("forcing trap when growing memory")
-        || chain.contains("forcing trap when growing table")
-    {
+    if chain.contains("forcing trap when growing memory") || chain.contains("forcing trap when growing table") {
         let detail = error.root_cause().to_string();
-        return RunEnd::MemoryLimit {
-            limit: limits.memory_bytes,
-            detail,
-        };
+        return RunEnd::MemoryLimit { limit: limits.memory_bytes, detail };
     }
     // The root cause says what happened; the innermost frame where. The full backtrace
     // repeats itself for recursion and buries both.
     let root = error.root_cause().to_string();
     let place = error
         .downcast_ref::<wasmtime::WasmBacktrace>()
-        .and_then(|trace| {
-            trace
-                .frames()
-                .first()
-                .and_then(|frame| frame.func_name().map(str::to_owned))
-        })
+        .and_then(|trace| trace.frames().first().and_then(|frame| frame.func_name().map(str::to_owned)))
         .map(|name| format!(" (in {name})"))
         .unwrap_or_default();
     RunEnd::Trap(format!("{root}{place}"))

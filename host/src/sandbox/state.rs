@@ -234,7 +234,9 @@ impl ReportHost for RunState {
         match checked {
             Ok(()) => self.output.metrics.push(metric),
             // Refused samples are visible to the operator too, not only to the plugin.
-            Err(ref why) => self.output.logs.push(LogLine { level: LogLevel::Warn, message: format!("metric refused: {why}") }),
+            Err(ref why) => {
+                self.output.logs.push(LogLine { level: LogLevel::Warn, message: format!("metric refused: {why}") })
+            }
         }
         Ok(checked)
     }

@@ -72,7 +72,9 @@ pub enum VerifyError {
         digest: String,
     },
     /// The signature section is not the first section.
-    #[error("the `signature` section is section {position}, not the first: a signature must come before everything it covers")]
+    #[error(
+        "the `signature` section is section {position}, not the first: a signature must come before everything it covers"
+    )]
     NotFirst {
         /// Its position (0-based).
         position: usize,
@@ -96,7 +98,9 @@ pub enum VerifyError {
         why: String,
     },
     /// The content changed after a trusted key signed it.
-    #[error("tampered: {what} changed since {signer} (key {key_id}) signed it; a plugin rewritten after signing (`manifest set`, composition, optimisation) must be signed again")]
+    #[error(
+        "tampered: {what} changed since {signer} (key {key_id}) signed it; a plugin rewritten after signing (`manifest set`, composition, optimisation) must be signed again"
+    )]
     Tampered {
         /// The signer.
         signer: String,
@@ -106,7 +110,9 @@ pub enum VerifyError {
         what: String,
     },
     /// The manifest (what the grant is computed from) lies outside the signed part.
-    #[error("{signer} (key {key_id}) did not sign the manifest: it is in {rest}, added after signing; the grant depends on it, so the signature cannot vouch for this plugin")]
+    #[error(
+        "{signer} (key {key_id}) did not sign the manifest: it is in {rest}, added after signing; the grant depends on it, so the signature cannot vouch for this plugin"
+    )]
     UnsignedManifest {
         /// The signer.
         signer: String,
@@ -116,7 +122,9 @@ pub enum VerifyError {
         rest: String,
     },
     /// Only a prefix is signed and policy does not allow partial signatures.
-    #[error("partial signature: {signer} (key {key_id}) signed {covered}, and {rest} was added after; policy does not allow partial signatures")]
+    #[error(
+        "partial signature: {signer} (key {key_id}) signed {covered}, and {rest} was added after; policy does not allow partial signatures"
+    )]
     Partial {
         /// The signer.
         signer: String,
@@ -159,7 +167,9 @@ pub fn verify(
         return Err(malformed(format!("a second `signature` section at position {}", second.0)));
     }
     let data: SignatureData = match (detached, position) {
-        (Some(bytes), _) => CustomSection::new("signature".into(), bytes.to_vec()).signature_data().map_err(malformed)?,
+        (Some(bytes), _) => {
+            CustomSection::new("signature".into(), bytes.to_vec()).signature_data().map_err(malformed)?
+        }
         (None, Some(_)) => match &module.sections[0] {
             wasmsign2::Section::Custom(header) => header.signature_data().map_err(malformed)?,
             wasmsign2::Section::Standard(_) => return Err(malformed("signature header is not a custom section")),
@@ -216,7 +226,8 @@ pub fn verify(
                 signers.push(VerifiedSigner { name, key_id, partial: true });
             }
             Coverage::Prefix { covered, rest, .. } => {
-                refusal = Some(VerifyError::Partial { signer: name, key_id, covered: covered.clone(), rest: rest.clone() });
+                refusal =
+                    Some(VerifyError::Partial { signer: name, key_id, covered: covered.clone(), rest: rest.clone() });
             }
             Coverage::Changed { what } => {
                 refusal = Some(VerifyError::Tampered { signer: name, key_id, what: what.clone() });
@@ -389,7 +400,11 @@ mod tests {
     fn store_with(key: &PublicKey) -> TrustStore {
         let key = PublicKey::from_bytes(&key.to_bytes()).unwrap();
         let trusted = TrustedKey { key_id: key_id(&key), key, valid_from: None, valid_until: None, revoked: false };
-        TrustStore { origin: "test".into(), signers: vec![Signer { name: "t".into(), keys: vec![trusted] }], ..TrustStore::default() }
+        TrustStore {
+            origin: "test".into(),
+            signers: vec![Signer { name: "t".into(), keys: vec![trusted] }],
+            ..TrustStore::default()
+        }
     }
 
     #[test]
@@ -413,7 +428,10 @@ mod tests {
 
         assert_eq!(verify(&component, "d", None, &store, false, now), Ok(SignatureStatus::Unsigned));
         let other = KeyPair::generate();
-        assert!(matches!(verify(&signed, "d", None, &store_with(&other.pk), false, now), Err(VerifyError::UnknownKey { .. })));
+        assert!(matches!(
+            verify(&signed, "d", None, &store_with(&other.pk), false, now),
+            Err(VerifyError::UnknownKey { .. })
+        ));
     }
 
     #[test]
@@ -460,7 +478,8 @@ mod tests {
             Layout::of(&module).unwrap().content_digest().unwrap()
         };
         let store = denying(store_with(&vendor.pk), content.clone());
-        let denied = |bytes: &[u8], allow_partial| match verify(bytes, "sha256:file", None, &store, allow_partial, now) {
+        let denied = |bytes: &[u8], allow_partial| match verify(bytes, "sha256:file", None, &store, allow_partial, now)
+        {
             Err(VerifyError::Denylisted { digest }) => digest,
             other => panic!("not denied: {other:?}"),
         };

@@ -116,7 +116,9 @@ impl TrustStore {
     pub fn resolve(explicit: Option<&Path>) -> Result<Self, TrustError> {
         match explicit {
             Some(dir) => Self::load(dir),
-            None if Path::new(DEFAULT_TRUST_DIR).join("trust.toml").exists() => Self::load(Path::new(DEFAULT_TRUST_DIR)),
+            None if Path::new(DEFAULT_TRUST_DIR).join("trust.toml").exists() => {
+                Self::load(Path::new(DEFAULT_TRUST_DIR))
+            }
             None => Ok(Self { origin: "empty (no trust store)".into(), ..Self::default() }),
         }
     }
@@ -129,12 +131,18 @@ impl TrustStore {
         let text = std::fs::read_to_string(&file).map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?;
         let parsed: TrustFile = toml::from_str(&text).map_err(|e| fail(e.message().to_string()))?;
         if parsed.trust_version != TRUST_VERSION {
-            return Err(fail(format!("field `trust-version` is {}, this fwctl-run reads {TRUST_VERSION}", parsed.trust_version)));
+            return Err(fail(format!(
+                "field `trust-version` is {}, this fwctl-run reads {TRUST_VERSION}",
+                parsed.trust_version
+            )));
         }
         let time = |field: &str, name: &str, value: &Option<String>| -> Result<Option<SystemTime>, TrustError> {
             value
                 .as_deref()
-                .map(|v| humantime::parse_rfc3339_weak(v).map_err(|e| fail(format!("signer `{name}`: `{field}` = {v:?}: {e}"))))
+                .map(|v| {
+                    humantime::parse_rfc3339_weak(v)
+                        .map_err(|e| fail(format!("signer `{name}`: `{field}` = {v:?}: {e}")))
+                })
                 .transpose()
         };
         let mut signers = Vec::new();
@@ -157,7 +165,8 @@ impl TrustStore {
         // Entries are compared as text: malformed ones would load and never match.
         let mut denied_digests = BTreeSet::new();
         for entry in &parsed.denied_digests {
-            let hex = entry.strip_prefix("sha256:").filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            let hex =
+                entry.strip_prefix("sha256:").filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
             let Some(hex) = hex else {
                 return Err(fail(format!("`denied-digests`: `{entry}` is not sha256:<64 hex digits>")));
             };
@@ -192,7 +201,8 @@ mod tests {
 
     fn load_with(denied: &str) -> Result<TrustStore, TrustError> {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("trust.toml"), format!("trust-version = 1\ndenied-digests = [{denied}]\n")).unwrap();
+        std::fs::write(dir.path().join("trust.toml"), format!("trust-version = 1\ndenied-digests = [{denied}]\n"))
+            .unwrap();
         TrustStore::load(dir.path())
     }
 
@@ -201,7 +211,9 @@ mod tests {
         let upper = format!("\"sha256:{}\"", "AB".repeat(32));
         let store = load_with(&upper).unwrap();
         assert!(store.denied_digests.contains(&format!("sha256:{}", "ab".repeat(32))), "{:?}", store.denied_digests);
-        for bad in [format!("\"sha256:{}\"", "zz".repeat(32)), "\"sha256:abc\"".into(), format!("\"md5:{}\"", "ab".repeat(32))] {
+        for bad in
+            [format!("\"sha256:{}\"", "zz".repeat(32)), "\"sha256:abc\"".into(), format!("\"md5:{}\"", "ab".repeat(32))]
+        {
             let err = load_with(&bad).unwrap_err().to_string();
             assert!(err.contains("is not sha256:<64 hex digits>"), "{err}");
         }

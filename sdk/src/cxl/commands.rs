@@ -2,8 +2,8 @@
 //! Get Feature and Set Feature.
 
 use super::{
-    ENTRY_SIZE, Error, FeatureEntry, GET_FEATURE, GET_SUPPORTED_FEATURES, OUT_STRUCT, SET_FEATURE,
-    SUPPORTED_HEADER, SupportedFeatures, Uuid, known, reply, request,
+    ENTRY_SIZE, Error, FeatureEntry, GET_FEATURE, GET_SUPPORTED_FEATURES, OUT_STRUCT, SET_FEATURE, SUPPORTED_HEADER,
+    SupportedFeatures, Uuid, known, reply, request,
 };
 use crate::{Device, Scope};
 
@@ -17,42 +17,23 @@ pub const SET_HEADER: usize = 32;
 
 /// Sends one CXL command at `scope` and checks its return code; returns the reply
 /// payload. `payload_room` is the payload the caller can take.
-fn command(
-    device: &Device,
-    scope: Scope,
-    opcode: u16,
-    payload: &[u8],
-    payload_room: usize,
-) -> Result<Vec<u8>, Error> {
+fn command(device: &Device, scope: Scope, opcode: u16, payload: &[u8], payload_room: usize) -> Result<Vec<u8>, Error> {
     let response = device.rpc(scope, &request(opcode, payload), OUT_STRUCT + payload_room)?;
     let r = reply(&response.data).ok_or(Error::Malformed("shorter than the 8-byte out header"))?;
     if r.retval != 0 {
-        return Err(Error::Device {
-            opcode,
-            retval: r.retval,
-        });
+        return Err(Error::Device { opcode, retval: r.retval });
     }
     Ok(r.payload)
 }
 
 /// One Get Supported Features call: up to `count` bytes of entries from `start`.
-pub fn get_supported_features_page(
-    device: &Device,
-    count: u32,
-    start: u16,
-) -> Result<SupportedFeatures, Error> {
+pub fn get_supported_features_page(device: &Device, count: u32, start: u16) -> Result<SupportedFeatures, Error> {
     let mut payload = count.to_le_bytes().to_vec();
     payload.extend_from_slice(&start.to_le_bytes());
     payload.extend_from_slice(&[0, 0]);
-    let reply = command(
-        device,
-        Scope::DebugReadOnly,
-        GET_SUPPORTED_FEATURES,
-        &payload,
-        SUPPORTED_HEADER + count as usize,
-    )?;
-    SupportedFeatures::decode(&reply)
-        .ok_or(Error::Malformed("fewer entry bytes than num_entries says"))
+    let reply =
+        command(device, Scope::DebugReadOnly, GET_SUPPORTED_FEATURES, &payload, SUPPORTED_HEADER + count as usize)?;
+    SupportedFeatures::decode(&reply).ok_or(Error::Malformed("fewer entry bytes than num_entries says"))
 }
 
 /// Get Supported Features, every entry (pages of [`DEFAULT_PAGE_ENTRIES`]).
@@ -67,11 +48,8 @@ pub fn supported_features(device: &Device, page_entries: u16) -> Result<Vec<Feat
     let total = get_supported_features_page(device, 0, 0)?.supported as usize;
     let mut entries = Vec::with_capacity(total);
     while entries.len() < total {
-        let page = get_supported_features_page(
-            device,
-            page_entries.max(1) as u32 * ENTRY_SIZE as u32,
-            entries.len() as u16,
-        )?;
+        let page =
+            get_supported_features_page(device, page_entries.max(1) as u32 * ENTRY_SIZE as u32, entries.len() as u16)?;
         if page.entries.is_empty() {
             return Err(Error::Malformed("an empty page before the end of the list"));
         }
@@ -111,9 +89,7 @@ impl Selection {
 
     /// Parses [`Selection::as_str`]'s names.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Current, Self::Default, Self::Saved]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [Self::Current, Self::Default, Self::Saved].into_iter().find(|s| s.as_str() == text)
     }
 }
 
@@ -156,12 +132,7 @@ pub fn get_feature(
 
 /// Reads a whole Feature value (`entry.get_size` bytes), `chunk` bytes per Get Feature
 /// at increasing offsets, so a Feature of any size fits any response budget.
-pub fn read_feature(
-    device: &Device,
-    entry: &FeatureEntry,
-    selection: Selection,
-    chunk: u16,
-) -> Result<Vec<u8>, Error> {
+pub fn read_feature(device: &Device, entry: &FeatureEntry, selection: Selection, chunk: u16) -> Result<Vec<u8>, Error> {
     if !entry.supports_selection(selection) {
         return Err(Error::SelectionUnsupported(selection));
     }
@@ -170,17 +141,9 @@ pub fn read_feature(
     let mut value = Vec::with_capacity(size);
     while value.len() < size {
         let count = chunk.min(size - value.len());
-        let part = get_feature(
-            device,
-            &entry.uuid,
-            selection,
-            value.len() as u16,
-            count as u16,
-        )?;
+        let part = get_feature(device, &entry.uuid, selection, value.len() as u16, count as u16)?;
         if part.len() != count {
-            return Err(Error::Malformed(
-                "Get Feature returned fewer bytes than asked for",
-            ));
+            return Err(Error::Malformed("Get Feature returned fewer bytes than asked for"));
         }
         value.extend_from_slice(&part);
     }
@@ -210,27 +173,12 @@ pub fn set_feature_payload(uuid: &Uuid, version: u8, offset: u16, data: &[u8]) -
 /// the kernel itself sends it as an initiate/continue/finish multi-part transfer under
 /// one lock, so no other Set can interleave. Splitting a value into several calls would
 /// lose that, which is why this API has no part-by-part variant.
-pub fn set_feature(
-    device: &Device,
-    entry: &FeatureEntry,
-    offset: u16,
-    data: &[u8],
-) -> Result<(), Error> {
+pub fn set_feature(device: &Device, entry: &FeatureEntry, offset: u16, data: &[u8]) -> Result<(), Error> {
     let scope = entry.set_scope().map_err(Error::NotSettable)?;
     let end = offset as usize + data.len();
     if data.is_empty() || end > entry.set_size as usize {
-        return Err(Error::OutOfRange {
-            offset,
-            len: data.len(),
-            set_size: entry.set_size,
-        });
+        return Err(Error::OutOfRange { offset, len: data.len(), set_size: entry.set_size });
     }
-    command(
-        device,
-        scope,
-        SET_FEATURE,
-        &set_feature_payload(&entry.uuid, entry.set_version, offset, data),
-        0,
-    )?;
+    command(device, scope, SET_FEATURE, &set_feature_payload(&entry.uuid, entry.set_version, offset, data), 0)?;
     Ok(())
 }

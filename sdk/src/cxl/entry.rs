@@ -24,11 +24,7 @@ impl SupportedFeatures {
         let count = u16::from_le_bytes([header[0], header[1]]) as usize;
         let supported = u16::from_le_bytes([header[2], header[3]]);
         let entries = (0..count)
-            .map(|i| {
-                payload
-                    .get(SUPPORTED_HEADER + i * ENTRY_SIZE..)
-                    .and_then(FeatureEntry::decode)
-            })
+            .map(|i| payload.get(SUPPORTED_HEADER + i * ENTRY_SIZE..).and_then(FeatureEntry::decode))
             .collect::<Option<Vec<_>>>()?;
         Some(Self { supported, entries })
     }
@@ -178,11 +174,7 @@ impl FeatureEntry {
     }
     /// The names of the effects bits set, in bit order (see [`EFFECT_NAMES`]).
     pub fn effect_names(&self) -> Vec<&'static str> {
-        EFFECT_NAMES
-            .iter()
-            .filter(|(bit, _)| self.effects & bit != 0)
-            .map(|(_, name)| *name)
-            .collect()
+        EFFECT_NAMES.iter().filter(|(bit, _)| self.effects & bit != 0).map(|(_, name)| *name).collect()
     }
     /// The kernel's name for a Feature it keeps for itself, else `None`.
     pub fn kernel_owned_name(&self) -> Option<&'static str> {

@@ -17,10 +17,7 @@ pub struct Field {
 }
 
 fn field(name: impl Into<String>, value: impl Into<Value>) -> Field {
-    Field {
-        name: name.into(),
-        value: value.into(),
-    }
+    Field { name: name.into(), value: value.into() }
 }
 
 /// A Feature this SDK knows by name.
@@ -52,12 +49,7 @@ pub const KNOWN: &[KnownFeature] = &[
         kernel_owned: true,
         decode: patrol_scrub,
     },
-    KnownFeature {
-        name: "ecs",
-        uuid_text: "e5b13f22-2328-4a14-b8ba-b9691e893386",
-        kernel_owned: true,
-        decode: ecs,
-    },
+    KnownFeature { name: "ecs", uuid_text: "e5b13f22-2328-4a14-b8ba-b9691e893386", kernel_owned: true, decode: ecs },
     KnownFeature {
         name: "soft-ppr",
         uuid_text: "892ba475-fad8-474e-9d3e-692c917568bb",
@@ -160,19 +152,9 @@ fn ecs(v: &[u8]) -> Option<Vec<Field>> {
             5 => 4096,
             _ => 0,
         };
-        fields.push(field(
-            format!("fru{i}-realtime-report-capable"),
-            bit(fru[0] as u32, 0),
-        ));
+        fields.push(field(format!("fru{i}-realtime-report-capable"), bit(fru[0] as u32, 0)));
         fields.push(field(format!("fru{i}-threshold-count"), threshold));
-        fields.push(field(
-            format!("fru{i}-count-mode"),
-            if bit(config as u32, 3) {
-                "codewords"
-            } else {
-                "rows"
-            },
-        ));
+        fields.push(field(format!("fru{i}-count-mode"), if bit(config as u32, 3) { "codewords" } else { "rows" }));
     }
     Some(fields)
 }
@@ -233,30 +215,17 @@ mod tests {
     #[test]
     fn the_table_parses_and_agrees_with_the_kernel_owned_list() {
         for k in KNOWN {
-            let uuid =
-                Uuid::parse(k.uuid_text).unwrap_or_else(|| panic!("{} has a bad UUID", k.name));
-            assert_eq!(
-                super::super::kernel_owned_name(&uuid).is_some(),
-                k.kernel_owned,
-                "{}",
-                k.name
-            );
+            let uuid = Uuid::parse(k.uuid_text).unwrap_or_else(|| panic!("{} has a bad UUID", k.name));
+            assert_eq!(super::super::kernel_owned_name(&uuid).is_some(), k.kernel_owned, "{}", k.name);
             assert_eq!(by_name(k.name).unwrap().uuid(), uuid);
         }
-        assert_eq!(
-            super::super::KERNEL_OWNED.len(),
-            KNOWN.iter().filter(|k| k.kernel_owned).count()
-        );
+        assert_eq!(super::super::KERNEL_OWNED.len(), KNOWN.iter().filter(|k| k.kernel_owned).count());
     }
 
     #[test]
     fn patrol_scrub_decodes_cycle_and_enable() {
         // Capability: changeable; cycle 12 h, minimum 1 h; enabled.
-        let f = decode(
-            &by_name("patrol-scrub").unwrap().uuid(),
-            &[0x01, 0x0c, 0x01, 0x01],
-        )
-        .unwrap();
+        let f = decode(&by_name("patrol-scrub").unwrap().uuid(), &[0x01, 0x0c, 0x01, 0x01]).unwrap();
         assert_eq!(
             named(&f),
             [
@@ -275,13 +244,7 @@ mod tests {
         // Per-FRU log; FRU 0: threshold 1024, count rows; FRU 1: threshold 256, codewords.
         let f = ecs(&[0x01, 0x01, 0x04, 0x00, 0x00, 0x00, 0x0b, 0x00, 0x00]).unwrap();
         let f = named(&f);
-        assert_eq!(
-            f[0],
-            (
-                "log-entry-type",
-                &Value::Text("per-memory-media-fru".into())
-            )
-        );
+        assert_eq!(f[0], ("log-entry-type", &Value::Text("per-memory-media-fru".into())));
         assert_eq!(f[2], ("fru0-threshold-count", &Value::Unsigned(1024)));
         assert_eq!(f[3], ("fru0-count-mode", &Value::Text("rows".into())));
         assert_eq!(f[5], ("fru1-threshold-count", &Value::Unsigned(256)));

@@ -105,10 +105,7 @@ pub fn reply(out: &[u8]) -> Option<Reply> {
     let size = u32::from_le_bytes(out.get(0..4)?.try_into().ok()?) as usize;
     let retval = u32::from_le_bytes(out.get(4..8)?.try_into().ok()?);
     let end = (OUT_PAYLOAD + size).min(out.len());
-    Some(Reply {
-        retval,
-        payload: out[OUT_PAYLOAD..end].to_vec(),
-    })
+    Some(Reply { retval, payload: out[OUT_PAYLOAD..end].to_vec() })
 }
 
 pub use fwctl_proto::cxl::{KERNEL_OWNED, Uuid, kernel_owned_name};
@@ -118,13 +115,13 @@ mod entry;
 pub mod known;
 
 pub use self::commands::{
-    DEFAULT_PAGE_ENTRIES, DEFAULT_READ_CHUNK, SET_HEADER, Selection, find_feature, get_feature,
-    get_feature_payload, get_supported_features, get_supported_features_page, read_feature,
-    set_feature, set_feature_payload, supported_features,
+    DEFAULT_PAGE_ENTRIES, DEFAULT_READ_CHUNK, SET_HEADER, Selection, find_feature, get_feature, get_feature_payload,
+    get_supported_features, get_supported_features_page, read_feature, set_feature, set_feature_payload,
+    supported_features,
 };
 pub use self::entry::{
-    BACKGROUND_EFFECT, EFFECT_NAMES, FeatureEntry, IMMEDIATE_EFFECTS, Persistence,
-    RESERVED_EFFECTS, RESET_EFFECTS, SupportedFeatures,
+    BACKGROUND_EFFECT, EFFECT_NAMES, FeatureEntry, IMMEDIATE_EFFECTS, Persistence, RESERVED_EFFECTS, RESET_EFFECTS,
+    SupportedFeatures,
 };
 
 /// Why a CXL operation failed.
@@ -164,25 +161,14 @@ impl fmt::Display for Error {
         match self {
             Self::Rpc(e) => e.fmt(f),
             Self::Device { opcode, retval } => {
-                write!(
-                    f,
-                    "device returned {} ({retval:#x}) for opcode {opcode:#06x}",
-                    return_code_name(*retval)
-                )
+                write!(f, "device returned {} ({retval:#x}) for opcode {opcode:#06x}", return_code_name(*retval))
             }
             Self::Malformed(what) => write!(f, "malformed reply: {what}"),
             Self::NoData => f.write_str("the device returned no data"),
             Self::SelectionUnsupported(s) => write!(f, "the Feature has no {s} value to read"),
             Self::NotSettable(why) => write!(f, "the Feature cannot be set through fwctl ({why})"),
-            Self::OutOfRange {
-                offset,
-                len,
-                set_size,
-            } => {
-                write!(
-                    f,
-                    "{len} byte(s) at offset {offset} do not fit the Feature's {set_size}-byte set size"
-                )
+            Self::OutOfRange { offset, len, set_size } => {
+                write!(f, "{len} byte(s) at offset {offset} do not fit the Feature's {set_size}-byte set size")
             }
         }
     }
@@ -213,17 +199,8 @@ mod tests {
 
     #[test]
     fn the_cxl_test_feature_needs_debug_write() {
-        let e = FeatureEntry::decode(&entry_bytes(
-            "ffffffff-ffff-ffff-ffff-ffffffffffff",
-            0x61,
-            0x201,
-            4,
-        ))
-        .unwrap();
-        assert_eq!(
-            (e.get_size, e.set_size, e.get_version, e.set_version),
-            (4, 4, 1, 1)
-        );
+        let e = FeatureEntry::decode(&entry_bytes("ffffffff-ffff-ffff-ffff-ffffffffffff", 0x61, 0x201, 4)).unwrap();
+        assert_eq!((e.get_size, e.set_size, e.get_version, e.set_version), (4, 4, 1, 1));
         assert!(e.changeable() && e.default_selection() && e.saved_selection());
         assert_eq!(e.set_scope(), Ok(Scope::DebugWrite));
         assert_eq!(e.uuid.to_string(), "ffffffff-ffff-ffff-ffff-ffffffffffff");
@@ -231,30 +208,12 @@ mod tests {
 
     #[test]
     fn immediate_effects_need_debug_write_full_and_kernel_features_are_named() {
-        let e = FeatureEntry::decode(&entry_bytes(
-            "7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e",
-            0x1,
-            0x208,
-            2,
-        ))
-        .unwrap();
+        let e = FeatureEntry::decode(&entry_bytes("7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e", 0x1, 0x208, 2)).unwrap();
         assert_eq!(e.set_scope(), Ok(Scope::DebugWriteFull));
-        let scrub = FeatureEntry::decode(&entry_bytes(
-            "96dad7d6-fde8-482b-a733-75774e06db8a",
-            0,
-            0x203,
-            0,
-        ))
-        .unwrap();
+        let scrub = FeatureEntry::decode(&entry_bytes("96dad7d6-fde8-482b-a733-75774e06db8a", 0, 0x203, 0)).unwrap();
         assert_eq!(scrub.set_scope(), Err("kernel-owned"));
         assert_eq!(kernel_owned_name(&scrub.uuid), Some("patrol-scrub"));
-        let ro = FeatureEntry::decode(&entry_bytes(
-            "1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d",
-            0,
-            0x200,
-            0,
-        ))
-        .unwrap();
+        let ro = FeatureEntry::decode(&entry_bytes("1d0e8f2a-6c3b-4a7e-b5d9-2e4f6a8c0b1d", 0, 0x200, 0)).unwrap();
         assert_eq!(ro.set_scope(), Err("not-changeable"));
     }
 
@@ -266,27 +225,16 @@ mod tests {
         let payload = &mut out[8..];
         payload[0..2].copy_from_slice(&1u16.to_le_bytes()); // num_entries
         payload[2..4].copy_from_slice(&1u16.to_le_bytes()); // supported_feats
-        payload[8..56].copy_from_slice(&entry_bytes(
-            "ffffffff-ffff-ffff-ffff-ffffffffffff",
-            0x61,
-            0x201,
-            4,
-        ));
+        payload[8..56].copy_from_slice(&entry_bytes("ffffffff-ffff-ffff-ffff-ffffffffffff", 0x61, 0x201, 4));
         let rep = reply(&out).unwrap();
         assert_eq!((rep.retval, rep.payload.len()), (0, 56));
         let page = SupportedFeatures::decode(&rep.payload).unwrap();
         assert_eq!((page.supported, page.entries.len()), (1, 1));
         let e = &page.entries[0];
-        assert_eq!(
-            (e.id, e.get_size, e.set_size, e.flags, e.effects),
-            (0, 4, 4, 0x61, 0x201)
-        );
+        assert_eq!((e.id, e.get_size, e.set_size, e.flags, e.effects), (0, 4, 4, 0x61, 0x201));
         assert_eq!(e.persistence(), Persistence::None);
         assert!(e.reset_effects() && !e.immediate_effects());
-        assert_eq!(
-            e.effect_names(),
-            ["config-change-after-cold-reset", "effects-valid"]
-        );
+        assert_eq!(e.effect_names(), ["config-change-after-cold-reset", "effects-valid"]);
         assert!(e.supports_selection(Selection::Saved));
 
         // num_entries larger than the bytes present: refused, not a panic.
@@ -298,42 +246,18 @@ mod tests {
 
     #[test]
     fn flags_give_persistence_and_return_codes_have_names() {
-        let e = FeatureEntry::decode(&entry_bytes(
-            "7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e",
-            0x19,
-            0x0400,
-            2,
-        ))
-        .unwrap();
-        assert_eq!(
-            (e.persistence(), e.persists_across_fw_update()),
-            (Persistence::ColdReset, true)
-        );
+        let e = FeatureEntry::decode(&entry_bytes("7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e", 0x19, 0x0400, 2)).unwrap();
+        assert_eq!((e.persistence(), e.persists_across_fw_update()), (Persistence::ColdReset, true));
         assert_eq!(e.set_scope(), Ok(Scope::DebugWrite));
-        let bg = FeatureEntry::decode(&entry_bytes(
-            "7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e",
-            0x1,
-            0x0042,
-            2,
-        ))
-        .unwrap();
+        let bg = FeatureEntry::decode(&entry_bytes("7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e", 0x1, 0x0042, 2)).unwrap();
         assert_eq!(bg.set_scope(), Err("refused-by-kernel"));
         assert_eq!(return_code_name(0), "success");
         assert_eq!(return_code_name(2), "invalid input");
         assert_eq!(return_code_name(0x16), "invalid payload length");
         assert_eq!(return_code_name(0x1000), "unknown");
-        let err = Error::Device {
-            opcode: GET_FEATURE,
-            retval: 2,
-        };
-        assert_eq!(
-            err.to_string(),
-            "device returned invalid input (0x2) for opcode 0x0501"
-        );
-        assert_eq!(
-            get_feature_payload(&Uuid([0xff; 16]), Selection::Saved, 1, 4)[16..],
-            [1, 0, 4, 0, 2]
-        );
+        let err = Error::Device { opcode: GET_FEATURE, retval: 2 };
+        assert_eq!(err.to_string(), "device returned invalid input (0x2) for opcode 0x0501");
+        assert_eq!(get_feature_payload(&Uuid([0xff; 16]), Selection::Saved, 1, 4)[16..], [1, 0, 4, 0, 2]);
     }
 
     #[test]

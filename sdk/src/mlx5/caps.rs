@@ -132,8 +132,10 @@ impl Issi {
     /// bitmap at 32–111 with ISSI n at bit n counted from the end.
     pub fn decode(out: &[u8]) -> Self {
         let bitmap = out.get(32..ISSI_OUT_SIZE.min(out.len())).unwrap_or(&[]);
-        let supported =
-            (0..bitmap.len() * 8).filter(|n| bitmap[bitmap.len() - 1 - n / 8] & (1 << (n % 8)) != 0).map(|n| n as u16).collect();
+        let supported = (0..bitmap.len() * 8)
+            .filter(|n| bitmap[bitmap.len() - 1 - n / 8] & (1 << (n % 8)) != 0)
+            .map(|n| n as u16)
+            .collect();
         Self { current: get(out, 2, 15, 0) as u16, supported }
     }
 }
@@ -152,7 +154,11 @@ pub struct VportState {
 impl VportState {
     /// Decodes the 16-byte out mailbox.
     pub fn decode(out: &[u8]) -> Self {
-        Self { max_tx_speed: get(out, 3, 31, 16) as u16, admin_state: get(out, 3, 7, 4) as u8, state: get(out, 3, 3, 0) as u8 }
+        Self {
+            max_tx_speed: get(out, 3, 31, 16) as u16,
+            admin_state: get(out, 3, 7, 4) as u8,
+            state: get(out, 3, 3, 0) as u8,
+        }
     }
 
     /// The operational state is up.
@@ -201,7 +207,9 @@ mod tests {
         set(&mut cap, 53, 31, 0, 0x4); // uctx_cap TOOLS_RESOURCES
         let caps = GeneralCaps::decode(&cap);
         assert_eq!((caps.vhca_id, caps.log_max_qp, caps.max_tc), (7, 18, 8));
-        assert!(caps.vport_counters && caps.debug && caps.eswitch_manager && caps.temp_warn_event && caps.roce && caps.sf);
+        assert!(
+            caps.vport_counters && caps.debug && caps.eswitch_manager && caps.temp_warn_event && caps.roce && caps.sf
+        );
         assert_eq!((caps.num_ports, caps.port_type_name(), caps.uctx_cap), (0, "InfiniBand", 4));
     }
 

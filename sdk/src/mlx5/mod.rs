@@ -118,7 +118,8 @@ pub struct OutHeader {
 impl OutHeader {
     /// Decodes the header; `None` when `out` is shorter than 16 bytes.
     pub fn decode(out: &[u8]) -> Option<Self> {
-        (out.len() >= HEADER).then(|| Self { status: bits::get(out, 0, 31, 24) as u8, syndrome: bits::get(out, 1, 31, 0) })
+        (out.len() >= HEADER)
+            .then(|| Self { status: bits::get(out, 0, 31, 24) as u8, syndrome: bits::get(out, 1, 31, 0) })
     }
 
     /// Whether the firmware executed the command successfully.
@@ -435,7 +436,8 @@ mod tests {
 
     #[test]
     fn access_reg_reads_put_id_argument_and_index_in_place() {
-        let m = Mailbox::access_reg_read(registers::PAOS, 0xdead_beef, registers::PAOS_SIZE, &[0x00, 0x01]).into_bytes();
+        let m =
+            Mailbox::access_reg_read(registers::PAOS, 0xdead_beef, registers::PAOS_SIZE, &[0x00, 0x01]).into_bytes();
         assert_eq!(m.len(), 32);
         assert_eq!(&m[0..8], &[0x08, 0x05, 0, 0, 0, 0, 0, 1], "ACCESS_REG, op_mod 1 (read)");
         assert_eq!(&m[8..16], &[0, 0, 0x50, 0x06, 0xde, 0xad, 0xbe, 0xef], "register id at 10-11, argument 12-15");

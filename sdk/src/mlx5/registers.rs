@@ -72,7 +72,12 @@ impl Mgir {
         Self {
             device_id: get(r, 0, 15, 0) as u16,
             hw_revision: get(r, 0, 31, 16) as u16,
-            fw_version: format!("{}.{}.{:04}", get(r, 0x44 / 4, 31, 0), get(r, 0x48 / 4, 31, 0), get(r, 0x4c / 4, 31, 0)),
+            fw_version: format!(
+                "{}.{}.{:04}",
+                get(r, 0x44 / 4, 31, 0),
+                get(r, 0x48 / 4, 31, 0),
+                get(r, 0x4c / 4, 31, 0)
+            ),
             psid: get_ascii(r, 0x30, 16),
             signed_fw: get(r, 8, 25, 25) == 1,
         }
@@ -461,7 +466,10 @@ mod tests {
         set(&mut r, 2, 31, 31, 1);
         set(&mut r, 4, 15, 0, 100 * 8);
         let t = Mtmp::decode(&r);
-        assert_eq!((t.celsius, t.max_celsius, t.threshold_hi_celsius, t.threshold_lo_celsius), (60.0, 64.0, 105.0, 100.0));
+        assert_eq!(
+            (t.celsius, t.max_celsius, t.threshold_hi_celsius, t.threshold_lo_celsius),
+            (60.0, 64.0, 105.0, 100.0)
+        );
         assert!(t.max_recording_enabled);
         assert_eq!(t.name, "ASIC");
         // Temperatures are unsigned eighths: 0xffff is 8191.875 °C, not negative.

@@ -138,9 +138,10 @@ pub struct Boot {
 impl Boot {
     /// The step named `name`; fails the test with the console tail if it is missing.
     pub fn step(&self, name: &str) -> &Step {
-        self.steps.iter().find(|s| s.name == name).unwrap_or_else(|| {
-            panic!("the guest reported no step `{name}`\n{}", self.context())
-        })
+        self.steps
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("the guest reported no step `{name}`\n{}", self.context()))
     }
 
     /// The step's output parsed as JSON, asserting the step exited with `rc`.
@@ -154,7 +155,8 @@ impl Boot {
     pub fn expect_rc(&self, name: &str, rc: i32) -> &Step {
         let step = self.step(name);
         assert_eq!(
-            step.rc, rc,
+            step.rc,
+            rc,
             "step `{name}` exit status; its stdout:\n{}\nits stderr:\n{}\n{}",
             step.output,
             step.stderr,
@@ -167,7 +169,10 @@ impl Boot {
     pub fn context(&self) -> String {
         let lines: Vec<&str> = self.console.lines().collect();
         let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-        format!("steps seen: {:?}\n--- console (last 40 lines) ---\n{tail}", self.steps.iter().map(|s| &s.name).collect::<Vec<_>>())
+        format!(
+            "steps seen: {:?}\n--- console (last 40 lines) ---\n{tail}",
+            self.steps.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
     }
 }
 
@@ -361,7 +366,10 @@ mod tests {
         assert!(completed);
         assert_eq!(steps.len(), 2);
         let a = &steps[0];
-        assert_eq!((a.name.as_str(), a.rc, a.output.as_str(), a.stderr.as_str()), ("a", 0, "line 1\nline 2\n", "warning\n"));
+        assert_eq!(
+            (a.name.as_str(), a.rc, a.output.as_str(), a.stderr.as_str()),
+            ("a", 0, "line 1\nline 2\n", "warning\n")
+        );
         assert_eq!((steps[1].name.as_str(), steps[1].rc, steps[1].output.as_str()), ("b", 22, ""));
         let (_, completed) = parse_results("@@step a\n");
         assert!(!completed, "a boot cut short is not complete");

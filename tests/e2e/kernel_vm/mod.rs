@@ -125,8 +125,7 @@ fn cross_checks_that_write() -> Vec<CrossCheck> {
 const GUEST_POLICY: &str = "/etc/provisioning-policy.toml";
 
 /// A policy that lets unsigned plugins provision CXL devices, tainting scopes included.
-const PROVISIONING_POLICY: &str =
-    "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\nwrites = [\"cxl\"]\n";
+const PROVISIONING_POLICY: &str = "policy-version = 1\nallow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }\nwrites = [\"cxl\"]\n";
 
 fn cxl_test_scenario(checks_before: &[CrossCheck], checks_writing: &[CrossCheck]) -> Scenario {
     let mut s = Scenario::default();
@@ -295,7 +294,8 @@ fn check_cross_checks(vm: &Boot, checks: &[CrossCheck]) {
         let simulated = fwctl_run(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let sim_rc = simulated.status.code().unwrap_or(-1);
         assert_eq!(
-            kernel.rc, sim_rc,
+            kernel.rc,
+            sim_rc,
             "{}: kernel exit {} vs simulator {sim_rc}\nkernel: {}{}\nsimulator: {}{}",
             check.step,
             kernel.rc,
@@ -312,7 +312,13 @@ fn check_cross_checks(vm: &Boot, checks: &[CrossCheck]) {
         } else {
             let errno = |text: &str| text.split("failed: ").nth(1).map(|t| t.split(':').next().unwrap().to_string());
             let sim_err = String::from_utf8_lossy(&simulated.stderr).into_owned();
-            assert_eq!(errno(&kernel.stderr), errno(&sim_err), "{}: errno\nkernel: {}\nsim: {sim_err}", check.step, kernel.stderr);
+            assert_eq!(
+                errno(&kernel.stderr),
+                errno(&sim_err),
+                "{}: errno\nkernel: {}\nsim: {sim_err}",
+                check.step,
+                kernel.stderr
+            );
             assert!(errno(&kernel.stderr).is_some(), "{}: {}", check.step, kernel.stderr);
         }
     }
@@ -347,10 +353,18 @@ fn check_fleet(vm: &Boot) {
         assert!(result["device"]["node"].as_str().unwrap().starts_with("/dev/fwctl/fwctl"));
         assert!(result["rpcs"].as_u64().unwrap() > 0);
     }
-    assert_eq!((summary["devices"].as_u64(), summary["healthy"].as_u64()), (Some(nodes as u64), Some(nodes as u64)), "{summary:#}");
+    assert_eq!(
+        (summary["devices"].as_u64(), summary["healthy"].as_u64()),
+        (Some(nodes as u64), Some(nodes as u64)),
+        "{summary:#}"
+    );
     let textfile = &vm.expect_rc("fleet-textfile", 0).output;
     crate::metrics::promtool_check(textfile);
-    assert_eq!(textfile.lines().filter(|l| l.starts_with("fwctl_plugin_up{") && l.ends_with(" 1")).count(), nodes, "{textfile}");
+    assert_eq!(
+        textfile.lines().filter(|l| l.starts_with("fwctl_plugin_up{") && l.ends_with(" 1")).count(),
+        nodes,
+        "{textfile}"
+    );
     assert_eq!(vm.expect_rc("npd", 0).output.trim(), format!("OK: {nodes} fwctl devices healthy"));
 }
 
@@ -360,10 +374,15 @@ fn check_audit(vm: &Boot) {
         audit.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("audit line {l}: {e}"))).collect();
     // Outcomes only: a sent RPC also has its `sent` line, written before the kernel had it.
     let sets = |who: &str| -> Vec<&serde_json::Value> {
-        records.iter().filter(|r| r["plugin"]["name"] == who && r["opcode"] == "0x0502" && r["outcome"] != "sent").collect()
+        records
+            .iter()
+            .filter(|r| r["plugin"]["name"] == who && r["opcode"] == "0x0502" && r["outcome"] != "sent")
+            .collect()
     };
     assert!(
-        records.iter().any(|r| r["plugin"]["name"] == "cxl-features" && r["opcode"] == "0x0502" && r["outcome"] == "sent"),
+        records
+            .iter()
+            .any(|r| r["plugin"]["name"] == "cxl-features" && r["opcode"] == "0x0502" && r["outcome"] == "sent"),
         "the granted Set Feature was on the record before it was sent"
     );
     // The plugin tried two Set Features: the first was denied by the host (it never

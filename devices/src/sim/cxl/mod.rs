@@ -104,7 +104,9 @@ fn probe(device: &mut Device, payload_size: usize) -> Result<Vec<FeatEntry>, Str
         let mut out = device.execute(GET_SUPPORTED_FEATURES, &request.to_bytes()).map_err(refused)?;
         out.truncate(alloc);
         let bad = || "the device's Get Supported Features answer is malformed".to_string();
-        if out.len() <= GET_SUP_FEATS_OUT_HEADER || !(out.len() - GET_SUP_FEATS_OUT_HEADER).is_multiple_of(wire::FEAT_ENTRY) {
+        if out.len() <= GET_SUP_FEATS_OUT_HEADER
+            || !(out.len() - GET_SUP_FEATS_OUT_HEADER).is_multiple_of(wire::FEAT_ENTRY)
+        {
             return Err(bad());
         }
         let num_entries = u16::from_le_bytes([out[0], out[1]]) as usize;

@@ -146,8 +146,8 @@ mod op {
 /// Queries of objects a user context would have had to create first: fwctl contexts
 /// cannot create any, so firmware finds none (BAD_RES).
 const OBJECT_QUERIES: &[u16] = &[
-    0x201, 0x303, 0x402, 0x50b, 0x602, 0x702, 0x707, 0x713, 0x719, 0x773, 0x784, 0x82a, 0x903, 0x907, 0x90b,
-    0x90f, 0x915, 0x919, 0x932, 0x935, 0x937, 0x93b, 0x93f, 0x942, 0x962, 0xa02, 0xa09, 0x8001,
+    0x201, 0x303, 0x402, 0x50b, 0x602, 0x702, 0x707, 0x713, 0x719, 0x773, 0x784, 0x82a, 0x903, 0x907, 0x90b, 0x90f,
+    0x915, 0x919, 0x932, 0x935, 0x937, 0x93b, 0x93f, 0x942, 0x962, 0xa02, 0xa09, 0x8001,
 ];
 
 /// `MLX5_UCTX_OBJECT_CAP_*`: RAW_TX, INTERNAL_DEVICE_RESOURCES, TOOLS_RESOURCES.
@@ -600,7 +600,10 @@ mod tests {
         prm::create_uctx::CAP.set(&mut m, 0x8000);
         assert_eq!(status(&fw.execute(&m, 16)), (Status::BadParam as u32, syndrome::BAD_FIELD));
         // A command naming a uid that does not exist.
-        assert_eq!(status(&fw.execute(&mailbox(op::NOP, 0, 999, 16), 16)), (Status::BadParam as u32, syndrome::BAD_UID));
+        assert_eq!(
+            status(&fw.execute(&mailbox(op::NOP, 0, 999, 16), 16)),
+            (Status::BadParam as u32, syndrome::BAD_UID)
+        );
         assert_eq!(status(&fw.execute(&mailbox(op::NOP, 0, uid, 16), 16)), (0, 0));
     }
 

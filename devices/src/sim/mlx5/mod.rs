@@ -25,9 +25,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::errno::Errno;
 
 pub use self::firmware::{Failure, Status, syndrome};
+use self::prm::header;
 pub use self::profile::{CounterGrowth, Media, Mlx5Profile, Module, Pcie, Port, PortType, Sensor};
 pub use self::registers::REGISTERS;
-use self::prm::header;
 use super::{SimContext, SimDriver};
 use crate::backend::Scope;
 use crate::uapi::DEVICE_TYPE_MLX5;

@@ -89,7 +89,14 @@ fn image_len(id: u16) -> usize {
 }
 
 /// ACCESS_REG / ACCESS_REGISTER_USER: op_mod 1 reads, 0 writes.
-pub fn access(profile: &Mlx5Profile, state: &mut State, op_mod: u16, tools: bool, input: &[u8], out: &mut [u8]) -> Outcome {
+pub fn access(
+    profile: &Mlx5Profile,
+    state: &mut State,
+    op_mod: u16,
+    tools: bool,
+    input: &[u8],
+    out: &mut [u8],
+) -> Outcome {
     let id = access_reg::REGISTER_ID.get(input) as u16;
     if !profile.supports_register(id) {
         return Err(Failure::param(syndrome::UNKNOWN_REGISTER));
@@ -132,7 +139,11 @@ impl Registers<'_> {
     /// The 0-based index of `local_port`, which counts from 1.
     fn port(&self, local_port: u32) -> Result<usize, Failure> {
         let n = local_port as usize;
-        if (1..=self.profile.ports.len()).contains(&n) { Ok(n - 1) } else { Err(Failure::param(syndrome::BAD_LOCAL_PORT)) }
+        if (1..=self.profile.ports.len()).contains(&n) {
+            Ok(n - 1)
+        } else {
+            Err(Failure::param(syndrome::BAD_LOCAL_PORT))
+        }
     }
 
     fn read(&mut self, id: u16, req: &[u8], reply: &mut [u8]) -> Outcome {
@@ -543,7 +554,8 @@ impl Registers<'_> {
             r::INFO_CAPABILITIES => {
                 use r::cap as c;
                 let mut d = vec![0u8; c::LEN];
-                c::SUPPORTED_INFO_BITMASK.set(&mut d, 1 << r::INFO_CAPABILITIES | 1 << r::INFO_VERSION | 1 << r::INFO_ACTIVATION_METHOD);
+                c::SUPPORTED_INFO_BITMASK
+                    .set(&mut d, 1 << r::INFO_CAPABILITIES | 1 << r::INFO_VERSION | 1 << r::INFO_ACTIVATION_METHOD);
                 let size = if index == 0 { 0x0200_0000 } else { 0x1_0000 };
                 c::COMPONENT_SIZE.set(&mut d, size / 2);
                 c::MAX_COMPONENT_SIZE.set(&mut d, size);
@@ -563,7 +575,8 @@ impl Registers<'_> {
                 };
                 let mut d = vec![0u8; v::LEN];
                 if index == 0 {
-                    let (major, minor, sub) = parse_fw_version(version).map_err(|_| Failure::param(syndrome::BAD_FIELD))?;
+                    let (major, minor, sub) =
+                        parse_fw_version(version).map_err(|_| Failure::param(syndrome::BAD_FIELD))?;
                     v::VERSION.set(&mut d, (major as u32) << 24 | (minor as u32) << 16 | sub as u32);
                     v::VERSION_STRING_LENGTH.set(&mut d, version.len() as u32);
                     prm::set_ascii(&mut d, v::VERSION_STRING_BYTE, v::VERSION_STRING_LEN, version);
@@ -671,8 +684,8 @@ fn eeprom(module: &Module, i2c: u32, page: u32) -> Option<[u8; 256]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::mlx5::firmware::Firmware;
     use crate::sim::Fleet;
+    use crate::sim::mlx5::firmware::Firmware;
 
     fn firmware() -> Firmware {
         let fleet = Fleet::builtin("connectx6dx-healthy").unwrap().unwrap();

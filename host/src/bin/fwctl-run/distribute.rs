@@ -48,7 +48,8 @@ pub fn pull(reference: &str, update: bool, args: &StoreArgs, audit_log: &Arc<Aud
         let (store, mut lock) = open(args)?;
         Ok(runtime()?.block_on(distribution::fetch(&parsed, &store, &mut lock, true, update))?)
     })();
-    let fetched = result.inspect_err(|e| record_refusal(audit_log, reference, None, &format!("pull refused: {e:#}")))?;
+    let fetched =
+        result.inspect_err(|e| record_refusal(audit_log, reference, None, &format!("pull refused: {e:#}")))?;
     audit_log.finish()?;
     println!(
         "{} {}\n  manifest {}\n  wasm     {}\n  stored   {}",
@@ -64,12 +65,17 @@ pub fn pull(reference: &str, update: bool, args: &StoreArgs, audit_log: &Arc<Aud
 pub fn push(plugin: &Path, reference: &str) -> Result<ExitStatus> {
     let parsed: OciReference = reference.parse()?;
     if parsed.tag().is_none() || parsed.digest().is_some() {
-        anyhow::bail!("push needs a tag and no digest (oci://REGISTRY/REPOSITORY:TAG): the registry names what it stores");
+        anyhow::bail!(
+            "push needs a tag and no digest (oci://REGISTRY/REPOSITORY:TAG): the registry names what it stores"
+        );
     }
     // Only a plugin that loads (a component with a manifest) is worth distributing.
     let loaded = fwctl_run::plugin::Plugin::load(plugin)?;
     let (manifest, wasm) = runtime()?.block_on(Registry::new(&parsed).push(&parsed, loaded.bytes))?;
-    println!("pushed {} ({} {})\n  manifest {manifest}\n  wasm     {wasm}", parsed, loaded.manifest.name, loaded.manifest.version);
+    println!(
+        "pushed {} ({} {})\n  manifest {manifest}\n  wasm     {wasm}",
+        parsed, loaded.manifest.name, loaded.manifest.version
+    );
     println!("run it pinned: fwctl-run oci://{}/{}@{manifest}", parsed.registry(), parsed.repository());
     Ok(ExitStatus::Healthy)
 }

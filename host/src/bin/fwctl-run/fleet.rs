@@ -9,10 +9,10 @@ use fwctl_run::devices::sim::SyntheticSpec;
 use std::time::Duration;
 
 use fwctl_run::fleet::{self, FleetOptions, FleetPlugin, FleetResult, PluginRef, Stop};
-use fwctl_run::outcome::Severity;
-use fwctl_run::report::npd;
 use fwctl_run::metrics::{self, Exposition};
+use fwctl_run::outcome::Severity;
 use fwctl_run::plugin::PluginSearchPath;
+use fwctl_run::report::npd;
 use fwctl_run::report::{self, ExitStatus, FleetReport, Refusal};
 use fwctl_run::sandbox::{InstancePool, Sandbox, SandboxOptions};
 use fwctl_run::source::{DeviceSource, SourceChoice};
@@ -36,7 +36,8 @@ pub fn run(args: FleetArgs) -> Result<ExitStatus> {
             let _ = out.flush();
         }
     })?;
-    let metrics = (args.textfile.is_some() || args.format == FleetFormat::Openmetrics).then(|| exposition(&report, args.textfile.as_deref()));
+    let metrics = (args.textfile.is_some() || args.format == FleetFormat::Openmetrics)
+        .then(|| exposition(&report, args.textfile.as_deref()));
     if let (Some(dir), Some(metrics)) = (&args.textfile, &metrics) {
         metrics::write_textfile(dir, &metrics.to_prometheus())?;
     }
@@ -179,12 +180,18 @@ fn execute(
     for Admitted { plugin, identity, grant } in admitted {
         match sandbox.prepare(&plugin.bytes) {
             Ok(prepared) => plugins.push(FleetPlugin {
-                plugin: PluginRef { name: plugin.manifest.name.clone(), version: plugin.manifest.version.clone(), digest: plugin.digest.clone() },
+                plugin: PluginRef {
+                    name: plugin.manifest.name.clone(),
+                    version: plugin.manifest.version.clone(),
+                    digest: plugin.digest.clone(),
+                },
                 prepared,
                 grant,
                 audit: Some(fwctl_run::audit::AuditTrail::new(audit_log.clone(), identity)),
             }),
-            Err(error) => refused.push(Refusal { plugin: plugin.path.display().to_string(), reason: error.to_string() }),
+            Err(error) => {
+                refused.push(Refusal { plugin: plugin.path.display().to_string(), reason: error.to_string() })
+            }
         }
     }
     super::warn_about_cache(&sandbox);
@@ -194,7 +201,8 @@ fn execute(
         bail!("no plugin could run:\n  {}", reasons.join("\n  "));
     }
 
-    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
+    let host =
+        nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
     let options = FleetOptions { jobs, args: args.args.clone(), host, retain };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
 
@@ -207,7 +215,8 @@ fn execute(
         });
     }
 
-    let checks: usize = source.devices.iter().map(|d| plugins.iter().filter(|p| p.grant.for_kind(d.kind).is_some()).count()).sum();
+    let checks: usize =
+        source.devices.iter().map(|d| plugins.iter().filter(|p| p.grant.for_kind(d.kind).is_some()).count()).sum();
     let progress = if show_progress { progress_bar(checks as u64) } else { ProgressBar::hidden() };
     let plugin_refs: Vec<PluginRef> = plugins.iter().map(|p| p.plugin.clone()).collect();
     let outcome = runtime.block_on(fleet::run_fleet(

@@ -15,17 +15,20 @@ use std::sync::Arc;
 
 use fwctl_run::audit::{self, AuditLog, AuditTrail, PluginIdentity};
 use fwctl_run::devices::Scope;
-use fwctl_run::distribution::OciReference;
 use fwctl_run::devices::sim::Credentials;
+use fwctl_run::distribution::OciReference;
 use fwctl_run::plugin::{self as plugin_file, Plugin, PluginSearchPath};
 use fwctl_run::policy::{self, Grant, LimitOverrides, OperatorOptions, Policy};
-use fwctl_run::signing::{self, SignatureStatus, TrustStore};
 use fwctl_run::report::{self, CompileInfo, DeviceListing, ExitStatus, PluginSummary, RunReport};
 use fwctl_run::runner;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
+use fwctl_run::signing::{self, SignatureStatus, TrustStore};
 use fwctl_run::source::{DeviceSource, SourceChoice};
 
-use self::args::{CacheArgs, Cli, Command, LimitArgs, ManifestAction, PolicyArgs, RpcArgs, RunArgs, SignatureArgs, SourceArgs, StoreArgs};
+use self::args::{
+    CacheArgs, Cli, Command, LimitArgs, ManifestAction, PolicyArgs, RpcArgs, RunArgs, SignatureArgs, SourceArgs,
+    StoreArgs,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,17 +38,13 @@ fn main() -> ExitCode {
         Some(Command::Keygen { prefix }) => keygen(&prefix),
         Some(Command::Sign { plugin, key, output, detached }) => sign(&plugin, &key, output.as_deref(), detached),
         Some(Command::Verify { plugin, trust, json }) => verify(&plugin, trust.as_deref(), json),
-        Some(Command::Manifest {
-            action:
-                ManifestAction::Set {
-                    plugin,
-                    manifest,
-                    output,
-                },
-        }) => set_manifest(&plugin, &manifest, output.as_deref()),
+        Some(Command::Manifest { action: ManifestAction::Set { plugin, manifest, output } }) => {
+            set_manifest(&plugin, &manifest, output.as_deref())
+        }
         Some(Command::Rpc(args)) => rpc(&args),
-        Some(Command::Pull { reference, update, store, audit }) => open_audit(audit)
-            .and_then(|log| distribute::pull(&reference, update, &store, &log)),
+        Some(Command::Pull { reference, update, store, audit }) => {
+            open_audit(audit).and_then(|log| distribute::pull(&reference, update, &store, &log))
+        }
         Some(Command::Push { plugin, reference }) => distribute::push(&plugin, &reference),
         Some(Command::Fleet(args)) => fleet::run(args),
         Some(Command::Npd(args)) => fleet::npd(args),
@@ -162,8 +161,8 @@ fn admit(name: &str, rules: &AdmissionRules<'_>, audit_log: &Arc<AuditLog>) -> R
         AuditTrail::new(audit_log.clone(), identity.clone()).record_refusal(&why);
         anyhow::anyhow!("{} was refused before it ran: {why}", plugin.manifest.name)
     };
-    let signature = check_signature(&plugin, rules.trust, rules.policy, rules.require_signed)
-        .map_err(|e| refused(&identity, e))?;
+    let signature =
+        check_signature(&plugin, rules.trust, rules.policy, rules.require_signed).map_err(|e| refused(&identity, e))?;
     identity.signer = signature.signer().map(|s| format!("{} (key {})", s.name, s.key_id));
     let overrides = LimitOverrides {
         memory_mib: rules.limits.memory_mib,
@@ -192,14 +191,9 @@ fn run(args: RunArgs) -> Result<ExitStatus> {
     let source = DeviceSource::open(&source_choice(&args.source))?;
     let devices = select_devices(&source, &args.devices)?;
 
-    let sandbox = Sandbox::new(&SandboxOptions {
-        cache_dir: cache_dir(&args.cache),
-        ..Default::default()
-    })?;
+    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: cache_dir(&args.cache), ..Default::default() })?;
     let started = std::time::Instant::now();
-    let prepared = sandbox
-        .prepare(&plugin.bytes)
-        .with_context(|| plugin.path.display().to_string())?;
+    let prepared = sandbox.prepare(&plugin.bytes).with_context(|| plugin.path.display().to_string())?;
     warn_about_cache(&sandbox);
     let compile = CompileInfo {
         cache: match sandbox.cache_stats() {
@@ -269,7 +263,12 @@ fn load_from_registry(reference: &str, store: &StoreArgs, audit_log: &Arc<AuditL
     let plugin = Plugin::load(&fetched.path)?;
     // The file may have changed since it was checked; what runs is what was verified.
     if plugin.digest != fetched.wasm {
-        let why = format!("{} changed after it was checked: it hashes to {}, not {}", fetched.path.display(), plugin.digest, fetched.wasm);
+        let why = format!(
+            "{} changed after it was checked: it hashes to {}, not {}",
+            fetched.path.display(),
+            plugin.digest,
+            fetched.wasm
+        );
         distribute::record_refusal(audit_log, reference, Some(&fetched.wasm), &why);
         bail!("{reference} was refused before it ran: {why}");
     }
@@ -346,24 +345,17 @@ fn set_manifest(
     manifest: &std::path::Path,
     output: Option<&std::path::Path>,
 ) -> Result<ExitStatus> {
-    let component =
-        std::fs::read(plugin).with_context(|| format!("reading {}", plugin.display()))?;
-    let toml = std::fs::read_to_string(manifest)
-        .with_context(|| format!("reading {}", manifest.display()))?;
+    let component = std::fs::read(plugin).with_context(|| format!("reading {}", plugin.display()))?;
+    let toml = std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
     let rewritten = plugin_file::set_manifest(&component, &toml)
         .with_context(|| format!("embedding {} in {}", manifest.display(), plugin.display()))?;
     let target = output.unwrap_or(plugin);
     // Temp file in the same directory, then rename: a crash leaves the old file whole.
-    let dir = target
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing into {}", dir.display()))?;
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing into {}", dir.display()))?;
     std::io::Write::write_all(&mut temp, &rewritten)?;
     temp.as_file().sync_all()?;
-    temp.persist(target)
-        .with_context(|| format!("replacing {}", target.display()))?;
+    temp.persist(target).with_context(|| format!("replacing {}", target.display()))?;
     let loaded = Plugin::load(target)?;
     println!(
         "{}: manifest of {} {} embedded ({})",
@@ -380,7 +372,11 @@ fn set_manifest(
 fn keygen(prefix: &std::path::Path) -> Result<ExitStatus> {
     let (secret, public) = signing::keygen(prefix)?;
     let id = signing::key_id(&wasmsign2_public(&public)?);
-    println!("secret key: {} (keep it private)\npublic key: {} (key id {id}; add it to the trust store)", secret.display(), public.display());
+    println!(
+        "secret key: {} (keep it private)\npublic key: {} (key id {id}; add it to the trust store)",
+        secret.display(),
+        public.display()
+    );
     Ok(ExitStatus::Healthy)
 }
 
@@ -389,7 +385,12 @@ fn wasmsign2_public(path: &std::path::Path) -> Result<fwctl_run::signing::Public
 }
 
 /// `fwctl-run sign PLUGIN --key KEY`.
-fn sign(plugin: &std::path::Path, key: &std::path::Path, output: Option<&std::path::Path>, detached: bool) -> Result<ExitStatus> {
+fn sign(
+    plugin: &std::path::Path,
+    key: &std::path::Path,
+    output: Option<&std::path::Path>,
+    detached: bool,
+) -> Result<ExitStatus> {
     let component = std::fs::read(plugin).with_context(|| format!("reading {}", plugin.display()))?;
     let secret = signing::load_secret_key(key)?;
     let (signed, signature) = signing::sign(&component, &secret, detached)?;
@@ -420,8 +421,12 @@ fn verify(name: &str, trust_dir: Option<&std::path::Path>, json: bool) -> Result
     let content = signing::content_digest(&plugin.bytes);
     if json {
         let doc = match &result {
-            Ok(status) => serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "content_digest": content, "trust": trust.origin, "signature": status }),
-            Err(reason) => serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "content_digest": content, "trust": trust.origin, "refused": reason }),
+            Ok(status) => {
+                serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "content_digest": content, "trust": trust.origin, "signature": status })
+            }
+            Err(reason) => {
+                serde_json::json!({ "path": plugin.path, "digest": plugin.digest, "content_digest": content, "trust": trust.origin, "refused": reason })
+            }
         };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
@@ -449,10 +454,7 @@ fn verify(name: &str, trust_dir: Option<&std::path::Path>, json: bool) -> Result
     })
 }
 
-fn select_devices(
-    source: &DeviceSource,
-    wanted: &[String],
-) -> Result<Vec<fwctl_run::devices::DeviceDescriptor>> {
+fn select_devices(source: &DeviceSource, wanted: &[String]) -> Result<Vec<fwctl_run::devices::DeviceDescriptor>> {
     if wanted.is_empty() {
         return Ok(source.devices.clone());
     }
@@ -462,12 +464,7 @@ fn select_devices(
             bail!("no device `{name}`; present: {}", present.join(", "));
         }
     }
-    Ok(source
-        .devices
-        .iter()
-        .filter(|d| wanted.contains(&d.name))
-        .cloned()
-        .collect())
+    Ok(source.devices.iter().filter(|d| wanted.contains(&d.name)).cloned().collect())
 }
 
 fn list(source: &SourceArgs, json: bool) -> Result<ExitStatus> {
@@ -476,11 +473,7 @@ fn list(source: &SourceArgs, json: bool) -> Result<ExitStatus> {
         .devices
         .iter()
         .map(|d| {
-            let info = source
-                .backend
-                .open(d)
-                .and_then(|mut h| h.info())
-                .map(|i| i.device_data);
+            let info = source.backend.open(d).and_then(|mut h| h.info()).map(|i| i.device_data);
             DeviceListing::new(d.clone(), info)
         })
         .collect();
@@ -493,24 +486,24 @@ fn list(source: &SourceArgs, json: bool) -> Result<ExitStatus> {
     Ok(ExitStatus::Healthy)
 }
 
-fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::Path>, json: bool) -> Result<ExitStatus> {
+fn inspect(
+    name: &str,
+    policy_args: &PolicyArgs,
+    trust_dir: Option<&std::path::Path>,
+    json: bool,
+) -> Result<ExitStatus> {
     let plugin = Plugin::find(name, &PluginSearchPath::from_env())?;
-    let sandbox = Sandbox::new(&SandboxOptions {
-        cache_dir: default_cache_dir(),
-        ..Default::default()
-    })?;
+    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: default_cache_dir(), ..Default::default() })?;
     let shape = sandbox.describe(&plugin.bytes)?;
-    let world_ok = sandbox
-        .prepare(&plugin.bytes)
-        .map(|_| ())
-        .map_err(|e| e.to_string());
+    let world_ok = sandbox.prepare(&plugin.bytes).map(|_| ()).map_err(|e| e.to_string());
     warn_about_cache(&sandbox);
     let policy = Policy::resolve(policy_args.policy.as_deref())?;
     let trust = TrustStore::resolve(trust_dir)?;
     let signature = check_signature(&plugin, &trust, &policy, false);
     let grant = match &signature {
-        Ok(status) => grant_for(&plugin, &policy, policy_args, LimitOverrides::default(), status)
-            .map_err(|e| format!("{e:#}")),
+        Ok(status) => {
+            grant_for(&plugin, &policy, policy_args, LimitOverrides::default(), status).map_err(|e| format!("{e:#}"))
+        }
         Err(e) => Err(e.clone()),
     };
     if json {
@@ -534,11 +527,7 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
         if !m.description.is_empty() {
             println!("  {}", m.description);
         }
-        println!(
-            "file:    {} ({} bytes)",
-            plugin.path.display(),
-            plugin.bytes.len()
-        );
+        println!("file:    {} ({} bytes)", plugin.path.display(), plugin.bytes.len());
         println!("digest:  {}", plugin.digest);
         match &signature {
             Ok(SignatureStatus::Unsigned) => println!("signed:  no"),
@@ -563,11 +552,7 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
         }
         match &grant {
             Ok(g) => {
-                let scopes: Vec<_> = g
-                    .devices
-                    .iter()
-                    .map(|(k, kg)| format!("{k} at {}", kg.scope))
-                    .collect();
+                let scopes: Vec<_> = g.devices.iter().map(|(k, kg)| format!("{k} at {}", kg.scope)).collect();
                 println!(
                     "grant:   {} under policy entry `{}` (memory {} MiB, timeout {} ms, {} RPCs)",
                     scopes.join(", "),
@@ -586,11 +571,7 @@ fn inspect(name: &str, policy_args: &PolicyArgs, trust_dir: Option<&std::path::P
             Err(e) => println!("grant:   refused: {e}"),
         }
     }
-    Ok(if world_ok.is_ok() && grant.is_ok() {
-        ExitStatus::Healthy
-    } else {
-        ExitStatus::CouldNotRun
-    })
+    Ok(if world_ok.is_ok() && grant.is_ok() { ExitStatus::Healthy } else { ExitStatus::CouldNotRun })
 }
 
 /// What a plugin may write on one kind, for `inspect`.
@@ -635,25 +616,15 @@ fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
         bail!("--out-len {out_len} is above fwctl's {}-byte limit", fwctl_run::devices::uapi::MAX_RPC_LEN);
     }
     let audit_path = audit.clone();
-    let hex_text: String = request
-        .concat()
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '_')
-        .collect();
-    let input =
-        hex::decode(hex_text.trim_start_matches("0x")).context("the request is not valid hex")?;
+    let hex_text: String = request.concat().chars().filter(|c| !c.is_whitespace() && *c != '_').collect();
+    let input = hex::decode(hex_text.trim_start_matches("0x")).context("the request is not valid hex")?;
     let source = DeviceSource::open(&source_choice(source))?;
-    let descriptor = source
-        .devices
-        .iter()
-        .find(|d| d.name == device)
-        .with_context(|| format!("no device `{device}`"))?;
+    let descriptor =
+        source.devices.iter().find(|d| d.name == device).with_context(|| format!("no device `{device}`"))?;
     if let Some(why) = descriptor.kind.carries_user_addresses() {
         bail!("fwctl-run sends no raw RPCs to {device}: {why}");
     }
-    let audit_log = Arc::new(AuditLog::open(
-        &audit_path.unwrap_or_else(audit::default_path),
-    )?);
+    let audit_log = Arc::new(AuditLog::open(&audit_path.unwrap_or_else(audit::default_path))?);
     // The operator's own call: no plugin, so the tool itself is named.
     let operator = PluginIdentity {
         name: "fwctl-run rpc".into(),
@@ -662,10 +633,7 @@ fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
         signer: None,
     };
     let trail = AuditTrail::new(audit_log.clone(), operator);
-    let mut handle = source
-        .backend
-        .open(descriptor)
-        .with_context(|| format!("opening {}", descriptor.node))?;
+    let mut handle = source.backend.open(descriptor).with_context(|| format!("opening {}", descriptor.node))?;
     // The node may have been reused by another device since discovery (hot plug).
     let info = handle.info().with_context(|| format!("FWCTL_INFO on {}", descriptor.node))?;
     if fwctl_run::devices::DeviceKind::from_raw(info.device_type) != Some(descriptor.kind) {
@@ -676,12 +644,8 @@ fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
         );
     }
     let classification = fwctl_run::policy::classify(descriptor.kind, &input);
-    let attempt = audit::Attempt {
-        scope,
-        request: &input,
-        response_capacity: out_len as usize,
-        classification: &classification,
-    };
+    let attempt =
+        audit::Attempt { scope, request: &input, response_capacity: out_len as usize, classification: &classification };
     // On the record before it reaches the device, as for plugins.
     let Some(seq) = trail.record_sent(descriptor, attempt) else {
         let _ = audit_log.finish();
@@ -693,9 +657,7 @@ fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
     let outcome = match &result {
         Ok(length) => audit::answered(descriptor.kind, &response, *length),
         Err(nix::errno::Errno::ENODEV) => audit::Outcome::Gone,
-        Err(errno) => audit::Outcome::Errno {
-            errno: format!("{errno:?}"),
-        },
+        Err(errno) => audit::Outcome::Errno { errno: format!("{errno:?}") },
     };
     trail.record(descriptor, attempt, Some(seq), outcome, started.elapsed());
     audit_log.finish()?;
@@ -706,11 +668,7 @@ fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
                 let doc = serde_json::json!({ "device": device, "scope": scope, "out_len": length, "response": hex::encode(&response), "simulated": source.info.simulated });
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                let note = if source.info.simulated {
-                    " (simulated device)"
-                } else {
-                    ""
-                };
+                let note = if source.info.simulated { " (simulated device)" } else { "" };
                 println!("out_len {length}{note}");
                 for (row, chunk) in response.chunks(16).enumerate() {
                     println!("{:06x}  {}", row * 16, hex::encode(chunk));
@@ -718,9 +676,6 @@ fn rpc(args: &RpcArgs) -> Result<ExitStatus> {
             }
             Ok(ExitStatus::Healthy)
         }
-        Err(errno) => bail!(
-            "FWCTL_RPC on {device} failed: {errno:?}: {}",
-            fwctl_run::devices::errno::meaning(errno)
-        ),
+        Err(errno) => bail!("FWCTL_RPC on {device} failed: {errno:?}: {}", fwctl_run::devices::errno::meaning(errno)),
     }
 }

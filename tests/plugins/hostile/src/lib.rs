@@ -5,12 +5,13 @@
 wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
 
 use fwctl::plugin::report;
-use fwctl::plugin::types::{DeviceKind, Field, Finding, Label, LogLevel, Metric, MetricKind, RpcError, Scope, Severity, Value};
+use fwctl::plugin::types::{
+    DeviceKind, Field, Finding, Label, LogLevel, Metric, MetricKind, RpcError, Scope, Severity, Value,
+};
 
 #[used]
 #[unsafe(link_section = "fwctl-manifest")]
-static MANIFEST: [u8; include_bytes!("../fwctl-plugin.toml").len()] =
-    *include_bytes!("../fwctl-plugin.toml");
+static MANIFEST: [u8; include_bytes!("../fwctl-plugin.toml").len()] = *include_bytes!("../fwctl-plugin.toml");
 
 struct Hostile;
 
@@ -32,10 +33,7 @@ fn access_reg(register: u16, op_mod: u16) -> Vec<u8> {
 
 /// A CXL Set Feature of patrol scrub, a Feature the kernel keeps for itself.
 fn set_patrol_scrub() -> Vec<u8> {
-    let uuid = [
-        0x96, 0xda, 0xd7, 0xd6, 0xfd, 0xe8, 0x48, 0x2b, 0xa7, 0x33, 0x75, 0x77, 0x4e, 0x06, 0xdb,
-        0x8a,
-    ];
+    let uuid = [0x96, 0xda, 0xd7, 0xd6, 0xfd, 0xe8, 0x48, 0x2b, 0xa7, 0x33, 0x75, 0x77, 0x4e, 0x06, 0xdb, 0x8a];
     let payload_len = 32 + 2;
     let mut r = vec![0u8; 16 + payload_len];
     r[0..2].copy_from_slice(&0x0502u16.to_le_bytes());
@@ -63,15 +61,9 @@ fn descend(depth: u64) -> u64 {
 
 fn report_rpc(name: &str, result: Result<fwctl::plugin::types::RpcResponse, RpcError>) {
     let (code, detail) = match result {
-        Ok(response) => (
-            "hostile.rpc.ok",
-            format!("length={} copied={}", response.length, response.data.len()),
-        ),
+        Ok(response) => ("hostile.rpc.ok", format!("length={} copied={}", response.length, response.data.len())),
         Err(RpcError::NotGranted(why)) => ("hostile.rpc.not-granted", why),
-        Err(RpcError::Kernel(errno)) => (
-            "hostile.rpc.kernel",
-            format!("{} {}", errno.name, errno.code),
-        ),
+        Err(RpcError::Kernel(errno)) => ("hostile.rpc.kernel", format!("{} {}", errno.name, errno.code)),
         Err(RpcError::DeviceGone) => ("hostile.rpc.device-gone", String::new()),
         Err(RpcError::TooLarge(limit)) => ("hostile.rpc.too-large", limit.to_string()),
     };
@@ -79,10 +71,7 @@ fn report_rpc(name: &str, result: Result<fwctl::plugin::types::RpcResponse, RpcE
         severity: Severity::Info,
         code: code.to_string(),
         summary: format!("{name}: {detail}"),
-        detail: vec![Field {
-            key: "detail".into(),
-            value: Value::Text(detail),
-        }],
+        detail: vec![Field { key: "detail".into(), value: Value::Text(detail) }],
     });
 }
 
@@ -92,10 +81,7 @@ impl Guest for Hostile {
         if let Some(only) = args.iter().find_map(|a| a.strip_prefix("only="))
             && info.name != only
         {
-            report::set_fact(&Field {
-                key: "behaved".into(),
-                value: Value::Boolean(true),
-            });
+            report::set_fact(&Field { key: "behaved".into(), value: Value::Boolean(true) });
             return Ok(());
         }
         let rpc = |scope, capacity| target.rpc(scope, &QUERY_ISSI, capacity);
@@ -150,26 +136,13 @@ impl Guest for Hostile {
                 }
             }
             "escalate" => report_rpc("escalate", rpc(Scope::DebugWriteFull, 112)),
-            "opcode" => report_rpc(
-                "opcode",
-                target.rpc(Scope::DebugReadOnly, &QUERY_ADAPTER, 256),
-            ),
-            "register" => report_rpc(
-                "register",
-                target.rpc(Scope::DebugReadOnly, &access_reg(0x5006, 1), 32),
-            ),
-            "register-write" => report_rpc(
-                "register-write",
-                target.rpc(Scope::Configuration, &access_reg(0x5006, 0), 32),
-            ),
-            "kernel-feature" => report_rpc(
-                "kernel-feature",
-                target.rpc(Scope::DebugWrite, &set_patrol_scrub(), 16),
-            ),
-            "huge-request" => report_rpc(
-                "huge-request",
-                target.rpc(Scope::DebugReadOnly, &vec![0u8; 3 << 20], 112),
-            ),
+            "opcode" => report_rpc("opcode", target.rpc(Scope::DebugReadOnly, &QUERY_ADAPTER, 256)),
+            "register" => report_rpc("register", target.rpc(Scope::DebugReadOnly, &access_reg(0x5006, 1), 32)),
+            "register-write" => {
+                report_rpc("register-write", target.rpc(Scope::Configuration, &access_reg(0x5006, 0), 32))
+            }
+            "kernel-feature" => report_rpc("kernel-feature", target.rpc(Scope::DebugWrite, &set_patrol_scrub(), 16)),
+            "huge-request" => report_rpc("huge-request", target.rpc(Scope::DebugReadOnly, &vec![0u8; 3 << 20], 112)),
             "forge" => {
                 // A handle the host never gave: the resource table refuses it.
                 let forged = unsafe { Device::from_handle(target.handle().wrapping_add(41)) };
@@ -178,20 +151,14 @@ impl Guest for Hostile {
                 report_rpc("forge", result);
             }
             "recurse" => {
-                report::set_fact(&Field {
-                    key: "depth".into(),
-                    value: Value::Unsigned(descend(0)),
-                });
+                report::set_fact(&Field { key: "depth".into(), value: Value::Unsigned(descend(0)) });
             }
             "too-large" => report_rpc("too-large", rpc(Scope::DebugReadOnly, 3 << 20)),
             "short-buffer" => report_rpc("short-buffer", rpc(Scope::DebugReadOnly, 16)),
             "until-gone" => {
                 for n in 0..64 {
                     if let Err(RpcError::DeviceGone) = rpc(Scope::DebugReadOnly, 112) {
-                        report::set_fact(&Field {
-                            key: "gone-after".into(),
-                            value: Value::Unsigned(n),
-                        });
+                        report::set_fact(&Field { key: "gone-after".into(), value: Value::Unsigned(n) });
                         return Err(format!("device {} vanished after {n} RPCs", info.name));
                     }
                 }
@@ -216,10 +183,7 @@ impl Guest for Hostile {
                     ("network", Value::Boolean(net)),
                     ("wall-clock-secs", Value::Unsigned(now)),
                 ] {
-                    report::set_fact(&Field {
-                        key: key.into(),
-                        value,
-                    });
+                    report::set_fact(&Field { key: key.into(), value });
                 }
             }
             "fail" => return Err("the plugin gave up on purpose".into()),
@@ -259,19 +223,14 @@ impl Guest for Hostile {
             // times itself (monotonic time is the one clock plugins have), so the figure
             // excludes instantiation and is comparable with a native loop's.
             "rpc-loop" => {
-                let count: u64 = args
-                    .get(1)
-                    .and_then(|n| n.parse().ok())
-                    .ok_or("rpc-loop needs a count")?;
+                let count: u64 = args.get(1).and_then(|n| n.parse().ok()).ok_or("rpc-loop needs a count")?;
                 let (request, capacity) = match info.kind {
                     DeviceKind::Cxl => (GSF_HEADER_ONLY.to_vec(), 16),
                     _ => (QUERY_ISSI.to_vec(), 112),
                 };
                 let started = std::time::Instant::now();
                 for _ in 0..count {
-                    target
-                        .rpc(Scope::DebugReadOnly, &request, capacity)
-                        .map_err(|e| format!("{e:?}"))?;
+                    target.rpc(Scope::DebugReadOnly, &request, capacity).map_err(|e| format!("{e:?}"))?;
                 }
                 report::set_fact(&Field {
                     key: "loop-ns".into(),
