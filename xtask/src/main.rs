@@ -3,7 +3,8 @@
 //! - `run [FWCTL-RUN ARGS]`: build the host and the plugins, then run `fwctl-run` with the
 //!   freshly built plugins on its plugin path (default arguments: `mlx5-diag.wasm`).
 //! - `test`: install the wasm32-wasip2 target and the wasmsign2 tool if missing, build
-//!   (or find cached) the Linux kernel of the VM test, then run the whole suite.
+//!   (or find cached) the Linux kernel of the VM test, check formatting (`cargo fmt
+//!   --check`) and lints (`cargo clippy -D warnings`), then run the whole suite.
 //! - `plugins`: build the plugins into `target/plugins/<name>.wasm`.
 //! - `install`: `cargo install --path host`, and the plugins into
 //!   `~/.local/share/fwctl-run/plugins`, where `fwctl-run NAME` finds them.
@@ -120,6 +121,10 @@ fn test(extra: &[String]) -> Result<()> {
     ensure_wasmsign2_tool()?;
     ensure_cargo_deb()?;
     ensure_vm_kernel()?;
+    // Style and lints are part of the suite: a change that breaks either does not pass.
+    status(cargo().args(["fmt", "--all", "--check"])).context("the tree is not formatted; run `cargo fmt --all`")?;
+    status(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+        .context("clippy found warnings")?;
     status(cargo().args(["test", "--workspace"]).args(extra))
 }
 
