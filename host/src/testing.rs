@@ -74,7 +74,11 @@ impl Simulation {
         Ok(Self {
             source: DeviceSource::simulated(Some(name), "a plugin test")?,
             policy: Policy::builtin(),
-            options: OperatorOptions::default(),
+            // What this process may really do: the simulator checks the same capability.
+            options: OperatorOptions {
+                cap_sys_rawio: fwctl_devices::sim::Credentials::of_current_process().cap_sys_rawio,
+                ..OperatorOptions::default()
+            },
         })
     }
 

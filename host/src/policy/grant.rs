@@ -43,12 +43,14 @@ pub struct OperatorOptions {
     pub signer_count: usize,
 }
 
+/// Least privilege: no taint, no CAP_SYS_RAWIO, unsigned. Callers that have more (the
+/// binary reads the process's capabilities) say so.
 impl Default for OperatorOptions {
     fn default() -> Self {
         Self {
             limits: LimitOverrides::default(),
             allow_taint: false,
-            cap_sys_rawio: true,
+            cap_sys_rawio: false,
             signer: None,
             signer_count: 0,
         }
@@ -365,8 +367,9 @@ mod tests {
         Policy::from_toml(&format!("policy-version = 1\n{text}"), "test.toml").unwrap()
     }
 
+    /// `--allow-taint`, run by a process that holds CAP_SYS_RAWIO (root).
     fn allow_taint() -> OperatorOptions {
-        OperatorOptions { allow_taint: true, ..OperatorOptions::default() }
+        OperatorOptions { allow_taint: true, cap_sys_rawio: true, ..OperatorOptions::default() }
     }
 
     #[test]
