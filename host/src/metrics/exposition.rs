@@ -52,9 +52,15 @@ impl Family {
 pub struct Exposition {
     families: BTreeMap<String, Family>,
     /// Samples the host dropped while assembling (conflicting type, label set or
-    /// duplicate), each a sentence naming plugin, device and metric.
+    /// duplicate, over the series bound), each a sentence naming plugin, device and metric.
     pub dropped: Vec<String>,
+    /// Series each plugin has made for each device so far (findings and its own metrics).
+    series: BTreeMap<(String, String), usize>,
 }
+
+/// The most series one plugin may put in the exposition for one device: what keeps a
+/// plugin from making the textfile (and every scrape of it) as large as it likes.
+pub const MAX_SERIES_PER_PLUGIN_AND_DEVICE: usize = 256;
 
 /// The `device` label of a device: its RDMA name where it has one (so that the samples
 /// join node_exporter's `node_infiniband_*{device="mlx5_0"}`), else the fwctl node name.
@@ -216,6 +222,20 @@ impl Exposition {
         value: f64,
         plugin: Option<&str>,
     ) {
+        let series_device = labels.first().map(|(_, v)| v.as_str()).unwrap_or("-");
+        if let Some(plugin) = plugin {
+            let made = self.series.entry((plugin.to_string(), series_device.to_string())).or_default();
+            if *made >= MAX_SERIES_PER_PLUGIN_AND_DEVICE {
+                if *made == MAX_SERIES_PER_PLUGIN_AND_DEVICE {
+                    self.dropped.push(format!(
+                        "{plugin} on {series_device}: more than {MAX_SERIES_PER_PLUGIN_AND_DEVICE} series; the rest are dropped"
+                    ));
+                }
+                *made += 1;
+                return;
+            }
+            *made += 1;
+        }
         let label_names: Vec<String> = labels.iter().map(|(k, _)| k.to_string()).collect();
         let values: Vec<String> = labels.iter().map(|(_, v)| v.clone()).collect();
         let family = self.families.entry(name.to_string()).or_insert_with(|| Family {
@@ -451,5 +471,15 @@ mod tests {
             exposition.to_openmetrics()
         );
         assert!(exposition.to_prometheus().contains("# HELP fwctl_media_errors Errors \"seen\"."));
+    }
+
+    #[test]
+    fn one_plugin_makes_a_bounded_number_of_series_per_device() {
+        let metrics: Vec<Metric> = (0..1000).map(|i| sample(MetricKind::Gauge, &[("lane", &i.to_string())])).collect();
+        let exposition = Exposition::of_fleet(&[result("fwctl0", "greedy", metrics)], None);
+        let text = exposition.to_prometheus();
+        assert_eq!(text.matches("fwctl_media_errors{").count(), MAX_SERIES_PER_PLUGIN_AND_DEVICE);
+        assert_eq!(exposition.dropped.len(), 1, "said once: {:?}", exposition.dropped);
+        assert!(exposition.dropped[0].contains("greedy on fwctl0: more than 256 series"));
     }
 }
