@@ -142,6 +142,65 @@ impl RunOutput {
     }
 }
 
+/// Why a run could not finish: one classification, produced where the failure happens,
+/// from which every wire format derives (JSON `kind`, fleet `error_kind`, NPD, labels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The wall-clock deadline passed.
+    Timeout,
+    /// The RPC budget was spent.
+    RpcBudget,
+    /// A report rule was broken (count, bytes, finding code).
+    ReportLimit,
+    /// Memories and tables would have grown past the memory limit.
+    MemoryLimit,
+    /// The plugin trapped (a Rust panic included).
+    Trap,
+    /// `run` returned an error.
+    PluginError,
+    /// The device vanished.
+    DeviceGone,
+    /// The node answers as another kind of device than discovery found.
+    DeviceChanged,
+    /// No permission to open the node.
+    Permission,
+    /// Opening the node failed otherwise.
+    Open,
+    /// A bug in fwctl-run.
+    Internal,
+}
+
+impl FailureKind {
+    /// The stable word for machine output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::RpcBudget => "rpc-budget",
+            Self::ReportLimit => "report-limit",
+            Self::MemoryLimit => "memory-limit",
+            Self::Trap => "trap",
+            Self::PluginError => "plugin-error",
+            Self::DeviceGone => "device-gone",
+            Self::DeviceChanged => "device-changed",
+            Self::Permission => "permission",
+            Self::Open => "open",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for FailureKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// How one plugin-and-device run ended.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
@@ -155,8 +214,8 @@ pub enum RunStatus {
     },
     /// The run could not finish; `cause` names plugin, device and what happened.
     Failed {
-        /// A short, stable classification (`trap`, `timeout`, `memory-limit`, ...).
-        kind: String,
+        /// What kind of failure.
+        kind: FailureKind,
         /// The full message.
         cause: String,
     },

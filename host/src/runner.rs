@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use tokio::task::JoinSet;
 
 use crate::audit::AuditTrail;
-use crate::outcome::{DeviceRun, RunOutput, RunStatus};
+use crate::outcome::{DeviceRun, FailureKind, RunOutput, RunStatus};
 use crate::policy::{Grant, KindGrant};
 use crate::sandbox::{GrantedDevice, Limits, PreparedPlugin, RunEnd};
 
@@ -64,7 +64,7 @@ pub async fn run_on_devices(
             run.unwrap_or_else(|| DeviceRun {
                 device: device.clone(),
                 status: RunStatus::Failed {
-                    kind: "internal".into(),
+                    kind: FailureKind::Internal,
                     cause: format!(
                         "{plugin_name} on {}: fwctl-run failed internally (a bug; please report it)",
                         device.name
@@ -134,7 +134,7 @@ fn status_of(plugin: &str, device: &DeviceDescriptor, end: &RunEnd, output: &Run
     {
         cause.push_str(&format!(" [plugin panicked: {panic}]"));
     }
-    RunStatus::Failed { kind: end.kind().to_string(), cause }
+    RunStatus::Failed { kind: end.kind().unwrap_or(FailureKind::Internal), cause }
 }
 
 /// The message of a Rust panic printed on stderr (the lines from "panicked at" on,
@@ -150,7 +150,7 @@ fn panic_message(stderr: &str) -> Option<String> {
 fn kind_changed(plugin: &str, device: &DeviceDescriptor, now: Option<DeviceKind>, raw: u32) -> RunStatus {
     let now = now.map_or_else(|| format!("device type {raw}"), |k| format!("a {k} device"));
     RunStatus::Failed {
-        kind: "device-changed".into(),
+        kind: FailureKind::DeviceChanged,
         cause: format!(
             "{plugin} on {}: discovered as a {} device, but the node now answers as {now}; nothing was sent",
             device.name, device.kind
@@ -160,11 +160,12 @@ fn kind_changed(plugin: &str, device: &DeviceDescriptor, now: Option<DeviceKind>
 
 fn open_failure(plugin: &str, device: &DeviceDescriptor, errno: Errno) -> RunStatus {
     let (kind, what) = match errno {
-        Errno::ENOENT | Errno::ENODEV | Errno::ENXIO => ("device-gone", "the device is gone".to_string()),
-        Errno::EACCES | Errno::EPERM => {
-            ("permission", format!("no permission to open {} (run as root, or grant access to the node)", device.node))
-        }
-        other => ("open", format!("opening {} failed: {} ({other:?})", device.node, other.desc())),
+        Errno::ENOENT | Errno::ENODEV | Errno::ENXIO => (FailureKind::DeviceGone, "the device is gone".to_string()),
+        Errno::EACCES | Errno::EPERM => (
+            FailureKind::Permission,
+            format!("no permission to open {} (run as root, or grant access to the node)", device.node),
+        ),
+        other => (FailureKind::Open, format!("opening {} failed: {} ({other:?})", device.node, other.desc())),
     };
-    RunStatus::Failed { kind: kind.into(), cause: format!("{plugin} on {}: {what}", device.name) }
+    RunStatus::Failed { kind, cause: format!("{plugin} on {}: {what}", device.name) }
 }

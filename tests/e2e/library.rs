@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use fwctl_run::devices::sim::{Fleet, SimBackend};
 use fwctl_run::devices::{Backend, DeviceKind, Scope};
-use fwctl_run::outcome::{RunStatus, Value};
+use fwctl_run::outcome::{FailureKind, RunStatus, Value};
 use fwctl_run::plugin::Plugin;
 use fwctl_run::policy::{self, OperatorOptions, Policy};
 use fwctl_run::runner::run_on_devices;
@@ -67,7 +67,7 @@ fn a_device_removed_before_the_run_is_a_failed_run_not_a_crash() {
         runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &devices, &["ambient".into()], None));
     match &runs[1].status {
         RunStatus::Failed { kind, cause } => {
-            assert_eq!(kind, "device-gone");
+            assert_eq!(*kind, FailureKind::DeviceGone);
             assert_eq!(cause, "hostile on fwctl1: the device is gone");
         }
         other => panic!("expected a failed run, got {other:?}"),
@@ -233,7 +233,7 @@ fn a_node_reused_by_another_kind_since_discovery_gets_no_rpc() {
     let runs = runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &devices, &args, None));
     match &runs[0].status {
         RunStatus::Failed { kind, cause } => {
-            assert_eq!(kind, "device-changed");
+            assert_eq!(*kind, FailureKind::DeviceChanged);
             assert!(cause.contains("discovered as a mlx5 device, but the node now answers as a pds device"), "{cause}");
         }
         other => panic!("expected a failed run, got {other:?}"),

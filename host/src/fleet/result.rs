@@ -8,7 +8,7 @@ use fwctl_devices::DeviceDescriptor;
 use serde::Serialize;
 
 use crate::metrics::Metric;
-use crate::outcome::{DeviceRun, Finding, RunStatus, Severity, Value};
+use crate::outcome::{DeviceRun, FailureKind, Finding, RunStatus, Severity, Value};
 
 /// The plugin behind a result, as machine output names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -74,7 +74,7 @@ pub struct FleetResult {
     pub error: Option<String>,
     /// A stable classification of the failure (`trap`, `timeout`, `memory-limit`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_kind: Option<String>,
+    pub error_kind: Option<FailureKind>,
     /// Wall time of the check, in milliseconds.
     #[serde(rename = "duration_ms", serialize_with = "as_millis")]
     pub duration: Duration,
@@ -96,13 +96,18 @@ impl FleetResult {
         let (status, error_kind, error) = match status {
             _ if device_gone => (
                 FleetStatus::Gone,
-                Some("device-gone".to_string()),
+                Some(FailureKind::DeviceGone),
                 Some(format!("{}: the device is gone (ENODEV)", device.name)),
             ),
             RunStatus::NotApplicable { reason } => (FleetStatus::Unsupported, None, Some(reason)),
-            RunStatus::Failed { kind, cause } if kind == "timeout" => (FleetStatus::Timeout, Some(kind), Some(cause)),
-            RunStatus::Failed { kind, cause } if kind == "device-gone" => (FleetStatus::Gone, Some(kind), Some(cause)),
-            RunStatus::Failed { kind, cause } => (FleetStatus::Error, Some(kind), Some(cause)),
+            RunStatus::Failed { kind, cause } => {
+                let status = match kind {
+                    FailureKind::Timeout => FleetStatus::Timeout,
+                    FailureKind::DeviceGone => FleetStatus::Gone,
+                    _ => FleetStatus::Error,
+                };
+                (status, Some(kind), Some(cause))
+            }
             RunStatus::Completed if worst.is_some_and(|s| s >= Severity::Warning) => {
                 (FleetStatus::Findings, None, None)
             }

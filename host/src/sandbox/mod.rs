@@ -27,7 +27,7 @@ pub use self::device::GrantedDevice;
 pub use self::limits::{EPOCH_TICK, Limits};
 use self::state::RunState;
 pub use self::state::{MemoryLimitHit, RunFailure};
-use crate::outcome::RunOutput;
+use crate::outcome::{FailureKind, RunOutput};
 
 /// The world every plugin must target (plugins built against an earlier compatible
 /// version of the package are accepted too).
@@ -227,15 +227,15 @@ pub enum RunEnd {
 }
 
 impl RunEnd {
-    /// A short, stable classification for machine output.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::PluginError(_) => "plugin-error",
+    /// What kind of failure it was; `None` when the run completed.
+    pub fn kind(&self) -> Option<FailureKind> {
+        Some(match self {
+            Self::Completed => return None,
+            Self::PluginError(_) => FailureKind::PluginError,
             Self::Stopped(failure) => failure.kind(),
-            Self::MemoryLimit { .. } => "memory-limit",
-            Self::Trap(_) => "trap",
-        }
+            Self::MemoryLimit { .. } => FailureKind::MemoryLimit,
+            Self::Trap(_) => FailureKind::Trap,
+        })
     }
 }
 
@@ -320,7 +320,7 @@ impl PreparedPlugin {
         let end = match tokio::time::timeout(timeout, self.call(&mut store, device, args)).await {
             Ok(Ok(Ok(()))) => RunEnd::Completed,
             Ok(Ok(Err(message))) => RunEnd::PluginError(message),
-            Ok(Err(error)) => classify(error, limits),
+            Ok(Err(error)) => classify(error),
             Err(_elapsed) => RunEnd::Stopped(RunFailure::Timeout { limit: timeout }),
         };
         let state = store.into_data();
@@ -343,17 +343,12 @@ impl PreparedPlugin {
 }
 
 /// Turns a trap into the reason people should read.
-fn classify(error: wasmtime::Error, limits: Limits) -> RunEnd {
+fn classify(error: wasmtime::Error) -> RunEnd {
     if let Some(failure) = error.downcast_ref::<RunFailure>() {
         return RunEnd::Stopped(failure.clone());
     }
     if let Some(MemoryLimitHit(over)) = error.downcast_ref::<MemoryLimitHit>() {
         return RunEnd::MemoryLimit { limit: over.limit, detail: over.detail.clone() };
-    }
-    let chain = format!("{error:#}");
-    if chain.contains("forcing trap when growing memory") || chain.contains("forcing trap when growing table") {
-        let detail = error.root_cause().to_string();
-        return RunEnd::MemoryLimit { limit: limits.memory_bytes, detail };
     }
     // The root cause says what happened; the innermost frame where. The full backtrace
     // repeats itself for recursion and buries both.

@@ -11,7 +11,7 @@ use super::bindings::fwctl::plugin::report::Host as ReportHost;
 use super::bindings::types;
 use super::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, OverBudget, Usage};
 use crate::metrics::{Metric, MetricKind};
-use crate::outcome::{Finding, LogLevel, LogLine, RunOutput, Severity, Value};
+use crate::outcome::{FailureKind, Finding, LogLevel, LogLine, RunOutput, Severity, Value};
 
 /// Everything a store holds. Nothing in it is shared with another run.
 pub struct RunState {
@@ -65,11 +65,13 @@ impl std::error::Error for MemoryLimitHit {}
 
 impl RunFailure {
     /// A short, stable classification for machine output.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FailureKind {
         match self {
-            Self::Timeout { .. } => "timeout",
-            Self::RpcBudget { .. } => "rpc-budget",
-            Self::ReportFlood { .. } | Self::ReportBytes { .. } | Self::BadFindingCode { .. } => "report-limit",
+            Self::Timeout { .. } => FailureKind::Timeout,
+            Self::RpcBudget { .. } => FailureKind::RpcBudget,
+            Self::ReportFlood { .. } | Self::ReportBytes { .. } | Self::BadFindingCode { .. } => {
+                FailureKind::ReportLimit
+            }
         }
     }
 }
