@@ -22,6 +22,7 @@
 pub use fwctl_devices as devices;
 pub use fwctl_proto as proto;
 
+pub mod atomic_file;
 pub mod audit;
 pub mod distribution;
 pub mod fleet;

@@ -13,7 +13,6 @@
 //! lock or the new one, never half of either.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -104,12 +103,8 @@ impl LockFile {
         let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(io)?;
         let text = toml::to_string(&self.contents).expect("the lock serialises");
-        let mut temp = tempfile::Builder::new().prefix(".plugins.lock-").tempfile_in(dir).map_err(io)?;
-        temp.write_all(b"# Written by `fwctl-run pull`: each tag and the digests it resolved to.\n").map_err(io)?;
-        temp.write_all(text.as_bytes()).map_err(io)?;
-        temp.as_file().sync_all().map_err(io)?;
-        temp.persist(&self.path).map_err(|e| io(e.error))?;
-        Ok(())
+        let contents = format!("# Written by `fwctl-run pull`: each tag and the digests it resolved to.\n{text}");
+        crate::atomic_file::replace(&self.path, contents.as_bytes(), 0o644).map_err(|e| io(e.source))
     }
 }
 

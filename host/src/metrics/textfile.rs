@@ -5,7 +5,6 @@
 //! under a name it ignores (not ending in `.prom`) in the same directory, synced, and
 //! renamed over the old one: a reader sees the old file or the new one, never half.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The file name in the textfile directory.
@@ -34,19 +33,10 @@ pub fn previous_last_success(dir: &Path) -> Option<f64> {
 /// Replaces `DIR/fwctl.prom` with `contents` atomically; returns the file's path.
 pub fn write_textfile(dir: &Path, contents: &str) -> Result<PathBuf, TextfileError> {
     let target = dir.join(TEXTFILE_NAME);
-    let fail = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| TextfileError { path, source }
-    };
-    let mut temp = tempfile::Builder::new().prefix(".fwctl.").suffix(".tmp").tempfile_in(dir).map_err(fail(dir))?;
-    temp.write_all(contents.as_bytes()).map_err(fail(temp.path()))?;
-    temp.as_file().sync_all().map_err(fail(temp.path()))?;
-    // Readable by the collector, which may run as another user.
-    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(fail(temp.path()))?;
-    temp.persist(&target).map_err(|e| TextfileError { path: target.clone(), source: e.error })?;
-    // The rename is durable once the directory is synced.
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail(dir))?;
+    // Readable by the collector, which may run as another user. The temporary file ends
+    // in .tmp, which the collector ignores.
+    crate::atomic_file::replace(&target, contents.as_bytes(), 0o644)
+        .map_err(|e| TextfileError { path: e.path, source: e.source })?;
     Ok(target)
 }
 

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use std::sync::Arc;
 
+use fwctl_run::atomic_file;
 use fwctl_run::audit::{self, AuditLog, AuditTrail, PluginIdentity};
 use fwctl_run::devices::Scope;
 use fwctl_run::devices::sim::Credentials;
@@ -350,12 +351,8 @@ fn set_manifest(
     let rewritten = plugin_file::set_manifest(&component, &toml)
         .with_context(|| format!("embedding {} in {}", manifest.display(), plugin.display()))?;
     let target = output.unwrap_or(plugin);
-    // Temp file in the same directory, then rename: a crash leaves the old file whole.
-    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing into {}", dir.display()))?;
-    std::io::Write::write_all(&mut temp, &rewritten)?;
-    temp.as_file().sync_all()?;
-    temp.persist(target).with_context(|| format!("replacing {}", target.display()))?;
+    // A crash leaves the old file whole; the plugin keeps its mode (readable by packagers).
+    atomic_file::replace(target, &rewritten, atomic_file::mode_to_keep(target, plugin))?;
     let loaded = Plugin::load(target)?;
     println!(
         "{}: manifest of {} {} embedded ({})",
@@ -401,11 +398,7 @@ fn sign(
         std::fs::write(&sig_path, &signature).with_context(|| format!("writing {}", sig_path.display()))?;
         println!("{}: detached signature written to {}", plugin.display(), sig_path.display());
     } else {
-        let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut temp, &signed)?;
-        temp.as_file().sync_all()?;
-        temp.persist(target).with_context(|| format!("replacing {}", target.display()))?;
+        atomic_file::replace(target, &signed, atomic_file::mode_to_keep(target, plugin))?;
         println!("{}: signed", target.display());
     }
     Ok(ExitStatus::Healthy)
