@@ -1,4 +1,6 @@
-//! The fwctl ioctls and the structs they pass: the only `unsafe` code in fwctl-run.
+//! The fwctl ioctls and the structs they pass: fwctl-run's `unsafe` code (the one other
+//! call is wasmtime's deserialisation of an authenticated artifact, in the host's
+//! `sandbox/compile_cache.rs`).
 //!
 //! Both ioctls are plain `_IO(0x9A, n)`: the kernel reads the struct's `size` field first
 //! and copies that many bytes (`copy_struct_from_user`), so the structs below must match
