@@ -362,7 +362,7 @@ impl AuditTrail {
             register: None,
             feature: None,
             effect: classification.effect.as_str(),
-            action: classification.changes_state().then_some(classification.action.as_str()),
+            action: classification.changes_state().then_some(&*classification.action),
             request_len: request.len(),
             response_capacity,
             outcome,

@@ -3,6 +3,7 @@
 //! a write). The host's grant check and audit trail both classify through here, so what
 //! is refused and what is recorded can never disagree.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::cxl::Uuid;
@@ -60,21 +61,23 @@ pub struct Classification {
     /// What a write or unknown RPC acts on; `None` when the request is too short to say
     /// (such a request can never be granted).
     pub target: Option<WriteTarget>,
-    /// What it does, in words: `ACCESS_REG read of PPCNT (0x5008) with \`clr\` set`.
-    pub action: String,
+    /// What it does, in words: `ACCESS_REG read of PPCNT (0x5008) with \`clr\` set`. For
+    /// a read, only the command (nothing is refused or recorded by it, and the per-RPC
+    /// path then allocates nothing).
+    pub action: Cow<'static, str>,
 }
 
 impl Classification {
-    fn read(action: String) -> Self {
-        Self { effect: Effect::Read, target: None, action }
+    fn read(command: &'static str) -> Self {
+        Self { effect: Effect::Read, target: None, action: Cow::Borrowed(command) }
     }
 
     fn write(target: WriteTarget, action: String) -> Self {
-        Self { effect: Effect::Write, target: Some(target), action }
+        Self { effect: Effect::Write, target: Some(target), action: Cow::Owned(action) }
     }
 
     fn unknown(target: Option<WriteTarget>, action: String) -> Self {
-        Self { effect: Effect::Unknown, target, action }
+        Self { effect: Effect::Unknown, target, action: Cow::Owned(action) }
     }
 
     /// Whether it may change device state (writes and unknowns).
@@ -100,9 +103,9 @@ pub fn classify_mlx5(request: &[u8]) -> Classification {
     };
     let name = command.name;
     match command.effect {
-        CommandEffect::Read => Classification::read(name.into()),
+        CommandEffect::Read => Classification::read(name),
         CommandEffect::ReadClearing(bit) => match bit.is_set(request) {
-            Some(false) => Classification::read(name.into()),
+            Some(false) => Classification::read(name),
             Some(true) => Classification::write(
                 WriteTarget::Opcode(opcode),
                 format!("{name} with `{}` set, which clears the counters it reads", bit.field),
@@ -136,7 +139,7 @@ fn classify_register_access(rpc: &Mlx5Request, request: &[u8]) -> Classification
             format!("{command} read of {register}, whose input layout the kernel does not describe"),
         ),
         1 => match registers::lookup(id).map(|r| r.read) {
-            Some(ReadEffect::Plain) => Classification::read(format!("{command} read of {register}")),
+            Some(ReadEffect::Plain) => Classification::read(command),
             Some(ReadEffect::Clearing(bits)) => {
                 if let Some(short) = bits.iter().find(|b| b.is_set(request).is_none()) {
                     return Classification::unknown(
@@ -149,11 +152,11 @@ fn classify_register_access(rpc: &Mlx5Request, request: &[u8]) -> Classification
                         target,
                         format!("{command} read of {register} with `{}` set, which resets what it reports", bit.field),
                     ),
-                    None => Classification::read(format!("{command} read of {register}")),
+                    None => Classification::read(command),
                 }
             }
             Some(ReadEffect::ModuleMemory) => match registers::mcia_read_is_plain(request) {
-                Some(true) => Classification::read(format!("{command} read of {register}")),
+                Some(true) => Classification::read(command),
                 Some(false) => Classification::unknown(
                     Some(target),
                     format!(
@@ -183,11 +186,8 @@ pub fn classify_cxl(request: &[u8]) -> Classification {
         return Classification::unknown(None, "a CXL request shorter than its 16-byte header".into());
     };
     match rpc.opcode {
-        CXL_GET_SUPPORTED_FEATURES => Classification::read("Get Supported Features".into()),
-        CXL_GET_FEATURE => Classification::read(match rpc.feature {
-            Some(uuid) => format!("Get Feature of {uuid}"),
-            None => "Get Feature".into(),
-        }),
+        CXL_GET_SUPPORTED_FEATURES => Classification::read("Get Supported Features"),
+        CXL_GET_FEATURE => Classification::read("Get Feature"),
         CXL_SET_FEATURE => match rpc.feature {
             Some(uuid) => Classification::write(WriteTarget::Feature(uuid), format!("Set Feature of {uuid}")),
             None => Classification::unknown(None, "a Set Feature too short to carry its Feature UUID".into()),
@@ -219,10 +219,7 @@ mod tests {
             [(0x109, "SET_HCA_CAP"), (0x823, "MODIFY_CONG_STATUS"), (0x731, "DELEGATE_VHCA_MANAGEMENT")]
         {
             let c = classify_mlx5(&mlx5(opcode, 0, 0, 64));
-            assert_eq!(
-                (c.effect, c.target, c.action.as_str()),
-                (Effect::Write, Some(WriteTarget::Opcode(opcode)), name)
-            );
+            assert_eq!((c.effect, c.target, &*c.action), (Effect::Write, Some(WriteTarget::Opcode(opcode)), name));
         }
         assert_eq!(classify_mlx5(&mlx5(0x100, 1, 0, 16)).effect, Effect::Read, "QUERY_HCA_CAP");
     }
@@ -249,7 +246,7 @@ mod tests {
         assert_eq!(c.action, "ACCESS_REG read of PPCNT (0x5008) with `clr` set, which resets what it reports");
 
         let write = classify_mlx5(&mlx5(0x805, 0, 0x5006, 32));
-        assert_eq!((write.effect, write.action.as_str()), (Effect::Write, "ACCESS_REG write of PAOS (0x5006)"));
+        assert_eq!((write.effect, &*write.action), (Effect::Write, "ACCESS_REG write of PAOS (0x5006)"));
         let user = classify_mlx5(&mlx5(0xb0c, 0, 0x5006, 32));
         assert_eq!(user.action, "ACCESS_REGISTER_USER write of PAOS (0x5006)");
         assert_eq!(classify_mlx5(&mlx5(0xb0c, 1, 0x5006, 32)).effect, Effect::Unknown, "no layout in the kernel");

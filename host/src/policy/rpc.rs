@@ -25,7 +25,7 @@ pub fn classify(kind: DeviceKind, request: &[u8]) -> Classification {
         DeviceKind::Mlx5 => effect::classify_mlx5(request),
         DeviceKind::Cxl => effect::classify_cxl(request),
         DeviceKind::Bnxt | DeviceKind::Pds => {
-            Classification { effect: Effect::Unknown, target: None, action: format!("a {kind} request") }
+            Classification { effect: Effect::Unknown, target: None, action: format!("a {kind} request").into() }
         }
     }
 }
