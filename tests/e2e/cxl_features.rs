@@ -119,7 +119,7 @@ fn set_with_a_write_scope_but_no_granted_writes_is_refused_by_the_host() {
     ]);
     let report = json(&output);
     let run = device_run(&report, "fwctl2");
-    assert_ne!(output.status.code(), Some(0), "{run:#}");
+    assert_eq!(output.status.code(), Some(2), "{run:#}");
     let text = std::fs::read_to_string(&audit).unwrap();
     let set: Vec<serde_json::Value> = text
         .lines()
@@ -137,8 +137,8 @@ fn set_with_a_write_scope_but_no_granted_writes_is_refused_by_the_host() {
         set[0]
     );
     // The plugin is told why, and says so.
-    let said = format!("{run}");
-    assert!(said.contains("grants no writes on cxl devices"), "{run:#}");
+    assert_eq!(run["kind"], "plugin-error", "{run:#}");
+    assert!(run["cause"].as_str().unwrap().contains("grants no writes on cxl devices"), "{run:#}");
 }
 
 /// A policy that lets unsigned plugins provision CXL devices, tainting scopes included.

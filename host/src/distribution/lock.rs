@@ -104,7 +104,8 @@ impl LockFile {
         std::fs::create_dir_all(dir).map_err(io)?;
         let text = toml::to_string(&self.contents).expect("the lock serialises");
         let contents = format!("# Written by `fwctl-run pull`: each tag and the digests it resolved to.\n{text}");
-        crate::atomic_file::replace(&self.path, contents.as_bytes(), 0o644).map_err(|e| io(e.source))
+        crate::atomic_file::replace(&self.path, contents.as_bytes(), 0o644)
+            .map_err(|e| LockError::Io { path: e.path, error: e.source })
     }
 }
 

@@ -179,19 +179,15 @@ impl CompileCache {
         mac
     }
 
-    /// Writes an entry: a new private file beside it, then an atomic rename.
+    /// Writes an entry (0600) through the shared atomic replace: a crash or a concurrent
+    /// writer leaves a whole entry or none, and a failure only costs the next run a compile.
     fn store(&self, entry: &Path, digest: &[u8; 32], artifact: &[u8]) {
         let tag = self.mac(digest, artifact).finalize().into_bytes();
-        let temp = entry.with_extension(format!("tmp{}", std::process::id()));
-        let written = create_private(&temp).and_then(|mut file| {
-            file.write_all(MAGIC)?;
-            file.write_all(&tag)?;
-            file.write_all(artifact)?;
-            file.sync_all()
-        });
-        if written.and_then(|()| std::fs::rename(&temp, entry)).is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
+        let mut bytes = Vec::with_capacity(MAGIC.len() + tag.len() + artifact.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&tag);
+        bytes.extend_from_slice(artifact);
+        let _ = crate::atomic_file::replace(entry, &bytes, 0o600);
     }
 }
 
