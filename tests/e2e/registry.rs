@@ -1,17 +1,22 @@
 //! OCI distribution end to end, against a real registry: Debian's `docker-registry`,
-//! started here on 127.0.0.1 over plain HTTP and stopped when the test ends. A tiny
-//! in-process registry stands in only where a real one cannot misbehave: serving a blob
-//! that does not match its digest. No network beyond 127.0.0.1 is used.
+//! started here on 127.0.0.1 over plain HTTP and stopped when the test ends. A scripted
+//! in-process registry ([`fake`]) stands in only where a real one cannot misbehave: wrong
+//! bytes, redirects elsewhere, endless bodies, token challenges. No network beyond
+//! 127.0.0.1 is used.
+
+mod fake;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 
 use crate::common::{fwctl_run, json, plugin_dir, stderr, stdout};
+use fake::{Artifact, Reply, ScriptedServer};
 
 /// `docker-registry serve` on a free loopback port, with its storage in a temporary
 /// directory; killed on drop.
@@ -235,9 +240,11 @@ fn a_registry_serving_a_blob_that_does_not_match_its_digest_is_refused() {
     let component = std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap();
     let mut swapped = component.clone();
     *swapped.last_mut().unwrap() ^= 1;
-    let fake = FakeRegistry::start(&component, swapped);
+    let artifact = Artifact::of(&component);
+    let digest = artifact.manifest_digest.clone();
+    let fake = ScriptedServer::start(move |request| artifact.serve(request, &swapped));
     let client = Client::new();
-    let reference = format!("oci://127.0.0.1:{}/vendor/evil@{}", fake.port, fake.manifest_digest);
+    let reference = format!("oci://127.0.0.1:{}/vendor/evil@{digest}", fake.port);
 
     let output = client.run(&[&reference, "--sim=cxl-test-mock"]);
     client.assert_refused(&output, &format!("sent a blob for {}", sha256(&component)));
@@ -245,70 +252,104 @@ fn a_registry_serving_a_blob_that_does_not_match_its_digest_is_refused() {
     assert!(!blobs.join(&sha256(&component)[7..]).exists(), "nothing unverified is kept");
 }
 
-/// A registry that answers the Wasm artifact's manifest and config honestly and its layer
-/// with other bytes, which a real registry (content-addressed itself) never does.
-struct FakeRegistry {
-    port: u16,
-    manifest_digest: String,
+#[test]
+fn a_blob_redirected_to_storage_on_loopback_is_followed_and_checked() {
+    // Registries hand blobs to object storage with a redirect; within what the reference
+    // allows (here: loopback to loopback), that works.
+    let component = std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap();
+    let artifact = Artifact::of(&component);
+    let (digest, layer) = (artifact.manifest_digest.clone(), artifact.layer_digest.clone());
+    let storage = ScriptedServer::start(move |_| Reply::ok("application/octet-stream", &component));
+    let to = format!("http://127.0.0.1:{}/storage/{layer}", storage.port);
+    let fake = ScriptedServer::start(move |request| {
+        if request.path.contains("/blobs/") { Reply::redirect(&to) } else { artifact.serve(request, b"") }
+    });
+    let client = Client::new();
+    let reference = format!("oci://127.0.0.1:{}/vendor/diag@{digest}", fake.port);
+    let output = client.run(&[&reference, "--sim=cxl-test-mock", "--json", "--", "list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(storage.requests().len(), 1);
 }
 
-impl FakeRegistry {
-    fn start(component: &[u8], served_instead: Vec<u8>) -> Self {
-        let config = br#"{"architecture":"wasm","os":"wasip2","layerDigests":[],"component":null,"created":"2026-01-01T00:00:00Z"}"#.to_vec();
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.wasm.config.v0+json", "digest": sha256(&config), "size": config.len()},
-            "layers": [{"mediaType": "application/wasm", "digest": sha256(component), "size": component.len()}],
-        })
-        .to_string()
-        .into_bytes();
-        let manifest_digest = sha256(&manifest);
-        let served_digest = manifest_digest.clone();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (layer_digest, config_digest) = (sha256(component), sha256(&config));
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let Some((method, path)) = read_request(&stream) else { continue };
-                let (status, content_type, body): (&str, &str, &[u8]) = if path == "/v2/" {
-                    ("200 OK", "application/json", b"{}")
-                } else if path.ends_with(&format!("/manifests/{served_digest}")) {
-                    ("200 OK", "application/vnd.oci.image.manifest.v1+json", &manifest)
-                } else if path.ends_with(&format!("/blobs/{layer_digest}")) {
-                    ("200 OK", "application/octet-stream", &served_instead)
-                } else if path.ends_with(&format!("/blobs/{config_digest}")) {
-                    ("200 OK", "application/octet-stream", &config)
-                } else {
-                    ("404 Not Found", "application/json", b"{}")
-                };
-                let mut stream = stream;
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                if method != "HEAD" {
-                    let _ = stream.write_all(body);
-                }
-            }
+#[test]
+fn a_registry_redirecting_to_plain_http_elsewhere_is_not_followed() {
+    // 192.0.2.1 is TEST-NET-1: were the redirect followed, the error would be a connect
+    // failure or timeout, not the refusal this test expects.
+    let component = std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap();
+    let artifact = Artifact::of(&component);
+    let digest = artifact.manifest_digest.clone();
+    let fake = ScriptedServer::start(move |request| {
+        if request.path.contains("/blobs/") {
+            Reply::redirect("http://192.0.2.1/stolen-or-swapped")
+        } else {
+            artifact.serve(request, b"")
+        }
+    });
+    let client = Client::new();
+    let reference = format!("oci://127.0.0.1:{}/vendor/diag@{digest}", fake.port);
+    let started = Instant::now();
+    let output = client.run(&[&reference, "--sim=cxl-test-mock"]);
+    client.assert_refused(&output, "redirected to http://192.0.2.1/stolen-or-swapped, which is not followed");
+    assert!(started.elapsed() < Duration::from_secs(5), "refused without trying: {:?}", started.elapsed());
+}
+
+#[test]
+fn a_manifest_larger_than_the_cap_is_cut_off_before_it_fills_memory() {
+    // One registry declares 2 GiB; another sends zeros with no length at all.
+    for declared in [Some(2u64 << 30), None] {
+        let fake = ScriptedServer::start(move |request| {
+            if request.path.contains("/manifests/") { Reply::Endless { declared } } else { Reply::not_found() }
         });
-        Self { port, manifest_digest }
+        let client = Client::new();
+        let started = Instant::now();
+        let reference = format!("oci://127.0.0.1:{}/vendor/huge@sha256:{}", fake.port, "ab".repeat(32));
+        let output = client.run(&["pull", &reference]);
+        client.assert_refused(&output, "larger than the 4194304 bytes allowed for a manifest");
+        assert!(started.elapsed() < Duration::from_secs(10), "{declared:?}: {:?}", started.elapsed());
     }
 }
 
-/// The method and path of one request (its headers read and dropped; no bodies expected).
-fn read_request(stream: &TcpStream) -> Option<(String, String)> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut first = String::new();
-    reader.read_line(&mut first).ok()?;
-    let mut words = first.split_whitespace();
-    let (method, path) = (words.next()?.to_string(), words.next()?.to_string());
-    let mut line = String::new();
-    while reader.read_line(&mut line).ok()? > 2 {
-        line.clear();
-    }
-    Some((method, path))
+#[test]
+fn a_registry_that_asks_for_an_anonymous_token_gets_one_and_sends_it_to_itself_only() {
+    // As public registries do: 401 with a Bearer challenge; the token endpoint hands one
+    // to anyone who asks for the pull scope.
+    let component = std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap();
+    let artifact = Artifact::of(&component);
+    let digest = artifact.manifest_digest.clone();
+    let port = Arc::new(std::sync::OnceLock::<u16>::new());
+    let realm_port = port.clone();
+    let fake = ScriptedServer::start(move |request| {
+        if request.path.starts_with("/token?") {
+            return Reply::ok("application/json", br#"{"token":"t0k3n","expires_in":300}"#);
+        }
+        if request.header("authorization") != Some("Bearer t0k3n") {
+            let challenge = format!(
+                r#"Bearer realm="http://127.0.0.1:{}/token",service="fake",scope="repository:vendor/diag:pull""#,
+                realm_port.get().unwrap()
+            );
+            return Reply::Bytes {
+                status: "401 Unauthorized",
+                headers: vec![("WWW-Authenticate".into(), challenge)],
+                body: br#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.to_vec(),
+            };
+        }
+        artifact.serve(request, &component)
+    });
+    port.set(fake.port).unwrap();
+    let client = Client::new();
+    let reference = format!("oci://127.0.0.1:{}/vendor/diag@{digest}", fake.port);
+    let output = client.run(&[&reference, "--sim=cxl-test-mock", "--json", "--", "list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let requests = fake.requests();
+    let tokens: Vec<_> = requests.iter().filter(|r| r.path.starts_with("/token?")).collect();
+    assert!(!tokens.is_empty(), "{requests:?}");
+    assert!(
+        tokens
+            .iter()
+            .all(|r| r.path.contains("service=fake") && r.path.contains("scope=repository%3Avendor%2Fdiag%3Apull")),
+        "{tokens:?}"
+    );
+    assert!(tokens.iter().all(|r| r.header("authorization").is_none()), "the token request itself is anonymous");
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub mod lock;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod transport;
 
 use std::path::PathBuf;
 
@@ -69,7 +70,7 @@ pub async fn fetch(
     resolve: bool,
     update: bool,
 ) -> Result<Fetched, FetchError> {
-    let registry = Registry::new(reference);
+    let registry = Registry::new(reference)?;
     let locked = lock.get(&reference.to_string()).cloned();
     let manifest_digest = match (reference.digest(), &locked) {
         (Some(digest), _) => digest.to_string(),
@@ -101,7 +102,7 @@ pub async fn fetch(
     let manifest_bytes = match store.get(&manifest_digest)? {
         Some(bytes) => bytes,
         None => {
-            let bytes = registry.manifest_by_digest(reference, &manifest_digest).await?;
+            let bytes = registry.manifest_by_digest(&manifest_digest).await?;
             store.put(&manifest_digest, &bytes)?;
             downloaded = true;
             bytes
@@ -111,7 +112,7 @@ pub async fn fetch(
     let path = match store.path_if_present(&layer.digest)? {
         Some(path) => path,
         None => {
-            let bytes = registry.blob(reference, &layer).await?;
+            let bytes = registry.blob(&layer).await?;
             downloaded = true;
             store.put(&layer.digest, &bytes)?
         }

@@ -3,38 +3,43 @@
 //! Every answer is checked here before anything keeps it: a manifest must hash to the
 //! digest asked for and follow the Wasm artifact layout; a blob must not exceed the size
 //! its manifest declared and must hash to its digest. A registry that sends anything else
-//! gets a [`RegistryError`] naming what it sent.
+//! gets a [`RegistryError`] naming what it sent. Pulls go through our own
+//! [transport](super::transport) (bounded bodies, redirects only where the reference
+//! allows); pushes, which send rather than keep, through `oci-client`.
 
-use futures_util::StreamExt as _;
+use oci_client::Client;
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{DigestError, OciDistributionError};
+use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
 use oci_wasm::{
     WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE, WasmClient, WasmConfig,
 };
 
 use super::reference::OciReference;
-use super::store::sha256_digest;
+use super::store::{is_sha256_digest, sha256_digest};
+use super::transport::{Transport, TransportError};
 
 /// The largest component accepted from a registry: far above any plugin, far below what
 /// would hurt the host.
 pub const MAX_COMPONENT_BYTES: u64 = 64 << 20;
+
+/// The manifest media types a pull accepts: the Wasm artifact's (an OCI image manifest).
+const MANIFEST_ACCEPT: &str = WASM_MANIFEST_MEDIA_TYPE;
 
 /// What went wrong talking to a registry, or with what it sent.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("registry {registry}: {action} failed: {error}")]
     Request { registry: String, action: String, error: OciDistributionError },
+    #[error("registry {registry}: {action}: {error}")]
+    Transport { registry: String, action: String, error: TransportError },
     #[error("{reference} is not a Wasm plugin artifact: {why}")]
     NotWasm { reference: String, why: String },
     #[error("registry {registry} sent a manifest for {expected} that hashes to {actual}; refusing it")]
     WrongManifest { registry: String, expected: String, actual: String },
     #[error("registry {registry} sent a blob for {expected} that hashes to {actual}; refusing it")]
     WrongBlob { registry: String, expected: String, actual: String },
-    #[error("registry {registry} sent more than the {declared} bytes the manifest declares for {digest}; refusing it")]
-    Oversized { registry: String, digest: String, declared: u64 },
     #[error("the component is {size} bytes; plugins from registries are limited to {MAX_COMPONENT_BYTES}")]
     TooLarge { size: u64 },
     #[error("{0} is not a valid component to push: {1}")]
@@ -54,117 +59,76 @@ fn operation_timeout() -> std::time::Duration {
 
 /// A client for one registry.
 pub struct Registry {
-    client: WasmClient,
+    transport: Transport,
     name: String,
+    loopback: bool,
     deadline: std::time::Duration,
 }
 
 impl Registry {
     /// A client for `reference`'s registry: plain HTTP for a loopback registry, TLS
     /// (verified against the system's roots) for every other.
-    pub fn new(reference: &OciReference) -> Self {
-        let protocol = if reference.is_loopback() {
-            ClientProtocol::HttpsExcept(vec![reference.registry().to_string()])
-        } else {
-            ClientProtocol::Https
-        };
-        let client = Client::new(ClientConfig {
-            protocol,
-            connect_timeout: Some(std::time::Duration::from_secs(10)),
-            read_timeout: Some(std::time::Duration::from_secs(30)),
-            ..ClientConfig::default()
-        });
-        Self { client: WasmClient::new(client), name: reference.registry().to_string(), deadline: operation_timeout() }
+    pub fn new(reference: &OciReference) -> Result<Self, RegistryError> {
+        let name = reference.registry().to_string();
+        let loopback = reference.is_loopback();
+        let transport = Transport::new(&name, reference.repository(), loopback).map_err(|error| {
+            RegistryError::Transport { registry: name.clone(), action: "setting up the client".into(), error }
+        })?;
+        Ok(Self { transport, name, loopback, deadline: operation_timeout() })
     }
 
-    /// Runs one operation under the end-to-end deadline.
+    /// Runs one operation under the end-to-end deadline, naming it in any failure.
     async fn within<T>(
         &self,
-        action: impl Into<String>,
-        operation: impl std::future::Future<Output = Result<T, RegistryError>>,
+        action: String,
+        operation: impl std::future::Future<Output = Result<T, TransportError>>,
     ) -> Result<T, RegistryError> {
-        tokio::time::timeout(self.deadline, operation).await.unwrap_or_else(|_| {
-            Err(RegistryError::TimedOut { registry: self.name.clone(), action: action.into(), after: self.deadline })
-        })
+        match tokio::time::timeout(self.deadline, operation).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(RegistryError::Transport { registry: self.name.clone(), action, error }),
+            Err(_) => Err(RegistryError::TimedOut { registry: self.name.clone(), action, after: self.deadline }),
+        }
     }
 
-    fn failed(&self, action: impl Into<String>) -> impl FnOnce(OciDistributionError) -> RegistryError + '_ {
-        let action = action.into();
-        move |error| RegistryError::Request { registry: self.name.clone(), action, error }
-    }
-
-    /// The manifest digest `reference`'s tag names now.
+    /// The manifest digest `reference`'s tag names now: the registry's
+    /// `Docker-Content-Digest`, else the hash of the manifest itself.
     pub async fn resolve_tag(&self, reference: &OciReference) -> Result<String, RegistryError> {
-        let client_ref = reference.as_client_reference();
-        let action = format!("resolving {reference}");
+        let tag = reference.tag().unwrap_or("latest");
         let resolve = async {
-            self.client
-                .fetch_manifest_digest(client_ref, &RegistryAuth::Anonymous)
-                .await
-                .map_err(self.failed(action.clone()))
+            match self.transport.manifest_digest(tag, MANIFEST_ACCEPT).await? {
+                Some(digest) => Ok(digest),
+                None => Ok(sha256_digest(&self.transport.manifest(tag, MANIFEST_ACCEPT).await?)),
+            }
         };
-        self.within(action.clone(), resolve).await
+        let digest = self.within(format!("resolving {reference}"), resolve).await?;
+        // The digest becomes a path segment of later requests and a key of the store.
+        if !is_sha256_digest(&digest) {
+            return Err(RegistryError::NotWasm {
+                reference: reference.to_string(),
+                why: format!("the registry named its digest `{}`, not sha256:HEX", digest.escape_debug()),
+            });
+        }
+        Ok(digest)
     }
 
     /// The manifest named `digest`, checked against it.
-    pub async fn manifest_by_digest(&self, reference: &OciReference, digest: &str) -> Result<Vec<u8>, RegistryError> {
-        self.within(format!("fetching manifest {digest}"), self.fetch_manifest(reference, digest)).await
-    }
-
-    async fn fetch_manifest(&self, reference: &OciReference, digest: &str) -> Result<Vec<u8>, RegistryError> {
-        let pinned = reference.with_digest(digest);
-        let (bytes, _) = self
-            .client
-            .pull_manifest_raw(&pinned, &RegistryAuth::Anonymous, &[WASM_MANIFEST_MEDIA_TYPE])
-            .await
-            .map_err(|e| match e {
-                OciDistributionError::DigestError(DigestError::VerificationError { expected, actual }) => {
-                    RegistryError::WrongManifest { registry: self.name.clone(), expected, actual }
-                }
-                other => self.failed(format!("fetching manifest {digest}"))(other),
-            })?;
+    pub async fn manifest_by_digest(&self, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        let bytes = self
+            .within(format!("fetching manifest {digest}"), self.transport.manifest(digest, MANIFEST_ACCEPT))
+            .await?;
         let actual = sha256_digest(&bytes);
         if actual != digest {
             return Err(RegistryError::WrongManifest { registry: self.name.clone(), expected: digest.into(), actual });
         }
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 
-    /// The component `layer` names, streamed with its declared size as the limit.
-    pub async fn blob(&self, reference: &OciReference, layer: &OciDescriptor) -> Result<Vec<u8>, RegistryError> {
-        self.within(format!("fetching blob {}", layer.digest), self.fetch_blob(reference, layer)).await
-    }
-
-    async fn fetch_blob(&self, reference: &OciReference, layer: &OciDescriptor) -> Result<Vec<u8>, RegistryError> {
-        let pinned: Reference = reference.with_digest(&layer.digest);
+    /// The component `layer` names, read with its declared size as the limit.
+    pub async fn blob(&self, layer: &OciDescriptor) -> Result<Vec<u8>, RegistryError> {
         let declared = u64::try_from(layer.size).unwrap_or(0);
-        let mut stream = self
-            .client
-            .pull_blob_stream(&pinned, layer)
-            .await
-            .map_err(self.failed(format!("fetching blob {}", layer.digest)))?;
-        let mut bytes = Vec::with_capacity(declared as usize);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                // The client checks the digest as the stream ends; name that as a wrong blob.
-                match e.get_ref().and_then(|inner| inner.downcast_ref::<DigestError>()) {
-                    Some(DigestError::VerificationError { expected, actual }) => RegistryError::WrongBlob {
-                        registry: self.name.clone(),
-                        expected: expected.clone(),
-                        actual: actual.clone(),
-                    },
-                    _ => self.failed(format!("fetching blob {}", layer.digest))(e.into()),
-                }
-            })?;
-            if bytes.len() as u64 + chunk.len() as u64 > declared {
-                return Err(RegistryError::Oversized {
-                    registry: self.name.clone(),
-                    digest: layer.digest.clone(),
-                    declared,
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = self
+            .within(format!("fetching blob {}", layer.digest), self.transport.blob(&layer.digest, declared))
+            .await?;
         let actual = sha256_digest(&bytes);
         if actual != layer.digest {
             return Err(RegistryError::WrongBlob {
@@ -182,8 +146,16 @@ impl Registry {
         let wasm = sha256_digest(&component);
         let (config, layer) = WasmConfig::from_raw_component(component, None)
             .map_err(|e| RegistryError::NotAComponent(reference.to_string(), format!("{e:#}")))?;
+        let protocol =
+            if self.loopback { ClientProtocol::HttpsExcept(vec![self.name.clone()]) } else { ClientProtocol::Https };
+        let client = WasmClient::new(Client::new(ClientConfig {
+            protocol,
+            connect_timeout: Some(std::time::Duration::from_secs(10)),
+            read_timeout: Some(std::time::Duration::from_secs(30)),
+            ..ClientConfig::default()
+        }));
         let client_ref = reference.as_client_reference();
-        self.client.push(client_ref, &RegistryAuth::Anonymous, layer, config, None).await.map_err(|e| {
+        client.push(client_ref, &RegistryAuth::Anonymous, layer, config, None).await.map_err(|e| {
             RegistryError::Request {
                 registry: self.name.clone(),
                 action: format!("pushing {reference}"),

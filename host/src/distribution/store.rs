@@ -45,6 +45,13 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
+/// Whether `digest` is `sha256:` and 64 lowercase hex digits, the only form kept or requested.
+pub fn is_sha256_digest(digest: &str) -> bool {
+    digest
+        .strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
 impl Store {
     /// A store rooted at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
@@ -58,11 +65,10 @@ impl Store {
 
     /// Where the blob named `digest` lives.
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf, StoreError> {
-        let hex = digest
-            .strip_prefix("sha256:")
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .ok_or_else(|| StoreError::BadDigest(digest.to_string()))?;
-        Ok(self.root.join("blobs/sha256").join(hex))
+        if !is_sha256_digest(digest) {
+            return Err(StoreError::BadDigest(digest.to_string()));
+        }
+        Ok(self.root.join("blobs/sha256").join(&digest["sha256:".len()..]))
     }
 
     /// Keeps `bytes` under `digest`, refusing them if they do not hash to it.

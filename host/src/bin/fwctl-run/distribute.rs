@@ -71,7 +71,7 @@ pub fn push(plugin: &Path, reference: &str) -> Result<ExitStatus> {
     }
     // Only a plugin that loads (a component with a manifest) is worth distributing.
     let loaded = fwctl_run::plugin::Plugin::load(plugin)?;
-    let (manifest, wasm) = runtime()?.block_on(Registry::new(&parsed).push(&parsed, loaded.bytes))?;
+    let (manifest, wasm) = runtime()?.block_on(Registry::new(&parsed)?.push(&parsed, loaded.bytes))?;
     println!(
         "pushed {} ({} {})\n  manifest {manifest}\n  wasm     {wasm}",
         parsed, loaded.manifest.name, loaded.manifest.version
