@@ -56,11 +56,19 @@ pub struct Exposition {
     pub dropped: Vec<String>,
     /// Series each plugin has made for each device so far (findings and its own metrics).
     series: BTreeMap<(String, String), usize>,
+    /// Bytes of names and label values all plugins' series hold so far.
+    plugin_bytes: usize,
 }
 
 /// The most series one plugin may put in the exposition for one device: what keeps a
 /// plugin from making the textfile (and every scrape of it) as large as it likes.
 pub const MAX_SERIES_PER_PLUGIN_AND_DEVICE: usize = 256;
+
+/// The most bytes (names and label values) all plugins' series may hold together: the
+/// per-device bound times thousands of devices would still be gigabytes. A real host's
+/// plugins write kilobytes per device, so this is reached only by a hostile plugin run
+/// over a large fleet, whose extra series are then dropped and noted once.
+pub const MAX_PLUGIN_SERIES_BYTES: usize = 32 << 20;
 
 /// The `device` label of a device: its RDMA name where it has one (so that the samples
 /// join node_exporter's `node_infiniband_*{device="mlx5_0"}`), else the fwctl node name.
@@ -235,6 +243,19 @@ impl Exposition {
                 return;
             }
             *made += 1;
+            let size = name.len() + labels.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() + 32;
+            if self.plugin_bytes + size > MAX_PLUGIN_SERIES_BYTES {
+                if self.plugin_bytes <= MAX_PLUGIN_SERIES_BYTES {
+                    self.dropped.push(format!(
+                        "{plugin} on {series_device}: plugins' series reached {} MiB in all; the rest are dropped",
+                        MAX_PLUGIN_SERIES_BYTES >> 20
+                    ));
+                    // Past the budget from now on: said once.
+                    self.plugin_bytes = MAX_PLUGIN_SERIES_BYTES + 1;
+                }
+                return;
+            }
+            self.plugin_bytes += size;
         }
         let label_names: Vec<String> = labels.iter().map(|(k, _)| k.to_string()).collect();
         let values: Vec<String> = labels.iter().map(|(_, v)| v.clone()).collect();
@@ -481,5 +502,35 @@ mod tests {
         assert_eq!(text.matches("fwctl_media_errors{").count(), MAX_SERIES_PER_PLUGIN_AND_DEVICE);
         assert_eq!(exposition.dropped.len(), 1, "said once: {:?}", exposition.dropped);
         assert!(exposition.dropped[0].contains("greedy on fwctl0: more than 256 series"));
+    }
+
+    #[test]
+    fn all_plugins_together_make_a_bounded_textfile_however_many_devices() {
+        // Each series as large as a plugin may make it (8 labels of 256 bytes), the most
+        // series per device, over 200 devices: about 100 MiB unbounded.
+        let value = "v".repeat(256);
+        let labels: Vec<(String, String)> = (0..7).map(|i| (format!("l{i}"), value.clone())).collect();
+        let results: Vec<FleetResult> = (0..200)
+            .map(|d| {
+                let metrics = (0..MAX_SERIES_PER_PLUGIN_AND_DEVICE)
+                    .map(|i| {
+                        let mut labels: Vec<(&str, &str)> =
+                            labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                        let lane = i.to_string();
+                        labels.push(("lane", &lane));
+                        sample(MetricKind::Gauge, &labels)
+                    })
+                    .collect();
+                result(&format!("fwctl{d}"), "greedy", metrics)
+            })
+            .collect();
+        let exposition = Exposition::of_fleet(&results, None);
+        let text = exposition.to_prometheus();
+        assert!(text.len() < MAX_PLUGIN_SERIES_BYTES + (4 << 20), "{} MiB", text.len() >> 20);
+        assert!(text.len() > MAX_PLUGIN_SERIES_BYTES / 2, "the budget is used, not refused outright");
+        let said: Vec<_> = exposition.dropped.iter().filter(|d| d.contains("reached 32 MiB in all")).collect();
+        assert_eq!(said.len(), 1, "said once: {:?}", exposition.dropped.len());
+        // Host families (one per device) are never what is dropped.
+        assert_eq!(text.matches("fwctl_plugin_up{").count(), 200);
     }
 }
