@@ -14,9 +14,11 @@
 //! may exceed the caller's buffer (only the part that fits is copied).
 
 pub mod backend;
+pub mod credentials;
 pub mod errno;
 pub mod kernel;
 pub mod sim;
 pub mod uapi;
 
 pub use backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DeviceKind, Scope};
+pub use credentials::Credentials;

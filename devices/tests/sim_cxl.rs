@@ -4,8 +4,9 @@
 
 mod common;
 
+use fwctl_devices::Credentials;
 use fwctl_devices::sim::cxl::rc;
-use fwctl_devices::sim::{Credentials, Fleet, SimBackend};
+use fwctl_devices::sim::{Fleet, SimBackend};
 use fwctl_devices::{Backend, DeviceHandle, DeviceKind};
 use nix::errno::Errno;
 

@@ -8,8 +8,9 @@
 
 mod common;
 
+use fwctl_devices::Credentials;
 use fwctl_devices::sim::mlx5::{Status, syndrome};
-use fwctl_devices::sim::{Credentials, Fleet, SimBackend};
+use fwctl_devices::sim::{Fleet, SimBackend};
 use fwctl_devices::{Backend, DeviceHandle};
 use fwctl_proto::mlx5::bits::{get, get_ascii, get_u64, set};
 use nix::errno::Errno;

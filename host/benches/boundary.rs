@@ -15,13 +15,25 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fwctl_run::admission::{Admission, Admitted};
 use fwctl_run::audit::{AuditLog, AuditTrail, PluginIdentity};
 use fwctl_run::devices::Backend;
 use fwctl_run::devices::sim::SimBackend;
-use fwctl_run::plugin::Plugin;
-use fwctl_run::policy::{self, LimitOverrides, OperatorOptions, Policy};
+use fwctl_run::policy::{LimitOverrides, Policy};
 use fwctl_run::runner::run_on_devices;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
+use fwctl_run::signing::TrustStore;
+
+/// `plugin` through admission as a run does it (built-in policy, no trust store), with
+/// `limits` as if given on the command line.
+fn admit(plugin: &Path, limits: LimitOverrides) -> Admitted {
+    let (policy, trust) = (Policy::builtin(), TrustStore::empty());
+    let scratch = tempfile::tempdir().unwrap();
+    let audit = Arc::new(AuditLog::open(&scratch.path().join("admission.jsonl")).unwrap());
+    let mut admission = Admission::new(&policy, &trust);
+    admission.choices.limits = limits;
+    admission.admit(plugin.to_str().unwrap(), &audit).unwrap()
+}
 
 /// An mlx5 QUERY_ISSI mailbox, the same request the guest sends.
 const QUERY_ISSI: [u8; 16] = [0x01, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -92,8 +104,7 @@ fn slow_fleet(plugin: &Path, devices: usize) -> Duration {
     );
     let fleet = fwctl_run::devices::sim::Fleet::from_toml(&vec![profile; devices].join("\n"), "bench").unwrap();
     let backend: Arc<dyn Backend> = Arc::new(SimBackend::new(&fleet).unwrap());
-    let plugin = Plugin::load(plugin).unwrap();
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+    let Admitted { plugin, grant, .. } = admit(plugin, LimitOverrides::default());
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -155,7 +166,7 @@ fn signed_component_checks(plugin: &Path) -> (Duration, usize) {
     bytes.extend_from_slice(&section);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let key = signing::load_secret_key(&root.join("tests/keys/TEST-ONLY-vendor.key")).unwrap();
-    let (signed, _) = signing::sign(&bytes, &key, false).unwrap();
+    let (signed, _) = signing::sign(&bytes, &key, signing::SignatureLayout::Embedded).unwrap();
     let store = tempfile::tempdir().unwrap();
     std::fs::copy(root.join("tests/keys/TEST-ONLY-vendor.pub"), store.path().join("v.pub")).unwrap();
     std::fs::write(
@@ -166,9 +177,15 @@ fn signed_component_checks(plugin: &Path) -> (Duration, usize) {
     let trust = TrustStore::load(store.path()).unwrap();
     let took = median(ROUNDS, || {
         let started = Instant::now();
-        let loaded = Plugin::from_bytes(Path::new("bench.wasm"), signed.clone()).unwrap();
-        let status =
-            signing::verify(&loaded.bytes, &loaded.digest, None, &trust, false, std::time::SystemTime::now()).unwrap();
+        let loaded = fwctl_run::plugin::Plugin::from_bytes(Path::new("bench.wasm"), signed.clone()).unwrap();
+        let status = signing::verify(
+            &loaded.bytes,
+            &loaded.digest,
+            None,
+            &trust,
+            &signing::VerifyOptions { allow_partial: false, now: std::time::SystemTime::now() },
+        )
+        .unwrap();
         assert!(status.signer().is_some());
         started.elapsed()
     });
@@ -201,25 +218,13 @@ fn direct_rpcs(count: u64) -> Duration {
 /// Per-RPC time through the boundary: a run doing `RPCS` RPCs minus a run doing none
 /// (instantiation and call overhead cancel out), over the number of RPCs.
 fn boundary_rpcs(plugin: &Path, audited: bool) -> Duration {
-    let plugin = Plugin::load(plugin).unwrap();
+    let overrides = LimitOverrides { rpcs: Some(RPCS + 1), timeout_ms: Some(120_000), memory_mib: None };
+    let Admitted { plugin, grant, identity, .. } = admit(plugin, overrides);
     let audit_dir = tempfile::tempdir().unwrap();
     let trail = audited.then(|| {
         let log = Arc::new(AuditLog::open(&audit_dir.path().join("audit.jsonl")).unwrap());
-        let who = PluginIdentity {
-            name: plugin.manifest.name.clone(),
-            version: plugin.manifest.version.clone(),
-            sha256: plugin.digest.clone(),
-            signer: None,
-        };
-        AuditTrail::new(log, who)
+        AuditTrail::new(log, identity)
     });
-    let overrides = LimitOverrides { rpcs: Some(RPCS + 1), timeout_ms: Some(120_000), memory_mib: None };
-    let grant = policy::grant(
-        &plugin.manifest,
-        &Policy::builtin(),
-        &OperatorOptions { limits: overrides, ..OperatorOptions::default() },
-    )
-    .unwrap();
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -20,31 +20,6 @@ use fwctl_proto::effect::Classification;
 use fwctl_proto::envelope::{CxlRequest, Mlx5Request, cxl_retval, mlx5_status};
 use serde::Serialize;
 
-/// Where root's runs log when `--audit` is not given.
-pub const SYSTEM_AUDIT_PATH: &str = "/var/log/fwctl-run/audit.jsonl";
-
-/// Overrides the default audit log path (for services and test harnesses).
-pub const AUDIT_ENV: &str = "FWCTL_RUN_AUDIT";
-
-/// The default audit log: `$FWCTL_RUN_AUDIT`, else [`SYSTEM_AUDIT_PATH`] for root, else
-/// `$XDG_STATE_HOME/fwctl-run/audit.jsonl` (`~/.local/state/...`). Never a shared
-/// directory such as `$TMPDIR`, where another user could have placed the file first.
-pub fn default_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(AUDIT_ENV) {
-        return PathBuf::from(path);
-    }
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from(SYSTEM_AUDIT_PATH);
-    }
-    std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        // No home at all: a relative path in the working directory, which the operator
-        // chose, rather than a world-writable one.
-        .unwrap_or_else(|| PathBuf::from(".local/state"))
-        .join("fwctl-run/audit.jsonl")
-}
-
 /// Why the audit log could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the audit log {}: {source}", path.display())]

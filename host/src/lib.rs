@@ -22,14 +22,17 @@
 pub use fwctl_devices as devices;
 pub use fwctl_proto as proto;
 
+pub mod admission;
 pub mod atomic_file;
 pub mod audit;
 pub mod distribution;
 pub mod fleet;
 pub mod metrics;
 pub mod outcome;
+pub mod paths;
 pub mod plugin;
 pub mod policy;
+pub mod raw_rpc;
 pub mod report;
 pub mod runner;
 pub mod sandbox;

@@ -18,11 +18,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use fwctl_devices::Backend;
 
+use crate::admission::{Admission, Admitted, OperatorChoices};
+use crate::audit::{AuditLog, AuditTrail};
 use crate::outcome::DeviceRun;
-use crate::plugin::Plugin;
-use crate::policy::{self, OperatorOptions, Policy};
+use crate::policy::Policy;
 use crate::runner::run_on_devices;
 use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::signing::TrustStore;
 use crate::source::DeviceSource;
 
 /// Builds the plugin crate at `crate_dir` (release, wasm32-wasip2) and returns the
@@ -60,25 +62,26 @@ pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf> {
     Ok(target.join("wasm32-wasip2/release").join(format!("{}.wasm", name.replace('-', "_"))))
 }
 
-/// Simulated devices plus the policy a test runs plugins under.
+/// Simulated devices plus the policy, trust store and audit log a test runs plugins under.
 pub struct Simulation {
     source: DeviceSource,
     policy: Policy,
-    options: OperatorOptions,
+    trust: TrustStore,
+    choices: OperatorChoices,
+    audit: tempfile::NamedTempFile,
 }
 
 impl Simulation {
     /// The devices of a built-in profile (`default` for the default fleet) or a profile
-    /// file, under the built-in policy.
+    /// file, under the built-in policy and an empty trust store (an unsigned plugin runs,
+    /// as it would on a host with neither configured).
     pub fn profile(name: &str) -> Result<Self> {
         Ok(Self {
             source: DeviceSource::simulated(Some(name), "a plugin test")?,
             policy: Policy::builtin(),
-            // What this process may really do: the simulator checks the same capability.
-            options: OperatorOptions {
-                cap_sys_rawio: fwctl_devices::sim::Credentials::of_current_process().cap_sys_rawio,
-                ..OperatorOptions::default()
-            },
+            trust: TrustStore::empty(),
+            choices: OperatorChoices::default(),
+            audit: tempfile::NamedTempFile::new().context("creating the test's audit log")?,
         })
     }
 
@@ -88,9 +91,15 @@ impl Simulation {
         self
     }
 
+    /// Verifies signatures against `trust` instead of an empty store.
+    pub fn with_trust(mut self, trust: TrustStore) -> Self {
+        self.trust = trust;
+        self
+    }
+
     /// As `--allow-taint`.
     pub fn allow_taint(mut self) -> Self {
-        self.options.allow_taint = true;
+        self.choices.allow_taint = true;
         self
     }
 
@@ -99,10 +108,21 @@ impl Simulation {
         self.source.backend.clone()
     }
 
-    /// Runs the plugin at `plugin` on every simulated device, as `fwctl-run PLUGIN -- ARGS`.
+    /// The audit records so far, one JSON value per line: what a real run would have left
+    /// on the record.
+    pub fn audit_records(&self) -> Result<Vec<serde_json::Value>> {
+        let text = std::fs::read_to_string(self.audit.path())?;
+        text.lines().map(|line| serde_json::from_str(line).context("an audit line is not JSON")).collect()
+    }
+
+    /// Runs the plugin at `plugin` on every simulated device, as `fwctl-run PLUGIN -- ARGS`,
+    /// through the same admission (signature, grant, refusal on the record) as the binary.
     pub fn run(&self, plugin: &Path, args: &[&str]) -> Result<Vec<DeviceRun>> {
-        let plugin = Plugin::load(plugin)?;
-        let grant = policy::grant(&plugin.manifest, &self.policy, &self.options)?;
+        let audit = Arc::new(AuditLog::open(self.audit.path())?);
+        let mut admission = Admission::new(&self.policy, &self.trust);
+        admission.choices = self.choices.clone();
+        let name = plugin.to_str().context("the plugin path is not UTF-8")?;
+        let Admitted { plugin, identity, grant, .. } = admission.admit(name, &audit)?;
         let sandbox = Sandbox::new(&SandboxOptions::default())?;
         let prepared = sandbox.prepare(&plugin.bytes)?;
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -114,9 +134,10 @@ impl Simulation {
             self.source.backend.clone(),
             &self.source.devices,
             &args,
-            None,
+            Some(AuditTrail::new(audit.clone(), identity)),
         ));
         runtime.shutdown_background();
+        audit.finish()?;
         Ok(runs)
     }
 }

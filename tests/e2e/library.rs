@@ -2,19 +2,29 @@
 
 use std::sync::Arc;
 
+use fwctl_run::admission::{Admission, Admitted};
+use fwctl_run::audit::AuditLog;
 use fwctl_run::devices::sim::{Fleet, SimBackend};
 use fwctl_run::devices::{Backend, DeviceKind, Scope};
 use fwctl_run::outcome::{FailureKind, RunStatus, Value};
-use fwctl_run::plugin::Plugin;
-use fwctl_run::policy::{self, OperatorOptions, Policy};
+use fwctl_run::policy::Policy;
 use fwctl_run::runner::run_on_devices;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
+use fwctl_run::signing::TrustStore;
 
-use crate::common::{cache_dir, plugin_dir};
+use crate::common::{audit_log, cache_dir, plugin_dir};
+
+/// `plugin_file` through admission as the binary does it: the built-in policy, no trust
+/// store, refusals on the suite's audit log.
+fn admitted(plugin_file: &str) -> Admitted {
+    let (policy, trust) = (Policy::builtin(), TrustStore::empty());
+    let audit = Arc::new(AuditLog::open(&audit_log()).unwrap());
+    let name = plugin_dir().join(plugin_file);
+    Admission::new(&policy, &trust).admit(name.to_str().unwrap(), &audit).expect("admitted")
+}
 
 fn run(plugin_file: &str, backend: Arc<dyn Backend>, args: &[&str]) -> Vec<fwctl_run::outcome::DeviceRun> {
-    let plugin = Plugin::load(&plugin_dir().join(plugin_file)).expect("plugin loads");
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).expect("granted");
+    let Admitted { plugin, grant, .. } = admitted(plugin_file);
     let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).expect("prepares");
     let devices = backend.discover().unwrap();
@@ -39,8 +49,7 @@ fn every_device_gets_its_own_store_and_capability() {
 
 #[test]
 fn the_grant_follows_the_manifest_per_device_kind() {
-    let plugin = Plugin::load(&plugin_dir().join("mlx5-diag.wasm")).unwrap();
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+    let Admitted { grant, .. } = admitted("mlx5-diag.wasm");
     assert_eq!(grant.scope_for(DeviceKind::Mlx5), Some(Scope::DebugReadOnly));
     assert_eq!(grant.scope_for(DeviceKind::Cxl), None);
 
@@ -56,8 +65,7 @@ fn the_grant_follows_the_manifest_per_device_kind() {
 fn a_device_removed_before_the_run_is_a_failed_run_not_a_crash() {
     let sim = Arc::new(SimBackend::new(&Fleet::builtin_default()).unwrap());
     let backend: Arc<dyn Backend> = sim.clone();
-    let plugin = Plugin::load(&plugin_dir().join("hostile.wasm")).unwrap();
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+    let Admitted { plugin, grant, .. } = admitted("hostile.wasm");
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let devices = backend.discover().unwrap();
@@ -180,10 +188,9 @@ fn no_plugin_bytes_reach_a_bnxt_or_pds_driver_whatever_the_grant() {
     bnxt[0..2].copy_from_slice(&0x0075u16.to_le_bytes());
     bnxt[24..32].copy_from_slice(&0x7fff_dead_b000u64.to_le_bytes());
 
-    let plugin = Plugin::load(&plugin_dir().join("hostile.wasm")).unwrap();
     // A grant no policy file can produce (bnxt and pds are refused at load): every kind
     // at the most powerful scope, every write granted.
-    let mut grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+    let Admitted { plugin, mut grant, .. } = admitted("hostile.wasm");
     let mut open = grant.devices[&DeviceKind::Mlx5].clone();
     open.scope = Scope::DebugWriteFull;
     open.opcodes = None;
@@ -224,8 +231,7 @@ fn a_node_reused_by_another_kind_since_discovery_gets_no_rpc() {
     let mut devices = backend.discover().unwrap();
     devices.retain(|d| d.kind == DeviceKind::Pds);
     devices[0].kind = DeviceKind::Mlx5;
-    let plugin = Plugin::load(&plugin_dir().join("hostile.wasm")).unwrap();
-    let grant = policy::grant(&plugin.manifest, &Policy::builtin(), &OperatorOptions::default()).unwrap();
+    let Admitted { plugin, grant, .. } = admitted("hostile.wasm");
     let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();

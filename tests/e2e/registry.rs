@@ -377,22 +377,8 @@ fn a_signed_plugin_keeps_its_signature_through_the_registry() {
 
 #[test]
 fn a_registry_that_dribbles_its_answer_cannot_hang_a_pull() {
-    // Answers every request with a status line, then a header one byte every 500 ms, for
-    // ever: each read gets something, so only an end-to-end deadline ends it.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                use std::io::Write;
-                let mut stream = stream;
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nX-Slow: ");
-                while stream.write_all(b"x").is_ok() {
-                    std::thread::sleep(std::time::Duration::from_millis(500));
-                }
-            });
-        }
-    });
+    let fake = ScriptedServer::start(|_| Reply::Dribble);
+    let port = fake.port;
     let client = Client::new();
     let started = std::time::Instant::now();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))

@@ -9,32 +9,8 @@ use nix::errno::Errno;
 use super::profile::{DeviceProfile, Faults, Fleet};
 use super::{SimContext, SimDriver};
 use crate::backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DiscoveryError, Scope};
+use crate::credentials::Credentials;
 use crate::uapi::MAX_RPC_LEN;
-
-/// What the simulated kernel knows about the calling process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Credentials {
-    /// Whether the caller holds `CAP_SYS_RAWIO` (needed for debug-write-full).
-    pub cap_sys_rawio: bool,
-}
-
-impl Credentials {
-    /// The credentials of this process, read from `/proc/self/status` (`CapEff`), so the
-    /// simulator refuses debug-write-full exactly when the kernel would.
-    pub fn of_current_process() -> Self {
-        const CAP_SYS_RAWIO: u32 = 17;
-        let cap_eff = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|status| {
-                status.lines().find_map(|line| {
-                    let hex = line.strip_prefix("CapEff:")?.trim();
-                    u64::from_str_radix(hex, 16).ok()
-                })
-            })
-            .unwrap_or(0);
-        Self { cap_sys_rawio: cap_eff & (1 << CAP_SYS_RAWIO) != 0 }
-    }
-}
 
 /// A simulated device: its description, its driver, and its life.
 struct SimDevice {

@@ -25,7 +25,7 @@ use nix::errno::Errno;
 
 use crate::backend::Scope;
 
-pub use self::core::{Credentials, SimBackend};
+pub use self::core::SimBackend;
 pub use self::profile::{DeviceProfile, Faults, Fleet};
 pub use self::synthetic::SyntheticSpec;
 

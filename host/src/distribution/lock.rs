@@ -19,13 +19,6 @@ use serde::{Deserialize, Serialize};
 
 const VERSION: u32 = 1;
 
-/// `$FWCTL_RUN_LOCK`, else `plugins.lock` beside the store.
-pub fn default_path(store_dir: &Path) -> PathBuf {
-    std::env::var_os("FWCTL_RUN_LOCK")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| store_dir.parent().unwrap_or(store_dir).join("plugins.lock"))
-}
-
 /// What a tag was locked to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Locked {

@@ -60,16 +60,27 @@ pub struct Fetched {
     pub downloaded: bool,
 }
 
-/// Fetches `reference` into `store`: by its digest, or by the digest `lock` holds for its
-/// tag. `resolve` lets a tag be looked up on the registry (pull): unlocked tags are then
-/// locked, and a tag that moved is refused unless `update`.
+/// What a tag may resolve to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagResolution {
+    /// Only the digest the lock file holds for it; the registry is not asked (a run).
+    LockedOnly,
+    /// What the registry names now; a tag never pulled is locked, one that moved since it
+    /// was locked is refused (`pull`).
+    Resolve,
+    /// What the registry names now, replacing what was locked (`pull --update`).
+    Update,
+}
+
+/// Fetches `reference` into `store`: by its digest, or by the digest its tag resolves to
+/// as `tags` allows.
 pub async fn fetch(
     reference: &OciReference,
     store: &Store,
     lock: &mut LockFile,
-    resolve: bool,
-    update: bool,
+    tags: TagResolution,
 ) -> Result<Fetched, FetchError> {
+    let resolve = tags != TagResolution::LockedOnly;
     let registry = Registry::new(reference)?;
     let locked = lock.get(&reference.to_string()).cloned();
     let manifest_digest = match (reference.digest(), &locked) {
@@ -84,7 +95,7 @@ pub async fn fetch(
         (None, locked) => {
             let now = registry.resolve_tag(reference).await?;
             match locked {
-                Some(locked) if locked.manifest != now && !update => {
+                Some(locked) if locked.manifest != now && tags != TagResolution::Update => {
                     return Err(FetchError::TagMoved {
                         reference: reference.to_string(),
                         locked: locked.manifest.clone(),

@@ -49,14 +49,6 @@ pub enum RegistryError {
     TimedOut { registry: String, action: String, after: std::time::Duration },
 }
 
-/// How long one registry operation may take, end to end: `$FWCTL_RUN_REGISTRY_TIMEOUT_SECS`,
-/// else two minutes. A server answering a byte at a time must not hang a pull (or a run
-/// that fetches a digest) for ever; per-read timeouts alone would not stop it.
-fn operation_timeout() -> std::time::Duration {
-    let secs = std::env::var("FWCTL_RUN_REGISTRY_TIMEOUT_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(120);
-    std::time::Duration::from_secs(secs)
-}
-
 /// A client for one registry.
 pub struct Registry {
     transport: Transport,
@@ -74,7 +66,14 @@ impl Registry {
         let transport = Transport::new(&name, reference.repository(), loopback).map_err(|error| {
             RegistryError::Transport { registry: name.clone(), action: "setting up the client".into(), error }
         })?;
-        Ok(Self { transport, name, loopback, deadline: operation_timeout() })
+        // End to end: a server answering a byte at a time must not hang a pull (or a run
+        // that fetches a digest) for ever; per-read timeouts alone would not stop it.
+        let deadline = crate::paths::registry_timeout().map_err(|why| RegistryError::Transport {
+            registry: name.clone(),
+            action: "setting up the client".into(),
+            error: TransportError::Http(why),
+        })?;
+        Ok(Self { transport, name, loopback, deadline })
     }
 
     /// Runs one operation under the end-to-end deadline, naming it in any failure.

@@ -10,19 +10,6 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-/// `$FWCTL_RUN_STORE`, else `$XDG_DATA_HOME/fwctl-run/store`, else
-/// `~/.local/share/fwctl-run/store`.
-pub fn default_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FWCTL_RUN_STORE") {
-        return PathBuf::from(dir);
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("/var/lib"));
-    data.join("fwctl-run/store")
-}
-
 /// The store's root directory.
 #[derive(Clone, Debug)]
 pub struct Store {

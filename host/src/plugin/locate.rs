@@ -3,20 +3,13 @@
 //! A name containing a `/` is a path and is used as given. A bare name (`mlx5-diag.wasm`,
 //! or `mlx5-diag` with `.wasm` implied) is looked up in each directory of the plugin path,
 //! then in the current directory (with a warning). The plugin path is
-//! `$FWCTL_RUN_PLUGIN_PATH` (colon-separated) when set, else
-//! `$XDG_DATA_HOME/fwctl-run/plugins` (by default `~/.local/share/fwctl-run/plugins`),
-//! `/usr/local/lib/fwctl-run/plugins` and `/usr/lib/fwctl-run/plugins`.
-//!
-//! A privileged process (root, or set-uid) searches neither the working directory nor
-//! anything derived from `HOME`/`XDG_*`: under `sudo` those are another user's, who could
-//! have put a file of the expected name there.
+//! [`crate::paths::plugin_dirs`]; a privileged process (root, or set-uid) searches neither
+//! the working directory nor anything derived from `HOME`/`XDG_*`: under `sudo` those are
+//! another user's, who could have put a file of the expected name there.
 
 use std::path::{Path, PathBuf};
 
 use super::LoadError;
-
-/// The environment variable that replaces the default plugin directories.
-pub const PLUGIN_PATH_ENV: &str = "FWCTL_RUN_PLUGIN_PATH";
 
 /// The directories searched for bare plugin names, in order, then the working directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,32 +21,12 @@ pub struct PluginSearchPath {
 impl PluginSearchPath {
     /// The documented search path, from the environment.
     pub fn from_env() -> Self {
-        let privileged = {
-            let euid = nix::unistd::geteuid();
-            euid.is_root() || euid != nix::unistd::getuid()
-        };
-        let dirs = match std::env::var_os(PLUGIN_PATH_ENV) {
-            Some(list) => std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect(),
-            None => Self::default_dirs(privileged),
-        };
-        let cwd = if privileged { None } else { std::env::current_dir().ok() };
-        Self { dirs, cwd }
+        Self { dirs: crate::paths::plugin_dirs(), cwd: crate::paths::plugin_fallback_dir() }
     }
 
     /// An explicit list (for tests and embedding), then `cwd` if given.
     pub fn new(dirs: Vec<PathBuf>, cwd: Option<PathBuf>) -> Self {
         Self { dirs, cwd }
-    }
-
-    fn default_dirs(privileged: bool) -> Vec<PathBuf> {
-        let data_home = std::env::var_os("XDG_DATA_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
-            .filter(|_| !privileged);
-        let mut dirs: Vec<PathBuf> = data_home.into_iter().map(|d| d.join("fwctl-run/plugins")).collect();
-        dirs.push(PathBuf::from("/usr/local/lib/fwctl-run/plugins"));
-        dirs.push(PathBuf::from("/usr/lib/fwctl-run/plugins"));
-        dirs
     }
 
     /// The plugin directories, where plugins are installed (without the working directory).

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use self::embed::{EmbedError, set_manifest};
-pub use self::locate::{PLUGIN_PATH_ENV, PluginSearchPath};
+pub use self::locate::PluginSearchPath;
 pub use self::manifest::{ANY_FEATURE, DeviceRequest, MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits};
 
 /// A plugin file, read and checked, with its manifest.

@@ -51,9 +51,6 @@ pub use self::rpc::Denial;
 pub use self::rpc::classify;
 use crate::sandbox::Limits;
 
-/// The policy file read when `--policy` is not given, if it exists.
-pub const DEFAULT_POLICY_PATH: &str = "/etc/fwctl-run/policy.toml";
-
 /// The policy format this build reads.
 const POLICY_VERSION: u32 = 1;
 
@@ -175,12 +172,12 @@ impl Policy {
         Limits { memory_bytes: 1 << 30, timeout: Duration::from_secs(300), rpc_budget: 1_000_000, ..Limits::default() }
     }
 
-    /// `--policy FILE` if given, else [`DEFAULT_POLICY_PATH`] if it exists, else the
+    /// `--policy FILE` if given, else [`crate::paths::POLICY_FILE`] if it exists, else the
     /// built-in policy.
     pub fn resolve(explicit: Option<&Path>) -> Result<Self, PolicyError> {
         match explicit {
             Some(path) => Self::load(path),
-            None if Path::new(DEFAULT_POLICY_PATH).exists() => Self::load(Path::new(DEFAULT_POLICY_PATH)),
+            None if Path::new(crate::paths::POLICY_FILE).exists() => Self::load(Path::new(crate::paths::POLICY_FILE)),
             None => Ok(Self::builtin()),
         }
     }

@@ -3,7 +3,10 @@
 mod devices;
 mod fleet;
 mod human;
+mod inspect;
 pub mod npd;
+mod rpc;
+mod signature;
 pub mod terminal;
 
 use serde::Serialize;
@@ -11,6 +14,9 @@ use serde::Serialize;
 pub use self::devices::{DeviceListing, render_device_list};
 pub use self::fleet::{FLEET_SCHEMA, FleetReport, Refusal, render_fleet, result_line};
 pub use self::human::render_run;
+pub use self::inspect::Inspection;
+pub use self::rpc::RawAnswer;
+pub use self::signature::Verification;
 use crate::outcome::{DeviceRun, RunStatus, Severity};
 use crate::policy::Grant;
 use crate::source::SourceInfo;
@@ -52,6 +58,19 @@ pub struct PluginSummary {
     pub path: String,
 }
 
+impl PluginSummary {
+    /// What a report says about `plugin`.
+    pub fn of(plugin: &crate::plugin::Plugin) -> Self {
+        Self {
+            name: plugin.manifest.name.clone(),
+            version: plugin.manifest.version.clone(),
+            vendor: plugin.manifest.vendor.clone(),
+            digest: plugin.digest.clone(),
+            path: plugin.path.display().to_string(),
+        }
+    }
+}
+
 /// How the plugin's component was obtained for this run.
 #[derive(Clone, Debug, Serialize)]
 pub struct CompileInfo {
@@ -59,6 +78,18 @@ pub struct CompileInfo {
     pub cache: &'static str,
     /// Time to compile or load it and check it against the plugin world.
     pub prepare_ms: f64,
+}
+
+impl CompileInfo {
+    /// How `sandbox` came by the plugin, which took `took`.
+    pub fn of(sandbox: &crate::sandbox::Sandbox, took: std::time::Duration) -> Self {
+        let cache = match sandbox.cache_stats() {
+            None => "disabled",
+            Some((hits, _)) if hits > 0 => "hit",
+            Some(_) => "miss",
+        };
+        Self { cache, prepare_ms: took.as_secs_f64() * 1e3 }
+    }
 }
 
 /// What the process exit status says. Documented in `--help` and the README.

@@ -23,7 +23,7 @@ pub use wasmsign2::PublicKey;
 use wasmsign2::{CustomSection, KeyPair, Module, SecretKey, SignatureData};
 
 use self::layout::{Coverage, Layout};
-pub use self::trust::{DEFAULT_TRUST_DIR, Signer, TrustError, TrustStore, TrustedKey, key_id};
+pub use self::trust::{Signer, TrustError, TrustStore, TrustedKey, key_id};
 
 /// What a signature check concluded about a plugin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -144,15 +144,25 @@ fn malformed(e: impl std::fmt::Display) -> VerifyError {
     VerifyError::Malformed(e.to_string())
 }
 
-/// Checks `component`'s signatures (embedded, or `detached`) against `trust` at `now`.
+/// How signatures are judged besides the trust store.
+#[derive(Clone, Copy, Debug)]
+pub struct VerifyOptions {
+    /// Whether a signature over a prefix of the component (content appended after
+    /// signing) counts, as the policy's `allow-partial-signatures` says.
+    pub allow_partial: bool,
+    /// The time keys' validity is judged at.
+    pub now: SystemTime,
+}
+
+/// Checks `component`'s signatures (embedded, or `detached`) against `trust`.
 pub fn verify(
     component: &[u8],
     digest: &str,
     detached: Option<&[u8]>,
     trust: &TrustStore,
-    allow_partial: bool,
-    now: SystemTime,
+    options: &VerifyOptions,
 ) -> Result<SignatureStatus, VerifyError> {
+    let VerifyOptions { allow_partial, now } = *options;
     if trust.denied_digests.contains(digest) {
         return Err(VerifyError::Denylisted { digest: digest.into() });
     }
@@ -287,6 +297,15 @@ fn named_key_ids(data: &SignatureData) -> String {
     ids.join(", ")
 }
 
+/// Where a new signature goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureLayout {
+    /// Inside the component, as its first section: it travels with the file.
+    Embedded,
+    /// In a separate `PLUGIN.sig`; the component's bytes are left alone.
+    Detached,
+}
+
 /// Why signing failed.
 #[derive(Debug, thiserror::Error)]
 #[error("signing failed: {0}")]
@@ -300,7 +319,8 @@ pub struct SignError(String);
 /// An embedded signature first gets delimiters around every core module, nested
 /// component and custom section, so it records a hash per part and verification can
 /// name what changed. (`MAX_HASHES` is 64; a component has a handful of such parts.)
-pub fn sign(component: &[u8], key: &SecretKey, detached: bool) -> Result<(Vec<u8>, Vec<u8>), SignError> {
+pub fn sign(component: &[u8], key: &SecretKey, layout: SignatureLayout) -> Result<(Vec<u8>, Vec<u8>), SignError> {
+    let detached = layout == SignatureLayout::Detached;
     let fail = |e: wasmsign2::WSError| SignError(e.to_string());
     let mut module = Module::deserialize(&mut &component[..]).map_err(fail)?;
     if !detached && !module.sections.iter().any(|s| s.is_signature_delimiter()) {
@@ -413,23 +433,31 @@ mod tests {
         let mut component = EMPTY_COMPONENT.to_vec();
         // A custom section `a` with one byte of payload.
         component.extend_from_slice(&[0x00, 0x03, 0x01, b'a', 0x07]);
-        let (signed, _) = sign(&component, &pair.sk, false).unwrap();
+        let (signed, _) = sign(&component, &pair.sk, SignatureLayout::Embedded).unwrap();
         let store = store_with(&pair.pk);
         let now = SystemTime::now();
-        assert!(verify(&signed, "d", None, &store, false, now).unwrap().signer().is_some());
+        assert!(
+            verify(&signed, "d", None, &store, &VerifyOptions { allow_partial: false, now })
+                .unwrap()
+                .signer()
+                .is_some()
+        );
         assert!(pair.pk.verify(&mut &signed[..], None).is_ok());
 
         let mut altered = signed.clone();
         let payload = altered.windows(2).position(|w| w == [b'a', 0x07]).unwrap() + 1;
         altered[payload] ^= 1;
-        let err = verify(&altered, "d", None, &store, false, now).unwrap_err();
+        let err = verify(&altered, "d", None, &store, &VerifyOptions { allow_partial: false, now }).unwrap_err();
         assert!(matches!(&err, VerifyError::Tampered { what, .. } if what.contains("custom section `a`")), "{err}");
         assert!(pair.pk.verify(&mut &altered[..], None).is_err());
 
-        assert_eq!(verify(&component, "d", None, &store, false, now), Ok(SignatureStatus::Unsigned));
+        assert_eq!(
+            verify(&component, "d", None, &store, &VerifyOptions { allow_partial: false, now }),
+            Ok(SignatureStatus::Unsigned)
+        );
         let other = KeyPair::generate();
         assert!(matches!(
-            verify(&signed, "d", None, &store_with(&other.pk), false, now),
+            verify(&signed, "d", None, &store_with(&other.pk), &VerifyOptions { allow_partial: false, now }),
             Err(VerifyError::UnknownKey { .. })
         ));
     }
@@ -471,21 +499,26 @@ mod tests {
         let (vendor, stranger) = (KeyPair::generate(), KeyPair::generate());
         let mut component = EMPTY_COMPONENT.to_vec();
         component.extend_from_slice(&custom("fwctl-manifest", b"name = 'bad'"));
-        let (signed, _) = sign(&component, &vendor.sk, false).unwrap();
+        let (signed, _) = sign(&component, &vendor.sk, SignatureLayout::Embedded).unwrap();
         let now = SystemTime::now();
         let content = {
             let module = Module::deserialize(&mut &signed[..]).unwrap();
             Layout::of(&module).unwrap().content_digest().unwrap()
         };
         let store = denying(store_with(&vendor.pk), content.clone());
-        let denied = |bytes: &[u8], allow_partial| match verify(bytes, "sha256:file", None, &store, allow_partial, now)
-        {
+        let denied = |bytes: &[u8], allow_partial| match verify(
+            bytes,
+            "sha256:file",
+            None,
+            &store,
+            &VerifyOptions { allow_partial, now },
+        ) {
             Err(VerifyError::Denylisted { digest }) => digest,
             other => panic!("not denied: {other:?}"),
         };
         assert_eq!(denied(&signed, false), content);
         // Countersigned with a throwaway key: a new file, the same signed content.
-        let (countersigned, _) = sign(&signed, &stranger.sk, false).unwrap();
+        let (countersigned, _) = sign(&signed, &stranger.sk, SignatureLayout::Embedded).unwrap();
         assert_ne!(countersigned, signed);
         denied(&countersigned, false);
         // An unsigned section appended: still the signed hash of the original content.
@@ -497,10 +530,17 @@ mod tests {
     #[test]
     fn a_second_signature_section_is_refused() {
         let pair = KeyPair::generate();
-        let (signed, _) = sign(&EMPTY_COMPONENT, &pair.sk, false).unwrap();
+        let (signed, _) = sign(&EMPTY_COMPONENT, &pair.sk, SignatureLayout::Embedded).unwrap();
         let mut twice = signed.clone();
         twice.extend_from_slice(&custom("signature", &[0x01]));
-        let err = verify(&twice, "d", None, &store_with(&pair.pk), true, SystemTime::now()).unwrap_err();
+        let err = verify(
+            &twice,
+            "d",
+            None,
+            &store_with(&pair.pk),
+            &VerifyOptions { allow_partial: true, now: SystemTime::now() },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("a second `signature` section"), "{err}");
     }
 
@@ -509,16 +549,30 @@ mod tests {
         let pair = KeyPair::generate();
         let mut component = EMPTY_COMPONENT.to_vec();
         component.extend_from_slice(&custom("code", b"signed"));
-        let (signed, _) = sign(&component, &pair.sk, false).unwrap();
+        let (signed, _) = sign(&component, &pair.sk, SignatureLayout::Embedded).unwrap();
         let mut appended = signed.clone();
         appended.extend_from_slice(&custom("fwctl-manifest", b"[devices.cxl]"));
         // Even where policy accepts partial signatures.
-        let err = verify(&appended, "d", None, &store_with(&pair.pk), true, SystemTime::now()).unwrap_err();
+        let err = verify(
+            &appended,
+            "d",
+            None,
+            &store_with(&pair.pk),
+            &VerifyOptions { allow_partial: true, now: SystemTime::now() },
+        )
+        .unwrap_err();
         assert!(matches!(err, VerifyError::UnsignedManifest { .. }), "{err}");
         // Other appended content is what allow-partial-signatures is for.
         let mut padded = signed.clone();
         padded.extend_from_slice(&custom("padding", b"x"));
-        let status = verify(&padded, "d", None, &store_with(&pair.pk), true, SystemTime::now()).unwrap();
+        let status = verify(
+            &padded,
+            "d",
+            None,
+            &store_with(&pair.pk),
+            &VerifyOptions { allow_partial: true, now: SystemTime::now() },
+        )
+        .unwrap();
         assert!(status.signer().unwrap().partial);
     }
 }

@@ -27,9 +27,6 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use wasmsign2::PublicKey;
 
-/// The trust store used when `--trust` is not given.
-pub const DEFAULT_TRUST_DIR: &str = "/etc/fwctl-run/trust";
-
 /// The format this build reads.
 const TRUST_VERSION: u32 = 1;
 
@@ -111,16 +108,21 @@ pub struct TrustError {
 }
 
 impl TrustStore {
-    /// `--trust DIR` if given, else [`DEFAULT_TRUST_DIR`] if it exists, else an empty
+    /// `--trust DIR` if given, else [`crate::paths::TRUST_DIR`] if it exists, else an empty
     /// store (every signature is then from an unknown key).
     pub fn resolve(explicit: Option<&Path>) -> Result<Self, TrustError> {
         match explicit {
             Some(dir) => Self::load(dir),
-            None if Path::new(DEFAULT_TRUST_DIR).join("trust.toml").exists() => {
-                Self::load(Path::new(DEFAULT_TRUST_DIR))
+            None if Path::new(crate::paths::TRUST_DIR).join("trust.toml").exists() => {
+                Self::load(Path::new(crate::paths::TRUST_DIR))
             }
-            None => Ok(Self { origin: "empty (no trust store)".into(), ..Self::default() }),
+            None => Ok(Self::empty()),
         }
+    }
+
+    /// No signer at all: every signature is from an unknown key.
+    pub fn empty() -> Self {
+        Self { origin: "empty (no trust store)".into(), ..Self::default() }
     }
 
     /// Reads `DIR/trust.toml` and the key files it names.

@@ -30,6 +30,9 @@ pub enum Reply {
     /// `200 OK` and zeros until the client hangs up, announcing `declared` as the length
     /// when given (else no length: the body ends when the connection does).
     Endless { declared: Option<u64> },
+    /// A status line, then one byte of a header every 500 ms, for ever: each read gets
+    /// something, so only an end-to-end deadline ends it.
+    Dribble,
 }
 
 impl Reply {
@@ -95,6 +98,12 @@ fn answer(mut stream: TcpStream, request: &Request, reply: Reply) {
             let _ = stream.write_all(head.as_bytes());
             if request.method != "HEAD" {
                 let _ = stream.write_all(&body);
+            }
+        }
+        Reply::Dribble => {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nX-Slow: ");
+            while stream.write_all(b"x").is_ok() {
+                std::thread::sleep(std::time::Duration::from_millis(500));
             }
         }
         Reply::Endless { declared } => {

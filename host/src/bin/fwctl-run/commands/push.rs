@@ -1,0 +1,38 @@
+//! `fwctl-run push PLUGIN oci://…:TAG`: publish a plugin as a CNCF Wasm artifact.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use fwctl_run::distribution::{OciReference, Registry};
+use fwctl_run::plugin::Plugin;
+use fwctl_run::report::ExitStatus;
+
+/// `fwctl-run push`.
+#[derive(Debug, Args)]
+pub struct PushCommand {
+    /// Plugin component file.
+    pub plugin: PathBuf,
+    /// oci://REGISTRY/REPOSITORY:TAG
+    pub reference: String,
+}
+
+impl PushCommand {
+    pub fn execute(self) -> Result<ExitStatus> {
+        let parsed: OciReference = self.reference.parse()?;
+        if parsed.tag().is_none() || parsed.digest().is_some() {
+            bail!("push needs a tag and no digest (oci://REGISTRY/REPOSITORY:TAG): the registry names what it stores");
+        }
+        // Only a plugin that loads (a component with a manifest) is worth distributing.
+        let loaded = Plugin::load(&self.plugin)?;
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+        let (manifest, wasm) = runtime.block_on(Registry::new(&parsed)?.push(&parsed, loaded.bytes))?;
+        println!(
+            "pushed {} ({} {})\n  manifest {manifest}\n  wasm     {wasm}",
+            parsed, loaded.manifest.name, loaded.manifest.version
+        );
+        println!("run it pinned: fwctl-run oci://{}/{}@{manifest}", parsed.registry(), parsed.repository());
+        Ok(ExitStatus::Healthy)
+    }
+}
