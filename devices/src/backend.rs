@@ -30,7 +30,7 @@ pub trait Backend: Send + Sync {
 /// An open fwctl device (one file descriptor's worth of state).
 pub trait DeviceHandle: Send {
     /// `FWCTL_INFO`: the device type and the driver's device data, in full.
-    fn info(&mut self) -> Result<DeviceInfo, DeviceError>;
+    fn info(&mut self) -> Result<FwctlInfo, DeviceError>;
 
     /// `FWCTL_RPC` with the raw `scope` value (so that invalid scopes reach the same checks
     /// the kernel makes).
@@ -50,7 +50,7 @@ pub trait DeviceHandle: Send {
 
 /// What `FWCTL_INFO` returns.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceInfo {
+pub struct FwctlInfo {
     /// `out_device_type`: one of `uapi::DEVICE_TYPE_*`.
     pub device_type: u32,
     /// The driver-specific device data (mlx5: `struct fwctl_info_mlx5`, 8 bytes; CXL: none).

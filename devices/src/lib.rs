@@ -20,5 +20,5 @@ pub mod kernel;
 pub mod sim;
 pub mod uapi;
 
-pub use backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DeviceKind, Scope};
+pub use backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceKind, FwctlInfo, Scope};
 pub use credentials::Credentials;

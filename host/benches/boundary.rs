@@ -120,7 +120,7 @@ fn slow_fleet(plugin: &Path, devices: usize) -> Duration {
 fn audit_records(count: u64) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).unwrap());
-    let who = PluginIdentity { name: "bench".into(), version: "1".into(), sha256: "sha256:00".into(), signer: None };
+    let who = PluginIdentity { name: "bench".into(), version: "1".into(), digest: "sha256:00".into(), signer: None };
     let trail = AuditTrail::new(log, who);
     let sim = SimBackend::default_fleet();
     let device = sim.discover().unwrap().remove(0);

@@ -13,9 +13,7 @@
 //!
 //! Run with `cargo bench -p fwctl-run --bench fleet`.
 
-#[allow(dead_code)] // the test helpers this benchmark does not need
-#[path = "../../tests/e2e/common.rs"]
-mod common;
+use fwctl_test_support as common;
 
 use std::process::Command;
 use std::time::Instant;

@@ -10,14 +10,7 @@
 //! Run with `cargo bench -p fwctl-run --bench kernel_vm` (builds the kernel once, like the
 //! kernel VM test, and boots it once).
 
-#[allow(dead_code)] // the test helpers this benchmark does not need
-#[path = "../../tests/e2e/common.rs"]
-mod common;
-#[allow(dead_code, unused_imports)] // and its unit tests, which run in the e2e suite
-#[path = "../../tests/e2e/kernel_vm/machine.rs"]
-mod machine;
-
-use machine::{Scenario, Shape, boot, release_build};
+use fwctl_test_support::vm::{Scenario, Shape, boot, release_build};
 
 const RPCS: u64 = 5_000;
 const ROUNDS: usize = 5;
@@ -72,7 +65,7 @@ fn main() {
 
     println!(
         "Linux {} under QEMU TCG, cxl_test mock memdev {NODE}, {RPCS} RPCs per loop, median of {ROUNDS}:",
-        machine::kernel().release
+        fwctl_test_support::vm::kernel().release
     );
     println!();
     println!("| measurement | value | ratio |");

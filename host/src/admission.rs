@@ -189,7 +189,7 @@ impl Admission<'_> {
         let mut identity = PluginIdentity {
             name: plugin.manifest.name.clone(),
             version: plugin.manifest.version.clone(),
-            sha256: plugin.digest.clone(),
+            digest: plugin.digest.clone(),
             signer: None,
         };
         let refuse = |identity: &PluginIdentity, reason: RefusalReason| {
@@ -293,7 +293,7 @@ pub fn record_refusal(log: &Arc<AuditLog>, reference: &str, digest: Option<&str>
     let identity = PluginIdentity {
         name: reference.to_string(),
         version: String::new(),
-        sha256: digest.unwrap_or_default().to_string(),
+        digest: digest.unwrap_or_default().to_string(),
         signer: None,
     };
     AuditTrail::new(log.clone(), identity).record_refusal(why);

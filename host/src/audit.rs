@@ -155,8 +155,10 @@ pub struct PluginIdentity {
     pub name: String,
     /// Manifest version.
     pub version: String,
-    /// `sha256:<hex>` of the component.
-    pub sha256: String,
+    /// `sha256:<hex>` of the component: `digest` as everywhere else in the code, `sha256`
+    /// in the audit log's stable format.
+    #[serde(rename = "sha256")]
+    pub digest: String,
     /// The verified signer, once signatures exist; `null` for unsigned plugins.
     pub signer: Option<String>,
 }
@@ -171,7 +173,7 @@ pub struct AuditTrail {
 /// How one RPC attempt ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
-pub enum Outcome {
+pub enum RpcOutcome {
     /// The device answered; `status` is the firmware status (mlx5) or mailbox return
     /// code (CXL) inside the answer, when there is one.
     Ok {
@@ -256,7 +258,7 @@ pub struct AuditRecord<'a> {
     pub response_capacity: usize,
     /// How it ended.
     #[serde(flatten)]
-    pub outcome: Outcome,
+    pub outcome: RpcOutcome,
     /// Time spent in the backend, in microseconds (0 for a denial).
     pub duration_us: u64,
 }
@@ -297,7 +299,7 @@ impl AuditTrail {
         let seq = self.log.next_seq.fetch_add(1, Ordering::Relaxed);
         let durable = attempt.classification.changes_state() || attempt.scope.taints_kernel();
         let durability = if durable { Durability::Disk } else { Durability::PageCache };
-        let record = self.build(device, attempt, Some(seq), Outcome::Sent, Duration::ZERO);
+        let record = self.build(device, attempt, Some(seq), RpcOutcome::Sent, Duration::ZERO);
         self.log.append(&record, durability).then_some(seq)
     }
 
@@ -308,7 +310,7 @@ impl AuditTrail {
         device: &DeviceDescriptor,
         attempt: Attempt<'_>,
         seq: Option<u64>,
-        outcome: Outcome,
+        outcome: RpcOutcome,
         duration: Duration,
     ) {
         let record = self.build(device, attempt, seq, outcome, duration);
@@ -320,7 +322,7 @@ impl AuditTrail {
         device: &'a DeviceDescriptor,
         attempt: Attempt<'a>,
         seq: Option<u64>,
-        outcome: Outcome,
+        outcome: RpcOutcome,
         duration: Duration,
     ) -> AuditRecord<'a> {
         let Attempt { scope, request, response_capacity, classification } = attempt;
@@ -364,7 +366,7 @@ impl AuditTrail {
 }
 
 /// The `ok` outcome of an answer: the firmware status inside it, by device kind.
-pub fn answered(kind: DeviceKind, response: &[u8], response_len: usize) -> Outcome {
+pub fn answered(kind: DeviceKind, response: &[u8], response_len: usize) -> RpcOutcome {
     let (status, syndrome) = match kind {
         DeviceKind::Mlx5 => match mlx5_status(response) {
             Some((status, syndrome)) => (Some(u32::from(status)), (status != 0).then(|| format!("{syndrome:#010x}"))),
@@ -373,7 +375,7 @@ pub fn answered(kind: DeviceKind, response: &[u8], response_len: usize) -> Outco
         DeviceKind::Cxl => (cxl_retval(response), None),
         DeviceKind::Bnxt | DeviceKind::Pds => (None, None),
     };
-    Outcome::Ok { response_len, status, syndrome }
+    RpcOutcome::Ok { response_len, status, syndrome }
 }
 
 #[cfg(test)]
@@ -400,7 +402,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/audit.jsonl");
         let log = Arc::new(AuditLog::open(&path).unwrap());
-        let plugin = PluginIdentity { name: "p".into(), version: "1".into(), sha256: "sha256:00".into(), signer: None };
+        let plugin = PluginIdentity { name: "p".into(), version: "1".into(), digest: "sha256:00".into(), signer: None };
         let trail = AuditTrail::new(log.clone(), plugin);
         let mut mgir = vec![0u8; 16];
         mgir[0..2].copy_from_slice(&0x805u16.to_be_bytes());
@@ -418,7 +420,13 @@ mod tests {
         let short = fwctl_proto::effect::classify_mlx5(&[1, 2]);
         let attempt =
             Attempt { scope: Scope::DebugWrite, request: &[1, 2], response_capacity: 8, classification: &short };
-        trail.record(&device(DeviceKind::Mlx5), attempt, None, Outcome::Denied { reason: "no".into() }, Duration::ZERO);
+        trail.record(
+            &device(DeviceKind::Mlx5),
+            attempt,
+            None,
+            RpcOutcome::Denied { reason: "no".into() },
+            Duration::ZERO,
+        );
         log.finish().unwrap();
 
         let text = std::fs::read_to_string(&path).unwrap();
@@ -449,7 +457,7 @@ mod tests {
         // What a write cut short by a full volume leaves behind.
         std::fs::write(&path, "{\"time\":\"2026-11-30T00:00:00Z\",\"outco").unwrap();
         let log = Arc::new(AuditLog::open(&path).unwrap());
-        let plugin = PluginIdentity { name: "p".into(), version: "1".into(), sha256: String::new(), signer: None };
+        let plugin = PluginIdentity { name: "p".into(), version: "1".into(), digest: String::new(), signer: None };
         AuditTrail::new(log.clone(), plugin).record_refusal("why");
         log.finish().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();

@@ -27,7 +27,6 @@ pub mod atomic_file;
 pub mod audit;
 pub mod distribution;
 pub mod fleet;
-pub mod metrics;
 pub mod outcome;
 pub mod paths;
 pub mod plugin;

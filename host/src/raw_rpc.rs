@@ -120,7 +120,7 @@ pub fn send(
     let operator = PluginIdentity {
         name: "fwctl-run rpc".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        sha256: String::new(),
+        digest: String::new(),
         signer: None,
     };
     let trail = AuditTrail::new(audit_log.clone(), operator);
@@ -141,8 +141,8 @@ pub fn send(
     let result = handle.rpc(scope.raw(), call.request, &mut response);
     let outcome = match &result {
         Ok(length) => audit::answered(descriptor.kind, &response, *length),
-        Err(Errno::ENODEV) => audit::Outcome::Gone,
-        Err(errno) => audit::Outcome::Errno { errno: format!("{errno:?}") },
+        Err(Errno::ENODEV) => audit::RpcOutcome::Gone,
+        Err(errno) => audit::RpcOutcome::Errno { errno: format!("{errno:?}") },
     };
     trail.record(descriptor, attempt, Some(seq), outcome, started.elapsed());
     audit_log.finish()?;

@@ -12,8 +12,9 @@ use tokio::task::JoinSet;
 
 use crate::audit::AuditTrail;
 use crate::outcome::{DeviceRun, FailureKind, RunOutput, RunStatus};
+use crate::policy::Limits;
 use crate::policy::{Grant, KindGrant};
-use crate::sandbox::{GrantedDevice, Limits, PreparedPlugin, RunEnd};
+use crate::sandbox::{GrantedDevice, PreparedPlugin, RunEnd};
 
 /// Runs `plugin` on every device in `devices` its grant covers, concurrently; devices
 /// it does not cover are reported as not applicable. Every RPC attempt goes to `audit`.

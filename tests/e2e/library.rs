@@ -161,8 +161,8 @@ impl Backend for CountingBackend {
 }
 
 impl fwctl_run::devices::DeviceHandle for CountingHandle {
-    fn info(&mut self) -> Result<fwctl_run::devices::DeviceInfo, fwctl_run::devices::DeviceError> {
-        Ok(fwctl_run::devices::DeviceInfo { device_type: self.kind.raw(), device_data: Vec::new() })
+    fn info(&mut self) -> Result<fwctl_run::devices::FwctlInfo, fwctl_run::devices::DeviceError> {
+        Ok(fwctl_run::devices::FwctlInfo { device_type: self.kind.raw(), device_data: Vec::new() })
     }
 
     fn rpc(&mut self, _: u32, _: &[u8], _: &mut [u8]) -> Result<usize, fwctl_run::devices::DeviceError> {

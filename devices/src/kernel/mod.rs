@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 
-use crate::backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DeviceKind, DiscoveryError};
+use crate::backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceKind, DiscoveryError, FwctlInfo};
 
 /// Devices the running kernel's fwctl drivers registered.
 #[derive(Clone, Debug)]
@@ -132,7 +132,7 @@ struct KernelHandle {
 }
 
 impl DeviceHandle for KernelHandle {
-    fn info(&mut self) -> Result<DeviceInfo, DeviceError> {
+    fn info(&mut self) -> Result<FwctlInfo, DeviceError> {
         // Ask with a small buffer first; the kernel reports the full length, so a driver
         // with more device data gets a second, exact-sized call. The first buffer must not
         // be empty: with `device_data_len == 0` the kernel skips the driver and reports 0.
@@ -144,7 +144,7 @@ impl DeviceHandle for KernelHandle {
         }
         // The second answer is the one the buffer holds; `truncate` keeps all of it.
         data.truncate(length);
-        Ok(DeviceInfo { device_type, device_data: data })
+        Ok(FwctlInfo { device_type, device_data: data })
     }
 
     fn rpc(&mut self, scope: u32, request: &[u8], response: &mut [u8]) -> Result<usize, DeviceError> {

@@ -8,7 +8,7 @@ use nix::errno::Errno;
 
 use super::profile::{DeviceProfile, Faults, Fleet};
 use super::{SimContext, SimDriver};
-use crate::backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceInfo, DiscoveryError, Scope};
+use crate::backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DiscoveryError, FwctlInfo, Scope};
 use crate::credentials::Credentials;
 use crate::uapi::MAX_RPC_LEN;
 
@@ -162,9 +162,9 @@ impl DeviceHandle for SimHandle {
         self.device.faults.rpc_delay_ms > 0
     }
 
-    fn info(&mut self) -> Result<DeviceInfo, DeviceError> {
+    fn info(&mut self) -> Result<FwctlInfo, DeviceError> {
         self.ensure_present()?;
-        Ok(DeviceInfo { device_type: self.device.driver.device_type(), device_data: self.context.info() })
+        Ok(FwctlInfo { device_type: self.device.driver.device_type(), device_data: self.context.info() })
     }
 
     fn rpc(&mut self, scope: u32, request: &[u8], response: &mut [u8]) -> Result<usize, DeviceError> {

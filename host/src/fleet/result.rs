@@ -7,8 +7,7 @@ use std::time::Duration;
 use fwctl_devices::DeviceDescriptor;
 use serde::Serialize;
 
-use crate::metrics::Metric;
-use crate::outcome::{DeviceRun, FailureKind, Finding, RunStatus, Severity, Value};
+use crate::outcome::{DeviceRun, FailureKind, Finding, Metric, RunStatus, Severity, Value};
 
 /// The plugin behind a result, as machine output names it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -13,9 +13,9 @@ use fwctl_devices::{DeviceKind, Scope};
 use fwctl_proto::cxl::Uuid;
 use serde::Serialize;
 
+use super::Limits;
 use super::{LimitCeilings, Policy};
 use crate::plugin::{ANY_FEATURE, DeviceRequest, Manifest};
-use crate::sandbox::Limits;
 
 /// Limits the operator set on the command line; they override manifest and defaults.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -403,28 +403,27 @@ mod tests {
     #[test]
     fn an_optional_max_scope_is_granted_as_far_as_every_gate_allows() {
         let m = manifest("[devices.cxl]\nscope = \"debug-read-only\"\nmax-scope = \"debug-write-full\"");
-        let g = grant(&m, &Policy::builtin(), &allow_taint()).unwrap();
-        assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::DebugReadOnly));
-        assert!(g.devices[&DeviceKind::Cxl].withheld.as_ref().unwrap().contains("allows at most debug-read-only"));
-
-        let p = policy("allow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }");
-        let g = grant(&m, &p, &OperatorOptions::default()).unwrap();
-        assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::DebugReadOnly));
-        assert!(g.devices[&DeviceKind::Cxl].withheld.as_ref().unwrap().contains("--allow-taint"));
-
-        let g = grant(&m, &p, &allow_taint()).unwrap();
-        assert_eq!(
-            (g.scope_for(DeviceKind::Cxl), &g.devices[&DeviceKind::Cxl].withheld),
-            (Some(Scope::DebugWriteFull), &None)
-        );
-
+        let open = policy("allow-taint = true\n[unsigned]\ndevices = { cxl = \"debug-write-full\" }");
         let no_rawio = OperatorOptions { cap_sys_rawio: false, ..allow_taint() };
-        let g = grant(&m, &p, &no_rawio).unwrap();
-        assert_eq!(g.scope_for(DeviceKind::Cxl), Some(Scope::DebugWrite));
-        assert!(g.devices[&DeviceKind::Cxl].withheld.as_ref().unwrap().contains("CAP_SYS_RAWIO"));
-
+        // (policy, operator, scope granted, why the rest was withheld)
+        let cases = [
+            (Policy::builtin(), allow_taint(), Scope::DebugReadOnly, Some("allows at most debug-read-only")),
+            (open.clone(), OperatorOptions::default(), Scope::DebugReadOnly, Some("--allow-taint")),
+            (open.clone(), allow_taint(), Scope::DebugWriteFull, None),
+            (open.clone(), no_rawio.clone(), Scope::DebugWrite, Some("CAP_SYS_RAWIO")),
+        ];
+        for (policy, options, scope, withheld) in cases {
+            let g = grant(&m, &policy, &options).unwrap();
+            let why = g.devices[&DeviceKind::Cxl].withheld.as_deref();
+            assert_eq!(g.scope_for(DeviceKind::Cxl), Some(scope), "{options:?}");
+            match withheld {
+                Some(expected) => assert!(why.is_some_and(|w| w.contains(expected)), "{why:?} lacks {expected}"),
+                None => assert_eq!(why, None),
+            }
+        }
+        // Asked as the base scope rather than the optional one, it is refused outright.
         let needs_full = manifest("[devices.cxl]\nscope = \"debug-write-full\"");
-        let err = grant(&needs_full, &p, &no_rawio).unwrap_err();
+        let err = grant(&needs_full, &open, &no_rawio).unwrap_err();
         assert_eq!(err, GrantError::MissingRawIo { kind: DeviceKind::Cxl });
     }
 

@@ -37,6 +37,7 @@
 //! may reach them; a policy that grants them is refused, naming the field.
 
 mod grant;
+mod limits;
 mod rpc;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,9 +48,9 @@ use fwctl_devices::{DeviceKind, Scope};
 use serde::{Deserialize, Serialize};
 
 pub use self::grant::{Grant, GrantError, KindGrant, LimitOverrides, OperatorOptions, WriteGrant, grant};
+pub use self::limits::Limits;
 pub use self::rpc::Denial;
 pub use self::rpc::classify;
-use crate::sandbox::Limits;
 
 /// The policy format this build reads.
 const POLICY_VERSION: u32 = 1;

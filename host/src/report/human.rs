@@ -28,7 +28,7 @@ pub fn render_run(report: &RunReport, verbose: bool) -> String {
     });
     let checked = report.runs.len() - failed - skipped;
     let verdict = match report.exit {
-        ExitStatus::Healthy => "healthy",
+        ExitStatus::Done | ExitStatus::Healthy => "healthy",
         ExitStatus::Findings => "findings need attention",
         ExitStatus::CouldNotRun => "could not run everywhere",
     };

@@ -27,7 +27,7 @@ pub struct Inspection<'a> {
 impl Inspection<'_> {
     /// 0 when it could run, 2 when it could not.
     pub fn exit(&self) -> ExitStatus {
-        if self.world.is_ok() && self.grant.is_ok() { ExitStatus::Healthy } else { ExitStatus::CouldNotRun }
+        if self.world.is_ok() && self.grant.is_ok() { ExitStatus::Done } else { ExitStatus::CouldNotRun }
     }
 
     /// The JSON document of `inspect --json`.

@@ -1,6 +1,7 @@
 //! Rendering results for people (`human`) and machines (`json`), and the exit status.
 
 mod devices;
+pub mod exposition;
 mod fleet;
 mod human;
 mod inspect;
@@ -8,15 +9,18 @@ pub mod npd;
 mod rpc;
 mod signature;
 pub mod terminal;
+pub mod textfile;
 
 use serde::Serialize;
 
 pub use self::devices::{DeviceListing, render_device_list};
+pub use self::exposition::Exposition;
 pub use self::fleet::{FLEET_SCHEMA, FleetReport, Refusal, render_fleet, result_line};
 pub use self::human::render_run;
 pub use self::inspect::Inspection;
 pub use self::rpc::RawAnswer;
 pub use self::signature::Verification;
+pub use self::textfile::{TEXTFILE_NAME, previous_last_success, write_textfile};
 use crate::outcome::{DeviceRun, RunStatus, Severity};
 use crate::policy::Grant;
 use crate::source::SourceInfo;
@@ -96,6 +100,9 @@ impl CompileInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExitStatus {
+    /// 0 from a command that checks no device (`sign`, `pull`, `list`, …): it did what
+    /// it was asked.
+    Done,
     /// 0: every device checked, nothing of warning or worse.
     Healthy,
     /// 1: every device checked; at least one finding of warning or worse.
@@ -109,7 +116,7 @@ impl ExitStatus {
     /// The process exit code.
     pub fn code(self) -> u8 {
         match self {
-            Self::Healthy => 0,
+            Self::Done | Self::Healthy => 0,
             Self::Findings => 1,
             Self::CouldNotRun => 2,
         }

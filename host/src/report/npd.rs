@@ -6,8 +6,8 @@
 //! `mlx5_0:mlx5.pcie.degraded mlx5_3:mlx5.link.down(+2)`.
 
 use super::ExitStatus;
+use super::exposition::device_label;
 use crate::fleet::{FleetResult, FleetStatus, FleetSummary};
-use crate::metrics::exposition::device_label;
 use crate::outcome::Severity;
 
 /// What NPD is told.

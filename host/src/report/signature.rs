@@ -23,7 +23,7 @@ impl Verification<'_> {
     /// 0 when a trusted key signed it, 2 otherwise (unsigned included).
     pub fn exit(&self) -> ExitStatus {
         match self.result {
-            Ok(SignatureStatus::Verified { .. }) => ExitStatus::Healthy,
+            Ok(SignatureStatus::Verified { .. }) => ExitStatus::Done,
             _ => ExitStatus::CouldNotRun,
         }
     }

@@ -10,7 +10,7 @@ use wasmtime::component::Resource;
 
 use fwctl_proto::effect::Classification;
 
-use crate::audit::{self, AuditTrail, Outcome};
+use crate::audit::{self, AuditTrail, RpcOutcome};
 use crate::policy::{KindGrant, classify};
 
 use super::bindings::fwctl::plugin::device::{Host, HostDevice};
@@ -70,7 +70,7 @@ impl GrantedDevice {
     }
 
     /// Writes one attempt's outcome to the audit trail, if there is one.
-    fn record(&self, call: &Call<'_>, seq: Option<u64>, outcome: Outcome, took: Duration) {
+    fn record(&self, call: &Call<'_>, seq: Option<u64>, outcome: RpcOutcome, took: Duration) {
         if let Some(trail) = &self.audit {
             trail.record(&self.descriptor, call.attempt(), seq, outcome, took);
         }
@@ -148,7 +148,7 @@ impl Drop for InFlight {
                 capacity: self.capacity,
                 classification: &self.classification,
             };
-            self.trail.record(&self.device, call.attempt(), Some(self.seq), Outcome::Abandoned, Duration::ZERO);
+            self.trail.record(&self.device, call.attempt(), Some(self.seq), RpcOutcome::Abandoned, Duration::ZERO);
         }
     }
 }
@@ -235,7 +235,7 @@ impl HostDevice for RunState {
                 RpcError::Kernel(e) => e.name.clone(),
             };
             let call = Call { scope, request: &request, capacity, classification: &classification };
-            granted.record(&call, None, Outcome::Denied { reason }, Duration::ZERO);
+            granted.record(&call, None, RpcOutcome::Denied { reason }, Duration::ZERO);
             return Ok(Err(refusal));
         }
         let sent = Call { scope, request: &request, capacity, classification: &classification };
@@ -278,8 +278,8 @@ impl HostDevice for RunState {
         granted.handle = Some(handle);
         let outcome = match &result {
             Ok(length) => audit::answered(granted.descriptor.kind, &response, *length),
-            Err(Errno::ENODEV) => Outcome::Gone,
-            Err(errno) => Outcome::Errno { errno: format!("{errno:?}") },
+            Err(Errno::ENODEV) => RpcOutcome::Gone,
+            Err(errno) => RpcOutcome::Errno { errno: format!("{errno:?}") },
         };
         let call = Call { scope, request: &request, capacity, classification: &classification };
         granted.record(&call, seq, outcome, took);

@@ -1,43 +1,9 @@
-//! The resource limits of one plugin run, in one place.
+//! Enforcing the resource limits of one plugin run: what it holds, counted against its
+//! [`Limits`] (decided by the grant), and the bounds no grant lifts.
 
 use std::time::Duration;
 
-use serde::Serialize;
-
-/// What one plugin-and-device run may consume. Every limit has a default here, may be
-/// lowered or raised by the plugin's manifest within policy, and overridden by the CLI.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Limits {
-    /// Linear memory and tables, in bytes, across the instance.
-    pub memory_bytes: usize,
-    /// Wall-clock time for the whole run, instantiation included.
-    #[serde(rename = "timeout_ms", with = "millis")]
-    pub timeout: Duration,
-    /// Firmware RPCs the plugin may send (refused ones count too: a plugin that spins on
-    /// denials is as stuck as one that spins on the device).
-    pub rpc_budget: u64,
-    /// Bytes of stdout and of stderr kept per run; the rest is dropped and marked.
-    pub output_bytes: usize,
-    /// Findings, facts and log lines the plugin may report.
-    pub reports: usize,
-    /// Bytes of reported text (finding codes, summaries and details, facts, metric names,
-    /// help and labels, log lines) the host keeps for the run: what a plugin can make the
-    /// host hold beyond its own memory.
-    pub report_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            memory_bytes: 64 << 20,
-            timeout: Duration::from_secs(10),
-            rpc_budget: 10_000,
-            output_bytes: 256 << 10,
-            reports: 10_000,
-            report_bytes: 4 << 20,
-        }
-    }
-}
+use crate::policy::Limits;
 
 /// Core instances, linear memories and tables one run may create: a Rust `wasm32-wasip2`
 /// plugin has a handful of core instances and one or two of each; these bound what a
@@ -121,14 +87,6 @@ impl Usage {
 /// How often the engine's epoch advances; the granularity of deadlines and of yielding
 /// between concurrent runs.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
-
-mod millis {
-    use std::time::Duration;
-
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -24,10 +24,11 @@ use wasmtime_wasi::{HostWallClock, WasiCtxBuilder};
 use self::bindings::{Plugin, PluginPre};
 use self::compile_cache::{CacheError, CompileCache};
 pub use self::device::GrantedDevice;
-pub use self::limits::{EPOCH_TICK, Limits};
+pub use self::limits::EPOCH_TICK;
 use self::state::RunState;
 pub use self::state::{MemoryLimitHit, RunFailure};
 use crate::outcome::{FailureKind, RunOutput};
+use crate::policy::Limits;
 
 /// The world every plugin must target (plugins built against an earlier compatible
 /// version of the package are accepted too).

@@ -9,9 +9,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::fwctl::plugin::report::Host as ReportHost;
 use super::bindings::types;
-use super::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, OverBudget, Usage};
-use crate::metrics::{Metric, MetricKind};
-use crate::outcome::{FailureKind, Finding, LogLevel, LogLine, RunOutput, Severity, Value};
+use super::limits::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, OverBudget, Usage};
+use crate::outcome::{FailureKind, Finding, LogLevel, LogLine, Metric, MetricKind, RunOutput, Severity, Value};
+use crate::policy::Limits;
 
 /// Everything a store holds. Nothing in it is shared with another run.
 pub struct RunState {

@@ -14,9 +14,8 @@ use fwctl_run::audit::{AuditError, AuditLog, AuditTrail};
 use fwctl_run::devices::DeviceKind;
 use fwctl_run::devices::sim::SyntheticSpec;
 use fwctl_run::fleet::{self, FleetOptions, FleetPlugin, FleetResult, PluginRef, Stop};
-use fwctl_run::metrics::{self, Exposition};
 use fwctl_run::plugin::PluginSearchPath;
-use fwctl_run::report::{self, ExitStatus, FleetReport, Refusal};
+use fwctl_run::report::{self, ExitStatus, Exposition, FleetReport, Refusal};
 use fwctl_run::sandbox::{InstancePool, Sandbox, SandboxOptions};
 use fwctl_run::source::{DeviceSource, SourceChoice};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -131,7 +130,7 @@ impl FleetCommand {
         let metrics = (self.textfile.is_some() || self.format == FleetFormat::Openmetrics)
             .then(|| exposition(&report, self.textfile.as_deref()));
         if let (Some(dir), Some(metrics)) = (&self.textfile, &metrics) {
-            metrics::write_textfile(dir, &metrics.to_prometheus())?;
+            report::write_textfile(dir, &metrics.to_prometheus())?;
         }
         match self.format {
             FleetFormat::Human => print!("{}", report::render_fleet(&report)),
@@ -335,7 +334,7 @@ fn prepare(
 /// checked, else whatever the previous textfile recorded.
 fn exposition(report: &FleetReport, textfile: Option<&std::path::Path>) -> Exposition {
     let last_success = if report.exit == ExitStatus::CouldNotRun {
-        textfile.and_then(metrics::previous_last_success)
+        textfile.and_then(report::previous_last_success)
     } else {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as f64)
     };

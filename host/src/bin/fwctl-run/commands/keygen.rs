@@ -24,6 +24,6 @@ impl KeygenCommand {
             public.display(),
             signing::key_id(&key)
         );
-        Ok(ExitStatus::Healthy)
+        Ok(ExitStatus::Done)
     }
 }

@@ -34,6 +34,6 @@ impl ListCommand {
         } else {
             print!("{}", report::render_device_list(&source.info, &listings));
         }
-        Ok(ExitStatus::Healthy)
+        Ok(ExitStatus::Done)
     }
 }

@@ -14,6 +14,6 @@ impl ManCommand {
         let mut page = Vec::new();
         clap_mangen::Man::new(command).render(&mut page)?;
         std::io::Write::write_all(&mut std::io::stdout(), &page)?;
-        Ok(ExitStatus::Healthy)
+        Ok(ExitStatus::Done)
     }
 }

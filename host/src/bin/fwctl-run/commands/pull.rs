@@ -40,7 +40,7 @@ impl PullCommand {
             fetched.wasm,
             fetched.path.display()
         );
-        Ok(ExitStatus::Healthy)
+        Ok(ExitStatus::Done)
     }
 
     fn fetch(&self, tags: TagResolution) -> Result<Fetched> {

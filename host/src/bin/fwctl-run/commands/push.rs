@@ -33,6 +33,6 @@ impl PushCommand {
             parsed, loaded.manifest.name, loaded.manifest.version
         );
         println!("run it pinned: fwctl-run oci://{}/{}@{manifest}", parsed.registry(), parsed.repository());
-        Ok(ExitStatus::Healthy)
+        Ok(ExitStatus::Done)
     }
 }

@@ -66,6 +66,6 @@ impl RpcCommand {
         } else {
             print!("{}", shown.render());
         }
-        Ok(ExitStatus::Healthy)
+        Ok(ExitStatus::Done)
     }
 }

@@ -44,6 +44,6 @@ impl SignCommand {
                 println!("{}: signed", target.display());
             }
         }
-        Ok(ExitStatus::Healthy)
+        Ok(ExitStatus::Done)
     }
 }

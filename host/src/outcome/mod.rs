@@ -1,6 +1,9 @@
 //! What a plugin run produced: plain data, free of wasmtime types, handed from the
 //! sandbox to the runner and from the runner to the renderers.
 
+mod metric;
+
+pub use self::metric::{HOST_LABELS, Metric, MetricKind, UNITS};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -124,7 +127,7 @@ pub struct RunOutput {
     /// Facts by key (a later report of a key replaces the earlier one).
     pub facts: BTreeMap<String, Value>,
     /// Metric samples the host accepted, in report order.
-    pub metrics: Vec<crate::metrics::Metric>,
+    pub metrics: Vec<Metric>,
     /// Log lines, in order.
     pub logs: Vec<LogLine>,
     /// RPCs the host refused because they were outside the grant, with the reason.

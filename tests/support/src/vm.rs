@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::common::{plugin_dir, workspace_root};
+use crate::{plugin_dir, workspace_root};
 
 /// A kernel built by `tests/vm/build.sh`: `bzImage`, `release`, and `root/lib/modules`.
 pub struct Kernel {
@@ -106,7 +106,6 @@ impl Scenario {
     }
 
     /// A host program placed in the guest's `/bin`, with the shared libraries it links.
-    #[allow(dead_code)] // the kernel VM benchmark's native loop; the tests need none
     pub fn binary(&mut self, path: &Path) -> &mut Self {
         self.binaries.push(path.to_path_buf());
         self

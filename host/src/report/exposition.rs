@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use super::sample::{Metric, MetricKind};
 use crate::fleet::{FleetResult, FleetStatus};
+use crate::outcome::{Metric, MetricKind};
 use crate::outcome::{Severity, Value};
 
 /// How a family is typed.
@@ -375,7 +375,7 @@ mod tests {
     use fwctl_devices::{DeviceDescriptor, DeviceKind};
 
     use crate::fleet::PluginRef;
-    use crate::metrics::{Metric, MetricKind};
+    use crate::outcome::{Metric, MetricKind};
 
     fn result(node: &str, plugin: &str, metrics: Vec<Metric>) -> FleetResult {
         FleetResult {
