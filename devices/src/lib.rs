@@ -13,6 +13,8 @@
 //! with an errno, or succeeds and reports the response length the driver produced, which
 //! may exceed the caller's buffer (only the part that fits is copied).
 
+#![warn(missing_docs)]
+
 pub mod backend;
 pub mod credentials;
 pub mod errno;

@@ -275,7 +275,7 @@ impl Admission<'_> {
 
     fn fetch(&self, reference: &str) -> Result<distribution::Fetched, String> {
         let reference: OciReference = reference.parse().map_err(|e| format!("{e}"))?;
-        let places = self.registry.as_ref().map_err(|e| e.to_string())?;
+        let places = self.registry.as_ref().map_err(std::string::ToString::to_string)?;
         let (store, mut lock) = places.open().map_err(|e| format!("{e}"))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

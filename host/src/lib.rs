@@ -19,6 +19,8 @@
 //! Device access goes through [`fwctl_devices`] (re-exported as [`devices`]); wire
 //! formats, and what each RPC does, come from [`fwctl_proto`] (re-exported as [`proto`]).
 
+#![warn(missing_docs)]
+
 pub use fwctl_devices as devices;
 pub use fwctl_proto as proto;
 

@@ -178,7 +178,7 @@ mod tests {
             "`plugins.lock` beside the store".into(),
             format!("{} s", DEFAULT_REGISTRY_TIMEOUT.as_secs()),
         ];
-        stated.extend(SYSTEM_PLUGIN_DIRS.iter().map(|d| d.to_string()));
+        stated.extend(SYSTEM_PLUGIN_DIRS.iter().map(std::string::ToString::to_string));
         stated.extend(
             [PLUGIN_PATH_ENV, AUDIT_ENV, CACHE_ENV, STORE_ENV, LOCK_ENV, REGISTRY_TIMEOUT_ENV].map(|e| format!("${e}")),
         );

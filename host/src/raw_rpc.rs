@@ -43,26 +43,72 @@ pub struct Answer {
 /// Why the call was not sent, or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RawRpcError {
+    /// A tainting scope the policy forbids on this host.
     #[error("scope {scope} taints the kernel, and policy {policy} sets allow-taint = false")]
-    TaintForbidden { scope: Scope, policy: String },
+    TaintForbidden {
+        /// The scope asked for.
+        scope: Scope,
+        /// The policy in force.
+        policy: String,
+    },
+    /// A tainting scope without `--allow-taint`.
     #[error("scope {scope} taints the kernel; pass --allow-taint to send this RPC anyway")]
-    TaintNotAccepted { scope: Scope },
+    TaintNotAccepted {
+        /// The scope asked for.
+        scope: Scope,
+    },
+    /// A response buffer above what fwctl accepts.
     #[error("--out-len {0} is above fwctl's {MAX_RPC_LEN}-byte limit")]
     OutLenTooLarge(usize),
+    /// No device of that name.
     #[error("no device `{0}`")]
     NoDevice(String),
+    /// A device whose RPCs carry user addresses.
     #[error("fwctl-run sends no raw RPCs to {device}: {why}")]
-    UserAddresses { device: String, why: &'static str },
+    UserAddresses {
+        /// The device.
+        device: String,
+        /// The risk.
+        why: &'static str,
+    },
+    /// The node could not be opened.
     #[error("opening {node}: {error}")]
-    Open { node: String, error: crate::devices::DeviceError },
+    Open {
+        /// The node.
+        node: String,
+        /// The errno.
+        error: crate::devices::DeviceError,
+    },
+    /// `FWCTL_INFO` failed.
     #[error("FWCTL_INFO on {node}: {error}")]
-    Info { node: String, error: crate::devices::DeviceError },
+    Info {
+        /// The node.
+        node: String,
+        /// The errno.
+        error: crate::devices::DeviceError,
+    },
+    /// The node now belongs to another kind of device.
     #[error("{device} was discovered as a {kind} device but now answers as device type {raw}; nothing was sent")]
-    DeviceChanged { device: String, kind: DeviceKind, raw: u32 },
+    DeviceChanged {
+        /// The device.
+        device: String,
+        /// The kind found at discovery.
+        kind: DeviceKind,
+        /// The device type it answers with now.
+        raw: u32,
+    },
+    /// The audit log refused the `sent` record (its path).
     #[error("cannot write the audit log {0}, so the RPC was not sent")]
     Unrecorded(String),
+    /// The kernel (or simulator) answered with an errno.
     #[error("FWCTL_RPC on {device} failed: {errno:?}: {}", crate::devices::errno::meaning(*errno))]
-    Failed { device: String, errno: Errno },
+    Failed {
+        /// The device.
+        device: String,
+        /// The errno.
+        errno: Errno,
+    },
+    /// The audit log could not be synced after the call.
     #[error(transparent)]
     Audit(#[from] audit::AuditError),
 }

@@ -82,7 +82,7 @@ pub async fn run_on_devices(
 
 /// Runs `plugin` once on one device it was granted: opens the device, runs the plugin in
 /// a fresh store, and says how it ended. Every RPC attempt goes to `audit`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "what one run needs, each from a different stage")]
 pub async fn run_one(
     plugin_name: &str,
     prepared: &PreparedPlugin,

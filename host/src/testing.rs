@@ -125,7 +125,7 @@ impl Simulation {
         let Admitted { plugin, identity, grant, .. } = admission.admit(name, &audit)?;
         let sandbox = Sandbox::new(&SandboxOptions::default())?;
         let prepared = sandbox.prepare(&plugin.bytes)?;
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         let runs = runtime.block_on(run_on_devices(
             &plugin.manifest.name,

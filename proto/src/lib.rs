@@ -9,6 +9,8 @@
 //!   grant checks and audit trail;
 //! - [`effect`]: whether an RPC reads, writes or cannot be classified.
 
+#![warn(missing_docs)]
+
 pub mod cxl;
 pub mod effect;
 pub mod envelope;

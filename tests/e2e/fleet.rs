@@ -55,7 +55,7 @@ fn a_simulated_fleet_streams_one_line_per_check_then_the_summary() {
         }
     }
     let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
-    assert!(count("findings") > 0 && count("ok") > 0, "a mixed fleet: {}", summary);
+    assert!(count("findings") > 0 && count("ok") > 0, "a mixed fleet: {summary}");
     assert_eq!(summary["devices"], 60);
     assert_eq!(summary["with_findings"].as_u64().unwrap() as usize, count("findings"));
     assert_eq!(summary["healthy"].as_u64().unwrap() as usize, count("ok"));

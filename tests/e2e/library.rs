@@ -28,7 +28,7 @@ fn run(plugin_file: &str, backend: Arc<dyn Backend>, args: &[&str]) -> Vec<fwctl
     let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
     let prepared = sandbox.prepare(&plugin.bytes).expect("prepares");
     let devices = backend.discover().unwrap();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(run_on_devices(&plugin.manifest.name, &prepared, &grant, backend, &devices, &args, None))
 }

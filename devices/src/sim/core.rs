@@ -173,9 +173,8 @@ impl DeviceHandle for SimHandle {
         if request.len() > MAX_RPC_LEN || response.len() > MAX_RPC_LEN {
             return Err(Errno::EMSGSIZE);
         }
-        let scope = match Scope::from_raw(scope) {
-            Some(scope) => scope,
-            None => return Err(Errno::EOPNOTSUPP),
+        let Some(scope) = Scope::from_raw(scope) else {
+            return Err(Errno::EOPNOTSUPP);
         };
         if scope == Scope::DebugWriteFull && !self.credentials.cap_sys_rawio {
             return Err(Errno::EPERM);

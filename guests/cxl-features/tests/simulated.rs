@@ -18,7 +18,7 @@ fn lists_every_feature_of_the_simulated_memdev() {
     let runs = Simulation::profile("cxl-type3").unwrap().run(plugin(), &["list"]).unwrap();
     let run = &runs[0];
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
-    assert_eq!(run.fact("feature-count").and_then(|v| v.as_u64()), Some(7));
+    assert_eq!(run.fact("feature-count").and_then(fwctl_run::outcome::Value::as_u64), Some(7));
     assert_eq!(run.finding_codes().iter().filter(|c| **c == "cxl.feature").count(), 7);
 }
 

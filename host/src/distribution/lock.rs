@@ -46,10 +46,22 @@ pub struct LockFile {
 /// Why the lock file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
+    /// It could not be read or written.
     #[error("lock file {}: {error}", path.display())]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// It is not a lock file this version reads.
     #[error("lock file {}: {reason}", path.display())]
-    Invalid { path: PathBuf, reason: String },
+    Invalid {
+        /// The lock file.
+        path: PathBuf,
+        /// What is wrong, naming the field.
+        reason: String,
+    },
 }
 
 impl LockFile {

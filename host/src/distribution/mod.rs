@@ -27,10 +27,13 @@ pub use store::{Store, StoreError};
 /// Why an `oci://` plugin could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// The registry failed, or sent what it should not.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// The local store failed, or holds what it should not.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The lock file could not be used.
     #[error(transparent)]
     Lock(#[from] lock::LockError),
     /// The tag names another manifest than the one locked.
@@ -38,11 +41,25 @@ pub enum FetchError {
         "{reference}: the tag now names {now}, but {lock} pinned {locked}; refusing the moved tag \
          (pull with --update to accept the new content)"
     )]
-    TagMoved { reference: String, locked: String, now: String, lock: String },
+    TagMoved {
+        /// The reference as given.
+        reference: String,
+        /// The manifest digest the lock file holds.
+        locked: String,
+        /// The manifest digest the tag names now.
+        now: String,
+        /// The lock file.
+        lock: String,
+    },
     /// A tag nobody has pulled: running it would resolve it silently, so the operator
     /// pulls (and so locks) it first.
     #[error("{reference} is not in the lock file {lock}; run `fwctl-run pull {reference}` first")]
-    NotLocked { reference: String, lock: String },
+    NotLocked {
+        /// The reference as given.
+        reference: String,
+        /// The lock file.
+        lock: String,
+    },
 }
 
 /// A plugin fetched into the store.

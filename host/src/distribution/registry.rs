@@ -30,23 +30,73 @@ const MANIFEST_ACCEPT: &str = WASM_MANIFEST_MEDIA_TYPE;
 /// What went wrong talking to a registry, or with what it sent.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// A push failed in the registry client.
     #[error("registry {registry}: {action} failed: {error}")]
-    Request { registry: String, action: String, error: OciDistributionError },
+    Request {
+        /// The registry.
+        registry: String,
+        /// What was being done.
+        action: String,
+        /// Why.
+        error: OciDistributionError,
+    },
+    /// A pull failed on the wire.
     #[error("registry {registry}: {action}: {error}")]
-    Transport { registry: String, action: String, error: TransportError },
+    Transport {
+        /// The registry.
+        registry: String,
+        /// What was being done.
+        action: String,
+        /// Why.
+        error: TransportError,
+    },
+    /// The artifact is not one Wasm component in the CNCF layout.
     #[error("{reference} is not a Wasm plugin artifact: {why}")]
-    NotWasm { reference: String, why: String },
+    NotWasm {
+        /// What was asked for.
+        reference: String,
+        /// What it is instead.
+        why: String,
+    },
+    /// A manifest that is not the one asked for.
     #[error("registry {registry} sent a manifest for {expected} that hashes to {actual}; refusing it")]
-    WrongManifest { registry: String, expected: String, actual: String },
+    WrongManifest {
+        /// The registry.
+        registry: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what came.
+        actual: String,
+    },
+    /// A blob that is not the one asked for.
     #[error("registry {registry} sent a blob for {expected} that hashes to {actual}; refusing it")]
-    WrongBlob { registry: String, expected: String, actual: String },
+    WrongBlob {
+        /// The registry.
+        registry: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what came.
+        actual: String,
+    },
+    /// A manifest declaring a component larger than any plugin.
     #[error("the component is {size} bytes; plugins from registries are limited to {MAX_COMPONENT_BYTES}")]
-    TooLarge { size: u64 },
+    TooLarge {
+        /// The size declared.
+        size: u64,
+    },
+    /// What was to be pushed is not a component (path, why).
     #[error("{0} is not a valid component to push: {1}")]
     NotAComponent(String, String),
     /// The registry did not finish answering in time (a stalled or dribbling server).
     #[error("registry {registry}: {action} did not finish within {} s", after.as_secs())]
-    TimedOut { registry: String, action: String, after: std::time::Duration },
+    TimedOut {
+        /// The registry.
+        registry: String,
+        /// What was being done.
+        action: String,
+        /// The deadline.
+        after: std::time::Duration,
+    },
 }
 
 /// A client for one registry.

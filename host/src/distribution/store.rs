@@ -19,12 +19,27 @@ pub struct Store {
 /// What went wrong with the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A name that is not a digest, so no path is made of it.
     #[error("`{0}` is not a sha256 digest (sha256: and 64 lowercase hex digits)")]
     BadDigest(String),
+    /// Bytes that do not hash to the digest they are kept or asked for under.
     #[error("{what} does not match its digest: expected {expected}, the bytes hash to {actual}")]
-    Mismatch { what: String, expected: String, actual: String },
+    Mismatch {
+        /// What was checked.
+        what: String,
+        /// The digest it should have.
+        expected: String,
+        /// The digest it has.
+        actual: String,
+    },
+    /// The store's files could not be read or written.
     #[error("store {}: {error}", path.display())]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
 }
 
 /// `sha256:HEX` of `bytes`.

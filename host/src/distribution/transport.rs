@@ -33,20 +33,44 @@ const MAX_REDIRECTS: usize = 5;
 /// what it was doing.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// A redirect to where the reference does not allow (plain HTTP elsewhere).
     #[error("redirected to {to}, which is not followed: only https, or plain HTTP to a loopback registry")]
-    RedirectRefused { to: String },
+    RedirectRefused {
+        /// Where it pointed.
+        to: String,
+    },
+    /// A chain of redirects longer than any registry needs.
     #[error("more than {MAX_REDIRECTS} redirects")]
     TooManyRedirects,
+    /// A body past its cap.
     #[error("the answer is larger than the {limit} bytes allowed for {what}; refusing it")]
-    TooLarge { what: &'static str, limit: u64 },
+    TooLarge {
+        /// What was being read.
+        what: &'static str,
+        /// The cap, in bytes.
+        limit: u64,
+    },
+    /// An HTTP status other than success.
     #[error("answered {status}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Status { status: StatusCode, detail: Option<String> },
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The start of the registry's explanation, if any.
+        detail: Option<String>,
+    },
+    /// A token realm the reference does not allow.
     #[error("asked for a token at {realm}, which is not https (or loopback for a loopback registry)")]
-    InsecureRealm { realm: String },
+    InsecureRealm {
+        /// The realm's URL.
+        realm: String,
+    },
+    /// A challenge that needs credentials, or is not understood.
     #[error("the authentication challenge `{0}` is not an anonymous bearer token challenge")]
     Challenge(String),
+    /// A token answer without a usable token.
     #[error("the token answer is not JSON with a token: {0}")]
     Token(String),
+    /// The connection failed (the cause chain as text).
     #[error("{0}")]
     Http(String),
 }

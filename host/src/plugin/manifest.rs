@@ -179,7 +179,7 @@ impl Manifest {
                 )));
             }
             if let Some(c) = text.chars().find(|c| c.is_control()) {
-                return Err(ManifestError::Invalid(format!("field `{field}` contains the control character {:?}", c)));
+                return Err(ManifestError::Invalid(format!("field `{field}` contains the control character {c:?}")));
             }
         }
         if manifest.devices.is_empty() {

@@ -138,7 +138,7 @@ mod tests {
     use super::*;
 
     fn items(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+        list.iter().map(std::string::ToString::to_string).collect()
     }
 
     #[test]

@@ -222,7 +222,12 @@ pub enum RunEnd {
     /// The host stopped it (deadline, budget, report flood).
     Stopped(RunFailure),
     /// Linear memory or tables would have grown past the cap.
-    MemoryLimit { limit: usize, detail: String },
+    MemoryLimit {
+        /// The limit, in bytes.
+        limit: usize,
+        /// What would have grown, and to what.
+        detail: String,
+    },
     /// The plugin trapped (including a Rust panic, which aborts with `unreachable`).
     Trap(String),
 }

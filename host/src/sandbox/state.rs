@@ -39,15 +39,32 @@ impl WasiView for RunState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunFailure {
     /// The wall-clock deadline passed.
-    Timeout { limit: Duration },
+    Timeout {
+        /// The deadline.
+        limit: Duration,
+    },
     /// The plugin sent more RPCs than its budget.
-    RpcBudget { limit: u64 },
+    RpcBudget {
+        /// The budget.
+        limit: u64,
+    },
     /// The plugin reported more findings, facts and log lines than allowed.
-    ReportFlood { limit: usize },
+    ReportFlood {
+        /// How many are allowed.
+        limit: usize,
+    },
     /// The plugin reported more bytes of text than the host keeps for a run.
-    ReportBytes { limit: usize, detail: String },
+    ReportBytes {
+        /// How many bytes are kept.
+        limit: usize,
+        /// What the last report would have made it.
+        detail: String,
+    },
     /// A finding code that is not an identifier (`[a-z0-9._-]`, 1 to 128 bytes).
-    BadFindingCode { code: String },
+    BadFindingCode {
+        /// The code as the plugin sent it.
+        code: String,
+    },
 }
 
 /// A linear memory or table would have grown past the run's memory limit (summed over

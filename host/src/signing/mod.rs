@@ -167,7 +167,7 @@ pub fn verify(
         return Err(VerifyError::Denylisted { digest: digest.into() });
     }
     let module = Module::deserialize(&mut &component[..]).map_err(malformed)?;
-    let position = module.sections.iter().position(|s| s.is_signature_header());
+    let position = module.sections.iter().position(wasmsign2::Section::is_signature_header);
     if let Some(position) = position.filter(|&p| p != 0) {
         return Err(VerifyError::NotFirst { position });
     }
@@ -323,7 +323,7 @@ pub fn sign(component: &[u8], key: &SecretKey, layout: SignatureLayout) -> Resul
     let detached = layout == SignatureLayout::Detached;
     let fail = |e: wasmsign2::WSError| SignError(e.to_string());
     let mut module = Module::deserialize(&mut &component[..]).map_err(fail)?;
-    if !detached && !module.sections.iter().any(|s| s.is_signature_delimiter()) {
+    if !detached && !module.sections.iter().any(wasmsign2::Section::is_signature_delimiter) {
         module.sections = delimit(std::mem::take(&mut module.sections))?;
     }
     let (signed, signature) = key.sign_multi(module, None, detached, false).map_err(fail)?;
@@ -359,7 +359,7 @@ fn delimit(sections: Vec<wasmsign2::Section>) -> Result<Vec<wasmsign2::Section>,
             out.push(delimiter()?);
         }
     }
-    if !out.last().is_some_and(|s| s.is_signature_delimiter()) {
+    if !out.last().is_some_and(wasmsign2::Section::is_signature_delimiter) {
         out.push(delimiter()?);
     }
     Ok(out)

@@ -62,7 +62,7 @@ pub fn supported_features(device: &Device, page_entries: u16) -> Result<Vec<Feat
 /// The Feature in `entries` that `query` names: its UUID in text form, or a name from
 /// [`known`] (e.g. `patrol-scrub`, `cxl-test`).
 pub fn find_feature<'a>(entries: &'a [FeatureEntry], query: &str) -> Option<&'a FeatureEntry> {
-    let uuid = Uuid::parse(query).or_else(|| known::by_name(query).map(|k| k.uuid()))?;
+    let uuid = Uuid::parse(query).or_else(|| known::by_name(query).map(super::known::KnownFeature::uuid))?;
     entries.iter().find(|e| e.uuid == uuid)
 }
 

@@ -15,7 +15,7 @@
 pub mod allow_list;
 mod firmware;
 // The layouts are written down whole, fields the model leaves 0 included.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the layouts are written whole, fields the model never reads included")]
 mod prm;
 mod profile;
 mod registers;
@@ -50,7 +50,7 @@ pub struct Mlx5Driver {
 /// Locks the firmware. The model never panics while holding the lock, but a poisoned lock
 /// must not turn into a panic of its own: the state is still consistent, use it.
 fn lock(firmware: &Mutex<firmware::Firmware>) -> MutexGuard<'_, firmware::Firmware> {
-    firmware.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    firmware.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Mlx5Driver {

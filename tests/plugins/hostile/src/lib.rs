@@ -53,7 +53,7 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Recurses without end; each frame keeps a buffer alive so it cannot be optimised away.
-#[allow(unconditional_recursion)] // the point: it must hit the stack limit
+#[allow(unconditional_recursion, reason = "the point: it must hit the stack limit")]
 fn descend(depth: u64) -> u64 {
     let frame = core::hint::black_box([depth; 64]);
     descend(depth + 1).wrapping_add(frame[depth as usize % 64])
@@ -145,6 +145,8 @@ impl Guest for Hostile {
             "huge-request" => report_rpc("huge-request", target.rpc(Scope::DebugReadOnly, &vec![0u8; 3 << 20], 112)),
             "forge" => {
                 // A handle the host never gave: the resource table refuses it.
+                // SAFETY: not sound by design: this plugin forges a handle to prove the host
+                // refuses it; the host validates every handle, so nothing is reached.
                 let forged = unsafe { Device::from_handle(target.handle().wrapping_add(41)) };
                 let result = forged.rpc(Scope::DebugReadOnly, &QUERY_ISSI, 112);
                 std::mem::forget(forged);

@@ -176,7 +176,9 @@ pub fn check_fleet(
             grant.limits.timeout = grant.limits.timeout.min(deadline.mul_f64(0.8));
         }
     }
-    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let jobs = args
+        .jobs
+        .map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize);
     let plugins = prepare(admitted, &args.admission, jobs, &audit_log, &mut refused)?;
     if plugins.is_empty() {
         let reasons: Vec<String> = refused.iter().map(|r| format!("{}: {}", r.plugin, r.reason)).collect();
