@@ -20,7 +20,9 @@ pub mod credentials;
 pub mod errno;
 pub mod kernel;
 pub mod sim;
-pub mod uapi;
+
+/// The fwctl user API's values, from [`fwctl_proto`].
+pub use fwctl_proto::uapi;
 
 pub use backend::{Backend, DeviceDescriptor, DeviceError, DeviceHandle, DeviceKind, FwctlInfo, Scope};
 pub use credentials::Credentials;

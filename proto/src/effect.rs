@@ -11,8 +11,7 @@ use crate::envelope::{CXL_GET_FEATURE, CXL_SET_FEATURE, CxlRequest, Mlx5Request}
 use crate::mlx5::commands::{self, ACCESS_REG, ACCESS_REGISTER_USER, CommandEffect};
 use crate::mlx5::registers::{self, ReadEffect};
 
-/// CXL Get Supported Features.
-pub const CXL_GET_SUPPORTED_FEATURES: u16 = 0x0500;
+use crate::cxl::GET_SUPPORTED_FEATURES as CXL_GET_SUPPORTED_FEATURES;
 
 /// The three classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

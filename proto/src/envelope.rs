@@ -4,11 +4,8 @@
 
 use crate::cxl::Uuid;
 
+pub use crate::cxl::{GET_FEATURE as CXL_GET_FEATURE, SET_FEATURE as CXL_SET_FEATURE};
 pub use crate::mlx5::commands::{ACCESS_REG as MLX5_ACCESS_REG, ACCESS_REGISTER_USER as MLX5_ACCESS_REGISTER_USER};
-/// CXL Set Feature.
-pub const CXL_SET_FEATURE: u16 = 0x0502;
-/// CXL Get Feature.
-pub const CXL_GET_FEATURE: u16 = 0x0501;
 
 fn be16(bytes: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))

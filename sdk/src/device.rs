@@ -5,97 +5,25 @@ use std::fmt;
 use crate::bindings::Device as RawDevice;
 use crate::bindings::fwctl::plugin::types;
 
-/// The scope of an RPC; mirrors the kernel's `enum fwctl_rpc_scope`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Scope {
-    /// Device configuration meant to be changed.
-    Configuration,
-    /// Read-only debug information (what diagnostics use).
-    DebugReadOnly,
-    /// Debug writes; taints the kernel.
-    DebugWrite,
-    /// Full access; taints the kernel and needs CAP_SYS_RAWIO.
-    DebugWriteFull,
-}
+pub use fwctl_proto::uapi::{DeviceKind, Scope};
 
-impl Scope {
-    /// The name used in manifests and output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Configuration => "configuration",
-            Self::DebugReadOnly => "debug-read-only",
-            Self::DebugWrite => "debug-write",
-            Self::DebugWriteFull => "debug-write-full",
-        }
-    }
-
-    fn to_wit(self) -> types::Scope {
-        match self {
-            Self::Configuration => types::Scope::Configuration,
-            Self::DebugReadOnly => types::Scope::DebugReadOnly,
-            Self::DebugWrite => types::Scope::DebugWrite,
-            Self::DebugWriteFull => types::Scope::DebugWriteFull,
-        }
-    }
-
-    fn from_wit(scope: types::Scope) -> Self {
-        match scope {
-            types::Scope::Configuration => Self::Configuration,
-            types::Scope::DebugReadOnly => Self::DebugReadOnly,
-            types::Scope::DebugWrite => Self::DebugWrite,
-            types::Scope::DebugWriteFull => Self::DebugWriteFull,
-        }
+/// The WIT form of a scope.
+fn scope_to_wit(scope: Scope) -> types::Scope {
+    match scope {
+        Scope::Configuration => types::Scope::Configuration,
+        Scope::DebugReadOnly => types::Scope::DebugReadOnly,
+        Scope::DebugWrite => types::Scope::DebugWrite,
+        Scope::DebugWriteFull => types::Scope::DebugWriteFull,
     }
 }
 
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Scope {
-    type Err = String;
-
-    /// Parses the manifest name (`debug-read-only` ...), e.g. from a plugin argument.
-    fn from_str(s: &str) -> Result<Self, String> {
-        [Self::Configuration, Self::DebugReadOnly, Self::DebugWrite, Self::DebugWriteFull]
-            .into_iter()
-            .find(|scope| scope.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown scope `{s}` (configuration, debug-read-only, debug-write, debug-write-full)")
-            })
-    }
-}
-
-/// The fwctl driver family of a device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum DeviceKind {
-    /// NVIDIA/Mellanox ConnectX.
-    Mlx5,
-    /// CXL memory device.
-    Cxl,
-    /// Broadcom NetXtreme.
-    Bnxt,
-    /// AMD/Pensando.
-    Pds,
-}
-
-impl DeviceKind {
-    /// The name used in manifests and output (`mlx5`, `cxl`, `bnxt`, `pds`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Mlx5 => "mlx5",
-            Self::Cxl => "cxl",
-            Self::Bnxt => "bnxt",
-            Self::Pds => "pds",
-        }
-    }
-}
-
-impl fmt::Display for DeviceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// A scope from its WIT form.
+fn scope_from_wit(scope: types::Scope) -> Scope {
+    match scope {
+        types::Scope::Configuration => Scope::Configuration,
+        types::Scope::DebugReadOnly => Scope::DebugReadOnly,
+        types::Scope::DebugWrite => Scope::DebugWrite,
+        types::Scope::DebugWriteFull => Scope::DebugWriteFull,
     }
 }
 
@@ -166,29 +94,11 @@ impl RpcError {
     }
 }
 
-/// What an errno means for a fwctl RPC (the kernel's and drivers' conventions).
-fn errno_meaning(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "EBADMSG" => "the command is not allowed at this scope",
-        "EMSGSIZE" => "a buffer is below the driver's minimum or above fwctl's maximum",
-        "EINVAL" => "the request is malformed for this driver",
-        "EOPNOTSUPP" => "the scope or operation is not supported",
-        "EPERM" => "not permitted (a kernel-owned feature, or CAP_SYS_RAWIO missing)",
-        "ENXIO" => "the device's command interface is down",
-        "ENODEV" => "the device was removed",
-        "E2BIG" => "unknown structure space is not zero",
-        "ENOMEM" => "the kernel is out of memory",
-        "EIO" => "the device failed the command",
-        "ETIMEDOUT" => "the device did not answer in time",
-        _ => return None,
-    })
-}
-
 impl fmt::Display for RpcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NotGranted(why) => write!(f, "not granted: {why}"),
-            Self::Kernel { code, name } => match errno_meaning(name) {
+            Self::Kernel { code, name } => match fwctl_proto::errno::meaning(name) {
                 Some(meaning) => write!(f, "kernel refused the RPC: {name} ({code}): {meaning}"),
                 None => write!(f, "kernel refused the RPC: {name} ({code})"),
             },
@@ -228,7 +138,7 @@ impl<'a> Device<'a> {
             cxl_memdev: i.cxl_memdev,
             driver: i.driver,
             device_data: i.device_data,
-            granted_scope: Scope::from_wit(i.granted_scope),
+            granted_scope: scope_from_wit(i.granted_scope),
             simulated: i.simulated,
         }
     }
@@ -241,7 +151,7 @@ impl<'a> Device<'a> {
     /// `u32::MAX`, which the host refuses with [`RpcError::TooLarge`].
     pub fn rpc(&self, scope: Scope, request: &[u8], capacity: usize) -> Result<Response, RpcError> {
         let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
-        match self.raw.rpc(scope.to_wit(), request, capacity) {
+        match self.raw.rpc(scope_to_wit(scope), request, capacity) {
             Ok(r) => Ok(Response { data: r.data, length: r.length as usize }),
             Err(types::RpcError::NotGranted(why)) => Err(RpcError::NotGranted(why)),
             Err(types::RpcError::Kernel(e)) => Err(RpcError::Kernel { code: e.code, name: e.name }),

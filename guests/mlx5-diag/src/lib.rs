@@ -68,14 +68,7 @@ fn report_unsupported(register: u16) {
 }
 
 fn register_name(register: u16) -> &'static str {
-    match register {
-        registers::PMTU => "PMTU",
-        registers::PPCNT => "PPCNT",
-        registers::PDDR => "PDDR",
-        registers::MCIA => "MCIA",
-        registers::MPEIN => "MPEIN",
-        _ => "register",
-    }
+    registers::name(register).unwrap_or("register")
 }
 
 /// Reports a metric sample. A refusal is already on the host's record (as a warning in

@@ -16,7 +16,7 @@ fn on_port(metric: Metric, port: u8) -> Metric {
 }
 
 /// MTMP sensor index of module N.
-const MODULE_SENSOR_BASE: u16 = 64;
+const MODULE_SENSOR_BASE: u16 = fwctl_sdk::mlx5::registers::MTMP_MODULE_SENSOR_BASE;
 
 pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, port: u8) {
     let p = format!("port{port}");

@@ -71,6 +71,27 @@ pub struct Command {
     pub effect: CommandEffect,
 }
 
+/// `MLX5_CMD_OP_QUERY_HCA_CAP`: capabilities, by type in op_mod.
+pub const QUERY_HCA_CAP: u16 = 0x100;
+/// `MLX5_CMD_OP_QUERY_ADAPTER`: PSID, vendor and device ids.
+pub const QUERY_ADAPTER: u16 = 0x101;
+/// `MLX5_CMD_OP_SET_HCA_CAP`.
+pub const SET_HCA_CAP: u16 = 0x109;
+/// `MLX5_CMD_OP_QUERY_ISSI`.
+pub const QUERY_ISSI: u16 = 0x10a;
+/// `MLX5_CMD_OP_QUERY_VPORT_STATE`.
+pub const QUERY_VPORT_STATE: u16 = 0x750;
+/// `MLX5_CMD_OP_QUERY_NIC_VPORT_CONTEXT`.
+pub const QUERY_NIC_VPORT_CONTEXT: u16 = 0x754;
+/// `MLX5_CMD_OP_QUERY_VPORT_COUNTER`.
+pub const QUERY_VPORT_COUNTER: u16 = 0x770;
+/// `MLX5_CMD_OP_NOP`.
+pub const NOP: u16 = 0x80d;
+/// `MLX5_CMD_OP_CREATE_UCTX`: sent by the driver when a fwctl context opens; never passed
+/// from user space.
+pub const CREATE_UCTX: u16 = 0xa04;
+/// `MLX5_CMD_OP_DESTROY_UCTX`: sent by the driver when the context closes.
+pub const DESTROY_UCTX: u16 = 0xa06;
 /// `MLX5_CMD_OP_ACCESS_REG`.
 pub const ACCESS_REG: u16 = 0x805;
 /// `MLX5_CMD_OP_ACCESS_REGISTER_USER`, the user-context twin of `ACCESS_REG`.
@@ -97,9 +118,9 @@ pub const COMMANDS: &[Command] = &[
     // main.c 194–209: every scope.
     cmd(0x823, "MODIFY_CONG_STATUS", Configuration, Write),
     cmd(0xb2e, "POSTPONE_CONNECTED_QP_TIMEOUT", Configuration, Write),
-    cmd(0x101, "QUERY_ADAPTER", Configuration, Read),
+    cmd(QUERY_ADAPTER, "QUERY_ADAPTER", Configuration, Read),
     cmd(0x740, "QUERY_ESW_FUNCTIONS", Configuration, Read),
-    cmd(0x100, "QUERY_HCA_CAP", Configuration, Read),
+    cmd(QUERY_HCA_CAP, "QUERY_HCA_CAP", Configuration, Read),
     cmd(0x762, "QUERY_HCA_VPORT_CONTEXT", Configuration, Read),
     cmd(0x10e, "QUERY_OTHER_HCA_CAP", Configuration, Read),
     cmd(0x760, "QUERY_ROCE_ADDRESS", Configuration, Read),
@@ -107,11 +128,11 @@ pub const COMMANDS: &[Command] = &[
     cmd(0x731, "DELEGATE_VHCA_MANAGEMENT", Configuration, Write),
     // Firmware limits SET_HCA_CAP on the tools uid to other-function pre-configuration:
     // still a change to how a function comes up.
-    cmd(0x109, "SET_HCA_CAP", Configuration, Write),
+    cmd(SET_HCA_CAP, "SET_HCA_CAP", Configuration, Write),
     // main.c 210–291: debug-read-only and up.
     cmd(0x964, "FPGA_QUERY_QP_COUNTERS", DebugReadOnly, ReadClearing(CLEAR_AT_8)),
     cmd(0x962, "FPGA_QUERY_QP", DebugReadOnly, Read),
-    cmd(0x80d, "NOP", DebugReadOnly, Read),
+    cmd(NOP, "NOP", DebugReadOnly, Read),
     cmd(0x971, "QUERY_AFU", DebugReadOnly, Read),
     cmd(0x813, "QUERY_BURST_SIZE", DebugReadOnly, Read),
     cmd(0x981, "QUERY_CAPI_PEC", DebugReadOnly, Read),
@@ -141,7 +162,7 @@ pub const COMMANDS: &[Command] = &[
     cmd(0xa02, "QUERY_GENERAL_OBJECT", DebugReadOnly, Read),
     cmd(0x764, "QUERY_HCA_VPORT_GID", DebugReadOnly, Read),
     cmd(0x765, "QUERY_HCA_VPORT_PKEY", DebugReadOnly, Read),
-    cmd(0x10a, "QUERY_ISSI", DebugReadOnly, Read),
+    cmd(QUERY_ISSI, "QUERY_ISSI", DebugReadOnly, Read),
     cmd(0x82a, "QUERY_L2_TABLE_ENTRY", DebugReadOnly, Read),
     cmd(0x842, "QUERY_LAG", DebugReadOnly, Read),
     cmd(0x80b, "QUERY_MAD_DEMUX", DebugReadOnly, Read),
@@ -149,7 +170,7 @@ pub const COMMANDS: &[Command] = &[
     cmd(0x201, "QUERY_MKEY", DebugReadOnly, Read),
     cmd(0x942, "QUERY_MODIFY_HEADER_CONTEXT", DebugReadOnly, Read),
     cmd(0x8001, "QUERY_MTT", DebugReadOnly, Read),
-    cmd(0x754, "QUERY_NIC_VPORT_CONTEXT", DebugReadOnly, Read),
+    cmd(QUERY_NIC_VPORT_CONTEXT, "QUERY_NIC_VPORT_CONTEXT", DebugReadOnly, Read),
     cmd(0x722, "QUERY_NVMF_BACKEND_CONTROLLER", DebugReadOnly, Read),
     cmd(0xb02, "QUERY_NVMF_CC_RESPONSE", DebugReadOnly, Read),
     cmd(0x728, "QUERY_NVMF_NAMESPACE_CONTEXT", DebugReadOnly, Read),
@@ -179,8 +200,8 @@ pub const COMMANDS: &[Command] = &[
     cmd(0x117, "QUERY_VHCA_MIGRATION_STATE", DebugReadOnly, Read),
     cmd(0xb0d, "QUERY_VHCA_STATE", DebugReadOnly, Read),
     cmd(0x76f, "QUERY_VNIC_ENV", DebugReadOnly, Read),
-    cmd(0x770, "QUERY_VPORT_COUNTER", DebugReadOnly, ReadClearing(CLEAR_AT_24)),
-    cmd(0x750, "QUERY_VPORT_STATE", DebugReadOnly, Read),
+    cmd(QUERY_VPORT_COUNTER, "QUERY_VPORT_COUNTER", DebugReadOnly, ReadClearing(CLEAR_AT_24)),
+    cmd(QUERY_VPORT_STATE, "QUERY_VPORT_STATE", DebugReadOnly, Read),
     cmd(0x831, "QUERY_WOL_ROL", DebugReadOnly, Read),
     cmd(0x707, "QUERY_XRC_SRQ", DebugReadOnly, Read),
     cmd(0x725, "QUERY_XRQ_DC_PARAMS_ENTRY", DebugReadOnly, Read),
@@ -274,7 +295,7 @@ mod tests {
         assert_eq!(gate(ACCESS_REG, 0), Some(Configuration));
         assert_eq!(gate(ACCESS_REGISTER_USER, 1), Some(DebugReadOnly));
         assert_eq!(gate(ACCESS_REG, 0xffff), Some(DebugReadOnly), "any op_mod but 0 reads");
-        assert_eq!(gate(0xa04, 0), None, "CREATE_UCTX");
+        assert_eq!(gate(CREATE_UCTX, 0), None, "the driver sends it itself");
         assert_eq!(name(0x8001), Some("QUERY_MTT"));
     }
 }

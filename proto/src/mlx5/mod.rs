@@ -2,4 +2,6 @@
 
 pub mod bits;
 pub mod commands;
+pub mod prm;
 pub mod registers;
+pub mod status;

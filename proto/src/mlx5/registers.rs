@@ -34,12 +34,10 @@ pub struct Register {
     pub id: u16,
     /// Its PRM name.
     pub name: &'static str,
+    /// Bytes of its image, where the simulator and the SDK know it.
+    pub size: Option<usize>,
     /// What a read does.
     pub read: ReadEffect,
-}
-
-const fn plain(id: u16, name: &'static str) -> Register {
-    Register { id, name, read: ReadEffect::Plain }
 }
 
 /// `clr` at bit 0x20 of PPCNT and MPCNT (mlx5_ifc.h lines 10498 and 10559): register byte
@@ -51,41 +49,132 @@ const MTMP_RESETS: &[ClearBit] = &[
     ClearBit { byte: REGISTER_DATA + 8, mask: 0x40, field: "mtr" },
 ];
 
+/// `MLX5_REG_QCAM`.
+pub const QCAM: u16 = 0x4019;
+/// `MLX5_REG_PCAP`.
+pub const PCAP: u16 = 0x5001;
+/// `MLX5_REG_PMLP`.
+pub const PMLP: u16 = 0x5002;
+/// `MLX5_REG_PMTU`.
+pub const PMTU: u16 = 0x5003;
+/// Bytes of the PMTU register image.
+pub const PMTU_SIZE: usize = 16;
+/// `MLX5_REG_PTYS`.
+pub const PTYS: u16 = 0x5004;
+/// Bytes of the PTYS register image.
+pub const PTYS_SIZE: usize = 64;
+/// `MLX5_REG_PAOS`.
+pub const PAOS: u16 = 0x5006;
+/// Bytes of the PAOS register image.
+pub const PAOS_SIZE: usize = 16;
+/// `MLX5_REG_PFCC`.
+pub const PFCC: u16 = 0x5007;
+/// `MLX5_REG_PPCNT`.
+pub const PPCNT: u16 = 0x5008;
+/// Bytes of the PPCNT register image.
+pub const PPCNT_SIZE: usize = 256;
+/// `MLX5_REG_PPTB`.
+pub const PPTB: u16 = 0x500b;
+/// `MLX5_REG_PBMC`.
+pub const PBMC: u16 = 0x500c;
+/// `MLX5_REG_PMAOS`.
+pub const PMAOS: u16 = 0x5012;
+/// `MLX5_REG_PPLM`.
+pub const PPLM: u16 = 0x5023;
+/// `MLX5_REG_PDDR`.
+pub const PDDR: u16 = 0x5031;
+/// Bytes of the PDDR register image.
+pub const PDDR_SIZE: usize = 256;
+/// `MLX5_REG_PCAM`.
+pub const PCAM: u16 = 0x507f;
+/// Bytes of the PCAM register image.
+pub const PCAM_SIZE: usize = 80;
+/// `MLX5_REG_MTCAP`.
+pub const MTCAP: u16 = 0x9009;
+/// Bytes of the MTCAP register image.
+pub const MTCAP_SIZE: usize = 16;
+/// `MLX5_REG_MTMP`.
+pub const MTMP: u16 = 0x900a;
+/// Bytes of the MTMP register image.
+pub const MTMP_SIZE: usize = 32;
 /// `MLX5_REG_MCIA`.
 pub const MCIA: u16 = 0x9014;
+/// Bytes of the MCIA register image.
+pub const MCIA_SIZE: usize = 144;
+/// `MLX5_REG_MGIR` (not in the kernel headers; mstflint's register database).
+pub const MGIR: u16 = 0x9020;
+/// Bytes of the MGIR register image.
+pub const MGIR_SIZE: usize = 0xa0;
+/// `MLX5_REG_MNVDA`.
+pub const MNVDA: u16 = 0x9024;
+/// `MLX5_REG_MFRL`.
+pub const MFRL: u16 = 0x9028;
+/// `MLX5_REG_MPEIN`.
+pub const MPEIN: u16 = 0x9050;
+/// Bytes of the MPEIN register image.
+pub const MPEIN_SIZE: usize = 48;
+/// `MLX5_REG_MPCNT`.
+pub const MPCNT: u16 = 0x9051;
+/// `MLX5_REG_MCQS`.
+pub const MCQS: u16 = 0x9060;
+/// Bytes of the MCQS register image.
+pub const MCQS_SIZE: usize = 16;
+/// `MLX5_REG_MCQI`.
+pub const MCQI: u16 = 0x9061;
+/// Bytes of the MCQI register image (the 24-byte head a request carries; a reply adds the data it asks for).
+pub const MCQI_SIZE: usize = 24;
+/// `MLX5_REG_MCAM`.
+pub const MCAM: u16 = 0x907f;
+/// Bytes of the MCAM register image.
+pub const MCAM_SIZE: usize = 72;
+
+/// The first register id MCAM's capability mask describes (the 0x9000 group).
+pub const MCAM_BASE: u16 = 0x9000;
+/// The first register id PCAM's capability mask describes (the 0x5000 group).
+pub const PCAM_BASE: u16 = 0x5000;
 
 /// The registers the host knows, by id.
 pub const REGISTERS: &[Register] = &[
-    plain(0x4019, "QCAM"),
-    plain(0x5001, "PCAP"),
-    plain(0x5002, "PMLP"),
-    plain(0x5003, "PMTU"),
-    plain(0x5004, "PTYS"),
-    plain(0x5006, "PAOS"),
-    plain(0x5007, "PFCC"),
-    Register { id: 0x5008, name: "PPCNT", read: ReadEffect::Clearing(CLR) },
-    plain(0x500b, "PPTB"),
-    plain(0x500c, "PBMC"),
-    plain(0x5012, "PMAOS"),
-    plain(0x5023, "PPLM"),
-    plain(0x5031, "PDDR"),
-    plain(0x507f, "PCAM"),
-    plain(0x9009, "MTCAP"),
-    Register { id: 0x900a, name: "MTMP", read: ReadEffect::Clearing(MTMP_RESETS) },
-    Register { id: MCIA, name: "MCIA", read: ReadEffect::ModuleMemory },
-    plain(0x9020, "MGIR"),
-    plain(0x9024, "MNVDA"),
-    plain(0x9028, "MFRL"),
-    plain(0x9050, "MPEIN"),
-    Register { id: 0x9051, name: "MPCNT", read: ReadEffect::Clearing(CLR) },
-    plain(0x9060, "MCQS"),
-    plain(0x9061, "MCQI"),
-    plain(0x907f, "MCAM"),
+    Register { id: QCAM, name: "QCAM", size: None, read: ReadEffect::Plain },
+    Register { id: PCAP, name: "PCAP", size: None, read: ReadEffect::Plain },
+    Register { id: PMLP, name: "PMLP", size: None, read: ReadEffect::Plain },
+    Register { id: PMTU, name: "PMTU", size: Some(PMTU_SIZE), read: ReadEffect::Plain },
+    Register { id: PTYS, name: "PTYS", size: Some(PTYS_SIZE), read: ReadEffect::Plain },
+    Register { id: PAOS, name: "PAOS", size: Some(PAOS_SIZE), read: ReadEffect::Plain },
+    Register { id: PFCC, name: "PFCC", size: None, read: ReadEffect::Plain },
+    Register { id: PPCNT, name: "PPCNT", size: Some(PPCNT_SIZE), read: ReadEffect::Clearing(CLR) },
+    Register { id: PPTB, name: "PPTB", size: None, read: ReadEffect::Plain },
+    Register { id: PBMC, name: "PBMC", size: None, read: ReadEffect::Plain },
+    Register { id: PMAOS, name: "PMAOS", size: None, read: ReadEffect::Plain },
+    Register { id: PPLM, name: "PPLM", size: None, read: ReadEffect::Plain },
+    Register { id: PDDR, name: "PDDR", size: Some(PDDR_SIZE), read: ReadEffect::Plain },
+    Register { id: PCAM, name: "PCAM", size: Some(PCAM_SIZE), read: ReadEffect::Plain },
+    Register { id: MTCAP, name: "MTCAP", size: Some(MTCAP_SIZE), read: ReadEffect::Plain },
+    Register { id: MTMP, name: "MTMP", size: Some(MTMP_SIZE), read: ReadEffect::Clearing(MTMP_RESETS) },
+    Register { id: MCIA, name: "MCIA", size: Some(MCIA_SIZE), read: ReadEffect::ModuleMemory },
+    Register { id: MGIR, name: "MGIR", size: Some(MGIR_SIZE), read: ReadEffect::Plain },
+    Register { id: MNVDA, name: "MNVDA", size: None, read: ReadEffect::Plain },
+    Register { id: MFRL, name: "MFRL", size: None, read: ReadEffect::Plain },
+    Register { id: MPEIN, name: "MPEIN", size: Some(MPEIN_SIZE), read: ReadEffect::Plain },
+    Register { id: MPCNT, name: "MPCNT", size: None, read: ReadEffect::Clearing(CLR) },
+    Register { id: MCQS, name: "MCQS", size: Some(MCQS_SIZE), read: ReadEffect::Plain },
+    Register { id: MCQI, name: "MCQI", size: Some(MCQI_SIZE), read: ReadEffect::Plain },
+    Register { id: MCAM, name: "MCAM", size: Some(MCAM_SIZE), read: ReadEffect::Plain },
 ];
 
 /// The table entry of a register id.
 pub fn lookup(id: u16) -> Option<&'static Register> {
     REGISTERS.iter().find(|r| r.id == id)
+}
+
+/// The PRM name of a register id the host knows.
+pub fn name(id: u16) -> Option<&'static str> {
+    lookup(id).map(|r| r.name)
+}
+
+/// The id of a register by its PRM name.
+pub fn id_of(name: &str) -> Option<u16> {
+    REGISTERS.iter().find(|r| r.name == name).map(|r| r.id)
 }
 
 /// `PPCNT (0x5008)`, or `register 0x1234` for one the host does not know.

@@ -104,13 +104,13 @@ pub struct FeatureEntry {
 }
 
 /// Effects bits 1–4: the change is immediate.
-pub const IMMEDIATE_EFFECTS: u16 = 0b1_1110;
+pub const IMMEDIATE_EFFECTS: u16 = fwctl_proto::cxl::effects::IMMEDIATE;
 /// Effects bits 0, 10, 11: the change lands after a reset.
-pub const RESET_EFFECTS: u16 = 1 | 1 << 10 | 1 << 11;
+pub const RESET_EFFECTS: u16 = fwctl_proto::cxl::effects::RESET;
 /// Effects bit 6: the Set runs in the background (the kernel refuses those).
-pub const BACKGROUND_EFFECT: u16 = 1 << 6;
+pub const BACKGROUND_EFFECT: u16 = fwctl_proto::cxl::effects::BACKGROUND;
 /// Effects bits 12–15: reserved (the kernel refuses a Set when any is set).
-pub const RESERVED_EFFECTS: u16 = 0xf000;
+pub const RESERVED_EFFECTS: u16 = fwctl_proto::cxl::effects::RESERVED;
 
 impl FeatureEntry {
     /// Decodes a 48-byte entry.
@@ -191,15 +191,6 @@ impl FeatureEntry {
         if !self.changeable() || self.set_size == 0 {
             return Err("not-changeable");
         }
-        if self.effects & (RESERVED_EFFECTS | BACKGROUND_EFFECT) != 0 {
-            return Err("refused-by-kernel");
-        }
-        if self.immediate_effects() {
-            Ok(Scope::DebugWriteFull)
-        } else if self.reset_effects() {
-            Ok(Scope::DebugWrite)
-        } else {
-            Err("refused-by-kernel")
-        }
+        fwctl_proto::cxl::set_feature_scope(self.effects).ok_or("refused-by-kernel")
     }
 }

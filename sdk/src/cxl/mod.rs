@@ -22,62 +22,22 @@ use std::fmt;
 
 use crate::RpcError;
 
-/// Get Supported Features.
-pub const GET_SUPPORTED_FEATURES: u16 = 0x0500;
-/// Get Feature.
-pub const GET_FEATURE: u16 = 0x0501;
-/// Set Feature.
-pub const SET_FEATURE: u16 = 0x0502;
-
 /// Bytes of a Supported Features entry.
-pub const ENTRY_SIZE: usize = 48;
+pub use fwctl_proto::cxl::FEAT_ENTRY as ENTRY_SIZE;
 /// Bytes of the Get Supported Features reply header (`num_entries`, `supported_feats`).
-pub const SUPPORTED_HEADER: usize = 8;
-/// Bytes of `struct fwctl_rpc_cxl`'s header (opcode, flags, op_size, reserved).
-pub const IN_HEADER: usize = 16;
-/// `sizeof(struct fwctl_rpc_cxl_out)`: what the kernel adds to the payload size in
-/// `out_len`, and so the room to give beyond the payload.
-pub const OUT_STRUCT: usize = 16;
+pub use fwctl_proto::cxl::GET_SUP_FEATS_OUT_HEADER as SUPPORTED_HEADER;
 /// Where the out payload starts (`offsetof(struct fwctl_rpc_cxl_out, payload)`).
-const OUT_PAYLOAD: usize = 8;
+use fwctl_proto::cxl::OUT_PAYLOAD;
+/// Bytes of `struct fwctl_rpc_cxl`'s header (opcode, flags, op_size, reserved).
+pub use fwctl_proto::cxl::RPC_HEADER as IN_HEADER;
+/// Mailbox opcodes, and `sizeof(struct fwctl_rpc_cxl_out)`: what the kernel adds to the
+/// payload size in `out_len`, and so the room to give beyond the payload.
+pub use fwctl_proto::cxl::{GET_FEATURE, GET_SUPPORTED_FEATURES, OUT_STRUCT, SET_FEATURE};
 
 /// The name of a CXL mailbox return code (CXL r3.x "Command Return Codes", in the
 /// kernel's `CXL_MBOX_CMD_RC_*` order).
 pub fn return_code_name(retval: u32) -> &'static str {
-    const NAMES: [&str; 31] = [
-        "success",
-        "background command started",
-        "invalid input",
-        "unsupported",
-        "internal error",
-        "retry required",
-        "busy",
-        "media disabled",
-        "firmware transfer in progress",
-        "firmware transfer out of order",
-        "firmware verification failed",
-        "invalid slot",
-        "activation failed, firmware rolled back",
-        "activation failed, cold reset required",
-        "invalid handle",
-        "invalid physical address",
-        "inject poison limit reached",
-        "permanent media failure",
-        "aborted",
-        "invalid security state",
-        "incorrect passphrase",
-        "unsupported mailbox or CCI",
-        "invalid payload length",
-        "invalid log",
-        "interrupted",
-        "unsupported feature version",
-        "unsupported feature selection value",
-        "feature transfer in progress",
-        "feature transfer out of order",
-        "resources exhausted",
-        "invalid extent list",
-    ];
-    NAMES.get(retval as usize).copied().unwrap_or("unknown")
+    fwctl_proto::cxl::rc::name(retval)
 }
 
 /// Builds `struct fwctl_rpc_cxl` around a payload.

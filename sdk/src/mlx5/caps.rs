@@ -4,9 +4,9 @@
 use super::bits::{get, get_ascii, get_u64};
 
 /// Bytes of the QUERY_ADAPTER out mailbox.
-pub const ADAPTER_OUT_SIZE: usize = 272;
+pub const ADAPTER_OUT_SIZE: usize = fwctl_proto::mlx5::prm::query_adapter::OUT_LEN;
 /// Bytes of the QUERY_ISSI out mailbox.
-pub const ISSI_OUT_SIZE: usize = 112;
+pub const ISSI_OUT_SIZE: usize = fwctl_proto::mlx5::prm::query_issi::OUT_LEN;
 
 /// The general device capabilities a diagnostic cares about (`cmd_hca_cap`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -240,9 +240,9 @@ mod tests {
 }
 
 /// QUERY_VPORT_COUNTER input bytes.
-pub const VPORT_COUNTER_IN_SIZE: usize = 32;
+pub const VPORT_COUNTER_IN_SIZE: usize = fwctl_proto::mlx5::prm::query_vport_counter::IN_LEN;
 /// QUERY_VPORT_COUNTER output bytes.
-pub const VPORT_COUNTER_OUT_SIZE: usize = 528;
+pub const VPORT_COUNTER_OUT_SIZE: usize = fwctl_proto::mlx5::prm::query_vport_counter::OUT_LEN;
 
 /// One `traffic_counter` block.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -14,22 +14,12 @@ use std::fmt;
 
 use crate::{Device, RpcError, Scope};
 
-/// Command opcodes used by diagnostics (`include/linux/mlx5/mlx5_ifc.h`).
+/// Command opcodes used by diagnostics (`include/linux/mlx5/mlx5_ifc.h`), from the table
+/// the host and the simulator read too ([`fwctl_proto::mlx5::commands`]).
 pub mod opcode {
-    /// QUERY_HCA_CAP.
-    pub const QUERY_HCA_CAP: u16 = 0x100;
-    /// QUERY_ADAPTER.
-    pub const QUERY_ADAPTER: u16 = 0x101;
-    /// QUERY_ISSI.
-    pub const QUERY_ISSI: u16 = 0x10a;
-    /// QUERY_VPORT_STATE.
-    pub const QUERY_VPORT_STATE: u16 = 0x750;
-    /// QUERY_VPORT_COUNTER.
-    pub const QUERY_VPORT_COUNTER: u16 = 0x770;
-    /// ACCESS_REG.
-    pub const ACCESS_REG: u16 = 0x805;
-    /// NOP.
-    pub const NOP: u16 = 0x80d;
+    pub use fwctl_proto::mlx5::commands::{
+        ACCESS_REG, NOP, QUERY_ADAPTER, QUERY_HCA_CAP, QUERY_ISSI, QUERY_VPORT_COUNTER, QUERY_VPORT_STATE,
+    };
 }
 
 /// QUERY_HCA_CAP capability types (`op_mod = type << 1 | current`).
@@ -46,11 +36,11 @@ pub mod cap_type {
     pub const GENERAL_2: u16 = 0x20;
 }
 
-/// Bytes of a capability in the QUERY_HCA_CAP out mailbox (after the header).
-pub const CAP_SIZE: usize = 4096;
-
 /// Bytes of the in and out mailbox headers.
-pub const HEADER: usize = 16;
+pub const HEADER: usize = fwctl_proto::mlx5::prm::header::LEN;
+
+/// Bytes of a capability in the QUERY_HCA_CAP out mailbox (after the header).
+pub const CAP_SIZE: usize = fwctl_proto::mlx5::prm::hca_cap::OUT_LEN - HEADER;
 
 /// An input mailbox under construction.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,28 +123,9 @@ impl OutHeader {
     }
 }
 
-/// The name of a firmware command status (out header byte 0).
+/// The name of a firmware command status (out header byte 0), e.g. `BAD_OP`.
 pub fn status_name(status: u8) -> &'static str {
-    match status {
-        0x00 => "OK",
-        0x01 => "INT_ERR",
-        0x02 => "BAD_OP",
-        0x03 => "BAD_PARAM",
-        0x04 => "BAD_SYS_STATE",
-        0x05 => "BAD_RES",
-        0x06 => "RES_BUSY",
-        0x07 => "NOT_READY",
-        0x08 => "LIM_ERR",
-        0x09 => "BAD_RES_STATE",
-        0x0a => "IX_ERR",
-        0x0f => "NO_RES",
-        0x10 => "BAD_QP_STATE",
-        0x30 => "BAD_PKT",
-        0x40 => "BAD_SIZE_OUTS_CQES",
-        0x50 => "BAD_INP_LEN",
-        0x51 => "BAD_OUTP_LEN",
-        _ => "UNKNOWN",
-    }
+    fwctl_proto::mlx5::status::name(status)
 }
 
 /// Why an mlx5 command failed.

@@ -2,54 +2,23 @@
 
 use super::bits::{get, get_ascii, get_u64};
 
-/// MGIR register id (from mstflint and mlxsw; not in the kernel's mlx5 headers).
-pub const MGIR: u16 = 0x9020;
-/// MGIR bytes.
-pub const MGIR_SIZE: usize = 0xa0;
-/// MCQI register id.
-pub const MCQI: u16 = 0x9061;
-/// Where MCQI's data starts.
-pub const MCQI_DATA: usize = 24;
+/// Register ids and image sizes, from the one table the host and the simulator read too.
+pub use fwctl_proto::mlx5::registers::{
+    MCAM, MCAM_BASE, MCAM_SIZE, MCIA, MCIA_SIZE, MCQI, MCQS, MCQS_SIZE, MGIR, MGIR_SIZE, MPEIN, MPEIN_SIZE, MTCAP,
+    MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE, PCAM_SIZE, PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT,
+    PPCNT_SIZE, PTYS, PTYS_SIZE, name,
+};
+
+/// Where MCQI's data starts: after its 24-byte head.
+pub const MCQI_DATA: usize = fwctl_proto::mlx5::registers::MCQI_SIZE;
 /// MCQI bytes when reading version information (header plus `mcqi_version`).
 pub const MCQI_VERSION_SIZE: usize = MCQI_DATA + 0x7c;
 /// MCQI `info_type` of version information.
-pub const MCQI_INFO_VERSION: u32 = 1;
-/// MTCAP register id.
-pub const MTCAP: u16 = 0x9009;
-/// MTCAP bytes.
-pub const MTCAP_SIZE: usize = 16;
-/// MTMP register id.
-pub const MTMP: u16 = 0x900a;
-/// MTMP bytes.
-pub const MTMP_SIZE: usize = 32;
-/// PAOS register id.
-pub const PAOS: u16 = 0x5006;
-/// PAOS bytes.
-pub const PAOS_SIZE: usize = 16;
-/// PTYS register id.
-pub const PTYS: u16 = 0x5004;
-/// PTYS bytes.
-pub const PTYS_SIZE: usize = 64;
-/// MPEIN register id.
-pub const MPEIN: u16 = 0x9050;
-/// MPEIN bytes.
-pub const MPEIN_SIZE: usize = 48;
-/// MCAM register id.
-pub const MCAM: u16 = 0x907f;
-/// MCAM bytes.
-pub const MCAM_SIZE: usize = 72;
-/// The first register id MCAM describes.
-pub const MCAM_BASE: u16 = 0x9000;
-/// PCAM register id.
-pub const PCAM: u16 = 0x507f;
-/// PCAM bytes.
-pub const PCAM_SIZE: usize = 80;
-/// The first register id PCAM describes.
-pub const PCAM_BASE: u16 = 0x5000;
+pub const MCQI_INFO_VERSION: u32 = fwctl_proto::mlx5::prm::mcqi::INFO_VERSION;
 /// PTYS `proto_mask` for InfiniBand.
-pub const PTYS_PROTO_IB: u32 = 1;
+pub const PTYS_PROTO_IB: u32 = fwctl_proto::mlx5::prm::ptys::PROTO_IB;
 /// PTYS `proto_mask` for Ethernet.
-pub const PTYS_PROTO_ETH: u32 = 4;
+pub const PTYS_PROTO_ETH: u32 = fwctl_proto::mlx5::prm::ptys::PROTO_ETH;
 
 /// MGIR: general information (firmware and hardware identity).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -557,35 +526,21 @@ mod tests {
     }
 }
 
-/// PMTU register id.
-pub const PMTU: u16 = 0x5003;
-/// PMTU size.
-pub const PMTU_SIZE: usize = 16;
-/// PPCNT register id.
-pub const PPCNT: u16 = 0x5008;
-/// PPCNT size.
-pub const PPCNT_SIZE: usize = 256;
-/// PDDR register id.
-pub const PDDR: u16 = 0x5031;
-/// PDDR size.
-pub const PDDR_SIZE: usize = 256;
 /// PDDR page with the troubleshooting status.
-pub const PDDR_PAGE_TROUBLESHOOTING: u32 = 1;
-/// MCIA register id.
-pub const MCIA: u16 = 0x9014;
-/// MCIA size (16-byte header, then up to 128 data bytes).
-pub const MCIA_SIZE: usize = 144;
+pub const PDDR_PAGE_TROUBLESHOOTING: u32 = fwctl_proto::mlx5::prm::pddr::PAGE_TROUBLESHOOTING;
 /// MCIA: I²C address of a module's lower memory (page 0).
-pub const MCIA_I2C_LOW: u32 = 0x50;
+pub const MCIA_I2C_LOW: u32 = fwctl_proto::mlx5::prm::mcia::I2C_LOW;
+/// MTMP sensor index of the first module's temperature (module N is this + N).
+pub const MTMP_MODULE_SENSOR_BASE: u16 = fwctl_proto::mlx5::prm::mtmp::MODULE_SENSOR_BASE as u16;
 
 /// PPCNT counter groups read by diagnostics.
 pub mod ppcnt_group {
     /// IEEE 802.3 counters.
-    pub const IEEE_802_3: u32 = 0x00;
+    pub const IEEE_802_3: u32 = fwctl_proto::mlx5::prm::ppcnt::GROUP_IEEE_802_3;
     /// Physical-layer counters (symbol errors, FEC blocks, link-down events).
-    pub const PHYSICAL_LAYER: u32 = 0x12;
+    pub const PHYSICAL_LAYER: u32 = fwctl_proto::mlx5::prm::ppcnt::GROUP_PHYSICAL_LAYER;
     /// Physical-layer statistical counters (received and corrected bits: BER).
-    pub const PHYSICAL_STATISTICAL: u32 = 0x16;
+    pub const PHYSICAL_STATISTICAL: u32 = fwctl_proto::mlx5::prm::ppcnt::GROUP_PHYSICAL_STATISTICAL;
 }
 
 /// PMTU: a port's MTUs.
@@ -614,7 +569,7 @@ impl Pmtu {
 }
 
 /// Where PPCNT's counter set starts.
-const PPCNT_DATA: usize = 8;
+const PPCNT_DATA: usize = fwctl_proto::mlx5::prm::ppcnt::DATA_BYTE;
 
 fn counter(r: &[u8], offset: usize) -> u64 {
     get_u64(r, PPCNT_DATA + offset)
@@ -843,11 +798,6 @@ mod port_register_tests {
         assert_eq!(empty.status_name(), "not-connected");
     }
 }
-
-/// MCQS register id.
-pub const MCQS: u16 = 0x9060;
-/// MCQS size.
-pub const MCQS_SIZE: usize = 16;
 
 /// MCQS: one firmware component and its update state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -187,17 +187,9 @@ impl Shared {
         if entry.flags & flags::CHANGEABLE == 0 {
             return false;
         }
-        let fx = entry.effects;
-        // Effects the driver does not understand, or a background Set it cannot follow.
-        if fx & effects::RESERVED != 0 || fx & effects::BACKGROUND != 0 {
-            return false;
-        }
-        let immediate = fx & effects::IMMEDIATE != 0;
-        // Neither an immediate nor a reset effect: the kernel treats it as a device bug.
-        if !immediate && fx & effects::RESET == 0 {
-            return false;
-        }
-        if immediate { scope >= Scope::DebugWriteFull } else { scope >= Scope::DebugWrite }
+        // Effects the driver does not understand, a background Set it cannot follow, or
+        // neither an immediate nor a reset effect (a device bug to the kernel): never.
+        fwctl_proto::cxl::set_feature_scope(entry.effects).is_some_and(|needed| scope >= needed)
     }
 
     /// `cxlctl_get_supported_features()`: answered from the probe-time list, with

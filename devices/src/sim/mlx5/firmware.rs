@@ -18,38 +18,42 @@ use super::prm::{self, header};
 use super::profile::{Mlx5Profile, PortType, parse_mac};
 use super::registers;
 
-/// Command statuses (out header byte 0), `MLX5_CMD_STAT_*` in `cmd.c`.
+/// The statuses the model answers with (out header byte 0), valued from
+/// [`fwctl_proto::mlx5::status`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Status {
     /// Internal error.
-    IntErr = 0x01,
+    IntErr = status::INT_ERR,
     /// Unknown or unsupported opcode.
-    BadOp = 0x02,
+    BadOp = status::BAD_OP,
     /// A parameter is out of range (also: a register this firmware does not implement,
     /// which is what ConnectX firmware answers for an unknown register id).
-    BadParam = 0x03,
+    BadParam = status::BAD_PARAM,
     /// The named resource (object) does not exist or is not the caller's.
-    BadRes = 0x05,
+    BadRes = status::BAD_RES,
     /// Out of resources (no free user context).
-    NoRes = 0x0f,
+    NoRes = status::NO_RES,
     /// The input mailbox is shorter than the command needs.
-    BadInpLen = 0x50,
+    BadInpLen = status::BAD_INP_LEN,
     /// The output mailbox is shorter than the command produces.
-    BadOutpLen = 0x51,
+    BadOutpLen = status::BAD_OUTP_LEN,
 }
 
 impl Status {
     /// The errno the kernel turns a status into where it does (`cmd_status_to_err()`;
     /// the fwctl path does not, only the driver's own CREATE_UCTX on open).
     pub fn errno(status: u8) -> Option<Errno> {
+        use status::*;
         Some(match status {
-            0x00 => return None,
-            0x01 | 0x04 | 0x50 | 0x51 => Errno::EIO,
-            0x02 | 0x03 | 0x05 | 0x09 | 0x0a | 0x10 | 0x30 | 0x40 => Errno::EINVAL,
-            0x06 => Errno::EBUSY,
-            0x07 | 0x0f => Errno::EAGAIN,
-            0x08 => Errno::ENOMEM,
+            OK => return None,
+            INT_ERR | BAD_SYS_STATE | BAD_INP_LEN | BAD_OUTP_LEN => Errno::EIO,
+            BAD_OP | BAD_PARAM | BAD_RES | BAD_RES_STATE | IX_ERR | BAD_QP_STATE | BAD_PKT | BAD_SIZE_OUTS_CQES => {
+                Errno::EINVAL
+            }
+            RES_BUSY => Errno::EBUSY,
+            NOT_READY | NO_RES => Errno::EAGAIN,
+            LIM_ERR => Errno::ENOMEM,
             _ => Errno::EIO,
         })
     }
@@ -129,19 +133,9 @@ pub fn need(input: &[u8], in_len: usize, out: &[u8], out_len: usize) -> Outcome 
     }
 }
 
-/// Opcodes the model answers itself.
-mod op {
-    pub const QUERY_HCA_CAP: u16 = 0x100;
-    pub const QUERY_ADAPTER: u16 = 0x101;
-    pub const SET_HCA_CAP: u16 = 0x109;
-    pub const QUERY_ISSI: u16 = 0x10a;
-    pub const QUERY_VPORT_STATE: u16 = 0x750;
-    pub const QUERY_NIC_VPORT_CONTEXT: u16 = 0x754;
-    pub const QUERY_VPORT_COUNTER: u16 = 0x770;
-    pub const NOP: u16 = 0x80d;
-    pub const CREATE_UCTX: u16 = 0xa04;
-    pub const DESTROY_UCTX: u16 = 0xa06;
-}
+/// Opcodes, from the one table of them.
+use fwctl_proto::mlx5::commands as op;
+use fwctl_proto::mlx5::status;
 
 /// Queries of objects a user context would have had to create first: fwctl contexts
 /// cannot create any, so firmware finds none (BAD_RES).

@@ -14,9 +14,6 @@
 
 pub mod allow_list;
 mod firmware;
-// The layouts are written down whole, fields the model leaves 0 included.
-#[allow(dead_code, reason = "the layouts are written whole, fields the model never reads included")]
-mod prm;
 mod profile;
 mod registers;
 
@@ -27,17 +24,19 @@ use nix::errno::Errno;
 pub use self::firmware::{Failure, Status, syndrome};
 use self::prm::header;
 pub use self::profile::{CounterGrowth, Media, Mlx5Profile, Module, Pcie, Port, PortType, Sensor};
-pub use self::registers::REGISTERS;
+pub use self::registers::MODELED;
 use super::{SimContext, SimDriver};
 use crate::backend::Scope;
 use crate::uapi::DEVICE_TYPE_MLX5;
+/// The PRM layouts, shared with the SDK.
+use fwctl_proto::mlx5::prm;
 
 /// `MLX5_UCTX_OBJECT_CAP_TOOLS_RESOURCES`: the uid may change global device state.
 pub const UCTX_CAP_TOOLS_RESOURCES: u32 = firmware::UCTX_CAP_TOOLS_RESOURCES;
 
 /// `MLX5_CMD_OP_CREATE_UCTX` / `DESTROY_UCTX`, which the driver itself sends.
-const CREATE_UCTX: u32 = 0xa04;
-const DESTROY_UCTX: u32 = 0xa06;
+const CREATE_UCTX: u32 = fwctl_proto::mlx5::commands::CREATE_UCTX as u32;
+const DESTROY_UCTX: u32 = fwctl_proto::mlx5::commands::DESTROY_UCTX as u32;
 
 /// A simulated ConnectX device bound to the mlx5 fwctl driver.
 ///

@@ -13,79 +13,29 @@ use super::firmware::{Failure, Outcome, State, Status, eighths, link_up, need, s
 use super::prm::{self, access_reg, header};
 use super::profile::{Media, Mlx5Profile, Module, PortType, ext_link_mode, ib_link_mode, parse_fw_version};
 
-/// PMTU register id.
-pub const PMTU: u16 = 0x5003;
-/// PTYS register id.
-pub const PTYS: u16 = 0x5004;
-/// PAOS register id.
-pub const PAOS: u16 = 0x5006;
-/// PPCNT register id.
-pub const PPCNT: u16 = 0x5008;
-/// PDDR register id.
-pub const PDDR: u16 = 0x5031;
-/// PCAM register id.
-pub const PCAM: u16 = 0x507f;
-/// MTCAP register id.
-pub const MTCAP: u16 = 0x9009;
-/// MTMP register id.
-pub const MTMP: u16 = 0x900a;
-/// MCIA register id.
-pub const MCIA: u16 = 0x9014;
-/// MGIR register id (not in the kernel headers).
-pub const MGIR: u16 = 0x9020;
-/// MPEIN register id.
-pub const MPEIN: u16 = 0x9050;
-/// MCQS register id.
-pub const MCQS: u16 = 0x9060;
-/// MCQI register id.
-pub const MCQI: u16 = 0x9061;
-/// MCAM register id.
-pub const MCAM: u16 = 0x907f;
+pub use fwctl_proto::mlx5::registers::{
+    MCAM, MCIA, MCQI, MCQS, MGIR, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PTYS,
+};
+use fwctl_proto::mlx5::registers::{MCAM_BASE, PCAM_BASE};
 
-/// Registers the model answers, by name and id.
-pub const REGISTERS: &[(&str, u16)] = &[
-    ("PMTU", PMTU),
-    ("PTYS", PTYS),
-    ("PAOS", PAOS),
-    ("PPCNT", PPCNT),
-    ("PDDR", PDDR),
-    ("PCAM", PCAM),
-    ("MTCAP", MTCAP),
-    ("MTMP", MTMP),
-    ("MCIA", MCIA),
-    ("MGIR", MGIR),
-    ("MPEIN", MPEIN),
-    ("MCQS", MCQS),
-    ("MCQI", MCQI),
-    ("MCAM", MCAM),
-];
+/// The registers the model answers; ids and names from the one table in `fwctl-proto`.
+pub const MODELED: &[u16] = &[PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MPEIN, MCQS, MCQI, MCAM];
 
 /// The id of a register name the model knows.
 pub fn id_of(name: &str) -> Option<u16> {
-    REGISTERS.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
+    fwctl_proto::mlx5::registers::id_of(name).filter(|id| MODELED.contains(id))
 }
 
 /// The name of a register id the model knows.
 pub fn name_of(id: u16) -> Option<&'static str> {
-    REGISTERS.iter().find(|(_, i)| *i == id).map(|(n, _)| *n)
+    MODELED.contains(&id).then(|| fwctl_proto::mlx5::registers::name(id)).flatten()
 }
 
 /// Bytes of a register image: what a request must carry and what a reply takes at least.
 /// They differ only for MCQI, whose request is the 24-byte head and whose reply adds the
 /// data the head asks for (`mlx5_reg_mcqi_query()` sends 24 bytes, reads 24 + data_size).
 fn image_len(id: u16) -> usize {
-    match id {
-        PMTU | PAOS | MTCAP | MCQS => 16,
-        MCQI => prm::mcqi::HEAD_LEN,
-        MTMP => 32,
-        MPEIN => 48,
-        PTYS => 64,
-        MCAM => 72,
-        PCAM => 80,
-        MCIA => 144,
-        MGIR => 0xa0,
-        _ => 256, // PPCNT, PDDR
-    }
+    fwctl_proto::mlx5::registers::lookup(id).and_then(|r| r.size).unwrap_or(256)
 }
 
 /// ACCESS_REG / ACCESS_REGISTER_USER: op_mod 1 reads, 0 writes.
@@ -394,8 +344,8 @@ impl Registers<'_> {
             return Err(Failure::param(syndrome::BAD_INDEX));
         }
         r::ACCESS_REG_GROUP.set(reply, group);
-        let base = if id == MCAM { 0x9000 } else { 0x5000 } + 0x80 * group as u16;
-        for &(_, reg) in REGISTERS {
+        let base = if id == MCAM { MCAM_BASE } else { PCAM_BASE } + 0x80 * group as u16;
+        for &reg in MODELED {
             if self.profile.supports_register(reg) && (base..base + 0x80).contains(&reg) {
                 r::register_bit((reg - base) as usize).set(reply, 1);
             }

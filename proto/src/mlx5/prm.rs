@@ -1,17 +1,20 @@
-//! Named bit fields of the mlx5 PRM structures the firmware model reads and writes.
+//! Named bit fields of the mlx5 PRM structures: the layouts the simulator's firmware model
+//! writes and the SDK's decoders read.
 //!
-//! Every layout the model touches is written down here once, as a [`Field`] (dword, high
+//! Every layout either side touches is written down here once, as a [`Field`] (dword, high
 //! bit, low bit) or a byte offset, each module named after its `mlx5_ifc_*_bits` struct in
 //! `include/linux/mlx5/mlx5_ifc.h` (Linux 7.3). The reading and writing itself is
-//! `fwctl_proto::mlx5::bits`, shared with the SDK's decoders, so the simulator and the
-//! plugins cannot disagree on what "dwN[hi:lo]" means. Reads past the end of a buffer give 0
+//! [`super::bits`], so the simulator and the plugins cannot disagree on what
+//! "dwN[hi:lo]" means. Reads past the end of a buffer give 0
 //! and writes past it are dropped: hostile or short mailboxes never panic here.
 //!
 //! Offsets of register fields are relative to the register image (the mailbox's byte 16).
 
-use fwctl_proto::mlx5::bits;
+#![allow(missing_docs, reason = "each constant is named as its field in mlx5_ifc.h, each module as its struct")]
 
-pub use fwctl_proto::mlx5::bits::{set_ascii, set_u64};
+use super::bits;
+
+pub use super::bits::{set_ascii, set_u64};
 
 /// Bits `hi..=lo` of big-endian dword `dw` (bit 31 is the MSB of byte `4 * dw`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
