@@ -1,5 +1,6 @@
 //! Every place fwctl-run reads or writes by default, and every `FWCTL_RUN_*` variable that
-//! moves one. The README's list of defaults is checked against this module by a test.
+//! moves one. The defaults the README and docs/ state are checked against this module by a
+//! test.
 //!
 //! One rule runs through all of them: a **privileged** process (root, or set-uid) derives
 //! nothing from `HOME`, `XDG_*` or the working directory. Under `sudo -E` those belong to
@@ -161,10 +162,15 @@ pub struct MissingDefault {
 mod tests {
     use super::*;
 
-    /// The README states each default; these are the words it must contain.
+    /// The README and the pages under docs/ state each default; these are the words they
+    /// must contain.
     #[test]
-    fn the_readme_states_every_default_as_this_module_defines_it() {
-        let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    fn the_docs_state_every_default_as_this_module_defines_it() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        for page in std::fs::read_dir(root.join("docs")).unwrap() {
+            readme.push_str(&std::fs::read_to_string(page.unwrap().path()).unwrap());
+        }
         let mut stated = vec![
             POLICY_FILE.to_string(),
             TRUST_DIR.to_string(),
@@ -183,7 +189,7 @@ mod tests {
             [PLUGIN_PATH_ENV, AUDIT_ENV, CACHE_ENV, STORE_ENV, LOCK_ENV, REGISTRY_TIMEOUT_ENV].map(|e| format!("${e}")),
         );
         let missing: Vec<_> = stated.iter().filter(|s| !readme.contains(s.as_str())).collect();
-        assert!(missing.is_empty(), "the README does not state: {missing:?}");
+        assert!(missing.is_empty(), "neither the README nor docs/ states: {missing:?}");
     }
 
     #[test]

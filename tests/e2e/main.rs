@@ -7,6 +7,7 @@ mod common;
 mod cxl_features;
 mod debian_package;
 mod deploy;
+mod docs;
 mod fleet;
 mod golden;
 mod hostile;
