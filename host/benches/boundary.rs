@@ -20,7 +20,7 @@ use fwctl_run::audit::{AuditLog, AuditTrail, PluginIdentity};
 use fwctl_run::devices::Backend;
 use fwctl_run::devices::sim::SimBackend;
 use fwctl_run::policy::{LimitOverrides, Policy};
-use fwctl_run::runner::run_on_devices;
+use fwctl_run::runner::{Job, run_on_devices};
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::signing::TrustStore;
 
@@ -110,7 +110,11 @@ fn slow_fleet(plugin: &Path, devices: usize) -> Duration {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let all = backend.discover().unwrap();
     let started = Instant::now();
-    let runs = runtime.block_on(run_on_devices("mlx5-diag", &prepared, &grant, backend, &all, &[], None));
+    let runs = runtime.block_on(run_on_devices(
+        &Job { plugin_name: "mlx5-diag", prepared: &prepared, grant: &grant, args: &[], audit: None },
+        backend,
+        &all,
+    ));
     let elapsed = started.elapsed();
     assert!(runs.iter().all(|r| r.status == fwctl_run::outcome::RunStatus::Completed));
     elapsed
@@ -234,8 +238,11 @@ fn boundary_rpcs(plugin: &Path, audited: bool) -> Duration {
             let device = vec![backend.discover().unwrap().remove(0)];
             let args = vec!["rpc-loop".to_string(), count.to_string()];
             let started = Instant::now();
-            let runs =
-                runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &device, &args, trail.clone()));
+            let runs = runtime.block_on(run_on_devices(
+                &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &args, audit: trail.clone() },
+                backend,
+                &device,
+            ));
             let elapsed = started.elapsed();
             assert_eq!(runs[0].rpcs, count, "{:?}", runs[0].status);
             elapsed

@@ -12,21 +12,30 @@ use tokio::task::JoinSet;
 
 use crate::audit::AuditTrail;
 use crate::outcome::{DeviceRun, FailureKind, RunOutput, RunStatus};
-use crate::policy::Limits;
 use crate::policy::{Grant, KindGrant};
 use crate::sandbox::{GrantedDevice, PreparedPlugin, RunEnd};
 
-/// Runs `plugin` on every device in `devices` its grant covers, concurrently; devices
-/// it does not cover are reported as not applicable. Every RPC attempt goes to `audit`.
-pub async fn run_on_devices(
-    plugin_name: &str,
-    prepared: &PreparedPlugin,
-    grant: &Grant,
-    backend: Arc<dyn Backend>,
-    devices: &[DeviceDescriptor],
-    args: &[String],
-    audit: Option<AuditTrail>,
-) -> Vec<DeviceRun> {
+/// One admitted plugin, ready to run: what it is, what it may do, what it is told, and
+/// where its RPC attempts are recorded.
+#[derive(Clone)]
+pub struct Job<'a> {
+    /// The manifest name, as results and errors name it.
+    pub plugin_name: &'a str,
+    /// The compiled component.
+    pub prepared: &'a PreparedPlugin,
+    /// Its grant, limits included.
+    pub grant: &'a Grant,
+    /// The operator's arguments for it.
+    pub args: &'a [String],
+    /// Where every RPC attempt goes (`None` only in tests and benchmarks that measure
+    /// the boundary without the record).
+    pub audit: Option<AuditTrail>,
+}
+
+/// Runs `job` on every device in `devices` its grant covers, concurrently; devices it
+/// does not cover are reported as not applicable.
+pub async fn run_on_devices(job: &Job<'_>, backend: Arc<dyn Backend>, devices: &[DeviceDescriptor]) -> Vec<DeviceRun> {
+    let Job { plugin_name, prepared, grant, args, audit } = job.clone();
     let mut runs: Vec<Option<DeviceRun>> = vec![None; devices.len()];
     let mut tasks = JoinSet::new();
     for (index, device) in devices.iter().enumerate() {
@@ -44,11 +53,10 @@ pub async fn run_on_devices(
             continue;
         };
         let (prepared, backend, device) = (prepared.clone(), Arc::clone(&backend), device.clone());
-        let (args, limits, plugin_name, audit) = (args.to_vec(), grant.limits, plugin_name.to_string(), audit.clone());
+        let (args, grant, plugin_name, audit) = (args.to_vec(), grant.clone(), plugin_name.to_string(), audit.clone());
         tasks.spawn(async move {
-            let run =
-                run_one(&plugin_name, &prepared, kind_grant, limits, backend.as_ref(), device, &args, audit).await;
-            (index, run)
+            let job = Job { plugin_name: &plugin_name, prepared: &prepared, grant: &grant, args: &args, audit };
+            (index, run_one(&job, kind_grant, backend.as_ref(), device).await)
         });
     }
     while let Some(joined) = tasks.join_next().await {
@@ -80,19 +88,16 @@ pub async fn run_on_devices(
         .collect()
 }
 
-/// Runs `plugin` once on one device it was granted: opens the device, runs the plugin in
-/// a fresh store, and says how it ended. Every RPC attempt goes to `audit`.
-#[allow(clippy::too_many_arguments, reason = "what one run needs, each from a different stage")]
+/// Runs `job` once on one device, under `kind_grant` (its grant for the device's kind):
+/// opens the device, runs the plugin in a fresh store, and says how it ended.
 pub async fn run_one(
-    plugin_name: &str,
-    prepared: &PreparedPlugin,
+    job: &Job<'_>,
     kind_grant: KindGrant,
-    limits: Limits,
     backend: &dyn Backend,
     device: DeviceDescriptor,
-    args: &[String],
-    audit: Option<AuditTrail>,
 ) -> DeviceRun {
+    let Job { plugin_name, prepared, grant, args, audit } = job.clone();
+    let limits = grant.limits;
     let started = Instant::now();
     let opened = backend.open(&device).and_then(|mut handle| Ok((handle.info()?, handle)));
     // Node numbers are reused: the node opened may not be the device discovered (a hot

@@ -22,7 +22,7 @@ use crate::admission::{Admission, Admitted, OperatorChoices};
 use crate::audit::{AuditLog, AuditTrail};
 use crate::outcome::DeviceRun;
 use crate::policy::Policy;
-use crate::runner::run_on_devices;
+use crate::runner::{Job, run_on_devices};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::signing::TrustStore;
 use crate::source::DeviceSource;
@@ -127,15 +127,14 @@ impl Simulation {
         let prepared = sandbox.prepare(&plugin.bytes)?;
         let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        let runs = runtime.block_on(run_on_devices(
-            &plugin.manifest.name,
-            &prepared,
-            &grant,
-            self.source.backend.clone(),
-            &self.source.devices,
-            &args,
-            Some(AuditTrail::new(audit.clone(), identity)),
-        ));
+        let job = Job {
+            plugin_name: &plugin.manifest.name,
+            prepared: &prepared,
+            grant: &grant,
+            args: &args,
+            audit: Some(AuditTrail::new(audit.clone(), identity)),
+        };
+        let runs = runtime.block_on(run_on_devices(&job, self.source.backend.clone(), &self.source.devices));
         runtime.shutdown_background();
         audit.finish()?;
         Ok(runs)

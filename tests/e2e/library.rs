@@ -8,7 +8,7 @@ use fwctl_run::devices::sim::{Fleet, SimBackend};
 use fwctl_run::devices::{Backend, DeviceKind, Scope};
 use fwctl_run::outcome::{FailureKind, RunStatus, Value};
 use fwctl_run::policy::Policy;
-use fwctl_run::runner::run_on_devices;
+use fwctl_run::runner::{Job, run_on_devices};
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::signing::TrustStore;
 
@@ -30,7 +30,11 @@ fn run(plugin_file: &str, backend: Arc<dyn Backend>, args: &[&str]) -> Vec<fwctl
     let devices = backend.discover().unwrap();
     let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(run_on_devices(&plugin.manifest.name, &prepared, &grant, backend, &devices, &args, None))
+    runtime.block_on(run_on_devices(
+        &Job { plugin_name: &plugin.manifest.name, prepared: &prepared, grant: &grant, args: &args, audit: None },
+        backend,
+        &devices,
+    ))
 }
 
 #[test]
@@ -71,8 +75,11 @@ fn a_device_removed_before_the_run_is_a_failed_run_not_a_crash() {
     let devices = backend.discover().unwrap();
     assert!(sim.remove("fwctl1"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let runs =
-        runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &devices, &["ambient".into()], None));
+    let runs = runtime.block_on(run_on_devices(
+        &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &["ambient".into()], audit: None },
+        backend,
+        &devices,
+    ));
     match &runs[1].status {
         RunStatus::Failed { kind, cause } => {
             assert_eq!(*kind, FailureKind::DeviceGone);
@@ -206,8 +213,11 @@ fn no_plugin_bytes_reach_a_bnxt_or_pds_driver_whatever_the_grant() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for (request, kind) in [(&pds, "pds"), (&bnxt, "bnxt")] {
         let args: Vec<String> = ["send", "debug-read-only", &hex::encode(request)].map(String::from).to_vec();
-        let runs =
-            runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend.clone(), &devices, &args, None));
+        let runs = runtime.block_on(run_on_devices(
+            &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &args, audit: None },
+            backend.clone(),
+            &devices,
+        ));
         for run in &runs {
             assert_eq!(run.status, RunStatus::Completed, "{run:?}");
             let finding = &run.output.findings[0];
@@ -236,7 +246,11 @@ fn a_node_reused_by_another_kind_since_discovery_gets_no_rpc() {
     let prepared = sandbox.prepare(&plugin.bytes).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let args: Vec<String> = vec!["short-buffer".into()];
-    let runs = runtime.block_on(run_on_devices("hostile", &prepared, &grant, backend, &devices, &args, None));
+    let runs = runtime.block_on(run_on_devices(
+        &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &args, audit: None },
+        backend,
+        &devices,
+    ));
     match &runs[0].status {
         RunStatus::Failed { kind, cause } => {
             assert_eq!(*kind, FailureKind::DeviceChanged);

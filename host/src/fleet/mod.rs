@@ -154,17 +154,14 @@ pub async fn run_fleet(
                 let plugin = &plugins[check.plugin];
                 let device = devices[check.device].clone();
                 let kind_grant = plugin.grant.for_kind(device.kind).cloned().expect("planned checks are granted");
-                let run = runner::run_one(
-                    &plugin.plugin.name,
-                    &plugin.prepared,
-                    kind_grant,
-                    plugin.grant.limits,
-                    backend.as_ref(),
-                    device,
-                    &args,
-                    plugin.audit.clone(),
-                )
-                .await;
+                let job = runner::Job {
+                    plugin_name: &plugin.plugin.name,
+                    prepared: &plugin.prepared,
+                    grant: &plugin.grant,
+                    args: &args,
+                    audit: plugin.audit.clone(),
+                };
+                let run = runner::run_one(&job, kind_grant, backend.as_ref(), device).await;
                 drop(permit);
                 let _ = sender.send((check, FleetResult::from_run(&host, plugin.plugin.clone(), run)));
             });

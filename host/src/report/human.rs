@@ -6,8 +6,18 @@ use super::terminal::visible;
 use super::{ExitStatus, RunReport};
 use crate::outcome::{DeviceRun, RunStatus, Severity};
 
-/// Renders a run report as text. `verbose` adds plugin logs and captured output.
-pub fn render_run(report: &RunReport, verbose: bool) -> String {
+/// How much of each run the text shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Facts, and findings of warning or worse.
+    Summary,
+    /// Also every finding, the plugin's logs and its captured output (`-v`).
+    Verbose,
+}
+
+/// Renders a run report as text, in `detail`.
+pub fn render_run(report: &RunReport, detail: Detail) -> String {
+    let verbose = detail == Detail::Verbose;
     let mut out = String::new();
     let p = &report.plugin;
     let short_digest = p.digest.get(..19).unwrap_or(&p.digest);

@@ -6,7 +6,7 @@ use clap::Args;
 use fwctl_run::admission::Admitted;
 use fwctl_run::audit::AuditTrail;
 use fwctl_run::devices::DeviceDescriptor;
-use fwctl_run::report::{self, CompileInfo, ExitStatus, PluginSummary, RunReport};
+use fwctl_run::report::{self, CompileInfo, Detail, ExitStatus, PluginSummary, RunReport};
 use fwctl_run::runner;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::source::DeviceSource;
@@ -65,15 +65,14 @@ impl RunCommand {
         warn_about_cache(&sandbox);
         let compile = CompileInfo::of(&sandbox, started.elapsed());
         let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-        let runs = runtime.block_on(runner::run_on_devices(
-            &plugin.manifest.name,
-            &prepared,
-            &grant,
-            source.backend.clone(),
-            &devices,
-            &self.args,
-            Some(AuditTrail::new(audit_log.clone(), identity)),
-        ));
+        let job = runner::Job {
+            plugin_name: &plugin.manifest.name,
+            prepared: &prepared,
+            grant: &grant,
+            args: &self.args,
+            audit: Some(AuditTrail::new(audit_log.clone(), identity)),
+        };
+        let runs = runtime.block_on(runner::run_on_devices(&job, source.backend.clone(), &devices));
         // A device that never answered still holds a blocking thread in its ioctl; its run is
         // already reported as timed out, so do not wait for it on the way out.
         runtime.shutdown_background();
@@ -85,7 +84,7 @@ impl RunCommand {
         if self.json {
             println!("{}", report.to_json());
         } else {
-            print!("{}", report::render_run(&report, self.verbose));
+            print!("{}", report::render_run(&report, if self.verbose { Detail::Verbose } else { Detail::Summary }));
         }
         if let Err(error) = audited {
             eprintln!("fwctl-run: error: {error}");
