@@ -77,3 +77,18 @@ fn the_readme_sample_is_what_the_binary_prints() {
         assert!(output.lines().any(|o| o == *line), "the README shows `{line}`, the binary prints:\n{output}");
     }
 }
+
+#[test]
+fn every_path_the_readme_layout_names_exists() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let layout = &readme[readme.find("## Layout").expect("a Layout section")..];
+    let mut named = 0;
+    for row in layout.lines().filter(|l| l.starts_with("| `")) {
+        let cell = row.split('|').nth(1).unwrap();
+        for path in cell.split('`').skip(1).step_by(2) {
+            named += 1;
+            assert!(workspace_root().join(path).exists(), "the layout names `{path}`, which is not in the tree");
+        }
+    }
+    assert!(named > 20, "the layout names the tree: {named}");
+}

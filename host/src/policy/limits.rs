@@ -28,6 +28,15 @@ pub struct Limits {
     pub report_bytes: usize,
 }
 
+impl Limits {
+    /// Cuts the per-run deadline so that, within an `overall` one (`npd --deadline`), a
+    /// check that hangs times out, and is reported as such, before the whole run is
+    /// abandoned at the overall deadline itself.
+    pub fn fit_within(&mut self, overall: Duration) {
+        self.timeout = self.timeout.min(overall.mul_f64(0.8));
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

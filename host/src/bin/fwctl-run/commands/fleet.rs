@@ -170,10 +170,8 @@ pub fn check_fleet(
     let (mut admitted, mut refused) = admit_plugins(args, &source, &audit_log)?;
     for Admitted { grant, .. } in &mut admitted {
         warn_about_taint(grant);
-        // Within an overall deadline, a check that hangs must time out (and be reported
-        // as such) before the whole run is abandoned at the deadline itself.
         if let Some(deadline) = conduct.deadline {
-            grant.limits.timeout = grant.limits.timeout.min(deadline.mul_f64(0.8));
+            grant.limits.fit_within(deadline);
         }
     }
     let jobs = args
