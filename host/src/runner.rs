@@ -4,7 +4,7 @@
 //! runs and the process go on, and every result comes back in device order.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use fwctl_devices::{Backend, DeviceDescriptor, DeviceKind};
 use nix::errno::Errno;
@@ -12,8 +12,10 @@ use tokio::task::JoinSet;
 
 use crate::audit::AuditTrail;
 use crate::outcome::{DeviceRun, FailureKind, RunOutput, RunStatus};
+use crate::policy::Limits;
 use crate::policy::{Grant, KindGrant};
-use crate::sandbox::{GrantedDevice, PreparedPlugin, RunEnd};
+use crate::sandbox::device::InFlightWatch;
+use crate::sandbox::{GrantedDevice, PreparedPlugin, Progress, Reported, RunEnd, RunFailure, RunResult};
 
 /// One admitted plugin, ready to run: what it is, what it may do, what it is told, and
 /// where its RPC attempts are recorded.
@@ -112,7 +114,11 @@ pub async fn run_one(
     let (status, output, rpcs, device_gone) = match opened {
         Ok(Err(changed)) => (changed, RunOutput::default(), 0, false),
         Ok(Ok(granted)) => {
-            let result = prepared.run(granted, args, limits).await;
+            let result = if granted.may_block() {
+                run_on_own_thread(prepared, granted, args, limits).await
+            } else {
+                prepared.run(granted, args, limits, &Progress::default()).await
+            };
             (
                 status_of(plugin_name, &device, &result.end, &result.output),
                 result.output,
@@ -126,6 +132,71 @@ pub async fn run_one(
         }
     };
     DeviceRun { device, status, rpcs, device_gone, duration: started.elapsed(), output }
+}
+
+/// How long past its deadline a run on its own thread may take to end by itself before
+/// the watchdog reports it: the run's own timer fires first unless the thread is stuck in
+/// the kernel, where no timer can reach it.
+const WATCHDOG_GRACE: Duration = Duration::from_millis(100);
+
+/// Runs a plugin whose device may block on a thread of its own, so that its RPCs are
+/// ioctls made in place (no hop to a blocking pool and back per RPC), while a watchdog
+/// here keeps the deadline: a thread stuck in the kernel past it is reported as timed out
+/// and left behind, its RPC in flight recorded as abandoned.
+async fn run_on_own_thread(
+    prepared: &PreparedPlugin,
+    mut granted: GrantedDevice,
+    args: &[String],
+    limits: Limits,
+) -> RunResult {
+    let watch = granted.run_on_own_thread();
+    let progress = Progress::default();
+    let (sender, answer) = tokio::sync::oneshot::channel();
+    let (prepared, args, shared) = (prepared.clone(), args.to_vec(), progress.clone());
+    let spawned = std::thread::Builder::new().name("fwctl-run-device".into()).spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build();
+        if let Ok(runtime) = runtime {
+            let _ = sender.send(runtime.block_on(prepared.run(granted, &args, limits, &shared)));
+        }
+    });
+    let internal = |why: String| RunResult {
+        end: RunEnd::Trap(format!("fwctl-run could not run the plugin: {why}")),
+        output: RunOutput::default(),
+        rpcs: 0,
+        device_gone: false,
+    };
+    if let Err(error) = spawned {
+        return internal(format!("no thread for the device ({error})"));
+    }
+    // Abandoned also when this future is dropped (a fleet run aborted mid-check).
+    let mut guard = AbandonUnlessEnded { watch, ended: false };
+    match tokio::time::timeout(limits.timeout + WATCHDOG_GRACE, answer).await {
+        Ok(Ok(result)) => {
+            guard.ended = true;
+            result
+        }
+        Ok(Err(_)) => internal("the run's thread ended without an answer".into()),
+        Err(_) => {
+            // What it reported until the kernel held it is kept; its in-flight RPC goes
+            // on the record as abandoned when the guard drops.
+            let Reported { output, rpcs, device_gone } = progress.take();
+            RunResult { end: RunEnd::Stopped(RunFailure::Timeout { limit: limits.timeout }), output, rpcs, device_gone }
+        }
+    }
+}
+
+/// Declares the RPC in flight abandoned when a run on its own thread is given up on.
+struct AbandonUnlessEnded {
+    watch: InFlightWatch,
+    ended: bool,
+}
+
+impl Drop for AbandonUnlessEnded {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.watch.abandon();
+        }
+    }
 }
 
 /// Maps how a run ended to the status people and machines see.

@@ -370,3 +370,39 @@ fn an_rpc_in_flight_when_fwctl_run_is_killed_is_already_on_the_record() {
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert_eq!((lines[0]["outcome"].as_str(), lines[0]["opcode"].as_str()), (Some("sent"), Some("0x010a")));
 }
+
+#[test]
+fn devices_that_wait_on_firmware_are_checked_at_the_same_time_not_one_after_another() {
+    // Three ConnectX whose firmware takes 20 ms a command. Each run has a thread of its
+    // own and calls its device in place; were they run one after another, each device's
+    // lines would sit together on the audit trail. Together, they interleave.
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = crate::common::workspace_root().join("devices/profiles");
+    let one = std::fs::read_to_string(profiles.join("connectx7-healthy.toml")).unwrap().replacen(
+        "[[device]]",
+        "[[device]]\nfaults = { rpc_delay_ms = 20 }",
+        1,
+    );
+    let path = dir.path().join("three-slow.toml");
+    std::fs::write(&path, [one.as_str(), one.as_str(), one.as_str()].join("\n")).unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let output = fwctl_run(&[
+        "mlx5-diag.wasm",
+        &format!("--sim={}", path.display()),
+        "--json",
+        "--audit",
+        audit.to_str().unwrap(),
+    ]);
+    let report = json(&output);
+    for node in ["fwctl0", "fwctl1", "fwctl2"] {
+        assert_eq!(device_run(&report, node)["status"], "completed", "{report:#}");
+    }
+    let devices: Vec<String> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["device"].as_str().unwrap().to_string())
+        .collect();
+    // How often the trail switches from one device to another: 2 if sequential.
+    let switches = devices.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(switches > 10, "the runs did not overlap: {switches} switches in {} lines", devices.len());
+}

@@ -1,6 +1,8 @@
 //! The `device` resource: the plugin's one capability, and the checks every RPC passes
 //! before it may reach a backend.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use fwctl_devices::uapi::MAX_RPC_LEN;
@@ -31,6 +33,33 @@ pub struct GrantedDevice {
     pub(crate) gone: bool,
     /// Where every attempt is recorded, if anywhere.
     pub(crate) audit: Option<AuditTrail>,
+    /// Set when the run has a thread of its own ([`Self::run_on_own_thread`]): RPCs are
+    /// then made in place, and the call in flight sits here, where a watchdog outside the
+    /// thread can declare it abandoned.
+    pub(crate) in_flight: Option<Arc<Watched>>,
+}
+
+/// What the watchdog of a run on its own thread shares with the run.
+#[derive(Default)]
+pub(crate) struct Watched {
+    /// The RPC the run is in, if any.
+    call: Mutex<Option<InFlight>>,
+    /// Set once the watchdog gave up on the run: it may send nothing more.
+    given_up: AtomicBool,
+}
+
+/// The watchdog's view of a run on its own thread.
+#[derive(Clone)]
+pub struct InFlightWatch(Arc<Watched>);
+
+impl InFlightWatch {
+    /// Gives up on the run: the RPC in flight, if any, goes on the record as `abandoned`
+    /// next to its `sent` line now (its answer, should one come, is not recorded after
+    /// it), and the run may send no further RPC.
+    pub fn abandon(&self) {
+        self.0.given_up.store(true, Ordering::SeqCst);
+        drop(self.0.call.lock().unwrap_or_else(PoisonError::into_inner).take());
+    }
 }
 
 impl GrantedDevice {
@@ -42,7 +71,44 @@ impl GrantedDevice {
         handle: Box<dyn DeviceHandle>,
         audit: Option<AuditTrail>,
     ) -> Self {
-        Self { descriptor, device_data, grant, handle: Some(handle), gone: false, audit }
+        Self { descriptor, device_data, grant, handle: Some(handle), gone: false, audit, in_flight: None }
+    }
+
+    /// Whether an RPC may hold the calling thread for long (a kernel device, or a slow
+    /// simulated one).
+    pub fn may_block(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| h.may_block())
+    }
+
+    /// Marks this device's run as having a thread of its own: its RPCs are made in place,
+    /// with no hop to another thread, and the returned watch lets the caller abandon the
+    /// one in flight when the thread is stuck in the kernel past the deadline.
+    pub fn run_on_own_thread(&mut self) -> InFlightWatch {
+        let watched = Arc::new(Watched::default());
+        self.in_flight = Some(watched.clone());
+        InFlightWatch(watched)
+    }
+
+    /// Whether the watchdog gave up on this run.
+    fn given_up(&self) -> bool {
+        self.in_flight.as_ref().is_some_and(|w| w.given_up.load(Ordering::SeqCst))
+    }
+
+    /// What `abandoned` would record for `call`, if anything is recorded.
+    fn in_flight(&self, call: &Call<'_>, seq: Option<u64>) -> Option<InFlight> {
+        match (&self.audit, seq) {
+            (Some(trail), Some(seq)) => Some(InFlight {
+                trail: trail.clone(),
+                device: self.descriptor.clone(),
+                scope: call.scope,
+                request: call.request.to_vec(),
+                capacity: call.capacity,
+                classification: call.classification.clone(),
+                seq,
+                answered: false,
+            }),
+            _ => None,
+        }
     }
 
     /// Checks a call against the grant and the kernel's size limits; `Err` is the answer
@@ -125,10 +191,11 @@ impl Call<'_> {
     }
 }
 
-/// An RPC handed to the blocking pool: if the run is cut off (deadline, abort) before the
-/// answer comes back, the future holding this is dropped, and the drop puts `abandoned`
-/// on the record next to the `sent` line, since the device may have acted on it.
-struct InFlight {
+/// An RPC on its way to the device: if the run is cut off (deadline, abort) before the
+/// answer comes back, this is dropped unanswered (with the future holding it, or by the
+/// watchdog of a run on its own thread), and the drop puts `abandoned` on the record next
+/// to the `sent` line, since the device may have acted on it.
+pub(crate) struct InFlight {
     trail: AuditTrail,
     device: DeviceDescriptor,
     scope: Scope,
@@ -211,10 +278,18 @@ impl HostDevice for RunState {
         request: Vec<u8>,
         response_capacity: u32,
     ) -> wasmtime::Result<Result<RpcResponse, RpcError>> {
+        // A run the watchdog gave up on (stuck in the kernel past its deadline) sends no more.
+        if self.table.get(&device)?.given_up() {
+            return Err(RunFailure::Timeout { limit: self.limits.timeout }.into());
+        }
         // The budget counts every attempt, refused ones included, and ends the run when
         // spent: a plugin looping on RPCs must not hold a device forever.
-        self.rpcs_sent += 1;
-        if self.rpcs_sent > self.limits.rpc_budget {
+        let attempted = {
+            let mut progress = self.progress.lock();
+            progress.rpcs += 1;
+            progress.rpcs
+        };
+        if attempted > self.limits.rpc_budget {
             return Err(RunFailure::RpcBudget { limit: self.limits.rpc_budget }.into());
         }
         let scope = scope_from_wit(scope);
@@ -225,7 +300,7 @@ impl HostDevice for RunState {
         if let Err(refusal) = granted.admit(scope, &request, capacity, &classification) {
             let reason = match &refusal {
                 RpcError::NotGranted(reason) => {
-                    self.output.denials.push(reason.clone());
+                    self.progress.lock().output.denials.push(reason.clone());
                     reason.clone()
                 }
                 RpcError::TooLarge(limit) => {
@@ -250,29 +325,31 @@ impl HostDevice for RunState {
             let result = handle.rpc(scope.raw(), &request, &mut response);
             (handle, request, result, response, started.elapsed())
         };
-        // A device that answers at once is called in place; one that may wait on firmware
-        // goes to the blocking pool, so that the other devices' runs keep going meanwhile.
-        let (handle, request, result, response, took) = if handle.may_block() {
-            let mut in_flight = match (&granted.audit, seq) {
-                (Some(trail), Some(seq)) => Some(InFlight {
-                    trail: trail.clone(),
-                    device: granted.descriptor.clone(),
-                    scope,
-                    request: request.clone(),
-                    capacity,
-                    classification: classification.clone(),
-                    seq,
-                    answered: false,
-                }),
-                _ => None,
-            };
-            let answer = tokio::task::spawn_blocking(move || call(handle, request)).await?;
-            if let Some(in_flight) = &mut in_flight {
-                in_flight.answered = true;
+        // A device that answers at once is called in place, and so is one that may wait on
+        // firmware when the run has a thread of its own (the watchdog outside it handles a
+        // hang). Otherwise a blocking call goes to the blocking pool, so that the other
+        // devices' runs keep going meanwhile.
+        let mut abandoned = false;
+        let (handle, request, result, response, took) = match granted.in_flight.clone() {
+            Some(watched) if handle.may_block() => {
+                *watched.call.lock().unwrap_or_else(PoisonError::into_inner) = granted.in_flight(&sent, seq);
+                let answer = call(handle, request);
+                match watched.call.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                    Some(mut in_flight) => in_flight.answered = true,
+                    // The watchdog abandoned it (on the record) while the kernel held us.
+                    None => abandoned = seq.is_some(),
+                }
+                answer
             }
-            answer
-        } else {
-            call(handle, request)
+            _ if handle.may_block() => {
+                let mut in_flight = granted.in_flight(&sent, seq);
+                let answer = tokio::task::spawn_blocking(move || call(handle, request)).await?;
+                if let Some(in_flight) = &mut in_flight {
+                    in_flight.answered = true;
+                }
+                answer
+            }
+            _ => call(handle, request),
         };
         let granted = self.table.get_mut(&device)?;
         granted.handle = Some(handle);
@@ -282,9 +359,11 @@ impl HostDevice for RunState {
             Err(errno) => RpcOutcome::Errno { errno: format!("{errno:?}") },
         };
         let call = Call { scope, request: &request, capacity, classification: &classification };
-        granted.record(&call, seq, outcome, took);
+        if !abandoned {
+            granted.record(&call, seq, outcome, took);
+        }
         let answer = granted.answer(result, response);
-        self.device_gone |= matches!(answer, Err(RpcError::DeviceGone));
+        self.progress.lock().device_gone |= matches!(answer, Err(RpcError::DeviceGone));
         Ok(answer)
     }
 

@@ -26,7 +26,7 @@ use self::compile_cache::{CacheError, CompileCache};
 pub use self::device::GrantedDevice;
 pub use self::limits::EPOCH_TICK;
 use self::state::RunState;
-pub use self::state::{MemoryLimitHit, RunFailure};
+pub use self::state::{MemoryLimitHit, Progress, Reported, RunFailure};
 use crate::outcome::{FailureKind, RunOutput};
 use crate::policy::Limits;
 
@@ -285,8 +285,9 @@ impl HostWallClock for FrozenWallClock {
 }
 
 impl PreparedPlugin {
-    /// Runs the plugin once against `device` in a fresh store.
-    pub async fn run(&self, device: GrantedDevice, args: &[String], limits: Limits) -> RunResult {
+    /// Runs the plugin once against `device` in a fresh store, keeping what it reports in
+    /// `progress` as it goes.
+    pub async fn run(&self, device: GrantedDevice, args: &[String], limits: Limits, progress: &Progress) -> RunResult {
         let stdout = MemoryOutputPipe::new(limits.output_bytes);
         let stderr = MemoryOutputPipe::new(limits.output_bytes);
         let wasi = WasiCtxBuilder::new()
@@ -302,9 +303,7 @@ impl PreparedPlugin {
             table: ResourceTable::new(),
             limits,
             usage: Default::default(),
-            rpcs_sent: 0,
-            device_gone: false,
-            output: RunOutput::default(),
+            progress: progress.clone(),
             stdout: stdout.clone(),
             stderr: stderr.clone(),
         };
@@ -330,10 +329,10 @@ impl PreparedPlugin {
             Err(_elapsed) => RunEnd::Stopped(RunFailure::Timeout { limit: timeout }),
         };
         let state = store.into_data();
-        let mut output = state.output;
+        let Reported { mut output, rpcs, device_gone } = state.progress.take();
         output.stdout = String::from_utf8_lossy(&state.stdout.contents()).into_owned();
         output.stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
-        RunResult { end, output, rpcs: state.rpcs_sent, device_gone: state.device_gone }
+        RunResult { end, output, rpcs, device_gone }
     }
 
     async fn call(

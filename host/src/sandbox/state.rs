@@ -1,6 +1,7 @@
 //! The state of one store: one plugin instance bound to one device.
 
 use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
@@ -20,12 +21,39 @@ pub struct RunState {
     pub(crate) limits: Limits,
     /// What the run holds against its limits (memories, tables, retained reports).
     pub(crate) usage: Usage,
-    pub(crate) rpcs_sent: u64,
-    /// Set when the device answered ENODEV: it vanished mid-run.
-    pub(crate) device_gone: bool,
-    pub(crate) output: RunOutput,
+    /// What it has reported and done so far.
+    pub(crate) progress: Progress,
     pub(crate) stdout: MemoryOutputPipe,
     pub(crate) stderr: MemoryOutputPipe,
+}
+
+/// What a run has reported and done so far. Shared with the one watching the run from
+/// outside its thread: when that thread is stuck in the kernel past the deadline, the
+/// watchdog reports what the run had found until then.
+#[derive(Clone, Default)]
+pub struct Progress(Arc<Mutex<Reported>>);
+
+/// The contents of [`Progress`].
+#[derive(Default)]
+pub struct Reported {
+    /// Findings, facts, metrics, logs and denials so far.
+    pub output: RunOutput,
+    /// RPCs attempted, refused ones included.
+    pub rpcs: u64,
+    /// Whether the device answered ENODEV: it vanished mid-run.
+    pub device_gone: bool,
+}
+
+impl Progress {
+    /// The run's record, for one update (uncontended: one run, one thread).
+    pub fn lock(&self) -> MutexGuard<'_, Reported> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Everything recorded, leaving it empty.
+    pub fn take(&self) -> Reported {
+        std::mem::take(&mut *self.lock())
+    }
 }
 
 impl WasiView for RunState {
@@ -123,8 +151,11 @@ impl RunState {
     /// run ends. Checked before the text is kept, so the host holds at most the budget
     /// (plus the one string being refused, which the plugin's own memory bounds).
     fn admit_report(&mut self, bytes: usize) -> wasmtime::Result<()> {
-        let reported =
-            self.output.findings.len() + self.output.facts.len() + self.output.logs.len() + self.output.metrics.len();
+        let reported = {
+            let progress = self.progress.lock();
+            let output = &progress.output;
+            output.findings.len() + output.facts.len() + output.logs.len() + output.metrics.len()
+        };
         if reported >= self.limits.reports {
             return Err(RunFailure::ReportFlood { limit: self.limits.reports }.into());
         }
@@ -186,7 +217,9 @@ impl RunState {
     /// A sample must agree with this run's earlier samples of the same name: the same
     /// kind, unit and label names, and not the same labels twice.
     fn consistent(&self, metric: &Metric) -> Result<(), String> {
-        let Some(first) = self.output.metrics.iter().find(|m| m.name == metric.name) else { return Ok(()) };
+        let progress = self.progress.lock();
+        let metrics = &progress.output.metrics;
+        let Some(first) = metrics.iter().find(|m| m.name == metric.name) else { return Ok(()) };
         if first.kind != metric.kind || first.unit != metric.unit {
             return Err(format!(
                 "metric `{}` was first reported as a {} in `{}`; a later sample cannot change that",
@@ -204,7 +237,7 @@ impl RunState {
                 names(first)
             ));
         }
-        if self.output.metrics.iter().any(|m| m.name == metric.name && m.labels == metric.labels) {
+        if metrics.iter().any(|m| m.name == metric.name && m.labels == metric.labels) {
             return Err(format!("metric `{}` already has a sample with these labels", metric.name));
         }
         Ok(())
@@ -220,7 +253,7 @@ impl ReportHost for RunState {
             shown.truncate(shown.floor_char_boundary(MAX_FINDING_CODE + 16));
             return Err(RunFailure::BadFindingCode { code: shown }.into());
         }
-        self.output.findings.push(Finding {
+        self.progress.lock().output.findings.push(Finding {
             severity: severity(finding.severity),
             code: finding.code,
             summary: finding.summary,
@@ -231,7 +264,7 @@ impl ReportHost for RunState {
 
     fn set_fact(&mut self, fact: types::Field) -> wasmtime::Result<()> {
         self.admit_report(field_bytes(&fact))?;
-        self.output.facts.insert(fact.key, value(fact.value));
+        self.progress.lock().output.facts.insert(fact.key, value(fact.value));
         Ok(())
     }
 
@@ -251,10 +284,11 @@ impl ReportHost for RunState {
         };
         let checked = metric.validate().and_then(|()| self.consistent(&metric));
         match checked {
-            Ok(()) => self.output.metrics.push(metric),
+            Ok(()) => self.progress.lock().output.metrics.push(metric),
             // Refused samples are visible to the operator too, not only to the plugin.
             Err(ref why) => {
-                self.output.logs.push(LogLine { level: LogLevel::Warn, message: format!("metric refused: {why}") })
+                let message = format!("metric refused: {why}");
+                self.progress.lock().output.logs.push(LogLine { level: LogLevel::Warn, message })
             }
         }
         Ok(checked)
@@ -268,7 +302,7 @@ impl ReportHost for RunState {
             types::LogLevel::Warn => LogLevel::Warn,
             types::LogLevel::Error => LogLevel::Error,
         };
-        self.output.logs.push(LogLine { level, message });
+        self.progress.lock().output.logs.push(LogLine { level, message });
         Ok(())
     }
 }
