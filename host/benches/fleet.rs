@@ -95,6 +95,58 @@ fn main() {
             r.peak_mib / base_rss,
         );
     }
+    peak_by_format(scratch.path());
+}
+
+/// Peak resident memory of one 10,000-device fleet (mlx5-diag, `--jobs 2`) per output
+/// format: every format streams or keeps a compact form, so none should hold the results.
+fn peak_by_format(scratch: &std::path::Path) {
+    const DEVICES: usize = 10_000;
+    println!("\n| output (10,000 devices, mlx5-diag, --jobs 2) | peak RSS | process wall |");
+    println!("|---|---|---|");
+    let textfile = scratch.join("textfile");
+    std::fs::create_dir_all(&textfile).unwrap();
+    let formats: [(&str, Vec<String>); 5] = [
+        ("--format human", vec!["--format".into(), "human".into()]),
+        ("--format json", vec!["--format".into(), "json".into()]),
+        ("--format jsonl", vec!["--format".into(), "jsonl".into()]),
+        ("--format openmetrics", vec!["--format".into(), "openmetrics".into()]),
+        (
+            "--format jsonl --textfile DIR",
+            vec!["--format".into(), "jsonl".into(), "--textfile".into(), textfile.display().to_string()],
+        ),
+    ];
+    for (label, args) in formats {
+        let started = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+            .arg("fleet")
+            .arg(common::plugin_dir().join("mlx5-diag.wasm"))
+            .args(["--sim-fleet", &format!("{DEVICES}:{MIX}"), "--jobs", "2"])
+            .args(&args)
+            .arg("--audit")
+            .arg(scratch.join("audit.jsonl"))
+            .env("FWCTL_RUN_CACHE_DIR", scratch.join("cache"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("running fwctl-run fleet");
+        let status = format!("/proc/{}/status", child.id());
+        let mut peak_kib = 0u64;
+        while child.try_wait().unwrap().is_none() {
+            if let Ok(text) = std::fs::read_to_string(&status)
+                && let Some(kib) = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            {
+                peak_kib = peak_kib.max(kib);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let exit = child.wait().unwrap();
+        assert!(exit.code().is_some_and(|c| c <= 1), "{label}: {exit}");
+        println!("| `{label}` | {:.1} MiB | {:.2} s |", peak_kib as f64 / 1024.0, started.elapsed().as_secs_f64());
+    }
 }
 
 /// One fleet run; the figures come from its JSON-lines summary.

@@ -58,6 +58,21 @@ pub struct Exposition {
     series: BTreeMap<(String, String), usize>,
     /// Bytes of names and label values all plugins' series hold so far.
     plugin_bytes: usize,
+    /// Each device's identity as the plugins report it, in the order devices first came,
+    /// until [`Exposition::finish`] writes `fwctl_device_info`.
+    identities: Vec<(String, Identity)>,
+    /// Where each device's entry is in `identities`.
+    identity_of: BTreeMap<String, usize>,
+}
+
+/// The facts that identify a device in `fwctl_device_info`.
+const IDENTITY_FACTS: [&str; 3] = ["firmware-version", "psid", "part-number"];
+
+/// A device's labels from discovery, and (fact, value, plugin) for what each plugin said.
+#[derive(Clone, Debug, Default)]
+struct Identity {
+    labels: [String; 6],
+    said: BTreeSet<(&'static str, String, String)>,
 }
 
 /// The most series one plugin may put in the exposition for one device: what keeps a
@@ -88,110 +103,140 @@ impl Exposition {
     /// successful run (this one, or one before it when this one failed), if any.
     pub fn of_fleet(results: &[FleetResult], last_success: Option<f64>) -> Self {
         let mut exposition = Self::default();
-        let mut described = BTreeSet::new();
         for result in results {
-            let device = device_label(result);
-            if described.insert(result.device.name.clone()) {
-                // The first result of a device stands for its facts; plugins of the same
-                // kind of device report the same identity facts.
-                // Every plugin that checked the device may report its identity; when they
-                // disagree, the label says so and so does a warning, rather than the first
-                // plugin deciding what operators see.
-                let mut conflicts = Vec::new();
-                let mut fact = |key: &str| {
-                    let said: BTreeSet<(String, String)> = results
-                        .iter()
-                        .filter(|r| r.device.name == result.device.name)
-                        .filter_map(|r| Some((text_fact(r, key)?, r.plugin.as_ref()?.name.clone())))
-                        .collect();
-                    let values: BTreeSet<&String> = said.iter().map(|(v, _)| v).collect();
-                    match values.len() {
-                        0 => String::new(),
-                        1 => said.first().map(|(v, _)| v.clone()).unwrap_or_default(),
-                        _ => {
-                            let who: Vec<String> = said.iter().map(|(v, p)| format!("{p} says {v:?}")).collect();
-                            conflicts.push(format!(
-                                "fwctl_device_info `{key}` of {device}: plugins disagree ({})",
-                                who.join(", ")
-                            ));
-                            "conflict".to_string()
-                        }
-                    }
-                };
-                let (firmware, psid, part_number) = (fact("firmware-version"), fact("psid"), fact("part-number"));
-                exposition.dropped.extend(conflicts);
+            exposition.add_result(result);
+        }
+        exposition.finish(last_success)
+    }
+
+    /// Adds one result's samples as it arrives, so that a fleet need not keep its results
+    /// for the textfile: only the samples, and each device's identity until
+    /// [`Self::finish`].
+    pub fn add_result(&mut self, result: &FleetResult) {
+        let device = device_label(result);
+        let known = self.identity_of.get(&result.device.name).copied();
+        let identity = match known {
+            Some(at) => &mut self.identities[at].1,
+            None => {
+                self.identity_of.insert(result.device.name.clone(), self.identities.len());
                 let d = &result.device;
-                exposition.add(
-                    "fwctl_device",
-                    FamilyKind::Info,
-                    "",
-                    "A fwctl device: what discovery and the plugins learned about it.",
-                    &[
-                        ("device", device.clone()),
-                        ("node", d.name.clone()),
-                        ("kind", d.kind.to_string()),
-                        ("parent", d.parent.clone()),
-                        ("driver", d.driver.clone().unwrap_or_default()),
-                        ("firmware_version", firmware),
-                        ("psid", psid),
-                        ("part_number", part_number),
-                        ("simulated", d.simulated.to_string()),
-                    ],
-                    1.0,
-                    None,
-                );
+                self.identities.push((
+                    d.name.clone(),
+                    Identity {
+                        labels: [
+                            device.clone(),
+                            d.name.clone(),
+                            d.kind.to_string(),
+                            d.parent.clone(),
+                            d.driver.clone().unwrap_or_default(),
+                            d.simulated.to_string(),
+                        ],
+                        said: BTreeSet::new(),
+                    },
+                ));
+                &mut self.identities.last_mut().expect("just pushed").1
             }
-            let Some(plugin) = &result.plugin else { continue };
-            let up = matches!(result.status, FleetStatus::Ok | FleetStatus::Findings);
-            let check = [("device", device.clone()), ("plugin", plugin.name.clone())];
-            exposition.add(
-                "fwctl_plugin_up",
-                FamilyKind::Gauge,
-                "",
-                "1 when the plugin checked the device to the end, 0 when the check failed.",
-                &check,
-                if up { 1.0 } else { 0.0 },
-                None,
-            );
-            exposition.add(
-                "fwctl_plugin_duration_seconds",
-                FamilyKind::Gauge,
-                "seconds",
-                "Wall time of the plugin's check of the device.",
-                &check,
-                result.duration.as_secs_f64(),
-                None,
-            );
-            // One series per code and severity that needs attention; info findings are
-            // facts, and a code reported twice (one per port, say) is one standing problem.
-            let standing: BTreeSet<(String, String)> = result
-                .findings
-                .iter()
-                .filter(|f| f.severity >= Severity::Warning)
-                .map(|f| (f.code.clone(), f.severity.to_string()))
-                .collect();
-            for (code, severity) in standing {
-                exposition.add(
-                    "fwctl_finding",
-                    FamilyKind::Gauge,
-                    "",
-                    "A finding of warning or worse a plugin reported about a device (1 while it stands).",
-                    &[
-                        ("device", device.clone()),
-                        ("plugin", plugin.name.clone()),
-                        ("code", code),
-                        ("severity", severity),
-                    ],
-                    1.0,
-                    Some(&plugin.name),
-                );
-            }
-            for metric in &result.metrics {
-                exposition.add_plugin_metric(&device, &plugin.name, metric);
+        };
+        // Every plugin that checked the device may report its identity; when they disagree,
+        // the label says so and so does a warning, rather than the first plugin deciding
+        // what operators see.
+        if let Some(plugin) = &result.plugin {
+            for key in IDENTITY_FACTS {
+                if let Some(value) = text_fact(result, key) {
+                    identity.said.insert((key, value, plugin.name.clone()));
+                }
             }
         }
+        let Some(plugin) = &result.plugin else { return };
+        let up = matches!(result.status, FleetStatus::Ok | FleetStatus::Findings);
+        let check = [("device", device.clone()), ("plugin", plugin.name.clone())];
+        self.add(
+            "fwctl_plugin_up",
+            FamilyKind::Gauge,
+            "",
+            "1 when the plugin checked the device to the end, 0 when the check failed.",
+            &check,
+            if up { 1.0 } else { 0.0 },
+            None,
+        );
+        self.add(
+            "fwctl_plugin_duration_seconds",
+            FamilyKind::Gauge,
+            "seconds",
+            "Wall time of the plugin's check of the device.",
+            &check,
+            result.duration.as_secs_f64(),
+            None,
+        );
+        // One series per code and severity that needs attention; info findings are
+        // facts, and a code reported twice (one per port, say) is one standing problem.
+        let standing: BTreeSet<(String, String)> = result
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| (f.code.clone(), f.severity.to_string()))
+            .collect();
+        for (code, severity) in standing {
+            self.add(
+                "fwctl_finding",
+                FamilyKind::Gauge,
+                "",
+                "A finding of warning or worse a plugin reported about a device (1 while it stands).",
+                &[("device", device.clone()), ("plugin", plugin.name.clone()), ("code", code), ("severity", severity)],
+                1.0,
+                Some(&plugin.name),
+            );
+        }
+        for metric in &result.metrics {
+            self.add_plugin_metric(&device, &plugin.name, metric);
+        }
+    }
+
+    /// Adds what needs every result first: each device's identity (`fwctl_device_info`),
+    /// and the time of the last run that checked every device, if any.
+    pub fn finish(mut self, last_success: Option<f64>) -> Self {
+        self.identity_of.clear();
+        for (_, identity) in std::mem::take(&mut self.identities) {
+            let [device, node, kind, parent, driver, simulated] = identity.labels;
+            let mut fact = |key: &'static str| {
+                let said: Vec<&(&str, String, String)> = identity.said.iter().filter(|(k, _, _)| *k == key).collect();
+                let values: BTreeSet<&String> = said.iter().map(|(_, v, _)| v).collect();
+                match values.len() {
+                    0 => String::new(),
+                    1 => said[0].1.clone(),
+                    _ => {
+                        let who: Vec<String> = said.iter().map(|(_, v, p)| format!("{p} says {v:?}")).collect();
+                        self.dropped.push(format!(
+                            "fwctl_device_info `{key}` of {device}: plugins disagree ({})",
+                            who.join(", ")
+                        ));
+                        "conflict".to_string()
+                    }
+                }
+            };
+            let (firmware, psid, part_number) = (fact("firmware-version"), fact("psid"), fact("part-number"));
+            self.add(
+                "fwctl_device",
+                FamilyKind::Info,
+                "",
+                "A fwctl device: what discovery and the plugins learned about it.",
+                &[
+                    ("device", device),
+                    ("node", node),
+                    ("kind", kind),
+                    ("parent", parent),
+                    ("driver", driver),
+                    ("firmware_version", firmware),
+                    ("psid", psid),
+                    ("part_number", part_number),
+                    ("simulated", simulated),
+                ],
+                1.0,
+                None,
+            );
+        }
         if let Some(time) = last_success {
-            exposition.add(
+            self.add(
                 "fwctl_run_last_success_timestamp_seconds",
                 FamilyKind::Gauge,
                 "seconds",
@@ -201,7 +246,7 @@ impl Exposition {
                 None,
             );
         }
-        exposition
+        self
     }
 
     fn add_plugin_metric(&mut self, device: &str, plugin: &str, metric: &Metric) {

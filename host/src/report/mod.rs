@@ -15,7 +15,7 @@ use serde::Serialize;
 
 pub use self::devices::{DeviceListing, render_device_list};
 pub use self::exposition::Exposition;
-pub use self::fleet::{FLEET_SCHEMA, FleetReport, Refusal, render_fleet, result_line};
+pub use self::fleet::{FLEET_SCHEMA, FleetReport, FleetTable, JsonDocument, Refusal, render_fleet, result_line};
 pub use self::human::{Detail, render_run};
 pub use self::inspect::Inspection;
 pub use self::rpc::RawAnswer;

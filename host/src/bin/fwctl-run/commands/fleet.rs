@@ -15,9 +15,9 @@ use fwctl_run::devices::DeviceKind;
 use fwctl_run::devices::sim::SyntheticSpec;
 use fwctl_run::fleet::{self, FleetOptions, FleetPlugin, FleetResult, PluginRef, Stop};
 use fwctl_run::plugin::PluginSearchPath;
-use fwctl_run::report::{self, ExitStatus, Exposition, FleetReport, Refusal};
+use fwctl_run::report::{self, ExitStatus, Exposition, FleetReport, FleetTable, JsonDocument, Refusal};
 use fwctl_run::sandbox::{InstancePool, Sandbox, SandboxOptions};
-use fwctl_run::source::{DeviceSource, SourceChoice};
+use fwctl_run::source::{DeviceSource, SourceChoice, SourceInfo};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nix::sys::signal::{SigSet, Signal};
 use tokio::sync::watch;
@@ -115,26 +115,28 @@ pub enum Retention {
 
 impl FleetCommand {
     pub fn execute(self) -> Result<ExitStatus> {
-        let stdout = std::io::stdout();
-        let streaming = self.format == FleetFormat::Jsonl;
-        // JSON lines need nothing kept: each result is written as it ends.
-        let results = if streaming && self.textfile.is_none() { Retention::SummaryOnly } else { Retention::All };
-        let conduct = Conduct { deadline: None, progress: Progress::Bar, results };
-        let (report, audited) = check_fleet(&self.common, &conduct, |result| {
-            if streaming {
-                let mut out = stdout.lock();
-                let _ = writeln!(out, "{}", report::result_line(result));
-                let _ = out.flush();
-            }
-        })?;
-        let metrics = (self.textfile.is_some() || self.format == FleetFormat::Openmetrics)
-            .then(|| exposition(&report, self.textfile.as_deref()));
+        // Every format is written as results arrive or kept compact: a fleet's memory does
+        // not grow with what each check reported.
+        let mut outputs = Outputs {
+            format: self.format,
+            json: None,
+            table: FleetTable::default(),
+            exposition: (self.textfile.is_some() || self.format == FleetFormat::Openmetrics).then(Exposition::default),
+        };
+        let conduct = Conduct { deadline: None, progress: Progress::Bar, results: Retention::SummaryOnly };
+        let (report, audited) = check_fleet(&self.common, &conduct, &mut outputs)?;
+        let metrics = outputs.exposition.take().map(|e| finish_exposition(e, &report, self.textfile.as_deref()));
         if let (Some(dir), Some(metrics)) = (&self.textfile, &metrics) {
             report::write_textfile(dir, &metrics.to_prometheus())?;
         }
         match self.format {
-            FleetFormat::Human => print!("{}", report::render_fleet(&report)),
-            FleetFormat::Json => println!("{}", report.to_json()),
+            FleetFormat::Human => {
+                print!("{}", outputs.table.render(&report.source, &report.refused, &report.summary, report.exit))
+            }
+            FleetFormat::Json => match outputs.json {
+                Some(document) => document.end(&report.summary, report.exit)?,
+                None => println!("{}", report.to_json()),
+            },
             FleetFormat::Jsonl => println!("{}", report.summary_line()),
             FleetFormat::Openmetrics => {
                 print!("{}", metrics.as_ref().expect("built for this format").to_openmetrics())
@@ -152,12 +154,59 @@ impl FleetCommand {
     }
 }
 
-/// Admits the plugins, opens the devices and runs every check; `on_result` sees each
-/// result as it ends. The report comes back with the audit log's fate.
+/// What a fleet run's results go to as they arrive.
+pub trait Sink {
+    /// Once, after admission and discovery, before the first check.
+    fn start(&mut self, _source: &SourceInfo, _plugins: &[PluginRef], _refused: &[Refusal]) {}
+    /// Each result, as its check ends.
+    fn result(&mut self, result: &FleetResult);
+}
+
+/// The outputs of `fleet`, fed as results arrive.
+struct Outputs {
+    format: FleetFormat,
+    /// The JSON document, once its header is written.
+    json: Option<JsonDocument<std::io::Stdout>>,
+    /// What the table shows of each result.
+    table: FleetTable,
+    /// The samples, for the textfile or OpenMetrics.
+    exposition: Option<Exposition>,
+}
+
+impl Sink for Outputs {
+    fn start(&mut self, source: &SourceInfo, plugins: &[PluginRef], refused: &[Refusal]) {
+        if self.format == FleetFormat::Json {
+            self.json = JsonDocument::begin(std::io::stdout(), source, plugins, refused).ok();
+        }
+    }
+
+    fn result(&mut self, result: &FleetResult) {
+        match self.format {
+            FleetFormat::Human => self.table.push(result),
+            FleetFormat::Json => {
+                if let Some(document) = &mut self.json {
+                    let _ = document.result(result);
+                }
+            }
+            FleetFormat::Jsonl => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}", report::result_line(result));
+                let _ = out.flush();
+            }
+            FleetFormat::Openmetrics => {}
+        }
+        if let Some(exposition) = &mut self.exposition {
+            exposition.add_result(result);
+        }
+    }
+}
+
+/// Admits the plugins, opens the devices and runs every check; `sink` sees the run's
+/// plugins and refusals before the first check and each result as it ends. The report comes back with the audit log's fate.
 pub fn check_fleet(
     args: &FleetCommon,
     conduct: &Conduct,
-    mut on_result: impl FnMut(&FleetResult),
+    sink: &mut impl Sink,
 ) -> Result<(FleetReport, Result<(), AuditError>)> {
     let started = Instant::now();
     // First of all, before any thread is started (the epoch ticker, the runtime's): they
@@ -189,7 +238,8 @@ pub fn check_fleet(
     let options = FleetOptions { jobs, args: args.args.clone(), host, retain: conduct.results == Retention::All };
     let plugin_refs: Vec<PluginRef> = plugins.iter().map(|p| p.plugin.clone()).collect();
     let deadline = conduct.deadline.map(|after| (started + after, stop_sender_for_deadline));
-    let outcome = run_checks(&source, plugins, &options, (stop, deadline), conduct.progress, &mut on_result)?;
+    sink.start(&source.info, &plugin_refs, &refused);
+    let outcome = run_checks(&source, plugins, &options, (stop, deadline), conduct.progress, sink)?;
     let audited = audit_log.finish();
     Ok((FleetReport::new(source.info, plugin_refs, refused, outcome.results, outcome.summary), audited))
 }
@@ -202,7 +252,7 @@ fn run_checks(
     options: &FleetOptions,
     (stop, deadline): (watch::Receiver<Stop>, Option<(Instant, watch::Sender<Stop>)>),
     shown: Progress,
-    on_result: &mut impl FnMut(&FleetResult),
+    sink: &mut impl Sink,
 ) -> Result<fleet::FleetOutcome> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     if let Some((at, stopper)) = deadline {
@@ -229,7 +279,7 @@ fn run_checks(
             if result.plugin.is_some() {
                 progress.inc(1);
             }
-            progress.suspend(|| on_result(result));
+            progress.suspend(|| sink.result(result));
         },
     ));
     progress.finish_and_clear();
@@ -332,13 +382,13 @@ fn prepare(
 
 /// The report's metric families. The last-success time is now when every device was
 /// checked, else whatever the previous textfile recorded.
-fn exposition(report: &FleetReport, textfile: Option<&std::path::Path>) -> Exposition {
+fn finish_exposition(exposition: Exposition, report: &FleetReport, textfile: Option<&std::path::Path>) -> Exposition {
     let last_success = if report.exit == ExitStatus::CouldNotRun {
         textfile.and_then(report::previous_last_success)
     } else {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as f64)
     };
-    let exposition = Exposition::of_fleet(&report.results, last_success);
+    let exposition = exposition.finish(last_success);
     for dropped in &exposition.dropped {
         eprintln!("fwctl-run: metric {dropped}");
     }

@@ -5,7 +5,17 @@ use clap::Args;
 use fwctl_run::outcome::Severity;
 use fwctl_run::report::{ExitStatus, npd};
 
-use super::fleet::{Conduct, FleetCommon, Progress, Retention, check_fleet};
+use fwctl_run::fleet::FleetResult;
+
+use super::fleet::{Conduct, FleetCommon, Progress, Retention, Sink, check_fleet};
+
+/// NPD answers from the finished report (results kept, `Retention::All`): nothing is
+/// written as results arrive.
+struct KeepForTheVerdict;
+
+impl Sink for KeepForTheVerdict {
+    fn result(&mut self, _: &FleetResult) {}
+}
 
 /// `fwctl-run npd`.
 #[derive(Debug, Args)]
@@ -48,7 +58,7 @@ impl NpdCommand {
         };
         let max = usize::from(self.max_output);
         let conduct = Conduct { deadline: Some(self.deadline), progress: Progress::Hidden, results: Retention::All };
-        let verdict = match check_fleet(&self.common, &conduct, |_| {}) {
+        let verdict = match check_fleet(&self.common, &conduct, &mut KeepForTheVerdict) {
             Ok((_, Err(audit))) => npd::Verdict::unknown(&format!("fwctl-run: {audit}"), max),
             Ok((report, Ok(()))) => npd::verdict(&report.results, &report.summary, min_severity, max),
             Err(error) => npd::Verdict::unknown(&format!("fwctl-run: {error:#}"), max),
