@@ -39,12 +39,20 @@ pub struct AuditLog {
     next_seq: AtomicU64,
 }
 
-/// The file, and whether the next line must first end a line a failed write left torn.
+/// The file, whether the next line must first end a line a failed write left torn, and
+/// the outcome lines not yet written.
 #[derive(Debug)]
 struct Appender {
     file: File,
     torn: bool,
+    /// Outcome lines wait here for the next `sent` line (or the end of the run) and go to
+    /// the file in the same `write`: one system call per RPC instead of two. Nothing that
+    /// must precede a device's action waits: `sent` lines are written at once.
+    deferred: Vec<u8>,
 }
+
+/// Deferred outcome lines are written once they reach this size, whatever comes next.
+const DEFERRED_LIMIT: usize = 64 << 10;
 
 impl AuditLog {
     /// Opens (creating it and its directory) for appending.
@@ -71,7 +79,7 @@ impl AuditLog {
         let torn = ends_without_newline(&mut file).map_err(fail)?;
         Ok(Self {
             path: path.to_owned(),
-            file: Mutex::new(Appender { file, torn }),
+            file: Mutex::new(Appender { file, torn, deferred: Vec::new() }),
             broken: AtomicBool::new(false),
             next_seq: AtomicU64::new(0),
         })
@@ -91,18 +99,39 @@ impl AuditLog {
         self.append(record, Durability::PageCache)
     }
 
-    /// Appends one line; with [`Durability::Disk`], returns only once it is on stable
-    /// storage. `false` when it could not be written (the log is then broken).
+    /// Appends one line, after any deferred ones, in one `write`; with
+    /// [`Durability::Disk`], returns only once it is on stable storage. `false` when it
+    /// could not be written (the log is then broken).
     fn append(&self, record: &impl Serialize, durability: Durability) -> bool {
-        let mut line = serde_json::to_vec(record).unwrap_or_default();
-        line.push(b'\n');
         let mut appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut lines = std::mem::take(&mut appender.deferred);
+        let _ = serde_json::to_writer(&mut lines, record);
+        lines.push(b'\n');
+        self.write(&mut appender, lines, durability)
+    }
+
+    /// Keeps an outcome line for the next write (see [`Appender::deferred`]).
+    fn defer(&self, record: &impl Serialize) {
+        let mut appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = serde_json::to_writer(&mut appender.deferred, record);
+        appender.deferred.push(b'\n');
+        if appender.deferred.len() >= DEFERRED_LIMIT {
+            let lines = std::mem::take(&mut appender.deferred);
+            self.write(&mut appender, lines, Durability::PageCache);
+        }
+    }
+
+    /// Writes `lines` (whole lines) to the file.
+    fn write(&self, appender: &mut Appender, mut lines: Vec<u8>, durability: Durability) -> bool {
+        if lines.is_empty() {
+            return !appender.torn;
+        }
         if appender.torn {
             // A write that failed part-way (a full volume) left half a line: end it, so
             // this record is not glued onto it.
-            line.insert(0, b'\n');
+            lines.insert(0, b'\n');
         }
-        let written = appender.file.write_all(&line).and_then(|()| match durability {
+        let written = appender.file.write_all(&lines).and_then(|()| match durability {
             Durability::Disk => appender.file.sync_data(),
             Durability::PageCache => Ok(()),
         });
@@ -113,18 +142,36 @@ impl AuditLog {
                 self.broken.store(true, Ordering::Relaxed);
             }
         }
+        // Reuse the buffer for the next deferred lines.
+        lines.clear();
+        appender.deferred = lines;
         !appender.torn
     }
 
-    /// Flushes to stable storage; reports a write that failed during the run.
+    /// Writes the deferred lines and flushes to stable storage; reports a write that
+    /// failed during the run.
     pub fn finish(&self) -> Result<(), AuditError> {
-        let appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let lines = std::mem::take(&mut appender.deferred);
+        self.write(&mut appender, lines, Durability::PageCache);
         appender.file.sync_all().map_err(|source| AuditError { path: self.path.clone(), source })?;
         if self.is_broken() {
             let source = std::io::Error::other("a record could not be written; later RPCs were refused");
             return Err(AuditError { path: self.path.clone(), source });
         }
         Ok(())
+    }
+}
+
+impl Drop for AuditLog {
+    /// Deferred outcome lines are written however the log goes away.
+    fn drop(&mut self) {
+        let appender = self.file.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let lines = std::mem::take(&mut appender.deferred);
+        if !lines.is_empty() {
+            let torn = if appender.torn { &b"\n"[..] } else { &[] };
+            let _ = appender.file.write_all(&[torn, &lines].concat());
+        }
     }
 }
 
@@ -314,7 +361,9 @@ impl AuditTrail {
         duration: Duration,
     ) {
         let record = self.build(device, attempt, seq, outcome, duration);
-        self.log.append_line(&record);
+        // Its `sent` line, if it was sent, is already in the file: the outcome can wait
+        // for the next write.
+        self.log.defer(&record);
     }
 
     fn build<'a>(

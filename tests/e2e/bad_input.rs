@@ -406,3 +406,32 @@ fn devices_that_wait_on_firmware_are_checked_at_the_same_time_not_one_after_anot
     let switches = devices.windows(2).filter(|w| w[0] != w[1]).count();
     assert!(switches > 10, "the runs did not overlap: {switches} switches in {} lines", devices.len());
 }
+
+#[test]
+fn a_fleet_loses_only_the_check_of_a_plugin_that_floods_the_host_and_stays_small() {
+    // The same 1.5 GiB of log lines, in a fleet of the default devices two at a time: the
+    // flooding check ends alone, the others finish, and the process stays far below the
+    // DaemonSet's 512 MiB memory limit.
+    let hostile = plugin_dir().join("hostile.wasm").display().to_string();
+    let (output, peak) = run_measuring_peak_rss(&[
+        "fleet",
+        &hostile,
+        "--sim",
+        "--jobs",
+        "2",
+        "--format",
+        "json",
+        "--",
+        "log-bomb",
+        "only=fwctl1",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for result in report["results"].as_array().unwrap() {
+        let expected = if result["device"]["name"] == "fwctl1" { "error" } else { "ok" };
+        assert_eq!(result["status"], expected, "{result:#}");
+        if expected == "error" {
+            assert_eq!(result["error_kind"], "report-limit", "{result:#}");
+        }
+    }
+    assert!(peak > 0 && peak < 400 << 20, "peak RSS {} MiB", peak >> 20);
+}
