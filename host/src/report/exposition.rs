@@ -7,8 +7,9 @@
 //! names they chose, each with the `device` label added. No sample carries a timestamp:
 //! the textfile collector refuses files that have any.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write;
+use std::hash::BuildHasher as _;
 
 use crate::fleet::{FleetResult, FleetStatus};
 use crate::outcome::{Metric, MetricKind};
@@ -32,8 +33,12 @@ struct Family {
     unit: String,
     help: String,
     label_names: Vec<String>,
-    samples: Vec<(Vec<String>, f64)>,
-    seen: BTreeSet<Vec<String>>,
+    /// Label values (in `label_names` order) and value. Boxed slices: a textfile of
+    /// 10,000 devices holds hundreds of thousands of them.
+    samples: Vec<(Box<[Box<str>]>, f64)>,
+    /// Hashes of the label values already present (keyed per process, so a plugin cannot
+    /// aim for a collision), instead of a second copy of them.
+    seen: HashSet<u64>,
 }
 
 impl Family {
@@ -63,6 +68,8 @@ pub struct Exposition {
     identities: Vec<(String, Identity)>,
     /// Where each device's entry is in `identities`.
     identity_of: BTreeMap<String, usize>,
+    /// Hashes samples' label values for the duplicate check.
+    hasher: std::collections::hash_map::RandomState,
 }
 
 /// The facts that identify a device in `fwctl_device_info`.
@@ -303,7 +310,8 @@ impl Exposition {
             self.plugin_bytes += size;
         }
         let label_names: Vec<String> = labels.iter().map(|(k, _)| k.to_string()).collect();
-        let values: Vec<String> = labels.iter().map(|(_, v)| v.clone()).collect();
+        let values: Box<[Box<str>]> = labels.iter().map(|(_, v)| v.as_str().into()).collect();
+        let hashed = self.hasher.hash_one(&values);
         let family = self.families.entry(name.to_string()).or_insert_with(|| Family {
             name: name.to_string(),
             kind,
@@ -311,7 +319,7 @@ impl Exposition {
             help: help.to_string(),
             label_names: label_names.clone(),
             samples: Vec::new(),
-            seen: BTreeSet::new(),
+            seen: HashSet::new(),
         });
         let by = plugin.map(|p| format!(" from {p}")).unwrap_or_default();
         let device = labels.first().map(|(_, v)| v.as_str()).unwrap_or("-");
@@ -323,7 +331,7 @@ impl Exposition {
                 label_names.join(","),
                 family.label_names.join(",")
             ))
-        } else if !family.seen.insert(values.clone()) {
+        } else if !family.seen.insert(hashed) {
             Some("a sample with the same labels is already there".to_string())
         } else {
             None
