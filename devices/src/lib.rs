@@ -17,6 +17,7 @@
 
 pub mod backend;
 pub mod credentials;
+pub mod differential;
 pub mod errno;
 pub mod kernel;
 pub mod sim;

@@ -7,6 +7,7 @@
 //! The assertions of ndctl's `test/fwctl.c`, the peer test for this interface, are ported
 //! as far as they apply (marked "ndctl:").
 
+mod differential;
 use fwctl_test_support::vm::{Boot, Scenario, Shape, boot};
 
 use crate::common::{fwctl_run, json};

@@ -38,26 +38,42 @@ struct Transfer {
 /// A mailbox answer: the output payload, or the return code of a refusal.
 pub(crate) type MboxResult = Result<Vec<u8>, u16>;
 
+/// Whose firmware answers the Feature commands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Firmware {
+    /// A device that follows the CXL specification (selections, multi-part transfers).
+    #[default]
+    Specification,
+    /// The kernel's `cxl_test` mock device ([`super::mock`]).
+    CxlTestMock,
+}
+
 /// The device behind the mailbox.
 #[derive(Debug)]
 pub(crate) struct Device {
     features: Vec<Feature>,
     transfer: Option<Transfer>,
+    firmware: Firmware,
 }
 
 impl Device {
-    /// A device holding `features`, in index order.
-    pub fn new(features: Vec<Feature>) -> Self {
-        Self { features, transfer: None }
+    /// A device holding `features`, in index order, answering as `firmware` does.
+    pub fn new(features: Vec<Feature>, firmware: Firmware) -> Self {
+        Self { features, transfer: None, firmware }
     }
 
     /// Executes one mailbox command. Opcodes other than the Feature commands are not
     /// modelled and answer Unsupported.
     pub fn execute(&mut self, opcode: u16, input: &[u8]) -> MboxResult {
-        match opcode {
-            wire::GET_SUPPORTED_FEATURES => self.get_supported_features(input),
-            wire::GET_FEATURE => self.get_feature(input),
-            wire::SET_FEATURE => self.set_feature(input).map(|()| Vec::new()),
+        match (opcode, self.firmware) {
+            (wire::GET_SUPPORTED_FEATURES, _) => self.get_supported_features(input),
+            (wire::GET_FEATURE, Firmware::CxlTestMock) => super::mock::get_feature(&self.features, input),
+            (wire::SET_FEATURE, Firmware::CxlTestMock) => {
+                super::mock::set_feature(&mut self.features, input).map(|()| Vec::new())
+            }
+            (wire::GET_FEATURE, Firmware::Specification) => self.get_feature(input),
+            (wire::SET_FEATURE, Firmware::Specification) => self.set_feature(input).map(|()| Vec::new()),
             _ => Err(rc::UNSUPPORTED),
         }
     }
@@ -220,7 +236,10 @@ mod tests {
     }
 
     fn device() -> Device {
-        Device::new(vec![feature(1, 16, 12, 0x61), feature(2, 8, 0, 0x00), feature(3, 4, 4, 0x01)])
+        Device::new(
+            vec![feature(1, 16, 12, 0x61), feature(2, 8, 0, 0x00), feature(3, 4, 4, 0x01)],
+            Firmware::Specification,
+        )
     }
 
     fn set(dev: &mut Device, uuid: u8, action: u32, offset: u16, version: u8, data: &[u8]) -> Result<(), u16> {

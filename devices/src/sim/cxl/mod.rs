@@ -15,6 +15,7 @@
 //! `sim::core`.
 
 mod features;
+mod mock;
 mod profile;
 mod uuids;
 mod wire;
@@ -62,7 +63,7 @@ impl CxlDriver {
     /// `devm_cxl_setup_fwctl()` do. A memdev without Features, or whose every Feature is
     /// kernel-owned, gets no fwctl node in the kernel, so such a profile is refused.
     pub fn new(profile: &CxlProfile) -> Result<Self, String> {
-        let mut device = Device::new(profile.build_features()?);
+        let mut device = Device::new(profile.build_features()?, profile.firmware);
         let payload_size = profile.mailbox_payload_size;
         let entries = probe(&mut device, payload_size)?;
         if entries.iter().all(|e| kernel_owned(&e.uuid).is_some()) {
@@ -237,7 +238,10 @@ impl Shared {
             return Err(Errno::EINVAL);
         }
 
-        let mut data = vec![0u8; count];
+        // The kernel's payload buffer: the caller's `out_len` past the 8-byte header,
+        // zeroed. A device may write past the part it was asked for (the kernel's mock
+        // does, at `output + offset`); what lands inside the reported length shows.
+        let mut data = vec![0u8; (out_len - OUT_PAYLOAD).max(count)];
         let mut received = 0;
         let mut device = self.shared_device();
         while received < count {
@@ -248,7 +252,8 @@ impl Shared {
             let answer = device.execute(GET_FEATURE, &mbox_in.to_bytes());
             match answer {
                 Ok(bytes) if !bytes.is_empty() && bytes.len() >= part => {
-                    data[received..received + part].copy_from_slice(&bytes[..part]);
+                    let written = bytes.len().min(data.len() - received);
+                    data[received..received + written].copy_from_slice(&bytes[..written]);
                     received += part;
                 }
                 // Short data with success is -EIO in cxl_internal_send_cmd(), which leaves
@@ -342,7 +347,7 @@ mod tests {
     fn probe_reads_the_list_in_mailbox_sized_batches() {
         // 256-byte mailbox: five entries per batch, so thirteen take three batches.
         let features = (0..13).map(|n| feature(&uuid_n(n), 4, n as u8)).collect();
-        let profile = CxlProfile { writable: true, mailbox_payload_size: 256, features };
+        let profile = CxlProfile { writable: true, mailbox_payload_size: 256, features, firmware: Default::default() };
         let driver = CxlDriver::new(&profile).unwrap();
         let ids: Vec<u16> = driver.shared.entries.iter().map(|e| e.id).collect();
         assert_eq!(ids, (0..13).collect::<Vec<u16>>());
@@ -351,9 +356,11 @@ mod tests {
 
     #[test]
     fn memdevs_without_a_user_visible_feature_get_no_node() {
-        let none = CxlProfile { writable: true, mailbox_payload_size: 4096, features: vec![] };
+        let none =
+            CxlProfile { writable: true, mailbox_payload_size: 4096, features: vec![], firmware: Default::default() };
         assert!(CxlDriver::new(&none).err().unwrap().contains("no Features"));
         let owned = CxlProfile {
+            firmware: Default::default(),
             writable: true,
             mailbox_payload_size: 4096,
             features: vec![
@@ -368,8 +375,12 @@ mod tests {
     #[test]
     fn large_sets_are_split_and_large_gets_gathered() {
         // 256-byte mailbox: 224 bytes of data per Set part, 256 per Get part.
-        let profile =
-            CxlProfile { writable: true, mailbox_payload_size: 256, features: vec![feature(&uuid_n(1), 600, 0x11)] };
+        let profile = CxlProfile {
+            writable: true,
+            mailbox_payload_size: 256,
+            features: vec![feature(&uuid_n(1), 600, 0x11)],
+            firmware: Default::default(),
+        };
         let driver = CxlDriver::new(&profile).unwrap();
         let mut ctx = driver.open_uctx().unwrap();
         let uuid = fwctl_proto::cxl::Uuid::parse(&uuid_n(1)).unwrap().0;
@@ -402,8 +413,12 @@ mod tests {
 
     #[test]
     fn a_failed_part_leaves_the_value_and_frees_the_mailbox() {
-        let profile =
-            CxlProfile { writable: true, mailbox_payload_size: 256, features: vec![feature(&uuid_n(1), 300, 0x11)] };
+        let profile = CxlProfile {
+            writable: true,
+            mailbox_payload_size: 256,
+            features: vec![feature(&uuid_n(1), 300, 0x11)],
+            firmware: Default::default(),
+        };
         let driver = CxlDriver::new(&profile).unwrap();
         let mut ctx = driver.open_uctx().unwrap();
         let uuid = fwctl_proto::cxl::Uuid::parse(&uuid_n(1)).unwrap().0;

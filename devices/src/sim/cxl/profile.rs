@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use fwctl_proto::cxl::Uuid;
 
-use super::features::Feature;
+use super::features::{Feature, Firmware};
 use super::wire::{FeatEntry, flags};
 
 /// The `[device.cxl]` table of a simulator profile.
@@ -38,6 +38,10 @@ pub struct CxlProfile {
     /// The Features, in the device's order (their index is the entry's `id`).
     #[serde(rename = "feature", default)]
     pub features: Vec<FeatureProfile>,
+    /// Whose firmware answers: `specification` (the default), or `cxl-test-mock`, the
+    /// kernel's own mock device, for the profile the kernel VM test holds to a real kernel.
+    #[serde(default)]
+    pub firmware: Firmware,
 }
 
 /// One Feature of the device.
