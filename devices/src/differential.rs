@@ -235,3 +235,38 @@ mod tests {
         assert_ne!(a, answer_line(Ok(9), &[1, 2, MARKER]));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::Backend;
+    use crate::credentials::Credentials;
+    use crate::sim::{Fleet, SimBackend};
+    use crate::uapi::MAX_RPC_LEN;
+
+    /// What `FWCTL_RPC` on a CXL node can answer with (`drivers/fwctl/main.c` and
+    /// `drivers/cxl/core/features.c`).
+    const KERNEL_ERRNOS: &[Errno] =
+        &[Errno::EINVAL, Errno::EOPNOTSUPP, Errno::EPERM, Errno::EMSGSIZE, Errno::ENOMEM, Errno::E2BIG, Errno::ENODEV];
+
+    /// The generator against the simulator alone, for every CXL profile: no panic, no
+    /// length past what the kernel can report, no errno the kernel does not use. Fast, so
+    /// it runs with the unit tests; the kernel VM test compares answers with a real kernel.
+    #[test]
+    fn generated_requests_never_make_a_simulated_cxl_device_answer_what_the_kernel_cannot() {
+        for (seed, profile) in [(0xf022, "cxl-test-mock"), (0xf023, "cxl-type3")] {
+            let fleet = Fleet::builtin(profile).unwrap().unwrap();
+            let sim = SimBackend::with_credentials(&fleet, Credentials { cap_sys_rawio: true }).unwrap();
+            for device in sim.discover().unwrap() {
+                let mut handle = sim.open(&device).unwrap();
+                for (n, request) in corpus(seed, 4_000).iter().enumerate() {
+                    let mut output = vec![MARKER; request.out_len];
+                    match handle.rpc(request.scope, &request.bytes, &mut output) {
+                        Ok(length) => assert!(length <= MAX_RPC_LEN, "{profile} #{n}: length {length}"),
+                        Err(errno) => assert!(KERNEL_ERRNOS.contains(&errno), "{profile} #{n}: {errno:?}"),
+                    }
+                }
+            }
+        }
+    }
+}

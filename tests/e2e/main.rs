@@ -11,6 +11,7 @@ mod docs;
 mod fleet;
 mod golden;
 mod hostile;
+mod kernel_source;
 mod kernel_vm;
 mod library;
 mod metrics;

@@ -51,3 +51,62 @@ pub(crate) fn set_feature(features: &mut [Feature], input: &[u8]) -> Result<(), 
     feature.current[..size].copy_from_slice(&value[..size]);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::features::{Device, Firmware};
+    use super::super::wire::{FeatEntry, GET_FEATURE, GetFeatIn, SET_FEATURE, SetFeatHeader, rc};
+    use super::*;
+
+    fn test_feature() -> Feature {
+        let entry = FeatEntry {
+            uuid: [0xff; 16],
+            id: 0,
+            get_feat_size: 4,
+            set_feat_size: 4,
+            flags: 0x61,
+            get_feat_ver: 1,
+            set_feat_ver: 1,
+            effects: 0x201,
+        };
+        let value = vec![0xef, 0xbe, 0xad, 0xde];
+        Feature { entry, current: value.clone(), default: value.clone(), saved: value }
+    }
+
+    fn get(device: &mut Device, offset: u16, count: u16, selection: u8) -> MboxResult {
+        device.execute(GET_FEATURE, &GetFeatIn { uuid: [0xff; 16], offset, count, selection }.to_bytes())
+    }
+
+    #[test]
+    fn the_mock_ignores_the_selection_and_reads_at_the_offset_where_a_device_would_not() {
+        let mut mock = Device::new(vec![test_feature()], Firmware::CxlTestMock);
+        let mut spec = Device::new(vec![test_feature()], Firmware::Specification);
+        // Selection 9 is reserved: the specification refuses it, the mock reads anyway.
+        assert_eq!(get(&mut spec, 0, 4, 9), Err(rc::INPUT));
+        assert_eq!(get(&mut mock, 0, 4, 9), Ok(vec![0xef, 0xbe, 0xad, 0xde]));
+        // Offset 1, one byte: a device returns that byte; the mock writes it at offset 1.
+        assert_eq!(get(&mut spec, 1, 1, 0), Ok(vec![0xbe]));
+        assert_eq!(get(&mut mock, 1, 1, 0), Ok(vec![0, 0xbe]));
+        assert_eq!(get(&mut mock, 2, 3, 0), Err(rc::INPUT), "past the 4 bytes");
+    }
+
+    #[test]
+    fn the_mock_takes_a_full_transfer_of_any_size_and_keeps_four_bytes() {
+        let mut mock = Device::new(vec![test_feature()], Firmware::CxlTestMock);
+        let mut spec = Device::new(vec![test_feature()], Firmware::Specification);
+        let header = SetFeatHeader { uuid: [0xff; 16], flags: 0, offset: 0, version: 7 };
+        let long = header.with_data(&[1, 2, 3, 4, 5, 6]);
+        // Wrong version and too much data: refused by a device, taken by the mock.
+        assert_eq!(spec.execute(SET_FEATURE, &long), Err(rc::FEATURE_VERSION));
+        assert_eq!(mock.execute(SET_FEATURE, &long), Ok(vec![]));
+        assert_eq!(get(&mut mock, 0, 4, 0), Ok(vec![1, 2, 3, 4]));
+        // Two bytes: the rest of the u32 comes from the kernel's zeroed buffer.
+        assert_eq!(mock.execute(SET_FEATURE, &header.with_data(&[9, 9])), Ok(vec![]));
+        assert_eq!(get(&mut mock, 0, 4, 0), Ok(vec![9, 9, 0, 0]));
+        // Anything but a full transfer at offset 0 is Invalid Input.
+        let initiate = SetFeatHeader { flags: 1, ..header }.with_data(&[1]);
+        assert_eq!(mock.execute(SET_FEATURE, &initiate), Err(rc::INPUT));
+        let at_two = SetFeatHeader { offset: 2, ..header }.with_data(&[1]);
+        assert_eq!(mock.execute(SET_FEATURE, &at_two), Err(rc::INPUT));
+    }
+}
