@@ -175,6 +175,32 @@ impl Drop for AuditLog {
     }
 }
 
+/// A 16-bit id as the log writes it, `0x0805`: formatted straight into the line, with no
+/// string allocated per record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hex16(pub u16);
+
+impl Serialize for Hex16 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:#06x}", self.0))
+    }
+}
+
+/// Writes a value's text form into the line without an intermediate string.
+fn as_text<T: std::fmt::Display, S: serde::Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+fn as_optional_text<T: std::fmt::Display, S: serde::Serializer>(
+    value: &Option<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => serializer.collect_str(value),
+        None => serializer.serialize_none(),
+    }
+}
+
 /// Whether a line must be on stable storage before the caller goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Durability {
@@ -269,7 +295,8 @@ pub struct Attempt<'a> {
 #[derive(Debug, Serialize)]
 pub struct AuditRecord<'a> {
     /// RFC 3339, UTC, microseconds.
-    pub time: String,
+    #[serde(serialize_with = "as_text")]
+    pub time: humantime::Rfc3339Timestamp,
     /// Pairs an RPC's `sent` line with its outcome (unique within one process's log).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
@@ -284,16 +311,16 @@ pub struct AuditRecord<'a> {
     /// The scope asked for.
     pub scope: Scope,
     /// Opcode, `0x....`, when the request is long enough to carry one.
-    pub opcode: Option<String>,
+    pub opcode: Option<Hex16>,
     /// mlx5 op_mod.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub op_mod: Option<u16>,
     /// mlx5 register id of a register access.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub register: Option<String>,
+    pub register: Option<Hex16>,
     /// CXL Feature UUID of a Get/Set Feature.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub feature: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_optional_text")]
+    pub feature: Option<fwctl_proto::cxl::Uuid>,
     /// What the host judged the RPC does: `read`, `write` or `unknown`.
     pub effect: &'static str,
     /// For a write or unknown RPC, what it does in words (the grant check's reason).
@@ -376,7 +403,7 @@ impl AuditTrail {
     ) -> AuditRecord<'a> {
         let Attempt { scope, request, response_capacity, classification } = attempt;
         let mut record = AuditRecord {
-            time: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+            time: humantime::format_rfc3339_micros(SystemTime::now()),
             seq,
             plugin: &self.plugin,
             device: &device.name,
@@ -397,15 +424,15 @@ impl AuditTrail {
         match device.kind {
             DeviceKind::Mlx5 => {
                 if let Some(rpc) = Mlx5Request::parse(request) {
-                    record.opcode = Some(format!("{:#06x}", rpc.opcode));
+                    record.opcode = Some(Hex16(rpc.opcode));
                     record.op_mod = Some(rpc.op_mod);
-                    record.register = rpc.register_id.map(|r| format!("{r:#06x}"));
+                    record.register = rpc.register_id.map(Hex16);
                 }
             }
             DeviceKind::Cxl => {
                 if let Some(rpc) = CxlRequest::parse(request) {
-                    record.opcode = Some(format!("{:#06x}", rpc.opcode));
-                    record.feature = rpc.feature.map(|u| u.to_string());
+                    record.opcode = Some(Hex16(rpc.opcode));
+                    record.feature = rpc.feature;
                 }
             }
             DeviceKind::Bnxt | DeviceKind::Pds => {}
