@@ -61,8 +61,7 @@ impl InstancePool {
     const CORE_INSTANCES_PER_RUN: u32 = 16;
     const MEMORIES_PER_RUN: u32 = 4;
     const TABLES_PER_RUN: u32 = 16;
-    const KEEP_RESIDENT: usize = 1 << 20;
-    const DECOMMIT_BATCH: usize = 16;
+    const KEEP_RESIDENT: usize = 256 << 10;
 
     fn config(&self) -> wasmtime::PoolingAllocationConfig {
         let runs = self.concurrent_runs.max(1);
@@ -78,16 +77,10 @@ impl InstancePool {
             .max_memory_size(self.max_memory_bytes)
             // A slot handed back is zeroed in place up to this much instead of returned to
             // the kernel and faulted in again by the next run (madvise + TLB shootdowns
-            // were a tenth of a fleet run's time). A Rust plugin touches about 1 MiB (its
-            // stack and a small heap); bigger ones pay the usual way above it, and wasmtime
-            // zeroes either way, so no run sees another's memory.
+            // were a tenth of a fleet run's time). Plugins are small; bigger ones pay the
+            // usual way above it.
             .linear_memory_keep_resident(Self::KEEP_RESIDENT)
-            .table_keep_resident(Self::KEEP_RESIDENT / 16)
-            // The same for the async stack a run's host calls switch to.
-            .async_stack_keep_resident(Self::KEEP_RESIDENT)
-            // What is returned to the kernel goes back in batches: one madvise (and one
-            // TLB shootdown) per batch, not per slot.
-            .decommit_batch_size(Self::DECOMMIT_BATCH);
+            .table_keep_resident(Self::KEEP_RESIDENT / 16);
         pool
     }
 }
