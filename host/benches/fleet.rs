@@ -118,7 +118,7 @@ fn peak_by_format(scratch: &std::path::Path) {
     ];
     for (label, args) in formats {
         let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        let child = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
             .arg("fleet")
             .arg(common::plugin_dir().join("mlx5-diag.wasm"))
             .args(["--sim-fleet", &format!("{DEVICES}:{MIX}"), "--jobs", "2"])
@@ -130,22 +130,14 @@ fn peak_by_format(scratch: &std::path::Path) {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("running fwctl-run fleet");
-        let status = format!("/proc/{}/status", child.id());
-        let mut peak_kib = 0u64;
-        while child.try_wait().unwrap().is_none() {
-            if let Ok(text) = std::fs::read_to_string(&status)
-                && let Some(kib) = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-            {
-                peak_kib = peak_kib.max(kib);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let exit = child.wait().unwrap();
+        let (output, peak) = common::wait_measuring_peak_rss(child);
+        let exit = output.status;
         assert!(exit.code().is_some_and(|c| c <= 1), "{label}: {exit}");
-        println!("| `{label}` | {:.1} MiB | {:.2} s |", peak_kib as f64 / 1024.0, started.elapsed().as_secs_f64());
+        println!(
+            "| `{label}` | {:.1} MiB | {:.2} s |",
+            peak as f64 / (1 << 20) as f64,
+            started.elapsed().as_secs_f64()
+        );
     }
 }
 

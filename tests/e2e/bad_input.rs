@@ -253,7 +253,7 @@ fn a_device_that_stops_answering_is_cut_off_at_the_deadline() {
 /// Runs fwctl-run to the end and returns its output and its peak resident set (VmHWM,
 /// sampled until it exits), in bytes.
 fn run_measuring_peak_rss(args: &[&str]) -> (std::process::Output, u64) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
         .args(args)
         .env("FWCTL_RUN_PLUGIN_PATH", crate::common::plugin_dir())
         .env("FWCTL_RUN_CACHE_DIR", crate::common::cache_dir())
@@ -262,22 +262,8 @@ fn run_measuring_peak_rss(args: &[&str]) -> (std::process::Output, u64) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("running fwctl-run");
-    let status = format!("/proc/{}/status", child.id());
-    let mut peak = 0u64;
-    // The pipes are drained by wait_with_output at the end; a report this small fits in
-    // them meanwhile.
-    while child.try_wait().unwrap().is_none() {
-        if let Ok(text) = std::fs::read_to_string(&status)
-            && let Some(kib) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-        {
-            peak = peak.max(kib << 10);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    (child.wait_with_output().unwrap(), peak)
+    // A report this small fits in the pipes until they are drained at the end.
+    fwctl_test_support::wait_measuring_peak_rss(child)
 }
 
 #[test]

@@ -104,3 +104,23 @@ pub fn device_run<'a>(report: &'a serde_json::Value, node: &str) -> &'a serde_js
         .find(|r| r["device"]["name"] == node)
         .unwrap_or_else(|| panic!("no run for {node} in {report:#}"))
 }
+
+/// Waits for `child` to exit, sampling its peak resident set (`VmHWM` in
+/// `/proc/PID/status`) every 5 ms; returns its output and that peak in bytes. Piped output
+/// is drained at the end, so it suits programs whose output fits a pipe meanwhile.
+pub fn wait_measuring_peak_rss(mut child: std::process::Child) -> (Output, u64) {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    while child.try_wait().expect("waiting for the child").is_none() {
+        if let Ok(text) = std::fs::read_to_string(&status)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kib << 10);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    (child.wait_with_output().expect("collecting the child's output"), peak)
+}
