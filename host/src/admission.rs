@@ -314,7 +314,8 @@ pub fn check_signature(
         Err(error) => return Err(SignatureRefusal::Unreadable { path: sig_path.display().to_string(), error }),
     };
     let options = VerifyOptions { allow_partial: policy.allow_partial_signatures, now: std::time::SystemTime::now() };
-    let status = signing::verify(&plugin.bytes, &plugin.digest, detached.as_deref(), trust, &options)?;
+    let content = plugin.signed_content().map_err(signing::VerifyError::Malformed)?;
+    let status = signing::verify(&plugin.bytes, &plugin.digest, content, detached.as_deref(), trust, &options)?;
     let required = signatures == Signatures::Required;
     if status == SignatureStatus::Unsigned && (required || policy.require_signed) {
         let by = if required { "--require-signed".to_string() } else { format!("policy {}", policy.origin) };

@@ -124,7 +124,7 @@ impl Simulation {
         let name = plugin.to_str().context("the plugin path is not UTF-8")?;
         let Admitted { plugin, identity, grant, .. } = admission.admit(name, &audit)?;
         let sandbox = Sandbox::new(&SandboxOptions::default())?;
-        let prepared = sandbox.prepare(&plugin.bytes)?;
+        let prepared = sandbox.prepare(&plugin)?;
         let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         let job = Job {

@@ -26,7 +26,7 @@ fn admitted(plugin_file: &str) -> Admitted {
 fn run(plugin_file: &str, backend: Arc<dyn Backend>, args: &[&str]) -> Vec<fwctl_run::outcome::DeviceRun> {
     let Admitted { plugin, grant, .. } = admitted(plugin_file);
     let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
-    let prepared = sandbox.prepare(&plugin.bytes).expect("prepares");
+    let prepared = sandbox.prepare(&plugin).expect("prepares");
     let devices = backend.discover().unwrap();
     let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -71,7 +71,7 @@ fn a_device_removed_before_the_run_is_a_failed_run_not_a_crash() {
     let backend: Arc<dyn Backend> = sim.clone();
     let Admitted { plugin, grant, .. } = admitted("hostile.wasm");
     let sandbox = Sandbox::new(&SandboxOptions::default()).unwrap();
-    let prepared = sandbox.prepare(&plugin.bytes).unwrap();
+    let prepared = sandbox.prepare(&plugin).unwrap();
     let devices = backend.discover().unwrap();
     assert!(sim.remove("fwctl1"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -209,7 +209,7 @@ fn no_plugin_bytes_reach_a_bnxt_or_pds_driver_whatever_the_grant() {
     let backend: Arc<dyn Backend> = Arc::new(CountingBackend { rpcs: rpcs.clone() });
     let devices = backend.discover().unwrap();
     let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
-    let prepared = sandbox.prepare(&plugin.bytes).unwrap();
+    let prepared = sandbox.prepare(&plugin).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for (request, kind) in [(&pds, "pds"), (&bnxt, "bnxt")] {
         let args: Vec<String> = ["send", "debug-read-only", &hex::encode(request)].map(String::from).to_vec();
@@ -243,7 +243,7 @@ fn a_node_reused_by_another_kind_since_discovery_gets_no_rpc() {
     devices[0].kind = DeviceKind::Mlx5;
     let Admitted { plugin, grant, .. } = admitted("hostile.wasm");
     let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
-    let prepared = sandbox.prepare(&plugin.bytes).unwrap();
+    let prepared = sandbox.prepare(&plugin).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let args: Vec<String> = vec!["short-buffer".into()];
     let runs = runtime.block_on(run_on_devices(

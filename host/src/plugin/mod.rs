@@ -4,14 +4,22 @@
 mod embed;
 mod locate;
 mod manifest;
+pub mod sections;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
 pub use self::embed::{EmbedError, set_manifest};
 pub use self::locate::PluginSearchPath;
 pub use self::manifest::{ANY_FEATURE, DeviceRequest, MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits};
+use self::sections::SignedContent;
+
+/// From this size on, a component that carries a signature has its signed content hashed
+/// on a second thread while the first computes the file's digest: two SHA-256 passes over
+/// different byte streams cannot share work, but they can run side by side.
+const HASH_IN_PARALLEL_FROM: usize = 256 << 10;
 
 /// A plugin file, read and checked, with its manifest.
 #[derive(Clone, Debug)]
@@ -24,6 +32,11 @@ pub struct Plugin {
     pub digest: String,
     /// What it declares about itself.
     pub manifest: Manifest,
+    /// The SHA-256 of the bytes, as bytes (the compile cache's key).
+    sha256: [u8; 32],
+    /// The sections a signature covers and their hashes: computed at load for a signed
+    /// component, on first use otherwise (an unsigned plugin with no `.sig` never needs it).
+    signed_content: OnceLock<Result<SignedContent, String>>,
 }
 
 /// Why a plugin could not be loaded.
@@ -104,7 +117,74 @@ impl Plugin {
             manifest::find_section(&bytes).map_err(|reason| LoadError::Malformed { path: path.clone(), reason })?;
         let manifest = Manifest::from_section(section.as_deref())
             .map_err(|source| LoadError::Manifest { path: path.clone(), source })?;
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
-        Ok(Self { path, bytes, digest, manifest })
+        let signed_content = OnceLock::new();
+        let sha256: [u8; 32] = if bytes.len() >= HASH_IN_PARALLEL_FROM && sections::starts_with_signature(&bytes) {
+            std::thread::scope(|scope| {
+                let content = std::thread::Builder::new().spawn_scoped(scope, || SignedContent::read(&bytes));
+                let sha256 = Sha256::digest(&bytes).into();
+                // A thread that cannot be started leaves the content to be read on first use.
+                if let Some(content) = content.ok().and_then(|c| c.join().ok()) {
+                    let _ = signed_content.set(content);
+                }
+                sha256
+            })
+        } else {
+            Sha256::digest(&bytes).into()
+        };
+        let digest = format!("sha256:{}", hex::encode(sha256));
+        Ok(Self { path, bytes, digest, manifest, sha256, signed_content })
+    }
+
+    /// The SHA-256 of the plugin's bytes.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+
+    /// The component's sections and the hashes a signature over them records; an error
+    /// says where the component cannot be read as sections.
+    pub fn signed_content(&self) -> Result<&SignedContent, String> {
+        self.signed_content.get_or_init(|| SignedContent::read(&self.bytes)).as_ref().map_err(Clone::clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component of `size` bytes or more: a manifest and a padding custom section.
+    fn component(size: usize) -> Vec<u8> {
+        let mut bytes = vec![0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        let manifest = b"manifest-version = 1\nname = \"big\"\nversion = \"1.0.0\"\nvendor = \"Example\"\n[devices.mlx5]\nscope = \"debug-read-only\"\n";
+        for (name, data) in [(MANIFEST_SECTION.as_bytes(), &manifest[..]), (b"padding", &vec![0xa5; size][..])] {
+            let mut payload = vec![name.len() as u8];
+            payload.extend_from_slice(name);
+            payload.extend_from_slice(data);
+            bytes.push(0);
+            sections::put_leb128(&mut bytes, payload.len() as u64);
+            bytes.extend(payload);
+        }
+        bytes
+    }
+
+    #[test]
+    fn a_large_signed_component_hashed_on_two_threads_gets_the_hashes_of_one() {
+        let key = wasmsign2::KeyPair::generate();
+        let (signed, _) =
+            crate::signing::sign(&component(HASH_IN_PARALLEL_FROM), &key.sk, crate::signing::SignatureLayout::Embedded)
+                .unwrap();
+        assert!(sections::starts_with_signature(&signed));
+        let plugin = Plugin::from_bytes(Path::new("big.wasm"), signed.clone()).unwrap();
+        // Filled at load, not on first use.
+        assert!(plugin.signed_content.get().is_some());
+        assert_eq!(plugin.signed_content().unwrap(), &SignedContent::read(&signed).unwrap());
+        assert_eq!(plugin.digest, format!("sha256:{}", hex::encode(Sha256::digest(&signed))));
+        assert_eq!(plugin.sha256(), <[u8; 32]>::from(Sha256::digest(&signed)));
+    }
+
+    #[test]
+    fn an_unsigned_component_reads_its_sections_only_when_asked() {
+        let plugin = Plugin::from_bytes(Path::new("big.wasm"), component(HASH_IN_PARALLEL_FROM)).unwrap();
+        assert!(plugin.signed_content.get().is_none());
+        assert_eq!(plugin.signed_content().unwrap().sections.len(), 2);
     }
 }

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -125,11 +125,10 @@ impl CompileCache {
         self.rejected.load(Ordering::Relaxed)
     }
 
-    /// The component compiled from `wasm`: from an authenticated entry, else compiled
-    /// with `engine` and stored. Storing is best effort (a full disk costs speed, not the
-    /// run).
-    pub fn component(&self, engine: &Engine, wasm: &[u8]) -> wasmtime::Result<(Component, Lookup)> {
-        let digest: [u8; 32] = Sha256::digest(wasm).into();
+    /// The component compiled from `wasm`, whose SHA-256 is `digest` (computed once when
+    /// the plugin was loaded): from an authenticated entry, else compiled with `engine`
+    /// and stored. Storing is best effort (a full disk costs speed, not the run).
+    pub fn component(&self, engine: &Engine, wasm: &[u8], digest: [u8; 32]) -> wasmtime::Result<(Component, Lookup)> {
         let entry = self.dir.join(entry_name(engine, &digest));
         let mut lookup = Lookup::Miss;
         if let Some(bytes) = read_entry(&entry) {
@@ -267,6 +266,7 @@ fn read_entry(path: &Path) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::Digest;
 
     /// Two components that differ in what they export (text form: the engine parses it).
     const A: &str = r#"(component (core module $m (func (export "f"))) (core instance $i (instantiate $m))
@@ -289,8 +289,8 @@ mod tests {
         let cache = CompileCache::open(&dir.path().join("c")).unwrap();
         let engine = engine();
         let a = A.as_bytes();
-        assert_eq!(cache.component(&engine, a).unwrap().1, Lookup::Miss);
-        assert_eq!(cache.component(&engine, a).unwrap().1, Lookup::Hit);
+        assert_eq!(cache.component(&engine, a, Sha256::digest(a).into()).unwrap().1, Lookup::Miss);
+        assert_eq!(cache.component(&engine, a, Sha256::digest(a).into()).unwrap().1, Lookup::Hit);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("c")), 0o700);
         assert_eq!(mode(&dir.path().join("c/key")), 0o600);
@@ -303,17 +303,17 @@ mod tests {
         let cache = CompileCache::open(dir.path()).unwrap();
         let engine = engine();
         let (a, b) = (A.as_bytes(), B.as_bytes());
-        cache.component(&engine, a).unwrap();
-        cache.component(&engine, b).unwrap();
+        cache.component(&engine, a, Sha256::digest(a).into()).unwrap();
+        cache.component(&engine, b, Sha256::digest(b).into()).unwrap();
         // B's artifact, tag and all, in A's place.
         std::fs::copy(entry_of(&cache, &engine, B), entry_of(&cache, &engine, A)).unwrap();
-        let (component, lookup) = cache.component(&engine, a).unwrap();
+        let (component, lookup) = cache.component(&engine, a, Sha256::digest(a).into()).unwrap();
         assert_eq!(lookup, Lookup::Rejected);
         let exports: Vec<String> =
             component.component_type().exports(&engine).map(|(name, _)| name.to_string()).collect();
         assert_eq!(exports, ["a"], "A's code, not B's");
         // Recompiled and stored again: the next lookup is an authenticated hit.
-        assert_eq!(cache.component(&engine, a).unwrap().1, Lookup::Hit);
+        assert_eq!(cache.component(&engine, a, Sha256::digest(a).into()).unwrap().1, Lookup::Hit);
         assert_eq!(cache.rejected(), 1);
 
         // A flipped byte, and a truncated file, fail the same way.
@@ -322,9 +322,9 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(cache.component(&engine, a).unwrap().1, Lookup::Rejected);
+        assert_eq!(cache.component(&engine, a, Sha256::digest(a).into()).unwrap().1, Lookup::Rejected);
         std::fs::write(&path, &bytes[..20]).unwrap();
-        assert_eq!(cache.component(&engine, a).unwrap().1, Lookup::Rejected);
+        assert_eq!(cache.component(&engine, a, Sha256::digest(a).into()).unwrap().1, Lookup::Rejected);
     }
 
     #[test]

@@ -133,10 +133,12 @@ impl Sandbox {
 
     /// Compiles a component (or takes it from the cache) and checks it against the plugin
     /// world, so a wrong component is refused once, before any device is touched.
-    pub fn prepare(&self, wasm: &[u8]) -> Result<PreparedPlugin, PrepareError> {
+    pub fn prepare(&self, plugin: &crate::plugin::Plugin) -> Result<PreparedPlugin, PrepareError> {
         let component = match &self.cache {
-            Ok(Some(cache)) => cache.component(&self.engine, wasm).map(|(component, _)| component),
-            _ => Component::new(&self.engine, wasm),
+            Ok(Some(cache)) => {
+                cache.component(&self.engine, &plugin.bytes, plugin.sha256()).map(|(component, _)| component)
+            }
+            _ => Component::new(&self.engine, &plugin.bytes),
         }
         .map_err(PrepareError::Compile)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(PrepareError::World)?;

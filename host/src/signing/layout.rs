@@ -1,8 +1,7 @@
 //! The hashes a signature covers, recomputed from the component, and how a signed hash
 //! list compares with them.
 
-use sha2::{Digest, Sha256};
-use wasmsign2::{Module, Section, SectionLike};
+use crate::plugin::sections::{DELIMITER_SECTION, SIGNATURE_SECTION, Section, SignedContent};
 
 /// One part of the component between delimiters, with the hash of everything up to and
 /// including its end (what `sign_multi` records).
@@ -33,11 +32,11 @@ pub enum Coverage {
 
 /// A section's description for messages.
 fn describe(index: usize, section: &Section) -> String {
-    match section {
-        Section::Custom(c) => format!("section {index} (custom section `{}`)", c.name()),
-        Section::Standard(s) => {
+    match &section.name {
+        Some(name) => format!("section {index} (custom section `{name}`)"),
+        None => {
             // Component section ids (plugins are components).
-            let kind = match u8::from(s.id()) {
+            let kind = match section.id {
                 1 => "core module",
                 2 => "core instances",
                 3 => "core types",
@@ -57,41 +56,38 @@ fn describe(index: usize, section: &Section) -> String {
 }
 
 impl Layout {
-    /// Hashes the sections after the signature header as `sign_multi` does: a running
-    /// SHA-256, recorded after each delimiter and at the end.
-    pub fn of(module: &Module) -> Result<Self, wasmsign2::WSError> {
-        let mut hasher = Sha256::new();
+    /// Groups the sections after the signature header into the parts `sign_multi`
+    /// records a hash for: one per delimiter, and the rest at the end.
+    pub fn of(content: &SignedContent) -> Self {
         let mut parts = Vec::new();
         let mut members: Vec<String> = Vec::new();
         let mut indices: Vec<usize> = Vec::new();
+        let mut delimiter_hashes = content.delimiter_hashes.iter();
         let mut ended_on_delimiter = false;
-        let mut delimited = false;
-        for (index, section) in module.sections.iter().enumerate() {
-            if section.is_signature_header() {
+        for (index, section) in content.sections.iter().enumerate() {
+            if section.is_custom(SIGNATURE_SECTION) {
                 continue;
             }
-            let mut bytes = Vec::new();
-            section.serialize(&mut bytes)?;
-            hasher.update(&bytes);
-            if section.is_signature_delimiter() {
+            if section.is_custom(DELIMITER_SECTION) {
+                let (_, hash) = delimiter_hashes.next().expect("a hash for every delimiter");
                 parts.push(Part {
                     label: label(&members),
-                    prefix_hash: hasher.clone().finalize().to_vec(),
+                    prefix_hash: hash.to_vec(),
                     sections: std::mem::take(&mut indices),
                 });
                 members.clear();
                 ended_on_delimiter = true;
-                delimited = true;
             } else {
                 members.push(describe(index, section));
                 indices.push(index);
                 ended_on_delimiter = false;
             }
         }
+        let delimited = !parts.is_empty();
         if !ended_on_delimiter {
-            parts.push(Part { label: label(&members), prefix_hash: hasher.finalize().to_vec(), sections: indices });
+            parts.push(Part { label: label(&members), prefix_hash: content.end_hash.to_vec(), sections: indices });
         }
-        Ok(Self { parts, delimited })
+        Self { parts, delimited }
     }
 
     /// `sha256:<hex>` of everything but the signature section: what a signature over the

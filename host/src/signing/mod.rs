@@ -24,6 +24,7 @@ use wasmsign2::{CustomSection, KeyPair, Module, SecretKey, SignatureData};
 
 use self::layout::{Coverage, Layout};
 pub use self::trust::{Signer, TrustError, TrustStore, TrustedKey, key_id};
+use crate::plugin::sections::{SIGNATURE_SECTION, Section, SignedContent};
 
 /// What a signature check concluded about a plugin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -155,9 +156,13 @@ pub struct VerifyOptions {
 }
 
 /// Checks `component`'s signatures (embedded, or `detached`) against `trust`.
+/// `content` is the component read as sections with their hashes
+/// ([`Plugin::signed_content`](crate::plugin::Plugin::signed_content)), `digest` the
+/// file's own.
 pub fn verify(
     component: &[u8],
     digest: &str,
+    content: &SignedContent,
     detached: Option<&[u8]>,
     trust: &TrustStore,
     options: &VerifyOptions,
@@ -166,27 +171,24 @@ pub fn verify(
     if trust.denied_digests.contains(digest) {
         return Err(VerifyError::Denylisted { digest: digest.into() });
     }
-    let module = Module::deserialize(&mut &component[..]).map_err(malformed)?;
-    let position = module.sections.iter().position(wasmsign2::Section::is_signature_header);
+    let is_header = |s: &Section| s.is_custom(SIGNATURE_SECTION);
+    let position = content.sections.iter().position(is_header);
     if let Some(position) = position.filter(|&p| p != 0) {
         return Err(VerifyError::NotFirst { position });
     }
     // One signature section, first: a second one would be content that hashes as
     // nothing here but as something to the reference verifier.
-    if let Some(second) = module.sections.iter().enumerate().skip(1).find(|(_, s)| s.is_signature_header()) {
+    if let Some(second) = content.sections.iter().enumerate().skip(1).find(|(_, s)| is_header(s)) {
         return Err(malformed(format!("a second `signature` section at position {}", second.0)));
     }
-    let data: SignatureData = match (detached, position) {
-        (Some(bytes), _) => {
-            CustomSection::new("signature".into(), bytes.to_vec()).signature_data().map_err(malformed)?
-        }
-        (None, Some(_)) => match &module.sections[0] {
-            wasmsign2::Section::Custom(header) => header.signature_data().map_err(malformed)?,
-            wasmsign2::Section::Standard(_) => return Err(malformed("signature header is not a custom section")),
-        },
+    let signature_bytes = match (detached, position) {
+        (Some(bytes), _) => bytes.to_vec(),
+        (None, Some(_)) => component[content.sections[0].data.clone()].to_vec(),
         (None, None) => return Ok(SignatureStatus::Unsigned),
     };
-    let layout = Layout::of(&module).map_err(malformed)?;
+    let data: SignatureData =
+        CustomSection::new(SIGNATURE_SECTION.into(), signature_bytes).signature_data().map_err(malformed)?;
+    let layout = Layout::of(content);
     // Denied by what was signed too, not only by the file's bytes: countersigning with a
     // throwaway key, or appending unsigned sections, changes the file but not that.
     let signed_digests = data
@@ -229,7 +231,7 @@ pub fn verify(
             // two to agreement, the wasmsign2 tool included.
             Coverage::Full => signers.push(VerifiedSigner { name, key_id, partial: false }),
             // What the grant depends on must be signed, partial signatures or not.
-            Coverage::Prefix { rest, rest_sections, .. } if carries_manifest(&module, rest_sections) => {
+            Coverage::Prefix { rest, rest_sections, .. } if carries_manifest(component, content, rest_sections) => {
                 refusal = Some(VerifyError::UnsignedManifest { signer: name, key_id, rest: rest.clone() });
             }
             Coverage::Prefix { .. } if allow_partial => {
@@ -258,20 +260,19 @@ pub fn verify(
 
 /// `sha256:<hex>` of a component without its signature section: what a signature over
 /// the whole of it signs, unchanged by countersigning. `None` when it does not parse.
-pub fn content_digest(component: &[u8]) -> Option<String> {
-    let module = Module::deserialize(&mut &component[..]).ok()?;
-    Layout::of(&module).ok()?.content_digest()
+pub fn content_digest(content: &SignedContent) -> Option<String> {
+    Layout::of(content).content_digest()
 }
 
 /// Whether any of `sections` is, or contains, a `fwctl-manifest` section (searched for
 /// by name in the section's bytes: a nested module's custom section included, and a
 /// false alarm refuses rather than admits).
-fn carries_manifest(module: &Module, sections: &[usize]) -> bool {
+fn carries_manifest(component: &[u8], content: &SignedContent, sections: &[usize]) -> bool {
     let name = crate::plugin::MANIFEST_SECTION.as_bytes();
-    sections.iter().filter_map(|&i| module.sections.get(i)).any(|section| {
-        let mut bytes = Vec::new();
-        section.serialize(&mut bytes).is_err() || bytes.windows(name.len()).any(|w| w == name)
-    })
+    sections
+        .iter()
+        .filter_map(|&i| content.sections.get(i))
+        .any(|section| component[section.range.clone()].windows(name.len()).any(|w| w == name))
 }
 
 /// Whether one of `signatures` is `key`'s Ed25519 signature over `hashes` (the
@@ -417,6 +418,18 @@ mod tests {
     /// The smallest component: the header alone.
     const EMPTY_COMPONENT: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
+    /// [`super::verify`] on bytes, their sections read here.
+    fn verify(
+        component: &[u8],
+        digest: &str,
+        detached: Option<&[u8]>,
+        trust: &TrustStore,
+        options: &VerifyOptions,
+    ) -> Result<SignatureStatus, VerifyError> {
+        let content = SignedContent::read(component).map_err(VerifyError::Malformed)?;
+        super::verify(component, digest, &content, detached, trust, options)
+    }
+
     fn store_with(key: &PublicKey) -> TrustStore {
         let key = PublicKey::from_bytes(&key.to_bytes()).unwrap();
         let trusted = TrustedKey { key_id: key_id(&key), key, valid_from: None, valid_until: None, revoked: false };
@@ -501,10 +514,7 @@ mod tests {
         component.extend_from_slice(&custom("fwctl-manifest", b"name = 'bad'"));
         let (signed, _) = sign(&component, &vendor.sk, SignatureLayout::Embedded).unwrap();
         let now = SystemTime::now();
-        let content = {
-            let module = Module::deserialize(&mut &signed[..]).unwrap();
-            Layout::of(&module).unwrap().content_digest().unwrap()
-        };
+        let content = content_digest(&SignedContent::read(&signed).unwrap()).unwrap();
         let store = denying(store_with(&vendor.pk), content.clone());
         let denied = |bytes: &[u8], allow_partial| match verify(
             bytes,

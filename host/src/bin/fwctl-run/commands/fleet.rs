@@ -360,7 +360,7 @@ fn prepare(
     })?;
     let mut plugins = Vec::new();
     for Admitted { plugin, identity, grant, .. } in admitted {
-        match sandbox.prepare(&plugin.bytes) {
+        match sandbox.prepare(&plugin) {
             Ok(prepared) => plugins.push(FleetPlugin {
                 plugin: PluginRef {
                     name: plugin.manifest.name.clone(),

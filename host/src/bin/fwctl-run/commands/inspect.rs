@@ -38,7 +38,7 @@ impl InspectCommand {
         let plugin = Plugin::find(&self.plugin, &admission.search)?;
         let sandbox = Sandbox::new(&SandboxOptions { cache_dir: fwctl_run::paths::cache_dir(), ..Default::default() })?;
         let shape = sandbox.describe(&plugin.bytes)?;
-        let world = sandbox.prepare(&plugin.bytes).map(|_| ()).map_err(|e| e.to_string());
+        let world = sandbox.prepare(&plugin).map(|_| ()).map_err(|e| e.to_string());
         warn_about_cache(&sandbox);
         let signature = check_signature(&plugin, &trust, &policy, Signatures::AsPolicySays).map_err(|e| e.to_string());
         let grant = match &signature {

@@ -61,7 +61,7 @@ impl RunCommand {
 
         let sandbox = Sandbox::new(&SandboxOptions { cache_dir: self.admission.cache.dir(), ..Default::default() })?;
         let started = std::time::Instant::now();
-        let prepared = sandbox.prepare(&plugin.bytes).with_context(|| plugin.path.display().to_string())?;
+        let prepared = sandbox.prepare(&plugin).with_context(|| plugin.path.display().to_string())?;
         warn_about_cache(&sandbox);
         let compile = CompileInfo::of(&sandbox, started.elapsed());
         let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -30,7 +30,7 @@ impl VerifyCommand {
         let policy = Policy::resolve(None)?;
         let verification = Verification {
             plugin: &plugin,
-            content_digest: signing::content_digest(&plugin.bytes),
+            content_digest: plugin.signed_content().ok().and_then(signing::content_digest),
             trust: &trust.origin,
             result: check_signature(&plugin, &trust, &policy, Signatures::AsPolicySays).map_err(|e| e.to_string()),
         };
