@@ -332,3 +332,30 @@ fn two_plugins_with_one_name_are_both_refused_so_neither_passes_for_the_other() 
     // The other plugin ran.
     assert!(report["results"].as_array().unwrap().iter().any(|r| r["plugin"]["name"] == "cxl-features"), "{report:#}");
 }
+
+#[test]
+fn a_pooled_instance_slot_keeps_nothing_of_the_previous_devices_run() {
+    // One job: every run takes the slot the previous one gave back (kept resident and
+    // reset in place, not returned to the kernel). Each run marks a static and a grown
+    // page, and counts what it found there.
+    let hostile = plugin_dir().join("hostile.wasm").display().to_string();
+    let output = fwctl_run(&[
+        "fleet",
+        &hostile,
+        "--sim-fleet",
+        "6:connectx7-healthy",
+        "--jobs",
+        "1",
+        "--format",
+        "jsonl",
+        "--",
+        "leftovers",
+    ]);
+    let lines = jsonl(&stdout(&output));
+    let (summary, results) = lines.split_last().unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}\n{}", stderr(&output));
+    assert_eq!(results.len(), 6);
+    for result in results {
+        assert_eq!(result["values"]["leftover-bytes"], 0, "{result}");
+    }
+}

@@ -44,6 +44,21 @@ fn set_patrol_scrub() -> Vec<u8> {
     r
 }
 
+/// One more page of linear memory, owned by no allocator.
+#[cfg(target_arch = "wasm32")]
+fn grow_one_page() -> Option<&'static mut [u8]> {
+    let page = core::arch::wasm32::memory_grow(0, 1);
+    // SAFETY: the page was just grown, so it is in bounds and nothing else refers to it;
+    // wasm memory is always initialised (the spec says to zero).
+    (page != usize::MAX).then(|| unsafe { std::slice::from_raw_parts_mut((page * 65536) as *mut u8, 65536) })
+}
+
+/// Plugins run as wasm only; a host build (clippy, tests of the crate) has no such memory.
+#[cfg(not(target_arch = "wasm32"))]
+fn grow_one_page() -> Option<&'static mut [u8]> {
+    None
+}
+
 /// Decodes hex text (pairs of digits, nothing else).
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
@@ -250,6 +265,19 @@ impl Guest for Hostile {
                 };
                 let request = args.get(2).and_then(|h| decode_hex(h)).ok_or("send needs the request in hex")?;
                 report_rpc("send", target.rpc(scope, &request, 1024));
+            }
+            // Looks for what an earlier run (on another device, in the same pooled
+            // instance slot) left in memory: a static in the image, and a page grown at
+            // run time. Both must read as zero in a fresh instance; then marks them.
+            "leftovers" => {
+                static mut SCRATCH: [u8; 4096] = [0; 4096];
+                // SAFETY: one run, one thread; nothing else touches SCRATCH.
+                let scratch = unsafe { &mut *std::ptr::addr_of_mut!(SCRATCH) };
+                let grown = grow_one_page().ok_or("memory.grow refused one page")?;
+                let dirty = scratch.iter().chain(grown.iter()).filter(|&&b| b != 0).count();
+                report::set_fact(&Field { key: "leftover-bytes".into(), value: Value::Unsigned(dirty as u64) });
+                scratch.fill(0xa5);
+                grown.fill(0x5a);
             }
             other => return Err(format!("unknown behaviour `{other}`")),
         }
