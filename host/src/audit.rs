@@ -103,18 +103,22 @@ impl AuditLog {
     /// [`Durability::Disk`], returns only once it is on stable storage. `false` when it
     /// could not be written (the log is then broken).
     fn append(&self, record: &impl Serialize, durability: Durability) -> bool {
-        let mut appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut lines = std::mem::take(&mut appender.deferred);
-        let _ = serde_json::to_writer(&mut lines, record);
-        lines.push(b'\n');
-        self.write(&mut appender, lines, durability)
+        with_line(record, |line| {
+            let mut appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut lines = std::mem::take(&mut appender.deferred);
+            lines.extend_from_slice(line);
+            self.write(&mut appender, lines, durability)
+        })
     }
 
     /// Keeps an outcome line for the next write (see [`Appender::deferred`]).
     fn defer(&self, record: &impl Serialize) {
+        with_line(record, |line| self.defer_line(line));
+    }
+
+    fn defer_line(&self, line: &[u8]) {
         let mut appender = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        let _ = serde_json::to_writer(&mut appender.deferred, record);
-        appender.deferred.push(b'\n');
+        appender.deferred.extend_from_slice(line);
         if appender.deferred.len() >= DEFERRED_LIMIT {
             let lines = std::mem::take(&mut appender.deferred);
             self.write(&mut appender, lines, Durability::PageCache);
@@ -173,6 +177,21 @@ impl Drop for AuditLog {
             let _ = appender.file.write_all(&[torn, &lines].concat());
         }
     }
+}
+
+/// Serialises `record` as one line into this thread's buffer and hands it to `then`: the
+/// JSON is formatted before the log's lock is taken, so concurrent runs wait for each
+/// other only for the `write` itself.
+fn with_line<R>(record: &impl Serialize, then: impl FnOnce(&[u8]) -> R) -> R {
+    thread_local! {
+        static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        let _ = serde_json::to_writer(&mut *line, record);
+        line.push(b'\n');
+        then(line)
+    })
 }
 
 /// A 16-bit id as the log writes it, `0x0805`: formatted straight into the line, with no
