@@ -649,10 +649,10 @@ fn mcam_and_pcam_list_what_the_firmware_implements() {
         be32(r, 2 + 3 - n / 32) >> (n % 32) & 1
     };
     let mcam = read_reg(&mut h, MCAM, 72, |_| {});
-    for id in [MTCAP, MTMP, MCIA, MGIR, MPEIN, MCQS, MCQI, MCAM] {
+    for id in [MTCAP, MTMP, MCIA, MGIR, 0x9024, 0x9030, 0x9033, MPEIN, MCQS, MCQI, MCAM] {
         assert_eq!(bit(&mcam, 0x9000, id), 1, "{id:#x}");
     }
-    assert_eq!(bit(&mcam, 0x9000, 0x9024), 0, "MNVDA is not modelled");
+    assert_eq!(bit(&mcam, 0x9000, 0x9028), 0, "MFRL is not modelled");
     assert_eq!(get(&mcam, 12, 2, 2), 1, "mcia_32dwords");
     let pcam = read_reg(&mut h, PCAM, 80, |_| {});
     for id in [PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM] {
@@ -671,7 +671,7 @@ fn unsupported_and_unknown_registers_fail_with_bad_param() {
         &[("port_type = \"eth\"", "port_type = \"eth\"\nunsupported_registers = [\"MTMP\", \"PDDR\", \"MCAM\"]")],
     );
     let mut h = open(&sim);
-    for (id, size) in [(MTMP, 32), (PDDR, 256), (MCAM, 72), (0x9024, 256), (0x1234, 16), (0xffff, 16)] {
+    for (id, size) in [(MTMP, 32), (PDDR, 256), (MCAM, 72), (0x9028, 256), (0x1234, 16), (0xffff, 16)] {
         let (status, syndrome, image) = access(&mut h, DEBUG_READ_ONLY, READ, id, size, |_| {});
         assert_eq!((status, syndrome), (BAD_PARAM, syndrome::UNKNOWN_REGISTER), "register {id:#x}");
         assert!(image.iter().all(|&b| b == 0));

@@ -2,6 +2,7 @@
 
 pub mod bits;
 pub mod commands;
+pub mod nvconfig;
 pub mod prm;
 pub mod registers;
 pub mod status;

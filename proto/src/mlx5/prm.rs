@@ -41,6 +41,11 @@ impl Field {
         bits::set(buf, self.dw, self.hi, self.lo, value)
     }
 
+    /// The largest value the field holds.
+    pub const fn max(self) -> u32 {
+        u32::MAX >> (31 - (self.hi - self.lo))
+    }
+
     /// Whether a one-bit field is set.
     pub fn is_set(self, buf: &[u8]) -> bool {
         self.get(buf) != 0

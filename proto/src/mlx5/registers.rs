@@ -105,8 +105,12 @@ pub const MCIA_SIZE: usize = 144;
 pub const MGIR: u16 = 0x9020;
 /// Bytes of the MGIR register image.
 pub const MGIR_SIZE: usize = 0xa0;
-/// `MLX5_REG_MNVDA`.
+/// `MLX5_REG_MNVDA`: non-volatile configuration data (see [`super::nvconfig`]).
 pub const MNVDA: u16 = 0x9024;
+/// MNVQC: what firmware supports of a configuration item (mstflint's register database).
+pub const MNVQC: u16 = 0x9030;
+/// MNVIA: resets every stored configuration value to its default (mstflint's database).
+pub const MNVIA: u16 = 0x9033;
 /// `MLX5_REG_MFRL`.
 pub const MFRL: u16 = 0x9028;
 /// `MLX5_REG_MPEIN`.
@@ -153,8 +157,10 @@ pub const REGISTERS: &[Register] = &[
     Register { id: MTMP, name: "MTMP", size: Some(MTMP_SIZE), read: ReadEffect::Clearing(MTMP_RESETS) },
     Register { id: MCIA, name: "MCIA", size: Some(MCIA_SIZE), read: ReadEffect::ModuleMemory },
     Register { id: MGIR, name: "MGIR", size: Some(MGIR_SIZE), read: ReadEffect::Plain },
-    Register { id: MNVDA, name: "MNVDA", size: None, read: ReadEffect::Plain },
+    Register { id: MNVDA, name: "MNVDA", size: Some(super::nvconfig::MNVDA_SIZE), read: ReadEffect::Plain },
     Register { id: MFRL, name: "MFRL", size: None, read: ReadEffect::Plain },
+    Register { id: MNVQC, name: "MNVQC", size: Some(super::nvconfig::MNVQC_SIZE), read: ReadEffect::Plain },
+    Register { id: MNVIA, name: "MNVIA", size: Some(super::nvconfig::MNVIA_SIZE), read: ReadEffect::Plain },
     Register { id: MPEIN, name: "MPEIN", size: Some(MPEIN_SIZE), read: ReadEffect::Plain },
     Register { id: MPCNT, name: "MPCNT", size: None, read: ReadEffect::Clearing(CLR) },
     Register { id: MCQS, name: "MCQS", size: Some(MCQS_SIZE), read: ReadEffect::Plain },

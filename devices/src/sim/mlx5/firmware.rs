@@ -96,6 +96,14 @@ pub mod syndrome {
     pub const BAD_UID: u32 = 0x51d0_0010;
     /// NO_RES: every uid is in use.
     pub const NO_FREE_UID: u32 = 0x51d0_0011;
+    /// BAD_PARAM: MNVDA names a configuration item this firmware does not have.
+    pub const NV_UNKNOWN_ITEM: u32 = 0x51d0_0012;
+    /// BAD_PARAM: an MNVDA write whose length is not the item's.
+    pub const NV_BAD_LENGTH: u32 = 0x51d0_0013;
+    /// BAD_PARAM: an MNVDA write to an item firmware does not let be written.
+    pub const NV_READ_ONLY: u32 = 0x51d0_0014;
+    /// BAD_PARAM: a read of a register that can only be written (MNVIA).
+    pub const WRITE_ONLY_REGISTER: u32 = 0x51d0_0015;
 }
 
 /// Why a command failed: what goes into the out header.
@@ -208,6 +216,8 @@ pub struct State {
     pub asic_max_eighths: u32,
     /// The command interface is down: nothing reaches firmware.
     pub command_interface_down: bool,
+    /// Non-volatile configuration (MNVDA, MNVQC, MNVIA).
+    pub nv: super::nvconfig::NvConfig,
     /// Live user contexts: uid -> caps.
     uids: BTreeMap<u16, u32>,
     /// Where the search for a free uid starts, so a closed uid is not handed out again at
@@ -250,6 +260,7 @@ impl Firmware {
             vport_counters: [0; VPORT_COUNTERS],
             asic_max_eighths: eighths(asic_max),
             command_interface_down: profile.command_interface_down,
+            nv: super::nvconfig::NvConfig::new(&profile),
             uids: BTreeMap::new(),
             next_uid: 1,
         };
@@ -276,6 +287,12 @@ impl Firmware {
     #[cfg(test)]
     pub(super) fn set_command_interface_down(&mut self, down: bool) {
         self.state.command_interface_down = down;
+    }
+
+    /// A firmware reset (`mlxfwreset`, or a reboot): next-boot configuration becomes
+    /// current.
+    pub fn reset(&mut self) {
+        self.state.nv.reset();
     }
 
     /// Live user contexts (for tests).

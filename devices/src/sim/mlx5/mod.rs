@@ -7,6 +7,7 @@
 //! - [`allow_list`] is `mlx5ctl_validate_rpc()`;
 //! - `firmware` answers commands, with statuses inside successful responses;
 //! - `registers` models the ACCESS_REG registers diagnostics read;
+//! - `nvconfig` is the non-volatile configuration mlxconfig reads and writes;
 //! - `profile` is the `[device.mlx5]` TOML table; `prm` names the bit fields.
 //!
 //! The checks of the fwctl core (2 MiB limit, scope values, CAP_SYS_RAWIO, taint, removal)
@@ -14,6 +15,7 @@
 
 pub mod allow_list;
 mod firmware;
+mod nvconfig;
 mod profile;
 mod registers;
 
@@ -23,7 +25,7 @@ use nix::errno::Errno;
 
 pub use self::firmware::{Failure, Status, syndrome};
 use self::prm::header;
-pub use self::profile::{CounterGrowth, Media, Mlx5Profile, Module, Pcie, Port, PortType, Sensor};
+pub use self::profile::{CounterGrowth, Media, Mlx5Profile, Module, NvProfile, NvValue, Pcie, Port, PortType, Sensor};
 pub use self::registers::MODELED;
 use super::{SimContext, SimDriver};
 use crate::backend::Scope;
@@ -57,6 +59,12 @@ impl Mlx5Driver {
     pub fn new(profile: &Mlx5Profile) -> Result<Self, String> {
         profile.validate()?;
         Ok(Self { firmware: Arc::new(Mutex::new(firmware::Firmware::new(profile.clone()))) })
+    }
+
+    /// Resets the device's firmware as `mlxfwreset` or a reboot would: next-boot
+    /// configuration becomes current. Handles stay open.
+    pub fn reset_firmware(&self) {
+        lock(&self.firmware).reset();
     }
 
     /// The uids of the user contexts currently open on the device.

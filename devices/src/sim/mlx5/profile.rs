@@ -70,6 +70,75 @@ pub struct Mlx5Profile {
     /// missing from MCAM/PCAM and ACCESS_REG on them fails with BAD_PARAM.
     #[serde(default)]
     pub unsupported_registers: Vec<String>,
+    /// Non-volatile configuration (what mlxconfig queries and sets).
+    #[serde(default)]
+    pub nvconfig: NvProfile,
+}
+
+/// The `[device.mlx5.nvconfig]` table: the device's stored configuration.
+///
+/// ```toml
+/// [device.mlx5.nvconfig]
+/// vpi = true                              # ports carry LINK_TYPE_Pn (VPI adapters)
+/// max_vfs = 127                           # the most VFs a PF may have
+/// current = { CQE_COMPRESSION = "AGGRESSIVE" }  # running values besides the defaults
+/// next = { NUM_OF_VFS = 16 }              # set for the next boot, pending a reset
+/// read_only = ["CQE_COMPRESSION"]         # items firmware will not write
+/// ignores_writes = false                  # fault: writes acknowledged, nothing kept
+/// ```
+///
+/// SR-IOV runs as `pcie.num_vfs` says unless `current` says otherwise; every other
+/// parameter runs at its factory default (0, and the port type for LINK_TYPE).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NvProfile {
+    /// A VPI adapter: each port has a link type item.
+    #[serde(default)]
+    pub vpi: bool,
+    /// `nv_global_pci_cap.max_vfs_per_pf`.
+    #[serde(default = "max_vfs_default")]
+    pub max_vfs: u16,
+    /// Running values, by mlxconfig name.
+    #[serde(default)]
+    pub current: std::collections::BTreeMap<String, NvValue>,
+    /// Next-boot values that differ from the running ones, by mlxconfig name.
+    #[serde(default)]
+    pub next: std::collections::BTreeMap<String, NvValue>,
+    /// Parameters whose items firmware refuses to write (MNVQC `support_wr` 0).
+    #[serde(default)]
+    pub read_only: Vec<String>,
+    /// Fault: writes are acknowledged and nothing is kept (read-back catches it).
+    #[serde(default)]
+    pub ignores_writes: bool,
+}
+
+impl Default for NvProfile {
+    fn default() -> Self {
+        Self {
+            vpi: false,
+            max_vfs: max_vfs_default(),
+            current: Default::default(),
+            next: Default::default(),
+            read_only: Vec::new(),
+            ignores_writes: false,
+        }
+    }
+}
+
+fn max_vfs_default() -> u16 {
+    127
+}
+
+/// A parameter's value in a profile: `true`, `16` or `"ETH"`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum NvValue {
+    /// `True` / `False`.
+    Bool(bool),
+    /// A number.
+    Number(u32),
+    /// A value name.
+    Name(String),
 }
 
 /// Link protocol of the ports.
@@ -378,6 +447,16 @@ impl Mlx5Profile {
     /// Checks what serde cannot: versions, names, link modes, PCIe encodings.
     pub fn validate(&self) -> Result<(), String> {
         parse_fw_version(&self.fw_version)?;
+        let nv = &self.nvconfig;
+        for (name, value) in nv.current.iter().chain(&nv.next) {
+            let (p, _) = super::nvconfig::resolve(name, value).map_err(|e| format!("nvconfig: {e}"))?;
+            if p.port != 0 && (!nv.vpi || p.port as usize > self.ports.len()) {
+                return Err(format!("nvconfig: {name} needs `vpi = true` and a port {}", p.port));
+            }
+        }
+        if let Some(name) = nv.read_only.iter().find(|n| fwctl_proto::mlx5::nvconfig::parameter(n).is_none()) {
+            return Err(format!("nvconfig: read_only names `{name}`, which is no parameter"));
+        }
         if let Some(pending) = &self.pending_fw_version {
             parse_fw_version(pending)?;
         }

@@ -2,7 +2,8 @@
 //!
 //! A read answers with the register image in the out mailbox from byte 16, the request's
 //! index fields echoed as firmware does. Writes are modelled for PAOS (admin state), PMTU
-//! (admin MTU) and PPCNT (`clr`); writes to the other registers fail with BAD_PARAM
+//! (admin MTU), PPCNT (`clr`) and the non-volatile configuration (MNVDA, MNVIA: see
+//! `nvconfig`); writes to the other registers fail with BAD_PARAM
 //! (`READ_ONLY_REGISTER`), and every write needs a uid with TOOLS_RESOURCES.
 //!
 //! An unknown or profile-disabled register id fails with BAD_PARAM (`UNKNOWN_REGISTER`):
@@ -14,12 +15,13 @@ use super::prm::{self, access_reg, header};
 use super::profile::{Media, Mlx5Profile, Module, PortType, ext_link_mode, ib_link_mode, parse_fw_version};
 
 pub use fwctl_proto::mlx5::registers::{
-    MCAM, MCIA, MCQI, MCQS, MGIR, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PTYS,
+    MCAM, MCIA, MCQI, MCQS, MGIR, MNVDA, MNVIA, MNVQC, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PTYS,
 };
 use fwctl_proto::mlx5::registers::{MCAM_BASE, PCAM_BASE};
 
 /// The registers the model answers; ids and names from the one table in `fwctl-proto`.
-pub const MODELED: &[u16] = &[PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MPEIN, MCQS, MCQI, MCAM];
+pub const MODELED: &[u16] =
+    &[PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MNVDA, MNVQC, MNVIA, MPEIN, MCQS, MCQI, MCAM];
 
 /// The id of a register name the model knows.
 pub fn id_of(name: &str) -> Option<u16> {
@@ -116,6 +118,9 @@ impl Registers<'_> {
             MPEIN => self.mpein(req, reply),
             MCQS => self.mcqs(req, reply),
             MCQI => self.mcqi(req, reply),
+            MNVDA => self.state.nv.read(req, reply),
+            MNVQC => self.state.nv.query_capability(req, reply),
+            MNVIA => Err(Failure::param(syndrome::WRITE_ONLY_REGISTER)),
             _ => Err(Failure::param(syndrome::UNKNOWN_REGISTER)),
         }
     }
@@ -144,6 +149,8 @@ impl Registers<'_> {
             }
             // Set() with clr clears the group, without a sampling tick.
             PPCNT => self.ppcnt(req, reply, false),
+            MNVDA => self.state.nv.write(req, reply),
+            MNVIA => self.state.nv.invalidate(req, reply),
             _ => Err(Failure::param(syndrome::READ_ONLY_REGISTER)),
         }
     }
