@@ -130,6 +130,19 @@ fn classify_register_access(rpc: &Mlx5Request, request: &[u8]) -> Classification
     let register = registers::describe(id);
     let target = WriteTarget::Register(id);
     match rpc.op_mod {
+        0 if id == registers::MNVDA && rpc.opcode == ACCESS_REG => {
+            // Name the configuration item, so the record says what was provisioned.
+            let at = registers::REGISTER_DATA;
+            let item = request.get(at..at + crate::mlx5::nvconfig::HEADER_LEN).map(|header| {
+                let ty = crate::mlx5::nvconfig::ItemType(crate::mlx5::nvconfig::header::TYPE.get(header));
+                match crate::mlx5::nvconfig::item_of(ty) {
+                    Some((item, 0)) => format!(", item {} ({:#010x})", item.name, ty.0),
+                    Some((item, port)) => format!(", item {} of port {port} ({:#010x})", item.name, ty.0),
+                    None => format!(", item {:#010x}", ty.0),
+                }
+            });
+            Classification::write(target, format!("{command} write of {register}{}", item.unwrap_or_default()))
+        }
         0 => Classification::write(target, format!("{command} write of {register}")),
         // The kernel carries no layout for ACCESS_REGISTER_USER, so its register data
         // (and any clear bit in it) cannot be located with certainty.
@@ -233,6 +246,15 @@ mod tests {
         assert!(c.action.contains("`clear` set"), "{}", c.action);
         // Too short to show the bit: what firmware makes of missing bytes is not ours to guess.
         assert_eq!(classify_mlx5(&q[..20]).effect, Effect::Unknown);
+    }
+
+    #[test]
+    fn an_nv_configuration_write_names_its_item() {
+        let mut r = mlx5(0x805, 0, 0x9024, 16 + 268);
+        r[16 + 4..16 + 8].copy_from_slice(&0x0101_0012u32.to_be_bytes());
+        let c = classify_mlx5(&r);
+        assert_eq!((c.effect, c.target), (Effect::Write, Some(WriteTarget::Register(0x9024))));
+        assert_eq!(c.action, "ACCESS_REG write of MNVDA (0x9024), item nv_vpi_link_type of port 1 (0x01010012)");
     }
 
     #[test]

@@ -79,8 +79,14 @@ fn normalise_json(text: &str) -> String {
 /// Runs `plugin` on `profile` with `args` and checks both outputs against
 /// `golden/<dir>/<case>.{txt,json}`.
 pub fn check(dir: &str, case: &str, plugin: &str, profile: &str, args: &[&str]) {
+    check_with(dir, case, plugin, profile, &[], args);
+}
+
+/// [`check`] with `options` for fwctl-run itself (a policy, a trust store).
+pub fn check_with(dir: &str, case: &str, plugin: &str, profile: &str, options: &[&str], args: &[&str]) {
     let sim = format!("--sim={profile}");
     let mut argv = vec![plugin, sim.as_str()];
+    argv.extend_from_slice(options);
     argv.push("--");
     argv.extend_from_slice(args);
     let human = fwctl_run(&argv);

@@ -15,6 +15,7 @@ mod kernel_source;
 mod kernel_vm;
 mod library;
 mod metrics;
+mod mlx5_config;
 mod mlx5_diag;
 mod npd;
 mod registry;

@@ -32,6 +32,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("connectx7-link-down", include_str!("../../profiles/connectx7-link-down.toml")),
     ("connectx7-fec-errors", include_str!("../../profiles/connectx7-fec-errors.toml")),
     ("connectx6dx-old-firmware", include_str!("../../profiles/connectx6dx-old-firmware.toml")),
+    // Non-volatile configuration: a change pending a reset; firmware that loses writes.
+    ("connectx7-vpi-pending", include_str!("../../profiles/connectx7-vpi-pending.toml")),
+    ("connectx7-nv-writes-lost", include_str!("../../profiles/connectx7-nv-writes-lost.toml")),
     // Configured like the kernel's cxl_test mock, for the cross-check against a real kernel.
     ("cxl-test-mock", include_str!("../../profiles/cxl-test-mock.toml")),
 ];

@@ -6,6 +6,7 @@
 //! off the device.
 
 pub mod caps;
+pub mod nvconfig;
 
 pub use fwctl_proto::mlx5::bits;
 pub mod registers;
@@ -200,8 +201,13 @@ impl<'d, 'a> Mlx5<'d, 'a> {
     /// Sends a mailbox and checks the firmware status; returns the whole out mailbox
     /// (header included), `out_len` bytes long.
     pub fn command(&self, input: &[u8], out_len: usize) -> Result<Vec<u8>, Error> {
+        self.command_at(self.scope, input, out_len)
+    }
+
+    /// [`Self::command`] at `scope` (a write: [`Scope::Configuration`]).
+    pub fn command_at(&self, scope: Scope, input: &[u8], out_len: usize) -> Result<Vec<u8>, Error> {
         let opcode = opcode_of(input);
-        let out = self.device.rpc(self.scope, input, out_len)?.data;
+        let out = self.device.rpc(scope, input, out_len)?.data;
         let header = OutHeader::decode(&out).ok_or(Error::Short { opcode, got: out.len(), needed: HEADER })?;
         if !header.is_ok() {
             return Err(Error::Firmware { opcode, status: header.status, syndrome: header.syndrome });

@@ -4,9 +4,9 @@ use super::bits::{get, get_ascii, get_u64};
 
 /// Register ids and image sizes, from the one table the host and the simulator read too.
 pub use fwctl_proto::mlx5::registers::{
-    MCAM, MCAM_BASE, MCAM_SIZE, MCIA, MCIA_SIZE, MCQI, MCQS, MCQS_SIZE, MGIR, MGIR_SIZE, MPEIN, MPEIN_SIZE, MTCAP,
-    MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE, PCAM_SIZE, PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT,
-    PPCNT_SIZE, PTYS, PTYS_SIZE, name,
+    MCAM, MCAM_BASE, MCAM_SIZE, MCIA, MCIA_SIZE, MCQI, MCQS, MCQS_SIZE, MGIR, MGIR_SIZE, MNVDA, MNVIA, MNVQC, MPEIN,
+    MPEIN_SIZE, MTCAP, MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE, PCAM_SIZE, PDDR, PDDR_SIZE, PMTU,
+    PMTU_SIZE, PPCNT, PPCNT_SIZE, PTYS, PTYS_SIZE, name,
 };
 
 /// Where MCQI's data starts: after its 24-byte head.

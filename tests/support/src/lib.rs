@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 /// Plugins the suite builds: package name → file name under [`plugin_dir`].
 const PLUGINS: &[(&str, &str)] = &[
     ("mlx5-diag", "mlx5-diag.wasm"),
+    ("mlx5-config", "mlx5-config.wasm"),
     ("cxl-features", "cxl-features.wasm"),
     ("hostile-plugin", "hostile.wasm"),
     ("wit-0-1-0-plugin", "wit-0.1.0.wasm"),
