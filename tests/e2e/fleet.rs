@@ -200,15 +200,15 @@ fn installed_plugins_are_matched_to_the_devices_and_the_table_sums_up() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 
     // The suite's path also holds the hostile plugin, which fails without arguments (on
-    // every device), and the WIT 0.1.0 plugin (mlx5): the other checks of the same
-    // devices stand.
+    // every device), the WIT 0.1.0 plugin (mlx5) and mlx5-config (its default, `query`,
+    // reads): the other checks of the same devices stand.
     let output = fwctl_run(&["fleet", "--sim", "--format", "json"]);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     for result in report["results"].as_array().unwrap() {
         let expected = if result["plugin"]["name"] == "hostile" { "error" } else { "ok" };
         assert_eq!(result["status"], expected, "{result}");
     }
-    assert_eq!(report["results"].as_array().unwrap().len(), 8);
+    assert_eq!(report["results"].as_array().unwrap().len(), 10);
     assert_eq!(report["summary"]["failed"], 3);
     assert_eq!(output.status.code(), Some(2));
 }
