@@ -216,13 +216,21 @@ pub struct State {
     pub asic_max_eighths: u32,
     /// The command interface is down: nothing reaches firmware.
     pub command_interface_down: bool,
-    /// Non-volatile configuration (MNVDA, MNVQC, MNVIA).
-    pub nv: super::nvconfig::NvConfig,
+    /// Non-volatile configuration (MNVDA, MNVQC, MNVIA), built from the profile on first
+    /// use: a fleet of 10,000 simulated devices that nobody configures does not hold it.
+    nv: Option<Box<super::nvconfig::NvConfig>>,
     /// Live user contexts: uid -> caps.
     uids: BTreeMap<u16, u32>,
     /// Where the search for a free uid starts, so a closed uid is not handed out again at
     /// once (as firmware does, and so that stale uids show up in tests).
     next_uid: u16,
+}
+
+impl State {
+    /// The non-volatile configuration, as the profile describes it until changed.
+    pub fn nv(&mut self, profile: &Mlx5Profile) -> &mut super::nvconfig::NvConfig {
+        self.nv.get_or_insert_with(|| Box::new(super::nvconfig::NvConfig::new(profile)))
+    }
 }
 
 /// The device's firmware: its profile and its mutable state.
@@ -260,7 +268,7 @@ impl Firmware {
             vport_counters: [0; VPORT_COUNTERS],
             asic_max_eighths: eighths(asic_max),
             command_interface_down: profile.command_interface_down,
-            nv: super::nvconfig::NvConfig::new(&profile),
+            nv: None,
             uids: BTreeMap::new(),
             next_uid: 1,
         };
@@ -292,7 +300,9 @@ impl Firmware {
     /// A firmware reset (`mlxfwreset`, or a reboot): next-boot configuration becomes
     /// current.
     pub fn reset(&mut self) {
-        self.state.nv.reset();
+        if let Some(nv) = &mut self.state.nv {
+            nv.reset();
+        }
     }
 
     /// Live user contexts (for tests).

@@ -118,8 +118,8 @@ impl Registers<'_> {
             MPEIN => self.mpein(req, reply),
             MCQS => self.mcqs(req, reply),
             MCQI => self.mcqi(req, reply),
-            MNVDA => self.state.nv.read(req, reply),
-            MNVQC => self.state.nv.query_capability(req, reply),
+            MNVDA => self.state.nv(self.profile).read(req, reply),
+            MNVQC => self.state.nv(self.profile).query_capability(req, reply),
             MNVIA => Err(Failure::param(syndrome::WRITE_ONLY_REGISTER)),
             _ => Err(Failure::param(syndrome::UNKNOWN_REGISTER)),
         }
@@ -149,8 +149,8 @@ impl Registers<'_> {
             }
             // Set() with clr clears the group, without a sampling tick.
             PPCNT => self.ppcnt(req, reply, false),
-            MNVDA => self.state.nv.write(req, reply),
-            MNVIA => self.state.nv.invalidate(req, reply),
+            MNVDA => self.state.nv(self.profile).write(req, reply),
+            MNVIA => self.state.nv(self.profile).invalidate(req, reply),
             _ => Err(Failure::param(syndrome::READ_ONLY_REGISTER)),
         }
     }
