@@ -161,6 +161,20 @@ pub enum SignatureRefusal {
         /// `--require-signed`, or the policy that says so.
         by: String,
     },
+    /// Signed only by keys the trust store does not hold, where a trusted signature is
+    /// required.
+    #[error(
+        "signed only by keys the trust store ({store}) does not hold (key ids: {}), and {by} requires a signature from a trusted key",
+        key_ids.join(", ")
+    )]
+    Untrusted {
+        /// The trust store's origin.
+        store: String,
+        /// The key ids the signatures name.
+        key_ids: Vec<String>,
+        /// `--require-signed`, or the policy that says so.
+        by: String,
+    },
 }
 
 impl Admission<'_> {
@@ -239,7 +253,7 @@ impl Admission<'_> {
             SignatureStatus::Verified { signers, .. } => {
                 signers.iter().map(|s| s.name.as_str()).collect::<std::collections::BTreeSet<_>>().len()
             }
-            SignatureStatus::Unsigned => 0,
+            SignatureStatus::Unsigned | SignatureStatus::Untrusted { .. } => 0,
         };
         let options = OperatorOptions {
             limits: self.choices.limits,
@@ -317,9 +331,14 @@ pub fn check_signature(
     let content = plugin.signed_content().map_err(signing::VerifyError::Malformed)?;
     let status = signing::verify(&plugin.bytes, &plugin.digest, content, detached.as_deref(), trust, &options)?;
     let required = signatures == Signatures::Required;
-    if status == SignatureStatus::Unsigned && (required || policy.require_signed) {
+    if status.signer().is_none() && (required || policy.require_signed) {
         let by = if required { "--require-signed".to_string() } else { format!("policy {}", policy.origin) };
-        return Err(SignatureRefusal::Unsigned { by });
+        return Err(match status {
+            SignatureStatus::Untrusted { key_ids } => {
+                SignatureRefusal::Untrusted { store: trust.origin.clone(), key_ids, by }
+            }
+            _ => SignatureRefusal::Unsigned { by },
+        });
     }
     Ok(status)
 }

@@ -369,7 +369,7 @@ fn a_signed_plugin_keeps_its_signature_through_the_registry() {
     let trusted = TrustStore::new(&[("acme", "vendor", "")]);
     let run = client.run(&[&tag, "--sim=connectx7-healthy", "--json", "--require-signed", "--trust", trusted.path()]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
-    assert!(client.audit().iter().all(|l| l["plugin"]["signer"] == "acme (key e45bee2acc6a806d)"));
+    assert!(client.audit().iter().all(|l| l["plugin"]["signer"] == "acme (key 11c5160e84cf3096fc79ec5a)"));
     let strangers = TrustStore::new(&[("someone", "stranger", "")]);
     let refused = client.run(&[&tag, "--sim=connectx7-healthy", "--require-signed", "--trust", strangers.path()]);
     client.assert_refused(&refused, "signed, but by no key in the trust store");

@@ -78,11 +78,11 @@ fn a_trusted_signature_runs_and_the_audit_names_the_signer() {
     let (code, err, audit) = run(&plugin, &["--trust", store.path(), "--require-signed"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(!audit.is_empty());
-    assert!(audit.iter().all(|l| l["plugin"]["signer"] == "acme (key e45bee2acc6a806d)"), "{:#}", audit[0]);
+    assert!(audit.iter().all(|l| l["plugin"]["signer"] == "acme (key 11c5160e84cf3096fc79ec5a)"), "{:#}", audit[0]);
 
     let output = fwctl_run(&["verify", plugin.to_str().unwrap(), "--trust", store.path()]);
     assert_eq!(output.status.code(), Some(0));
-    assert!(stdout(&output).contains("signed by acme (key e45bee2acc6a806d): trusted"), "{}", stdout(&output));
+    assert!(stdout(&output).contains("signed by acme (key 11c5160e84cf3096fc79ec5a): trusted"), "{}", stdout(&output));
 }
 
 #[test]
@@ -163,11 +163,40 @@ fn the_signature_section_must_come_first() {
 }
 
 #[test]
-fn unknown_revoked_and_expired_keys_are_refused() {
+fn a_signature_by_a_key_the_host_does_not_hold_counts_as_none_unless_one_is_required() {
     let dir = tempfile::tempdir().unwrap();
     let plugin = signed_copy(dir.path(), &["stranger"]);
+    let stranger = fwctl_run::signing::PublicKey::from_any_file(key("stranger", "pub")).unwrap();
+    let stranger_id = fwctl_run::signing::key_id(&stranger);
     let store = Store::new(&[("acme", "vendor", "")]);
-    assert_refused(&plugin, &["--trust", store.path()], "by no key in the trust store");
+    // As an unsigned plugin would: it runs, under the unsigned entry, and says why.
+    for trust in [&["--trust", store.path()][..], &[]] {
+        let mut args = vec![plugin.to_str().unwrap(), "--sim=connectx7-healthy", "--json"];
+        args.extend_from_slice(trust);
+        let output = fwctl_run(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let report = json(&output);
+        assert_eq!(report["plugin"]["signature"]["status"], "untrusted", "{:#}", report["plugin"]);
+        assert_eq!(report["plugin"]["signature"]["key_ids"][0], stranger_id.as_str());
+        assert_eq!(report["grant"]["policy_entry"], "unsigned");
+        assert_eq!(report["grant"]["entry_reason"], "because no trusted key signed the plugin");
+    }
+    let human = stdout(&fwctl_run(&[plugin.to_str().unwrap(), "--sim=connectx7-healthy", "--trust", store.path()]));
+    assert!(
+        human.contains(&format!("signed only by keys this host does not trust ({stranger_id}): judged as unsigned")),
+        "{human}"
+    );
+    // Where a trusted signature is required, it is refused, naming the key.
+    assert_refused(
+        &plugin,
+        &["--trust", store.path(), "--require-signed"],
+        &format!("does not hold (key ids: {stranger_id}), and --require-signed requires"),
+    );
+}
+
+#[test]
+fn revoked_and_expired_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
 
     let plugin = signed_copy(dir.path(), &["vendor"]);
     let revoked = Store::new(&[("acme", "vendor", "revoked = true")]);
@@ -276,7 +305,7 @@ fn a_detached_signature_beside_the_plugin_is_accepted() {
     let store = Store::new(&[("acme", "vendor", "")]);
     let (code, err, audit) = run(&plugin, &["--trust", store.path(), "--require-signed"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(audit[0]["plugin"]["signer"], "acme (key e45bee2acc6a806d)");
+    assert_eq!(audit[0]["plugin"]["signer"], "acme (key 11c5160e84cf3096fc79ec5a)");
 }
 
 #[test]
@@ -367,4 +396,36 @@ fn the_wasmsign2_tools_and_fwctl_run_verify_each_others_signatures() {
     let verified = wasmsign2_tool().args(["verify", "-i"]).arg(&ours).arg("-K").arg(&pk).output().unwrap();
     assert!(!verified.status.success(), "wasmsign2 accepted a tampered plugin");
     assert_eq!(fwctl_run(&["verify", ours.to_str().unwrap(), "--trust", store.path()]).status.code(), Some(2));
+}
+
+#[test]
+fn signed_and_rewritten_plugins_keep_a_mode_others_can_read_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.wasm");
+    std::fs::copy(plugin_dir().join("mlx5-diag.wasm"), &source).unwrap();
+    std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let manifest = workspace_root().join("guests/mlx5-diag/fwctl-plugin.toml");
+    let (signed, rewritten) = (dir.path().join("signed.wasm"), dir.path().join("rewritten.wasm"));
+    let key = key("vendor", "key");
+    // Under umask 077, as a root shell or a locked-down CI often has.
+    let strict = |args: &[&str]| {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("umask 077 && exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_fwctl-run"))
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}");
+    };
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    strict(&["sign", &path(&source), "--key", &path(&key), "-o", &path(&signed)]);
+    strict(&["manifest", "set", &path(&source), &path(&manifest), "-o", &path(&rewritten)]);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&signed), mode(&rewritten)), (0o644, 0o644), "the source's mode");
+    // Signing in place keeps the file's own mode, an executable bit included.
+    std::fs::set_permissions(&source, std::fs::Permissions::from_mode(0o755)).unwrap();
+    strict(&["sign", &path(&source), "--key", &path(&key)]);
+    assert_eq!(mode(&source), 0o755);
 }

@@ -60,8 +60,10 @@ impl Default for OperatorOptions {
 /// What one plugin may do on this host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Grant {
-    /// The policy entry that applied: `unsigned` or `signer NAME`.
+    /// The policy entry that applied: `unsigned` or `signer.NAME`.
     pub policy_entry: String,
+    /// Why that entry applied, in words.
+    pub entry_reason: String,
     /// Per device kind; kinds not here are not granted.
     pub devices: BTreeMap<DeviceKind, KindGrant>,
     /// The limits every run of the plugin gets.
@@ -244,6 +246,14 @@ pub fn grant(manifest: &Manifest, policy: &Policy, options: &OperatorOptions) ->
         Some((name, entry)) => (format!("signer.{name}"), Some(entry)),
         None => ("unsigned".to_string(), policy.unsigned.as_ref()),
     };
+    let entry_reason = match &options.signer {
+        Some(name) if entry_name != "unsigned" => format!("the entry of trusted signer {name}"),
+        Some(name) => format!(
+            "because trusted signer {name} has no `[signer.{name}]` entry in policy {}: a signature never grants less than none",
+            policy.origin
+        ),
+        None => "because no trusted key signed the plugin".to_string(),
+    };
     let entry = entry.ok_or_else(|| GrantError::NoPolicyEntry {
         origin: policy.origin.clone(),
         entry: entry_name.clone(),
@@ -266,7 +276,7 @@ pub fn grant(manifest: &Manifest, policy: &Policy, options: &OperatorOptions) ->
         devices.insert(kind, kind_grant);
     }
     let limits = grant_limits(manifest, policy, &entry.limits, &options.limits)?;
-    Ok(Grant { policy_entry: entry_name, devices, limits })
+    Ok(Grant { policy_entry: entry_name, entry_reason, devices, limits })
 }
 
 fn grant_kind(

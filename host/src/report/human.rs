@@ -22,6 +22,8 @@ pub fn render_run(report: &RunReport, detail: Detail) -> String {
     let p = &report.plugin;
     let short_digest = p.digest.get(..19).unwrap_or(&p.digest);
     let _ = writeln!(out, "{} {} ({}) {short_digest}", visible(&p.name), visible(&p.version), visible(&p.vendor));
+    let g = &report.grant;
+    let _ = writeln!(out, "{}; policy entry `{}`, {}", p.signature.describe(), g.policy_entry, g.entry_reason);
     out.push_str(&source_line(&report.source));
 
     for run in &report.runs {

@@ -59,10 +59,7 @@ impl Inspection<'_> {
         let _ = writeln!(out, "digest:  {}", self.plugin.digest);
         let _ = match &self.signature {
             Ok(SignatureStatus::Unsigned) => writeln!(out, "signed:  no"),
-            Ok(SignatureStatus::Verified { signers, .. }) => {
-                let who: Vec<_> = signers.iter().map(|s| format!("{} (key {})", s.name, s.key_id)).collect();
-                writeln!(out, "signed:  by {}", who.join(", "))
-            }
+            Ok(status) => writeln!(out, "signed:  {}", status.describe().trim_start_matches("signed ")),
             Err(e) => writeln!(out, "signed:  refused: {e}"),
         };
         let _ = match &self.world {
@@ -83,9 +80,10 @@ impl Inspection<'_> {
                 let scopes: Vec<_> = g.devices.iter().map(|(k, kg)| format!("{k} at {}", kg.scope)).collect();
                 let _ = writeln!(
                     out,
-                    "grant:   {} under policy entry `{}` (memory {} MiB, timeout {} ms, {} RPCs)",
+                    "grant:   {} under policy entry `{}`, {} (memory {} MiB, timeout {} ms, {} RPCs)",
                     scopes.join(", "),
                     g.policy_entry,
+                    g.entry_reason,
                     g.limits.memory_bytes >> 20,
                     g.limits.timeout.as_millis(),
                     g.limits.rpc_budget

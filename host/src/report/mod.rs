@@ -60,17 +60,20 @@ pub struct PluginSummary {
     pub digest: String,
     /// The file it was loaded from.
     pub path: String,
+    /// Who signed it, as this host's trust store judges.
+    pub signature: crate::signing::SignatureStatus,
 }
 
 impl PluginSummary {
-    /// What a report says about `plugin`.
-    pub fn of(plugin: &crate::plugin::Plugin) -> Self {
+    /// What a report says about `plugin`, signed as `signature` says.
+    pub fn of(plugin: &crate::plugin::Plugin, signature: crate::signing::SignatureStatus) -> Self {
         Self {
             name: plugin.manifest.name.clone(),
             version: plugin.manifest.version.clone(),
             vendor: plugin.manifest.vendor.clone(),
             digest: plugin.digest.clone(),
             path: plugin.path.display().to_string(),
+            signature,
         }
     }
 }

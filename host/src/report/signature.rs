@@ -50,6 +50,13 @@ impl Verification<'_> {
         }
         match &self.result {
             Ok(SignatureStatus::Unsigned) => out.push_str("unsigned\n"),
+            Ok(SignatureStatus::Untrusted { key_ids }) => {
+                let _ = writeln!(
+                    out,
+                    "signed only by keys this trust store does not hold (key ids: {}): runs as an unsigned plugin would, refused where a trusted signature is required",
+                    key_ids.join(", ")
+                );
+            }
             Ok(SignatureStatus::Verified { signers, ignored }) => {
                 for s in signers {
                     let partial = if s.partial { " (partial: policy allows it)" } else { "" };

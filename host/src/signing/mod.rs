@@ -14,6 +14,7 @@
 
 mod layout;
 mod trust;
+pub mod trust_edit;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -32,6 +33,13 @@ use crate::plugin::sections::{SIGNATURE_SECTION, Section, SignedContent};
 pub enum SignatureStatus {
     /// No signature at all.
     Unsigned,
+    /// Signed, but only by keys this host's trust store does not hold: judged exactly as
+    /// an unsigned plugin (a signature never makes a plugin less usable), and refused
+    /// only where signatures are required.
+    Untrusted {
+        /// The key ids the signatures name (`(none given)` for one that names none).
+        key_ids: Vec<String>,
+    },
     /// Signed by at least one trusted, valid key over the whole component.
     Verified {
         /// The signers, trusted and valid, in trust-store order; the first is the one
@@ -47,7 +55,24 @@ impl SignatureStatus {
     pub fn signer(&self) -> Option<&VerifiedSigner> {
         match self {
             Self::Verified { signers, .. } => signers.first(),
-            Self::Unsigned => None,
+            Self::Unsigned | Self::Untrusted { .. } => None,
+        }
+    }
+
+    /// One line for reports: who signed it, as this host sees it.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Unsigned => "unsigned".into(),
+            Self::Untrusted { key_ids } => {
+                format!("signed only by keys this host does not trust ({}): judged as unsigned", key_ids.join(", "))
+            }
+            Self::Verified { signers, .. } => {
+                let who: Vec<String> = signers
+                    .iter()
+                    .map(|s| format!("{} (key {}{})", s.name, s.key_id, if s.partial { ", partial" } else { "" }))
+                    .collect();
+                format!("signed by {}", who.join(", "))
+            }
         }
     }
 }
@@ -79,14 +104,6 @@ pub enum VerifyError {
     NotFirst {
         /// Its position (0-based).
         position: usize,
-    },
-    /// No signature is from a key in the trust store.
-    #[error("signed, but by no key in the trust store ({store}); key ids in the signature: {key_ids}")]
-    UnknownKey {
-        /// The trust store's origin.
-        store: String,
-        /// Key ids the signatures name, or a note that they name none.
-        key_ids: String,
     },
     /// A trusted key signed it, but the key is revoked, expired or not yet valid.
     #[error("signed by {signer} with key {key_id}, which is {why}")]
@@ -212,7 +229,7 @@ pub fn verify(
         }
     }
     if findings.is_empty() {
-        return Err(VerifyError::UnknownKey { store: trust.origin.clone(), key_ids: named_key_ids(&data) });
+        return Ok(SignatureStatus::Untrusted { key_ids: named_key_ids(&data) });
     }
 
     let mut signers = Vec::new();
@@ -288,14 +305,17 @@ fn genuine(key: &PublicKey, hashes: &[Vec<u8>], signatures: &[wasmsign2::Signatu
     })
 }
 
-fn named_key_ids(data: &SignatureData) -> String {
-    let ids: Vec<String> = data
+/// The key ids the signatures name, as the trust store writes them; a signature made
+/// without one (the wasmsign2 tool's default) says so.
+fn named_key_ids(data: &SignatureData) -> Vec<String> {
+    let mut ids: Vec<String> = data
         .signed_hashes_set
         .iter()
         .flat_map(|s| &s.signatures)
-        .map(|s| s.key_id.as_ref().map_or("(none)".to_string(), hex::encode))
+        .map(|s| s.key_id.as_ref().map_or("(none given)".to_string(), hex::encode))
         .collect();
-    ids.join(", ")
+    ids.dedup();
+    ids
 }
 
 /// Where a new signature goes.
@@ -327,7 +347,9 @@ pub fn sign(component: &[u8], key: &SecretKey, layout: SignatureLayout) -> Resul
     if !detached && !module.sections.iter().any(wasmsign2::Section::is_signature_delimiter) {
         module.sections = delimit(std::mem::take(&mut module.sections))?;
     }
-    let (signed, signature) = key.sign_multi(module, None, detached, false).map_err(fail)?;
+    // The key id our trust store shows (see `key_id`), so a refusal can name the key.
+    let id = trust::key_id_bytes(&PublicKey { pk: key.sk.public_key(), key_id: None });
+    let (signed, signature) = key.sign_multi(module, Some(&id), detached, false).map_err(fail)?;
     let mut out = Vec::new();
     signed.serialize(&mut out).map_err(fail)?;
     Ok((out, signature))
@@ -468,11 +490,12 @@ mod tests {
             verify(&component, "d", None, &store, &VerifyOptions { allow_partial: false, now }),
             Ok(SignatureStatus::Unsigned)
         );
+        // By a key the host does not hold: as good as unsigned, and the key is named.
         let other = KeyPair::generate();
-        assert!(matches!(
+        assert_eq!(
             verify(&signed, "d", None, &store_with(&other.pk), &VerifyOptions { allow_partial: false, now }),
-            Err(VerifyError::UnknownKey { .. })
-        ));
+            Ok(SignatureStatus::Untrusted { key_ids: vec![key_id(&pair.pk)] })
+        );
     }
 
     #[test]

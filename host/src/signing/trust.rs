@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use wasmsign2::PublicKey;
 
 /// The format this build reads.
@@ -67,7 +66,16 @@ pub struct TrustedKey {
 
 /// The id fwctl-run shows for a public key.
 pub fn key_id(key: &PublicKey) -> String {
-    hex::encode(&Sha256::digest(key.pk.as_ref())[..8])
+    hex::encode(key_id_bytes(key))
+}
+
+/// A key's id as wasmsign2 computes it by default (`attach_default_key_id`: 12 bytes of
+/// an HMAC of the key): what `sign` writes into a signature and what the wasmsign2 tool
+/// matches signatures by, so the id a refusal names is the one `keygen`, `trust add` and
+/// the trust store show.
+pub(crate) fn key_id_bytes(key: &PublicKey) -> Vec<u8> {
+    let bare = PublicKey { pk: key.pk, key_id: None };
+    bare.attach_default_key_id().key_id().cloned().expect("a default key id was attached")
 }
 
 #[derive(Deserialize)]
@@ -130,7 +138,16 @@ impl TrustStore {
         let origin = dir.display().to_string();
         let fail = |reason: String| TrustError { origin: origin.clone(), reason };
         let file = dir.join("trust.toml");
-        let text = std::fs::read_to_string(&file).map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?;
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "; a trust store is a directory with a trust.toml: create one with `fwctl-run trust init {}`",
+                    dir.display()
+                ),
+                _ => String::new(),
+            };
+            fail(format!("cannot read {}: {e}{hint}", file.display()))
+        })?;
         let parsed: TrustFile = toml::from_str(&text).map_err(|e| fail(e.message().to_string()))?;
         if parsed.trust_version != TRUST_VERSION {
             return Err(fail(format!(
@@ -147,7 +164,9 @@ impl TrustStore {
                 })
                 .transpose()
         };
-        let mut signers = Vec::new();
+        // Several tables with one name are one signer with all their keys (what
+        // `trust add` appends).
+        let mut signers: Vec<Signer> = Vec::new();
         for entry in &parsed.signer {
             let mut keys = Vec::new();
             for k in &entry.key {
@@ -162,7 +181,10 @@ impl TrustStore {
                     revoked: k.revoked,
                 });
             }
-            signers.push(Signer { name: entry.name.clone(), keys });
+            match signers.iter_mut().find(|s| s.name == entry.name) {
+                Some(signer) => signer.keys.extend(keys),
+                None => signers.push(Signer { name: entry.name.clone(), keys }),
+            }
         }
         // Entries are compared as text: malformed ones would load and never match.
         let mut denied_digests = BTreeSet::new();

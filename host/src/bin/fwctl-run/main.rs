@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use fwctl_run::report::ExitStatus;
 
-use self::commands::{fleet, inspect, keygen, list, man, manifest, npd, pull, push, rpc, run, sign, verify};
+use self::commands::{fleet, inspect, keygen, list, man, manifest, npd, pull, push, rpc, run, sign, trust, verify};
 
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
@@ -52,6 +52,8 @@ enum Command {
     Sign(sign::SignCommand),
     /// Check a plugin's signatures: who signed, with which key, trusted or why not.
     Verify(verify::VerifyCommand),
+    /// Make a trust store and add signers' public keys to it.
+    Trust(trust::TrustCommand),
     /// Work with the manifest a plugin carries.
     Manifest(manifest::ManifestCommand),
     /// Send one raw firmware RPC and print the response (for operators, like mlx5ctl).
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Some(Command::Keygen(c)) => c.execute(),
         Some(Command::Sign(c)) => c.execute(),
         Some(Command::Verify(c)) => c.execute(),
+        Some(Command::Trust(c)) => c.execute(),
         Some(Command::Manifest(c)) => c.execute(),
         Some(Command::Rpc(c)) => c.execute(),
         Some(Command::Pull(c)) => c.execute(),

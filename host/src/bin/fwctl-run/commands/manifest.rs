@@ -1,4 +1,5 @@
-//! `fwctl-run manifest set PLUGIN MANIFEST.toml`: embed a manifest in a plugin.
+//! `fwctl-run manifest set PLUGIN MANIFEST.toml`: embed a manifest in a plugin;
+//! `fwctl-run manifest check MANIFEST.toml`: validate one, as loading a plugin would.
 
 use std::path::PathBuf;
 
@@ -28,11 +29,33 @@ pub enum ManifestAction {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Validate MANIFEST.toml exactly as loading a plugin would, naming the field at fault.
+    Check {
+        /// Manifest TOML file.
+        manifest: PathBuf,
+    },
 }
 
 impl ManifestCommand {
     pub fn execute(self) -> Result<ExitStatus> {
-        let ManifestAction::Set { plugin: path, manifest, output } = self.action;
+        let (path, manifest, output) = match self.action {
+            ManifestAction::Set { plugin, manifest, output } => (plugin, manifest, output),
+            ManifestAction::Check { manifest } => {
+                let text =
+                    std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+                let parsed = plugin::Manifest::from_toml(&text).with_context(|| manifest.display().to_string())?;
+                let kinds: Vec<String> =
+                    parsed.devices.iter().map(|(kind, request)| format!("{kind} at {}", request.scope)).collect();
+                println!(
+                    "{}: a valid manifest for {} {} ({})",
+                    manifest.display(),
+                    parsed.name,
+                    parsed.version,
+                    kinds.join(", ")
+                );
+                return Ok(ExitStatus::Done);
+            }
+        };
         let component = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         let toml = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
         let rewritten = plugin::set_manifest(&component, &toml)

@@ -12,4 +12,5 @@ pub mod push;
 pub mod rpc;
 pub mod run;
 pub mod sign;
+pub mod trust;
 pub mod verify;

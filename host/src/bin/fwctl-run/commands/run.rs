@@ -51,7 +51,7 @@ impl RunCommand {
         let audit_log = self.admission.audit.open()?;
         let (policy, trust) = self.admission.policy_and_trust()?;
         let admission = self.admission.admission(&policy, &trust)?;
-        let Admitted { plugin, identity, grant, .. } = admission.admit(name, &audit_log).inspect_err(|_| {
+        let Admitted { plugin, identity, grant, signature } = admission.admit(name, &audit_log).inspect_err(|_| {
             let _ = audit_log.finish();
         })?;
         warn_about_taint(&grant);
@@ -80,7 +80,7 @@ impl RunCommand {
         // operator needs to see then; the failure decides the exit status.
         let audited = audit_log.finish();
 
-        let report = RunReport::new(PluginSummary::of(&plugin), source.info, grant, compile, runs);
+        let report = RunReport::new(PluginSummary::of(&plugin, signature), source.info, grant, compile, runs);
         if self.json {
             println!("{}", report.to_json());
         } else {
