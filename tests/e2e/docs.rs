@@ -31,7 +31,9 @@ fn blocks<'a>(text: &'a str, language: &str) -> Vec<Vec<&'a str>> {
 }
 
 const SUBCOMMANDS: &[&str] =
-    &["list", "inspect", "keygen", "sign", "verify", "manifest", "rpc", "pull", "fleet", "npd", "push", "man"];
+    &["list", "inspect", "keygen", "sign", "verify", "trust", "manifest", "rpc", "pull", "fleet", "npd", "push", "man"];
+/// Subcommands with actions of their own, whose flags belong to the action.
+const NESTED: &[&str] = &["trust", "manifest"];
 
 #[test]
 fn every_command_the_docs_show_uses_a_subcommand_and_flags_the_binary_has() {
@@ -42,7 +44,13 @@ fn every_command_the_docs_show_uses_a_subcommand_and_flags_the_binary_has() {
             let command = line.split(" #").next().unwrap_or("").trim();
             let Some(rest) = command.strip_prefix("fwctl-run ") else { continue };
             let words: Vec<&str> = rest.split_whitespace().take_while(|w| *w != "--").collect();
-            let sub = words.first().filter(|w| SUBCOMMANDS.contains(w)).map_or("", |w| w).to_string();
+            let mut sub = words.first().filter(|w| SUBCOMMANDS.contains(w)).map_or("", |w| w).to_string();
+            // `trust add`, `manifest check`: the flags belong to the nested command.
+            if NESTED.contains(&sub.as_str())
+                && let Some(action) = words.get(1).filter(|w| !w.starts_with('-'))
+            {
+                sub = format!("{sub} {action}");
+            }
             for flag in words.iter().filter(|w| w.starts_with("--")) {
                 let flag = flag.split('=').next().unwrap().trim_end_matches(']').to_string();
                 used.entry(sub.clone()).or_default().insert((flag, format!("{page}: {command}")));
@@ -52,7 +60,9 @@ fn every_command_the_docs_show_uses_a_subcommand_and_flags_the_binary_has() {
     }
     assert!(used.len() > 5, "the docs show commands: {used:?}");
     for (sub, flags) in used {
-        let help = if sub.is_empty() { fwctl_run(&["--help"]) } else { fwctl_run(&[&sub, "--help"]) };
+        let mut argv: Vec<&str> = sub.split_whitespace().collect();
+        argv.push("--help");
+        let help = fwctl_run(&argv);
         assert_eq!(help.status.code(), Some(0), "`fwctl-run {sub}` is not a command");
         let help = stdout(&help);
         for (flag, shown) in flags {
@@ -91,4 +101,29 @@ fn every_path_the_readme_layout_names_exists() {
         }
     }
     assert!(named > 20, "the layout names the tree: {named}");
+}
+
+#[test]
+fn the_manifest_reference_in_the_guide_names_every_key_the_loader_accepts() {
+    use fwctl_run::plugin::Manifest;
+    let guide = std::fs::read_to_string(workspace_root().join("sdk/README.md")).unwrap();
+    let table = &guide[guide.find("### Manifest reference").expect("the guide has a manifest reference")..];
+    let base = "manifest-version = 1\nname = \"x\"\nversion = \"1\"\nvendor = \"v\"\n";
+    // The loader names every key it accepts when it meets one it does not.
+    let levels = [
+        ("", format!("{base}unknown-key = 1\n[devices.mlx5]\nscope = \"debug-read-only\"\n")),
+        ("devices.KIND.", format!("{base}[devices.mlx5]\nscope = \"debug-read-only\"\nunknown-key = 1\n")),
+        ("limits.", format!("{base}[devices.mlx5]\nscope = \"debug-read-only\"\n[limits]\nunknown-key = 1\n")),
+    ];
+    for (prefix, text) in levels {
+        let error = Manifest::from_toml(&text).unwrap_err().to_string();
+        let expected = error.split("expected one of ").nth(1).unwrap_or_else(|| panic!("the keys, in: {error}"));
+        let expected = expected.split(" (line").next().unwrap();
+        let keys: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        assert!(!keys.is_empty(), "{error}");
+        for key in keys {
+            let row = format!("| `{prefix}{key}` |");
+            assert!(table.contains(&row), "the guide's manifest reference lacks {row}");
+        }
+    }
 }
