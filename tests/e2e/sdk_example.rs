@@ -5,28 +5,23 @@ use std::process::Command;
 
 use crate::common::{device_run, fwctl_run, json, stderr, workspace_root};
 
-#[test]
-fn the_guides_plugin_builds_and_finds_the_drifted_feature() {
+/// Builds the SDK example `name` as the guide does; the path of its component.
+fn build_example(name: &str) -> std::path::PathBuf {
     let root = workspace_root();
     let target = root.join("target/e2e");
     let status = Command::new(env!("CARGO"))
         .current_dir(&root)
         .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "fwctl-sdk",
-            "--example",
-            "feature-drift",
-        ])
+        .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "fwctl-sdk", "--example", name])
         .status()
         .expect("running cargo");
     assert!(status.success(), "the guide's build command works");
-    let plugin = target.join("wasm32-wasip2/release/examples/feature_drift.wasm");
+    target.join(format!("wasm32-wasip2/release/examples/{}.wasm", name.replace('-', "_")))
+}
+
+#[test]
+fn the_guides_plugin_builds_and_finds_the_drifted_feature() {
+    let plugin = build_example("feature-drift");
 
     let output = fwctl_run(&[plugin.to_str().unwrap(), "--sim", "--json"]);
     assert_eq!(output.status.code(), Some(1), "a warning finding means exit 1: {}", stderr(&output));
@@ -36,4 +31,18 @@ fn the_guides_plugin_builds_and_finds_the_drifted_feature() {
     assert_eq!(run["findings"][0]["detail"]["uuid"], "7c2f8a10-3b4e-4d5a-9e61-0f1a2b3c4d5e");
     // mlx5 devices are outside its manifest: not applicable, not failed.
     assert_eq!(device_run(&report, "fwctl0")["status"], "not-applicable");
+}
+
+#[test]
+fn the_guides_mlx5_plugin_warns_about_old_firmware_only() {
+    let plugin = build_example("firmware-floor");
+    let plugin = plugin.to_str().unwrap();
+    let old = fwctl_run(&[plugin, "--sim=connectx6dx-old-firmware", "--json"]);
+    assert_eq!(old.status.code(), Some(1), "{}", stderr(&old));
+    let report = json(&old);
+    let run = device_run(&report, "fwctl0");
+    assert_eq!(run["facts"]["firmware"], "22.28.2006", "{run:#}");
+    assert_eq!(run["findings"][0]["code"], "firmware.old");
+    let current = fwctl_run(&[plugin, "--sim=connectx7-healthy", "--json"]);
+    assert_eq!(current.status.code(), Some(0), "{}", stderr(&current));
 }
