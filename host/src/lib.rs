@@ -28,6 +28,7 @@ pub mod admission;
 pub mod atomic_file;
 pub mod audit;
 pub mod distribution;
+pub mod expectations;
 pub mod fleet;
 pub mod outcome;
 pub mod paths;

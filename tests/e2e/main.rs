@@ -21,4 +21,5 @@ mod npd;
 mod registry;
 mod sdk_example;
 mod signing;
+mod vendor_guide;
 mod wit_versions;

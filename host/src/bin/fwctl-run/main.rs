@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use fwctl_run::report::ExitStatus;
 
-use self::commands::{fleet, inspect, keygen, list, man, manifest, npd, pull, push, rpc, run, sign, trust, verify};
+use self::commands::{
+    fleet, inspect, keygen, list, man, manifest, npd, pull, push, rpc, run, sign, test, trust, verify,
+};
 
 const EXIT_STATUS_HELP: &str = "\
 Exit status:
@@ -54,6 +56,9 @@ enum Command {
     Verify(verify::VerifyCommand),
     /// Make a trust store and add signers' public keys to it.
     Trust(trust::TrustCommand),
+    /// Check a plugin against expected facts and findings on simulated profiles (for a
+    /// vendor's CI: no Rust toolchain for the host needed). Exit 0 when every case passes.
+    Test(test::TestCommand),
     /// Work with the manifest a plugin carries.
     Manifest(manifest::ManifestCommand),
     /// Send one raw firmware RPC and print the response (for operators, like mlx5ctl).
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
         Some(Command::Sign(c)) => c.execute(),
         Some(Command::Verify(c)) => c.execute(),
         Some(Command::Trust(c)) => c.execute(),
+        Some(Command::Test(c)) => c.execute(),
         Some(Command::Manifest(c)) => c.execute(),
         Some(Command::Rpc(c)) => c.execute(),
         Some(Command::Pull(c)) => c.execute(),

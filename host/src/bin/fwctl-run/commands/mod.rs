@@ -12,5 +12,6 @@ pub mod push;
 pub mod rpc;
 pub mod run;
 pub mod sign;
+pub mod test;
 pub mod trust;
 pub mod verify;
