@@ -30,8 +30,10 @@ fn blocks<'a>(text: &'a str, language: &str) -> Vec<Vec<&'a str>> {
     found
 }
 
-const SUBCOMMANDS: &[&str] =
-    &["list", "inspect", "keygen", "sign", "verify", "trust", "manifest", "rpc", "pull", "fleet", "npd", "push", "man"];
+const SUBCOMMANDS: &[&str] = &[
+    "list", "inspect", "keygen", "sign", "verify", "trust", "test", "manifest", "rpc", "pull", "fleet", "npd", "push",
+    "man",
+];
 /// Subcommands with actions of their own, whose flags belong to the action.
 const NESTED: &[&str] = &["trust", "manifest"];
 
