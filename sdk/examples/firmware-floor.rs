@@ -3,16 +3,21 @@
 //! is older than a floor.
 
 use fwctl_sdk::mlx5::Mlx5;
+use fwctl_sdk::mlx5::registers::FirmwareVersion;
 use fwctl_sdk::{Device, Plugin, Severity, fact, finding};
 
 struct FirmwareFloor;
 
+/// The oldest firmware this check accepts.
+const FLOOR: &str = "28.39.1002";
+
 impl Plugin for FirmwareFloor {
     fn run(device: &Device, _args: &[String]) -> Result<(), String> {
-        let version = Mlx5::new(device).mcqi_version(0).map_err(|e| format!("MCQI: {e}"))?;
-        fact("firmware", version.version());
-        if (version.major, version.minor) < (28, 39) {
-            finding(Severity::Warning, "firmware.old", format!("{} is older than 28.39", version.version())).report();
+        let running = Mlx5::new(device).mcqi_version(0).map_err(|e| format!("MCQI: {e}"))?.firmware();
+        fact("firmware", running.to_string());
+        let floor: FirmwareVersion = FLOOR.parse()?;
+        if running < floor {
+            finding(Severity::Warning, "firmware.old", format!("{running} is older than {floor}")).report();
         }
         Ok(())
     }

@@ -46,3 +46,13 @@ fn the_guides_mlx5_plugin_warns_about_old_firmware_only() {
     let current = fwctl_run(&[plugin, "--sim=connectx7-healthy", "--json"]);
     assert_eq!(current.status.code(), Some(0), "{}", stderr(&current));
 }
+
+#[test]
+fn the_guides_mlx5_code_is_the_example_the_suite_builds() {
+    let root = workspace_root();
+    let guide = std::fs::read_to_string(root.join("sdk/README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("sdk/examples/firmware-floor.rs")).unwrap();
+    let code = &example[example.find("use fwctl_sdk").unwrap()..];
+    let as_a_crate = code.replace("manifest = \"firmware-floor.toml\"", "manifest = \"../fwctl-plugin.toml\"");
+    assert!(guide.contains(&format!("```rust\n{as_a_crate}```")), "sdk/README.md section 6 shows the example's code");
+}

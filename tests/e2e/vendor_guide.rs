@@ -26,7 +26,8 @@ fn whole_path() -> Vec<(String, i32)> {
         .collect()
 }
 
-/// The crate the guide describes, in `dir`, depending on the SDK through git.
+/// The crate the guide describes, in `dir`, depending on the SDK through git: the SDK as
+/// committed in this repository (commit SDK changes before running this test locally).
 fn write_crate(dir: &Path) {
     let root = workspace_root();
     let examples = root.join("sdk/examples");

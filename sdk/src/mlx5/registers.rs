@@ -81,8 +81,48 @@ impl McqiVersion {
     /// `major.minor.subminor`, sub-minor on four digits (`%d.%d.%04d`, as the kernel and
     /// mstflint print it).
     pub fn version(&self) -> String {
-        format!("{}.{}.{:04}", self.major, self.minor, self.subminor)
+        self.firmware().to_string()
     }
+
+    /// The version as a comparable value.
+    pub fn firmware(&self) -> FirmwareVersion {
+        FirmwareVersion { major: self.major.into(), minor: self.minor.into(), subminor: self.subminor.into() }
+    }
+}
+
+/// A ConnectX firmware version, ordered as versions are (`28.39.1002` > `28.4.9999`):
+/// compare a device's with a floor, e.g. `version >= "28.39.1002".parse()?`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FirmwareVersion {
+    /// Major (the device family: 22 ConnectX-6 Dx, 28 ConnectX-7).
+    pub major: u32,
+    /// Minor.
+    pub minor: u32,
+    /// Sub-minor.
+    pub subminor: u32,
+}
+
+impl std::fmt::Display for FirmwareVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{:04}", self.major, self.minor, self.subminor)
+    }
+}
+
+impl std::str::FromStr for FirmwareVersion {
+    type Err = String;
+
+    /// `major.minor.subminor`, each a decimal number.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parts: Vec<u32> = text.split('.').map(str::parse).collect::<Result<_, _>>().map_err(|_| bad(text))?;
+        match parts[..] {
+            [major, minor, subminor] => Ok(Self { major, minor, subminor }),
+            _ => Err(bad(text)),
+        }
+    }
+}
+
+fn bad(text: &str) -> String {
+    format!("`{text}` is not a firmware version (major.minor.subminor)")
 }
 
 /// MTCAP: the temperature sensors the device has.
@@ -423,6 +463,16 @@ impl AccessRegMask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn firmware_versions_order_by_number_not_by_text() {
+        let v = |t: &str| t.parse::<FirmwareVersion>().unwrap();
+        assert!(v("28.39.1002") > v("28.4.9999"));
+        assert!(v("22.28.2006") < v("28.39.0"));
+        assert_eq!(v("28.39.1002").to_string(), "28.39.1002");
+        assert_eq!(v("28.39.2").to_string(), "28.39.0002");
+        assert!("28.39".parse::<FirmwareVersion>().unwrap_err().contains("not a firmware version"));
+    }
     use crate::mlx5::bits::set;
 
     #[test]
