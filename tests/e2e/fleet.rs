@@ -359,3 +359,40 @@ fn a_pooled_instance_slot_keeps_nothing_of_the_previous_devices_run() {
         assert_eq!(result["values"]["leftover-bytes"], 0, "{result}");
     }
 }
+
+#[test]
+fn each_plugin_gets_its_own_arguments_and_the_rest_get_those_after_the_separator() {
+    let (hostile, cxl) = (plugin_dir().join("hostile.wasm"), plugin_dir().join("cxl-features.wasm"));
+    let (hostile, cxl) = (hostile.to_str().unwrap(), cxl.to_str().unwrap());
+    let statuses = |extra: &[&str]| {
+        let mut argv = vec!["fleet", hostile, cxl, "--sim", "--format", "json"];
+        argv.extend_from_slice(extra);
+        let output = fwctl_run(&argv);
+        let report: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&output), stderr(&output)));
+        let mut seen: Vec<(String, String)> = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["plugin"]["name"].as_str().unwrap().to_string(), r["status"].as_str().unwrap().to_string()))
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen
+    };
+    // The same arguments for both: `stdout` means something to hostile only.
+    let shared = statuses(&["--", "stdout"]);
+    assert!(shared.contains(&("cxl-features".into(), "error".into())), "{shared:?}");
+    // Its own for cxl-features (quoted as a shell would), the rest for hostile.
+    let own = statuses(&["--plugin-args", "cxl-features=get 'cxl-test'", "--", "stdout"]);
+    assert!(own.contains(&("cxl-features".into(), "ok".into())), "{own:?}");
+    assert!(own.contains(&("hostile".into(), "ok".into())), "{own:?}");
+    // A name that is no plugin of the run is a mistake, not ignored.
+    let typo = fwctl_run(&["fleet", hostile, "--sim", "--plugin-args", "hostle=stdout"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        stderr(&typo).contains("`hostle`, which is not a plugin of this run (they are: hostile)"),
+        "{}",
+        stderr(&typo)
+    );
+}

@@ -36,6 +36,9 @@ pub struct FleetPlugin {
     pub grant: Grant,
     /// Where its RPC attempts are recorded.
     pub audit: Option<AuditTrail>,
+    /// Its arguments (each plugin has its own: an option one understands would make
+    /// another fail).
+    pub args: Vec<String>,
 }
 
 /// How a fleet run is carried out.
@@ -43,8 +46,6 @@ pub struct FleetPlugin {
 pub struct FleetOptions {
     /// Checks that may run at the same time (at least 1).
     pub jobs: usize,
-    /// Arguments passed to every plugin.
-    pub args: Vec<String>,
     /// The host name results carry.
     pub host: String,
     /// Keep every result for the outcome. Without it only the summary is kept, so memory
@@ -131,7 +132,6 @@ pub async fn run_fleet(
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let devices_owned: Arc<[DeviceDescriptor]> = devices.into();
     let host: Arc<str> = options.host.as_str().into();
-    let args: Arc<[String]> = options.args.clone().into();
     let mut feeder_stop = stop.clone();
     // The feeder starts checks as permits free up and owns the tasks; results come back
     // through the channel so they can be shown as they end.
@@ -142,12 +142,11 @@ pub async fn run_fleet(
                 permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
                 _ = stop_reaches(&mut feeder_stop, Stop::Drain) => break,
             };
-            let (plugins, backend, devices, host, args, sender) = (
+            let (plugins, backend, devices, host, sender) = (
                 Arc::clone(&plugins),
                 Arc::clone(&backend),
                 Arc::clone(&devices_owned),
                 Arc::clone(&host),
-                Arc::clone(&args),
                 sender.clone(),
             );
             tasks.spawn(async move {
@@ -158,7 +157,7 @@ pub async fn run_fleet(
                     plugin_name: &plugin.plugin.name,
                     prepared: &plugin.prepared,
                     grant: &plugin.grant,
-                    args: &args,
+                    args: &plugin.args,
                     audit: plugin.audit.clone(),
                 };
                 let run = runner::run_one(&job, kind_grant, backend.as_ref(), device).await;

@@ -80,9 +80,32 @@ pub struct FleetCommon {
     #[command(flatten)]
     pub admission: AdmissionArgs,
 
-    /// Arguments for every plugin.
+    /// Arguments for one plugin, by its manifest name, split as a shell would:
+    /// `--plugin-args mlx5-diag='--ber-threshold 1e-12'` (repeatable; `NAME=` for none).
+    /// A plugin without its own gets the arguments after `--`.
+    #[arg(long = "plugin-args", value_name = "NAME=ARGS")]
+    pub plugin_args: Vec<String>,
+
+    /// Arguments for every plugin that has no --plugin-args of its own.
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+impl FleetCommon {
+    /// Each plugin's own arguments, by name, from `--plugin-args`.
+    fn own_args(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        let mut own = std::collections::BTreeMap::new();
+        for given in &self.plugin_args {
+            let (name, args) =
+                given.split_once('=').with_context(|| format!("--plugin-args {given:?}: expected NAME=ARGS"))?;
+            let args = shlex::split(args)
+                .with_context(|| format!("--plugin-args {given:?}: unbalanced quotes in the arguments"))?;
+            if own.insert(name.to_string(), args).is_some() {
+                bail!("--plugin-args names `{name}` twice");
+            }
+        }
+        Ok(own)
+    }
 }
 
 /// How one fleet run is carried out, besides its flags.
@@ -226,7 +249,16 @@ pub fn check_fleet(
     let jobs = args
         .jobs
         .map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize);
-    let plugins = prepare(admitted, &args.admission, jobs, &audit_log, &mut refused)?;
+    let mut own_args = args.own_args()?;
+    let mut plugins = prepare(admitted, &args.admission, jobs, &audit_log, &mut refused)?;
+    for plugin in &mut plugins {
+        plugin.args = own_args.remove(&plugin.plugin.name).unwrap_or_else(|| args.args.clone());
+    }
+    if let Some(name) = own_args.keys().next() {
+        let names: Vec<&str> = plugins.iter().map(|p| p.plugin.name.as_str()).collect();
+        let _ = audit_log.finish();
+        bail!("--plugin-args names `{name}`, which is not a plugin of this run (they are: {})", names.join(", "));
+    }
     if plugins.is_empty() {
         let reasons: Vec<String> = refused.iter().map(|r| format!("{}: {}", r.plugin, r.reason)).collect();
         let _ = audit_log.finish();
@@ -235,7 +267,7 @@ pub fn check_fleet(
 
     let host =
         nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
-    let options = FleetOptions { jobs, args: args.args.clone(), host, retain: conduct.results == Retention::All };
+    let options = FleetOptions { jobs, host, retain: conduct.results == Retention::All };
     let plugin_refs: Vec<PluginRef> = plugins.iter().map(|p| p.plugin.clone()).collect();
     let deadline = conduct.deadline.map(|after| (started + after, stop_sender_for_deadline));
     sink.start(&source.info, &plugin_refs, &refused);
@@ -370,6 +402,7 @@ fn prepare(
                 prepared,
                 grant,
                 audit: Some(AuditTrail::new(audit_log.clone(), identity)),
+                args: Vec::new(),
             }),
             Err(error) => {
                 refused.push(Refusal { plugin: plugin.path.display().to_string(), reason: error.to_string() })
