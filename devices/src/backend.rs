@@ -79,6 +79,10 @@ pub struct DeviceDescriptor {
     pub model: Option<String>,
     /// True for simulator devices.
     pub simulated: bool,
+    /// The device's own serial number, when discovery can read it: part of its identity
+    /// (a board replaced in the same slot is another device). Not in reports yet.
+    #[serde(skip)]
+    pub serial: Option<String>,
 }
 
 /// Why discovery failed as a whole (a single unreadable device is skipped, not fatal).

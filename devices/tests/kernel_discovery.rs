@@ -95,6 +95,7 @@ fn kernel_device(
         node,
         model: None,
         simulated: false,
+        serial: None,
     }
 }
 
@@ -173,6 +174,25 @@ fn discovers_mlx5_and_cxl_nodes_with_every_field() {
     );
     assert_eq!(backend.discover().unwrap(), devices, "discover() is the same list");
     assert_eq!(backend.name(), "kernel");
+}
+
+#[test]
+fn a_devices_serial_comes_from_the_memdev_or_the_boards_vpd() {
+    let fake = FakeSystem::new();
+    let nic = "pci0000:3a/0000:3a:00.0/0000:3b:00.0";
+    fake.device(nic, "pci", Some("mlx5_core"));
+    fake.fwctl("fwctl0", nic);
+    let keywords = [b"SN".as_slice(), &[6], b"MT0001"].concat();
+    let vpd = [&[0x90, keywords.len() as u8, 0][..], &keywords, &[0x78]].concat();
+    std::fs::write(fake.sys.join("devices").join(nic).join("vpd"), vpd).unwrap();
+    let endpoint = "pci0000:0c/0000:0c:00.0/0000:0d:00.0";
+    fake.device(endpoint, "pci", Some("cxl_pci"));
+    fake.device(&format!("{endpoint}/mem0"), "cxl", Some("cxl_mem"));
+    std::fs::write(fake.sys.join("devices").join(endpoint).join("mem0/serial"), "0x5eed\n").unwrap();
+    fake.fwctl("fwctl1", &format!("{endpoint}/mem0"));
+    let devices = fake.backend().discover().unwrap();
+    let serials: Vec<_> = devices.iter().map(|d| d.serial.as_deref()).collect();
+    assert_eq!(serials, [Some("MT0001"), Some("0x5eed")]);
 }
 
 #[test]
@@ -278,6 +298,7 @@ fn a_simulated_descriptor_never_opens_a_real_node() {
         node: "simulated:default".into(),
         model: None,
         simulated: true,
+        serial: None,
     };
     assert_eq!(fake.backend().open(&simulated).err(), Some(Errno::ENODEV));
 }

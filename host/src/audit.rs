@@ -489,6 +489,7 @@ mod tests {
             driver: Some("mlx5_core".into()),
             model: None,
             simulated: true,
+            serial: None,
         }
     }
 

@@ -152,6 +152,7 @@ impl Backend for CountingBackend {
             node: format!("/dev/fwctl/{name}"),
             model: None,
             simulated: false,
+            serial: None,
         };
         Ok(vec![device("fwctl0", DeviceKind::Bnxt, "bnxt_en"), device("fwctl1", DeviceKind::Pds, "pds_core")])
     }

@@ -27,6 +27,9 @@ pub struct SysfsNode {
     pub driver: Option<String>,
     /// The RDMA device registered on the PCI function (`<pci>/infiniband/mlx5_0`).
     pub rdma_device: Option<String>,
+    /// The device's own serial number: a CXL memdev's `serial` attribute, else the `SN`
+    /// keyword of the PCI function's VPD (a board's serial; readable by root).
+    pub serial: Option<String>,
 }
 
 /// Whether `<sysfs>/class/fwctl` lists at least one `fwctlN` node. An unreadable or
@@ -104,12 +107,48 @@ fn describe(node_dir: &Path, name: String) -> SysfsNode {
         .and_then(|p| p.ancestors().filter_map(file_name).find(|component| is_pci_address(component)));
     let cxl_memdev = is_memdev(&parent).then(|| parent.clone());
     // mlx5's fwctl node hangs off an auxiliary device; the RDMA device is registered on
-    // the PCI function above it, so look there.
-    let rdma_device = parent_path
+    // the PCI function above it, so look there (and for the board's VPD).
+    let function =
+        parent_path.as_deref().and_then(|p| p.ancestors().find(|a| file_name(a).is_some_and(|n| is_pci_address(&n))));
+    let rdma_device = function.and_then(|function| first_entry(&function.join("infiniband")));
+    let serial = parent_path
         .as_deref()
-        .and_then(|p| p.ancestors().find(|a| file_name(a).is_some_and(|n| is_pci_address(&n))))
-        .and_then(|function| first_entry(&function.join("infiniband")));
-    SysfsNode { name, parent, pci_address, cxl_memdev, driver, rdma_device }
+        .filter(|_| cxl_memdev.is_some())
+        .and_then(|p| std::fs::read_to_string(p.join("serial")).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| function.and_then(|f| std::fs::read(f.join("vpd")).ok()).and_then(|vpd| vpd_serial(&vpd)));
+    SysfsNode { name, parent, pci_address, cxl_memdev, driver, rdma_device, serial }
+}
+
+/// The `SN` keyword of PCI VPD (PCI Local Bus spec, VPD large resources: 0x82 the
+/// identifier string, 0x90 the read-only keywords `KK len data`, 0x78 the end).
+pub fn vpd_serial(vpd: &[u8]) -> Option<String> {
+    let mut at = 0;
+    while at + 3 <= vpd.len() {
+        let tag = vpd[at];
+        if tag == 0x78 || tag & 0x80 == 0 {
+            return None; // the end tag, or a small resource where a large one belongs
+        }
+        let len = u16::from_le_bytes([vpd[at + 1], vpd[at + 2]]) as usize;
+        let body = vpd.get(at + 3..at + 3 + len)?;
+        if tag == 0x90 {
+            let mut k = 0;
+            while k + 3 <= body.len() {
+                let (key, n) = (&body[k..k + 2], body[k + 2] as usize);
+                let data = body.get(k + 3..k + 3 + n)?;
+                if key == b"SN" {
+                    let text = String::from_utf8_lossy(data)
+                        .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                        .to_string();
+                    return (!text.is_empty()).then_some(text);
+                }
+                k += 3 + n;
+            }
+        }
+        at += 3 + len;
+    }
+    None
 }
 
 /// The alphabetically first entry of a directory, if it exists and has one.
@@ -155,6 +194,18 @@ pub fn node_path(dev_root: &Path, name: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vpd_serial_is_the_sn_keyword_of_the_read_only_section() {
+        let mut vpd = vec![0x82, 4, 0, b'C', b'X', b'-', b'7'];
+        let keywords = [b"PN".as_slice(), &[3], b"MCX", b"SN", &[12], b"MT2330X01234", b"RV", &[1], &[0]].concat();
+        vpd.extend([0x90, keywords.len() as u8, 0]);
+        vpd.extend(&keywords);
+        vpd.push(0x78);
+        assert_eq!(vpd_serial(&vpd).as_deref(), Some("MT2330X01234"));
+        assert_eq!(vpd_serial(&vpd[..vpd.len() - 5]), None, "cut short: nothing, no panic");
+        assert_eq!(vpd_serial(&[0x78]), None);
+    }
 
     #[test]
     fn recognises_pci_addresses_and_memdevs() {

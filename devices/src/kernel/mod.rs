@@ -91,6 +91,7 @@ impl KernelBackend {
                 node: path.display().to_string(),
                 model: None,
                 simulated: false,
+                serial: node.serial,
             });
         }
         Ok((devices, warnings))

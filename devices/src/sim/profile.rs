@@ -124,6 +124,9 @@ pub struct DeviceProfile {
     /// profile leaves it out, as `mlx5_ib` numbers them.
     #[serde(default)]
     pub rdma_device: Option<String>,
+    /// The board's (or memdev's) serial number, part of its identity for plugin state.
+    #[serde(default)]
+    pub serial: Option<String>,
     /// mlx5 firmware and port state (required when `kind = "mlx5"`).
     #[serde(default)]
     pub mlx5: Option<Mlx5Profile>,
@@ -178,6 +181,7 @@ impl DeviceProfile {
             node: format!("simulated:{}", self.model),
             model: Some(self.model.clone()),
             simulated: true,
+            serial: self.serial.clone(),
         }
     }
 

@@ -444,6 +444,7 @@ mod tests {
                 node: format!("/dev/fwctl/{node}"),
                 model: None,
                 simulated: true,
+                serial: None,
             },
             plugin: Some(PluginRef { name: plugin.into(), version: "1".into(), digest: "sha256:0".into() }),
             status: FleetStatus::Ok,
