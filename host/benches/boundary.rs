@@ -113,7 +113,7 @@ fn slow_fleet(plugin: &Path, devices: usize) -> Duration {
     let all = backend.discover().unwrap();
     let started = Instant::now();
     let runs = runtime.block_on(run_on_devices(
-        &Job { plugin_name: "mlx5-diag", prepared: &prepared, grant: &grant, args: &[], audit: None },
+        &Job { plugin_name: "mlx5-diag", prepared: &prepared, grant: &grant, args: &[], audit: None, state: None },
         backend,
         &all,
     ));
@@ -252,7 +252,14 @@ fn boundary_rpcs(plugin: &Path, audited: bool) -> Duration {
             let args = vec!["rpc-loop".to_string(), count.to_string()];
             let started = Instant::now();
             let runs = runtime.block_on(run_on_devices(
-                &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &args, audit: trail.clone() },
+                &Job {
+                    plugin_name: "hostile",
+                    prepared: &prepared,
+                    grant: &grant,
+                    args: &args,
+                    audit: trail.clone(),
+                    state: None,
+                },
                 backend,
                 &device,
             ));

@@ -33,6 +33,7 @@ pub mod fleet;
 pub mod outcome;
 pub mod paths;
 pub mod plugin;
+pub mod plugin_state;
 pub mod policy;
 pub mod raw_rpc;
 pub mod report;

@@ -24,6 +24,8 @@ pub const CACHE_ENV: &str = "FWCTL_RUN_CACHE_DIR";
 pub const STORE_ENV: &str = "FWCTL_RUN_STORE";
 /// Moves the lock file of pulled tags.
 pub const LOCK_ENV: &str = "FWCTL_RUN_LOCK";
+/// Moves the directory of plugin state kept between runs.
+pub const STATE_ENV: &str = "FWCTL_RUN_STATE_DIR";
 /// How long one registry operation may take, in seconds.
 pub const REGISTRY_TIMEOUT_ENV: &str = "FWCTL_RUN_REGISTRY_TIMEOUT_SECS";
 
@@ -39,6 +41,8 @@ pub const SYSTEM_AUDIT_LOG: &str = "/var/log/fwctl-run/audit.jsonl";
 pub const SYSTEM_CACHE_DIR: &str = "/var/cache/fwctl-run";
 /// Root's store of registry plugins.
 pub const SYSTEM_STORE_DIR: &str = "/var/lib/fwctl-run/store";
+/// Root's plugin state (what plugins keep between runs on a device).
+pub const SYSTEM_STATE_DIR: &str = "/var/lib/fwctl-run/state";
 /// The registry deadline without [`REGISTRY_TIMEOUT_ENV`].
 pub const DEFAULT_REGISTRY_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -129,6 +133,22 @@ pub fn store_dir() -> Result<PathBuf, MissingDefault> {
     })
 }
 
+/// Plugin state: `$FWCTL_RUN_STATE_DIR`, else [`SYSTEM_STATE_DIR`] for root, else
+/// `$XDG_STATE_HOME/fwctl-run/state` (by default `~/.local/state/fwctl-run/state`).
+pub fn state_dir() -> Result<PathBuf, MissingDefault> {
+    if let Some(dir) = env_path(STATE_ENV) {
+        return Ok(dir);
+    }
+    if is_root() {
+        return Ok(PathBuf::from(SYSTEM_STATE_DIR));
+    }
+    user_dir("XDG_STATE_HOME", ".local/state").map(|d| d.join("fwctl-run/state")).ok_or(MissingDefault {
+        what: "plugin state directory",
+        flag: "--state-dir",
+        env: STATE_ENV,
+    })
+}
+
 /// The lock file of pulled tags: `$FWCTL_RUN_LOCK`, else `plugins.lock` beside `store`.
 pub fn lock_file(store: &Path) -> PathBuf {
     env_path(LOCK_ENV).unwrap_or_else(|| store.parent().unwrap_or(store).join("plugins.lock"))
@@ -177,6 +197,8 @@ mod tests {
             SYSTEM_AUDIT_LOG.to_string(),
             SYSTEM_CACHE_DIR.to_string(),
             SYSTEM_STORE_DIR.to_string(),
+            SYSTEM_STATE_DIR.to_string(),
+            "~/.local/state/fwctl-run/state".into(),
             "~/.local/share/fwctl-run/plugins".into(),
             "~/.local/state/fwctl-run/audit.jsonl".into(),
             "~/.cache/fwctl-run".into(),
@@ -186,7 +208,8 @@ mod tests {
         ];
         stated.extend(SYSTEM_PLUGIN_DIRS.iter().map(std::string::ToString::to_string));
         stated.extend(
-            [PLUGIN_PATH_ENV, AUDIT_ENV, CACHE_ENV, STORE_ENV, LOCK_ENV, REGISTRY_TIMEOUT_ENV].map(|e| format!("${e}")),
+            [PLUGIN_PATH_ENV, AUDIT_ENV, CACHE_ENV, STORE_ENV, LOCK_ENV, REGISTRY_TIMEOUT_ENV, STATE_ENV]
+                .map(|e| format!("${e}")),
         );
         let missing: Vec<_> = stated.iter().filter(|s| !readme.contains(s.as_str())).collect();
         assert!(missing.is_empty(), "neither the README nor docs/ states: {missing:?}");

@@ -32,12 +32,14 @@ pub struct Job<'a> {
     /// Where every RPC attempt goes (`None` only in tests and benchmarks that measure
     /// the boundary without the record).
     pub audit: Option<AuditTrail>,
+    /// Where the plugin's state between runs is kept (`None`: `--no-state`).
+    pub state: Option<Arc<crate::plugin_state::PluginStates>>,
 }
 
 /// Runs `job` on every device in `devices` its grant covers, concurrently; devices it
 /// does not cover are reported as not applicable.
 pub async fn run_on_devices(job: &Job<'_>, backend: Arc<dyn Backend>, devices: &[DeviceDescriptor]) -> Vec<DeviceRun> {
-    let Job { plugin_name, prepared, grant, args, audit } = job.clone();
+    let Job { plugin_name, prepared, grant, args, audit, state } = job.clone();
     let mut runs: Vec<Option<DeviceRun>> = vec![None; devices.len()];
     let mut tasks = JoinSet::new();
     for (index, device) in devices.iter().enumerate() {
@@ -56,8 +58,9 @@ pub async fn run_on_devices(job: &Job<'_>, backend: Arc<dyn Backend>, devices: &
         };
         let (prepared, backend, device) = (prepared.clone(), Arc::clone(&backend), device.clone());
         let (args, grant, plugin_name, audit) = (args.to_vec(), grant.clone(), plugin_name.to_string(), audit.clone());
+        let state = state.clone();
         tasks.spawn(async move {
-            let job = Job { plugin_name: &plugin_name, prepared: &prepared, grant: &grant, args: &args, audit };
+            let job = Job { plugin_name: &plugin_name, prepared: &prepared, grant: &grant, args: &args, audit, state };
             (index, run_one(&job, kind_grant, backend.as_ref(), device).await)
         });
     }
@@ -98,7 +101,7 @@ pub async fn run_one(
     backend: &dyn Backend,
     device: DeviceDescriptor,
 ) -> DeviceRun {
-    let Job { plugin_name, prepared, grant, args, audit } = job.clone();
+    let Job { plugin_name, prepared, grant, args, audit, state } = job.clone();
     let limits = grant.limits;
     let started = Instant::now();
     let opened = backend.open(&device).and_then(|mut handle| Ok((handle.info()?, handle)));
@@ -107,7 +110,8 @@ pub async fn run_one(
     // answers as another kind gets no RPC at all.
     let opened = opened.map(|(info, handle)| match DeviceKind::from_raw(info.device_type) {
         Some(kind) if kind == device.kind => {
-            Ok(GrantedDevice::new(device.clone(), info.device_data, kind_grant, handle, audit))
+            Ok(GrantedDevice::new(device.clone(), info.device_data, kind_grant, handle, audit)
+                .with_state(state.as_ref().map(|s| s.slot(&device))))
         }
         other => Err(kind_changed(plugin_name, &device, other, info.device_type)),
     });

@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use fwctl_devices::Backend;
@@ -21,6 +22,7 @@ use fwctl_devices::Backend;
 use crate::admission::{Admission, Admitted, OperatorChoices};
 use crate::audit::{AuditLog, AuditTrail};
 use crate::outcome::DeviceRun;
+use crate::plugin_state::StateStore;
 use crate::policy::Policy;
 use crate::runner::{Job, run_on_devices};
 use crate::sandbox::{Sandbox, SandboxOptions};
@@ -69,6 +71,7 @@ pub struct Simulation {
     trust: TrustStore,
     choices: OperatorChoices,
     audit: tempfile::NamedTempFile,
+    state: Option<StateStore>,
 }
 
 impl Simulation {
@@ -82,7 +85,22 @@ impl Simulation {
             trust: TrustStore::empty(),
             choices: OperatorChoices::default(),
             audit: tempfile::NamedTempFile::new().context("creating the test's audit log")?,
+            state: None,
         })
+    }
+
+    /// Keeps plugin state between runs in `dir`, as `--state-dir` does (without it, runs
+    /// keep none, as with `--no-state`).
+    pub fn with_state_dir(mut self, dir: &Path) -> Self {
+        self.state = Some(StateStore::new(dir));
+        self
+    }
+
+    /// Later runs happen `elapsed` after the earlier ones, as far as the ages of saved
+    /// state go: "the same device an hour later".
+    pub fn later(mut self, elapsed: Duration) -> Self {
+        self.state = self.state.map(|s| s.shifted(elapsed));
+        self
     }
 
     /// Runs under `policy` instead of the built-in one.
@@ -132,6 +150,9 @@ impl Simulation {
             prepared: &prepared,
             grant: &grant,
             args: &args,
+            state: self.state.as_ref().map(|store| {
+                Arc::new(crate::plugin_state::PluginStates { store: store.clone(), plugin: identity.clone() })
+            }),
             audit: Some(AuditTrail::new(audit.clone(), identity)),
         };
         let runs = runtime.block_on(run_on_devices(&job, self.source.backend.clone(), &self.source.devices));

@@ -27,7 +27,7 @@
 //! ```
 //!
 //! Device-specific helpers: [`mlx5`] (mailboxes, firmware status, capabilities, registers)
-//! and [`cxl`] (Features).
+//! and [`cxl`] (Features); [`state`] keeps values between runs on a device.
 
 #![warn(missing_docs)]
 
@@ -35,6 +35,7 @@ pub mod cxl;
 mod device;
 pub mod mlx5;
 mod report;
+pub mod state;
 
 pub use device::{Device, DeviceInfo, DeviceKind, Response, RpcError, Scope};
 pub use report::{Finding, Metric, MetricKind, Severity, Value, counter, fact, finding, gauge, log};

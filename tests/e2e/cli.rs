@@ -53,12 +53,12 @@ fn inspect_shows_manifest_world_and_grant_without_running() {
     assert_eq!(doc["world"]["matches"], true);
     assert!(doc["digest"].as_str().unwrap().starts_with("sha256:"));
     assert!(doc["exports"].as_array().unwrap().iter().any(|e| e == "run"), "{doc:#}");
-    assert!(doc["imports"].as_array().unwrap().iter().any(|i| i == "fwctl:plugin/device@0.1.1"), "{doc:#}");
+    assert!(doc["imports"].as_array().unwrap().iter().any(|i| i == "fwctl:plugin/device@0.1.2"), "{doc:#}");
     assert_eq!(doc["grant"]["devices"]["mlx5"]["scope"], "debug-read-only");
     assert_eq!(doc["grant"]["policy_entry"], "unsigned");
 
     let text = stdout(&fwctl_run(&["inspect", "mlx5-diag.wasm"]));
-    assert!(text.contains("world:   fwctl:plugin/plugin@0.1.1 (matches)"), "{text}");
+    assert!(text.contains("world:   fwctl:plugin/plugin@0.1.2 (matches)"), "{text}");
 }
 
 #[test]

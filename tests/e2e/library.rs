@@ -31,7 +31,14 @@ fn run(plugin_file: &str, backend: Arc<dyn Backend>, args: &[&str]) -> Vec<fwctl
     let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(run_on_devices(
-        &Job { plugin_name: &plugin.manifest.name, prepared: &prepared, grant: &grant, args: &args, audit: None },
+        &Job {
+            plugin_name: &plugin.manifest.name,
+            prepared: &prepared,
+            grant: &grant,
+            args: &args,
+            audit: None,
+            state: None,
+        },
         backend,
         &devices,
     ))
@@ -76,7 +83,14 @@ fn a_device_removed_before_the_run_is_a_failed_run_not_a_crash() {
     assert!(sim.remove("fwctl1"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let runs = runtime.block_on(run_on_devices(
-        &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &["ambient".into()], audit: None },
+        &Job {
+            plugin_name: "hostile",
+            prepared: &prepared,
+            grant: &grant,
+            args: &["ambient".into()],
+            audit: None,
+            state: None,
+        },
         backend,
         &devices,
     ));
@@ -215,7 +229,7 @@ fn no_plugin_bytes_reach_a_bnxt_or_pds_driver_whatever_the_grant() {
     for (request, kind) in [(&pds, "pds"), (&bnxt, "bnxt")] {
         let args: Vec<String> = ["send", "debug-read-only", &hex::encode(request)].map(String::from).to_vec();
         let runs = runtime.block_on(run_on_devices(
-            &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &args, audit: None },
+            &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &args, audit: None, state: None },
             backend.clone(),
             &devices,
         ));
@@ -248,7 +262,7 @@ fn a_node_reused_by_another_kind_since_discovery_gets_no_rpc() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let args: Vec<String> = vec!["short-buffer".into()];
     let runs = runtime.block_on(run_on_devices(
-        &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &args, audit: None },
+        &Job { plugin_name: "hostile", prepared: &prepared, grant: &grant, args: &args, audit: None, state: None },
         backend,
         &devices,
     ));

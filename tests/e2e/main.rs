@@ -18,6 +18,7 @@ mod metrics;
 mod mlx5_config;
 mod mlx5_diag;
 mod npd;
+mod plugin_state;
 mod registry;
 mod sdk_example;
 mod signing;

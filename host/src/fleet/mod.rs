@@ -39,6 +39,8 @@ pub struct FleetPlugin {
     /// Its arguments (each plugin has its own: an option one understands would make
     /// another fail).
     pub args: Vec<String>,
+    /// Where its state between runs is kept (`None`: `--no-state`).
+    pub state: Option<Arc<crate::plugin_state::PluginStates>>,
 }
 
 /// How a fleet run is carried out.
@@ -159,6 +161,7 @@ pub async fn run_fleet(
                     grant: &plugin.grant,
                     args: &plugin.args,
                     audit: plugin.audit.clone(),
+                    state: plugin.state.clone(),
                 };
                 let run = runner::run_one(&job, kind_grant, backend.as_ref(), device).await;
                 drop(permit);

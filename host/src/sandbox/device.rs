@@ -37,6 +37,8 @@ pub struct GrantedDevice {
     /// then made in place, and the call in flight sits here, where a watchdog outside the
     /// thread can declare it abandoned.
     pub(crate) in_flight: Option<Arc<Watched>>,
+    /// The plugin's state on this device (WIT `state`), when the host keeps state.
+    pub(crate) state: Option<crate::plugin_state::StateSlot>,
 }
 
 /// What the watchdog of a run on its own thread shares with the run.
@@ -71,7 +73,13 @@ impl GrantedDevice {
         handle: Box<dyn DeviceHandle>,
         audit: Option<AuditTrail>,
     ) -> Self {
-        Self { descriptor, device_data, grant, handle: Some(handle), gone: false, audit, in_flight: None }
+        Self { descriptor, device_data, grant, handle: Some(handle), gone: false, audit, in_flight: None, state: None }
+    }
+
+    /// Gives the run its plugin's state on this device.
+    pub fn with_state(mut self, slot: Option<crate::plugin_state::StateSlot>) -> Self {
+        self.state = slot;
+        self
     }
 
     /// Whether an RPC may hold the calling thread for long (a kernel device, or a slow

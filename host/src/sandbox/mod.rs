@@ -32,7 +32,7 @@ use crate::policy::Limits;
 
 /// The world every plugin must target (plugins built against an earlier compatible
 /// version of the package are accepted too).
-pub const PLUGIN_WORLD: &str = "fwctl:plugin/plugin@0.1.1";
+pub const PLUGIN_WORLD: &str = "fwctl:plugin/plugin@0.1.2";
 
 /// How to build a [`Sandbox`].
 #[derive(Clone, Debug, Default)]
@@ -293,7 +293,13 @@ impl HostWallClock for FrozenWallClock {
 impl PreparedPlugin {
     /// Runs the plugin once against `device` in a fresh store, keeping what it reports in
     /// `progress` as it goes.
-    pub async fn run(&self, device: GrantedDevice, args: &[String], limits: Limits, progress: &Progress) -> RunResult {
+    pub async fn run(
+        &self,
+        mut device: GrantedDevice,
+        args: &[String],
+        limits: Limits,
+        progress: &Progress,
+    ) -> RunResult {
         let stdout = MemoryOutputPipe::new(limits.output_bytes);
         let stderr = MemoryOutputPipe::new(limits.output_bytes);
         let wasi = WasiCtxBuilder::new()
@@ -312,6 +318,7 @@ impl PreparedPlugin {
             progress: progress.clone(),
             stdout: stdout.clone(),
             stderr: stderr.clone(),
+            saved_state: device.state.take(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state);

@@ -25,6 +25,8 @@ pub struct RunState {
     pub(crate) progress: Progress,
     pub(crate) stdout: MemoryOutputPipe,
     pub(crate) stderr: MemoryOutputPipe,
+    /// The plugin's state on this device, when the host keeps state.
+    pub(crate) saved_state: Option<crate::plugin_state::StateSlot>,
 }
 
 /// What a run has reported and done so far. Shared with the one watching the run from
@@ -308,6 +310,40 @@ impl ReportHost for RunState {
 }
 
 impl super::bindings::fwctl::plugin::types::Host for RunState {}
+
+impl super::bindings::fwctl::plugin::state::Host for RunState {
+    fn previous(&mut self) -> wasmtime::Result<Option<super::bindings::fwctl::plugin::state::Saved>> {
+        let Some(slot) = &self.saved_state else { return Ok(None) };
+        match slot.load() {
+            Ok(saved) => Ok(saved
+                .map(|s| super::bindings::fwctl::plugin::state::Saved { data: s.data, age_seconds: s.age.as_secs() })),
+            Err(warning) => {
+                // Never a failed run: say so and start afresh.
+                self.progress.lock().output.logs.push(LogLine {
+                    level: LogLevel::Warn,
+                    message: format!("fwctl-run: the plugin's saved state was set aside ({warning}); starting afresh"),
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    fn save(
+        &mut self,
+        data: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), super::bindings::fwctl::plugin::state::StateError>> {
+        use super::bindings::fwctl::plugin::state::StateError;
+        let Some(slot) = &self.saved_state else {
+            return Ok(Err(StateError::Unavailable("this run keeps no state (--no-state)".into())));
+        };
+        Ok(slot.save(&data).map_err(|e| match e {
+            crate::plugin_state::SaveError::TooLarge { .. } => {
+                StateError::TooLarge(crate::plugin_state::MAX_STATE_BYTES as u32)
+            }
+            crate::plugin_state::SaveError::Unavailable(why) => StateError::Unavailable(why),
+        }))
+    }
+}
 
 fn severity(severity: types::Severity) -> Severity {
     match severity {

@@ -166,6 +166,53 @@ pub struct AdmissionArgs {
 
     #[command(flatten)]
     pub cache: CacheArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Where plugins keep what they save between runs on a device.
+#[derive(Debug, Args, Default)]
+pub struct StateArgs {
+    /// Where plugins keep what they save between their runs on a device (default:
+    /// $FWCTL_RUN_STATE_DIR, else /var/lib/fwctl-run/state for root, else
+    /// ~/.local/state/fwctl-run/state).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_state")]
+    pub state_dir: Option<PathBuf>,
+    /// Run without plugin state: nothing saved before is read, nothing is saved.
+    #[arg(long)]
+    pub no_state: bool,
+}
+
+impl StateArgs {
+    /// The store plugins' state goes to, or none (`--no-state`, or no default for this
+    /// process, which is said once).
+    pub fn store(&self) -> Option<fwctl_run::plugin_state::StateStore> {
+        if self.no_state {
+            return None;
+        }
+        let dir = match &self.state_dir {
+            Some(dir) => dir.clone(),
+            None => match fwctl_run::paths::state_dir() {
+                Ok(dir) => dir,
+                Err(missing) => {
+                    eprintln!("fwctl-run: warning: {missing}; plugins run without state");
+                    return None;
+                }
+            },
+        };
+        Some(fwctl_run::plugin_state::StateStore::new(&dir))
+    }
+
+    /// `plugin`'s states in `store`.
+    pub fn for_plugin(
+        store: Option<&fwctl_run::plugin_state::StateStore>,
+        plugin: &fwctl_run::audit::PluginIdentity,
+    ) -> Option<Arc<fwctl_run::plugin_state::PluginStates>> {
+        store.map(|store| {
+            Arc::new(fwctl_run::plugin_state::PluginStates { store: store.clone(), plugin: plugin.clone() })
+        })
+    }
 }
 
 impl AdmissionArgs {

@@ -279,6 +279,35 @@ impl Guest for Hostile {
                 scratch.fill(0xa5);
                 grown.fill(0x5a);
             }
+            // What the previous run on this device kept, then one more `x` kept for the
+            // next (WIT `state`, 0.1.2).
+            "remember" => {
+                let previous = fwctl::plugin::state::previous();
+                let kept = previous.as_ref().map(|s| String::from_utf8_lossy(&s.data).into_owned());
+                report::set_fact(&Field {
+                    key: "previous".into(),
+                    value: Value::Text(kept.clone().unwrap_or_else(|| "none".into())),
+                });
+                if let Some(saved) = &previous {
+                    report::set_fact(&Field { key: "age-seconds".into(), value: Value::Unsigned(saved.age_seconds) });
+                }
+                let next = kept.unwrap_or_default() + "x";
+                let answer = match fwctl::plugin::state::save(next.as_bytes()) {
+                    Ok(()) => "saved".to_string(),
+                    Err(fwctl::plugin::state::StateError::TooLarge(limit)) => format!("too-large {limit}"),
+                    Err(fwctl::plugin::state::StateError::Unavailable(why)) => format!("unavailable: {why}"),
+                };
+                report::set_fact(&Field { key: "save".into(), value: Value::Text(answer) });
+            }
+            // More than the host keeps.
+            "hoard" => {
+                let answer = match fwctl::plugin::state::save(&vec![0u8; (64 << 10) + 1]) {
+                    Ok(()) => "saved".to_string(),
+                    Err(fwctl::plugin::state::StateError::TooLarge(limit)) => format!("too-large {limit}"),
+                    Err(fwctl::plugin::state::StateError::Unavailable(why)) => format!("unavailable: {why}"),
+                };
+                report::set_fact(&Field { key: "save".into(), value: Value::Text(answer) });
+            }
             other => return Err(format!("unknown behaviour `{other}`")),
         }
         Ok(())

@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use nix::sys::signal::{SigSet, Signal};
 use tokio::sync::watch;
 
-use crate::options::{AdmissionArgs, SourceArgs, warn_about_cache, warn_about_taint};
+use crate::options::{AdmissionArgs, SourceArgs, StateArgs, warn_about_cache, warn_about_taint};
 
 /// How `fleet` reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -383,6 +383,7 @@ fn prepare(
     audit_log: &Arc<AuditLog>,
     refused: &mut Vec<Refusal>,
 ) -> Result<Vec<FleetPlugin>> {
+    let states = args.state.store();
     let sandbox = Sandbox::new(&SandboxOptions {
         cache_dir: args.cache.dir(),
         pool: Some(InstancePool {
@@ -401,6 +402,7 @@ fn prepare(
                 },
                 prepared,
                 grant,
+                state: StateArgs::for_plugin(states.as_ref(), &identity),
                 audit: Some(AuditTrail::new(audit_log.clone(), identity)),
                 args: Vec::new(),
             }),

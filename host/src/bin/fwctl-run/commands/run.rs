@@ -11,7 +11,7 @@ use fwctl_run::runner;
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::source::DeviceSource;
 
-use crate::options::{AdmissionArgs, SourceArgs, warn_about_cache, warn_about_taint};
+use crate::options::{AdmissionArgs, SourceArgs, StateArgs, warn_about_cache, warn_about_taint};
 
 /// `fwctl-run PLUGIN`.
 #[derive(Debug, Args, Default)]
@@ -70,6 +70,7 @@ impl RunCommand {
             prepared: &prepared,
             grant: &grant,
             args: &self.args,
+            state: StateArgs::for_plugin(self.admission.state.store().as_ref(), &identity),
             audit: Some(AuditTrail::new(audit_log.clone(), identity)),
         };
         let runs = runtime.block_on(runner::run_on_devices(&job, source.backend.clone(), &devices));
