@@ -283,6 +283,7 @@ fn cli_cold_and_warm(plugins: &Path) -> (Duration, Duration) {
             .arg(cache)
             .env("FWCTL_RUN_PLUGIN_PATH", plugins)
             .env("FWCTL_RUN_AUDIT", audit.path().join("audit.jsonl"))
+            .env("FWCTL_RUN_STATE_DIR", audit.path().join("state"))
             .output()
             .unwrap()
             .status;

@@ -126,6 +126,7 @@ fn peak_by_format(scratch: &std::path::Path) {
             .arg("--audit")
             .arg(scratch.join("audit.jsonl"))
             .env("FWCTL_RUN_CACHE_DIR", scratch.join("cache"))
+            .env("FWCTL_RUN_STATE_DIR", scratch.join("state"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -159,6 +160,8 @@ fn run(work: Work, scratch: &std::path::Path, devices: usize, jobs: usize) -> Fi
         .arg(&audit)
         .args(plugin_args)
         .env("FWCTL_RUN_CACHE_DIR", scratch.join("cache"))
+        // Plugin state kept as an operator keeps it (mlx5-diag saves its counters).
+        .env("FWCTL_RUN_STATE_DIR", scratch.join("state"))
         .output()
         .expect("running fwctl-run fleet");
     let process_s = started.elapsed().as_secs_f64();

@@ -117,8 +117,8 @@ impl StateSlot {
         Ok(Some(Saved { data: data.to_vec(), age }))
     }
 
-    /// Keeps `data` for the next run, replacing what was kept (atomically: a crash leaves
-    /// the old state or the new one).
+    /// Keeps `data` for the next run, replacing what was kept (renamed into place: a
+    /// reader sees the old state or the new one).
     pub fn save(&self, data: &[u8]) -> Result<(), SaveError> {
         if data.len() > MAX_STATE_BYTES {
             return Err(SaveError::TooLarge { len: data.len() });
@@ -132,7 +132,10 @@ impl StateSlot {
             .map_err(|e| unavailable(&format!("{}: {e}", dir.display())))?;
         let now = (SystemTime::now() + self.clock_shift).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let contents = [MAGIC, &now.to_le_bytes(), data].concat();
-        crate::atomic_file::replace(&self.path, &contents, 0o600).map_err(|e| unavailable(&e))
+        // Renamed into place, not synced: losing a state in a crash costs a fresh start,
+        // an fsync per device would cost a large fleet seconds.
+        crate::atomic_file::replace_with(&self.path, &contents, 0o600, crate::atomic_file::Durability::Unsynced)
+            .map_err(|e| unavailable(&e))
     }
 }
 

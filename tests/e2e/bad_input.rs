@@ -254,6 +254,7 @@ fn a_device_that_stops_answering_is_cut_off_at_the_deadline() {
 /// sampled until it exits), in bytes.
 fn run_measuring_peak_rss(args: &[&str]) -> (std::process::Output, u64) {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .args(args)
         .env("FWCTL_RUN_PLUGIN_PATH", crate::common::plugin_dir())
         .env("FWCTL_RUN_CACHE_DIR", crate::common::cache_dir())
@@ -336,6 +337,7 @@ fn an_rpc_in_flight_when_fwctl_run_is_killed_is_already_on_the_record() {
     let sim = slow_profile(dir.path(), 10_000);
     let audit = dir.path().join("audit.jsonl");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .args(["hostile.wasm", &sim, "--device", "fwctl0", "--audit", audit.to_str().unwrap(), "--", "short-buffer"])
         .env("FWCTL_RUN_PLUGIN_PATH", plugin_dir())
         .env("FWCTL_RUN_CACHE_DIR", crate::common::cache_dir())

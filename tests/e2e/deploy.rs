@@ -134,6 +134,7 @@ fn the_npd_rule_runs_within_its_timeout_and_its_arguments_work() {
     // The rule's exact arguments, on a simulated host.
     let mlx5 = plugin_dir().join("mlx5-diag.wasm");
     let output = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .args(&args)
         .arg(&mlx5)
         .args(["--sim-fleet", "4:connectx7-healthy"])

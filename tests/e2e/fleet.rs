@@ -180,6 +180,7 @@ fn installed_plugins_are_matched_to_the_devices_and_the_table_sums_up() {
         std::fs::copy(plugin_dir().join(plugin), installed.path().join(plugin)).unwrap();
     }
     let output = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .args(["fleet", "--sim"])
         .env("FWCTL_RUN_PLUGIN_PATH", installed.path())
         .env("FWCTL_RUN_CACHE_DIR", cache_dir())
@@ -237,6 +238,7 @@ fn ctrl_c_finishes_the_checks_in_flight_and_writes_what_is_done() {
     let dir = tempfile::tempdir().unwrap();
     let slow = faulty_profile(dir.path(), "slow", "rpc_delay_ms = 10");
     let mut child = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .args(["fleet", &mlx5_diag(), "--jobs", "2", "--format", "jsonl", "--sim-fleet"])
         .arg(format!("200:{}", slow.display()))
         .env("FWCTL_RUN_CACHE_DIR", cache_dir())
@@ -273,6 +275,7 @@ fn without_plugins_for_the_hosts_devices_the_fleet_says_where_it_looked() {
     let installed = tempfile::tempdir().unwrap();
     std::fs::copy(plugin_dir().join("cxl-features.wasm"), installed.path().join("cxl-features.wasm")).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .args(["fleet", "--sim-fleet", "3:connectx7-healthy"])
         .env("FWCTL_RUN_PLUGIN_PATH", installed.path())
         .env("FWCTL_RUN_CACHE_DIR", cache_dir())

@@ -390,6 +390,7 @@ fn fwctl_run_with_env(args: &[&str], env: &[(&str, &Path)]) -> std::process::Out
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"));
     cmd.args(args)
         .env_clear()
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("FWCTL_RUN_PLUGIN_PATH", crate::common::plugin_dir())
         .env("FWCTL_RUN_AUDIT", crate::common::audit_log());
@@ -533,6 +534,7 @@ fn a_bare_plugin_name_is_never_taken_from_the_working_directory_by_root() {
     std::fs::create_dir_all(&empty).unwrap();
     std::fs::copy(crate::common::plugin_dir().join("hostile.wasm"), cwd.join("planted.wasm")).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .args(["planted.wasm", "--sim", "--json", "--", "ambient"])
         .current_dir(&cwd)
         .env("FWCTL_RUN_PLUGIN_PATH", &empty)

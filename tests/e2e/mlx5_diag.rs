@@ -5,17 +5,23 @@
 use crate::common::{fwctl_run, json, stderr};
 use crate::golden::MLX5_PROFILES;
 
-/// The finding codes (with severity) a profile must produce, and nothing else.
-fn expected(profile: &str) -> &'static [(&'static str, &'static str)] {
-    match profile {
+/// The finding codes (with severity) a profile must produce on a first run, besides the
+/// counters' baseline every first run records, and nothing else. (Error counters are
+/// judged by their rate across runs: see `rates` below.)
+fn expected(profile: &str) -> Vec<(&'static str, &'static str)> {
+    let own: &[(&str, &str)] = match profile {
         "connectx7-healthy" | "connectx6dx-healthy" => &[],
         "connectx7-hot-module" => &[("warning", "mlx5.module.temperature.high")],
         "connectx7-pcie-degraded" => &[("warning", "mlx5.pcie.degraded")],
         "connectx7-link-down" => &[("error", "mlx5.link.down")],
-        "connectx7-fec-errors" => &[("warning", "mlx5.link.fec-uncorrectable"), ("warning", "mlx5.link.ber-high")],
+        "connectx7-fec-errors" => &[("warning", "mlx5.link.ber-high")],
         "connectx6dx-old-firmware" => &[("info", "mlx5.register.unsupported"), ("info", "mlx5.register.unsupported")],
         other => panic!("no expectation for {other}"),
-    }
+    };
+    let mut all = vec![("info", "mlx5.counters.baseline")];
+    all.extend_from_slice(own);
+    all.sort_unstable();
+    all
 }
 
 #[test]
@@ -28,12 +34,13 @@ fn each_fault_fires_exactly_its_finding_and_every_rpc_is_allowed() {
         let report = json(&output);
         let run = &report["runs"][0];
         assert_eq!(run["status"], "completed", "{profile}: {}", stderr(&output));
-        let found: Vec<(&str, &str)> = run["findings"]
+        let mut found: Vec<(&str, &str)> = run["findings"]
             .as_array()
             .unwrap()
             .iter()
             .map(|f| (f["severity"].as_str().unwrap(), f["code"].as_str().unwrap()))
             .collect();
+        found.sort_unstable();
         assert_eq!(found, expected(profile), "{profile}");
         let worst_is_info = expected(profile).iter().all(|(s, _)| *s == "info");
         assert_eq!(output.status.code(), Some(if worst_is_info { 0 } else { 1 }), "{profile}");
@@ -63,7 +70,83 @@ fn each_fault_fires_exactly_its_finding_and_every_rpc_is_allowed() {
 fn the_link_down_finding_carries_the_firmwares_reason() {
     let report = json(&fwctl_run(&["mlx5-diag.wasm", "--sim=connectx7-link-down", "--json"]));
     let run = &report["runs"][0];
-    assert_eq!(run["findings"][0]["detail"]["troubleshooting"], "Cable is unplugged");
+    let down = run["findings"].as_array().unwrap().iter().find(|f| f["code"] == "mlx5.link.down").unwrap();
+    assert_eq!(down["detail"]["troubleshooting"], "Cable is unplugged");
     assert_eq!(run["facts"]["port2-module"], "absent");
     assert_eq!(run["facts"]["port1-module"], "OSFP");
+}
+
+/// Error counters judged by rate across runs, through the library with a state
+/// directory and simulated time between runs.
+mod rates {
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use fwctl_run::outcome::DeviceRun;
+    use fwctl_run::testing::Simulation;
+
+    use crate::common::{plugin_dir, workspace_root};
+
+    /// The built-in `profile`, as a file whose device has the serial number `serial`.
+    fn with_serial(dir: &Path, profile: &str, serial: &str) -> PathBuf {
+        let text = std::fs::read_to_string(workspace_root().join(format!("devices/profiles/{profile}.toml"))).unwrap();
+        let path = dir.join(format!("{profile}-{serial}.toml"));
+        std::fs::write(&path, text.replacen("[[device]]\n", &format!("[[device]]\nserial = \"{serial}\"\n"), 1))
+            .unwrap();
+        path
+    }
+
+    /// One mlx5-diag run on `profile` with the state in `state`, `hours` after the last.
+    fn run(state: &Path, profile: &Path, hours: u64) -> DeviceRun {
+        let simulation = Simulation::profile(profile.to_str().unwrap())
+            .unwrap()
+            .with_state_dir(state)
+            .later(Duration::from_secs(hours * 3600));
+        simulation.run(&plugin_dir().join("mlx5-diag.wasm"), &[]).unwrap().remove(0)
+    }
+
+    fn rate_codes(run: &DeviceRun) -> Vec<&str> {
+        run.finding_codes().into_iter().filter(|c| c.ends_with("-rate") || c.starts_with("mlx5.counters.")).collect()
+    }
+
+    #[test]
+    fn a_first_run_records_a_baseline_and_a_steady_healthy_link_stays_quiet() {
+        let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let healthy = with_serial(dir.path(), "connectx7-healthy", "MT-A");
+        assert_eq!(rate_codes(&run(state.path(), &healthy, 0)), ["mlx5.counters.baseline"]);
+        let later = run(state.path(), &healthy, 1);
+        assert!(rate_codes(&later).is_empty(), "{:?}", later.finding_codes());
+        assert_eq!(later.fact("port1-fec-uncorrectable-per-hour").unwrap().to_string(), "0");
+    }
+
+    #[test]
+    fn a_burst_is_a_warning_once_and_clears_when_the_counters_stop_rising() {
+        let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (healthy, degrading) = (
+            with_serial(dir.path(), "connectx7-healthy", "MT-A"),
+            with_serial(dir.path(), "connectx7-fec-errors", "MT-A"),
+        );
+        run(state.path(), &healthy, 0);
+        let burst = run(state.path(), &degrading, 1);
+        assert!(burst.finding_codes().contains(&"mlx5.link.fec-uncorrectable-rate"), "{:?}", burst.finding_codes());
+        let per_hour: f64 = burst.fact("port1-fec-uncorrectable-per-hour").unwrap().to_string().parse().unwrap();
+        assert!((11.5..=12.0).contains(&per_hour), "12 blocks in a little over an hour: {per_hour}");
+        // An hour later the counters stand still: the warning is gone, whatever the total.
+        let quiet = run(state.path(), &degrading, 2);
+        assert!(!quiet.finding_codes().contains(&"mlx5.link.fec-uncorrectable-rate"), "{:?}", quiet.finding_codes());
+        assert_eq!(quiet.fact("port1-fec-uncorrectable-blocks").unwrap().to_string(), "12");
+    }
+
+    #[test]
+    fn cleared_counters_and_a_replaced_board_start_a_new_baseline_not_a_rate() {
+        let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let degrading = with_serial(dir.path(), "connectx7-fec-errors", "MT-A");
+        run(state.path(), &degrading, 0);
+        // The same board with its counters cleared: port 1's went down (port 2's were 0).
+        let cleared = run(state.path(), &with_serial(dir.path(), "connectx7-healthy", "MT-A"), 1);
+        assert_eq!(rate_codes(&cleared), ["mlx5.counters.reset"]);
+        // Another board in the same slot: no previous state of its own.
+        let replaced = run(state.path(), &with_serial(dir.path(), "connectx7-fec-errors", "MT-B"), 2);
+        assert_eq!(rate_codes(&replaced), ["mlx5.counters.baseline"]);
+    }
 }

@@ -46,6 +46,7 @@ impl LocalRegistry {
         )
         .unwrap();
         let child = Command::new(binary)
+            .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
             .arg("serve")
             .arg(&config)
             .stdout(Stdio::null())
@@ -372,7 +373,7 @@ fn a_signed_plugin_keeps_its_signature_through_the_registry() {
     assert!(client.audit().iter().all(|l| l["plugin"]["signer"] == "acme (key 11c5160e84cf3096fc79ec5a)"));
     let strangers = TrustStore::new(&[("someone", "stranger", "")]);
     let refused = client.run(&[&tag, "--sim=connectx7-healthy", "--require-signed", "--trust", strangers.path()]);
-    client.assert_refused(&refused, "signed, but by no key in the trust store");
+    client.assert_refused(&refused, "does not hold (key ids: 11c5160e84cf3096fc79ec5a), and --require-signed requires");
 }
 
 #[test]
@@ -382,6 +383,7 @@ fn a_registry_that_dribbles_its_answer_cannot_hang_a_pull() {
     let client = Client::new();
     let started = std::time::Instant::now();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_fwctl-run"))
+        .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
         .args([
             "pull",
             &format!("oci://127.0.0.1:{port}/vendor/diag:1"),

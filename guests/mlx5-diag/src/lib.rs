@@ -7,7 +7,10 @@
 //! counters and BER, and the module with its temperature. Registers the firmware does
 //! not implement (per MCAM/PCAM) are reported as unsupported, not as failures.
 //!
-//! Findings: `mlx5.link.down`, `mlx5.link.ber-high`, `mlx5.link.fec-uncorrectable`,
+//! Error counters are judged by their rate since the previous run on the device (`rates`,
+//! with the host's plugin state): `mlx5.link.{symbol-errors,fec-uncorrectable,link-down,
+//! link-recovery}-rate`, and `mlx5.counters.baseline` / `mlx5.counters.reset` (info).
+//! Other findings: `mlx5.link.down`, `mlx5.link.ber-high`,
 //! `mlx5.pcie.degraded`, `mlx5.temperature.high`, `mlx5.module.temperature.high`,
 //! `mlx5.firmware.status` and `mlx5.rpc.failed` (a command that failed), and
 //! `mlx5.register.unsupported` (info). Arguments: see `options`.
@@ -15,6 +18,7 @@
 mod device;
 mod options;
 mod port;
+mod rates;
 
 use fwctl_sdk::mlx5::registers::{self, AccessRegMask};
 use fwctl_sdk::mlx5::{Error, Mlx5};
@@ -122,9 +126,11 @@ impl Plugin for Mlx5Diag {
         }
         let support = Support::read(&mlx5);
         if options.ports {
+            let mut rates = rates::Rates::load();
             for port in 1..=caps.as_ref().map_or(0, |c| c.num_ports) {
-                port::check(&mlx5, &support, &options, port);
+                port::check(&mlx5, &support, &options, &mut rates, port);
             }
+            rates.keep();
         }
         if options.pcie {
             device::pcie(&mlx5, &support);

@@ -15,11 +15,17 @@ pub struct Options {
     pub module_temp_critical: f64,
     /// Effective (post-FEC) BER above which a link is reported.
     pub ber_threshold: f64,
+    /// Rates since the previous run above which a port is reported (per hour).
+    pub symbol_errors_per_hour: f64,
+    pub fec_uncorrectable_per_hour: f64,
+    pub link_down_per_hour: f64,
+    pub link_recovery_per_hour: f64,
 }
 
 const USAGE: &str = "expected --no-ports, --no-counters, --no-modules, --no-pcie, --no-temperature, \
                      --temp-warn-celsius N, --temp-critical-celsius N, --module-temp-critical-celsius N, \
-                     --ber-threshold X";
+                     --ber-threshold X, --symbol-errors-per-hour N, --fec-uncorrectable-per-hour N, \
+                     --link-down-per-hour N, --link-recovery-per-hour N";
 
 impl Options {
     pub fn parse(args: &[String]) -> Result<Self, String> {
@@ -33,6 +39,12 @@ impl Options {
             temp_critical: 120.0,
             module_temp_critical: 85.0,
             ber_threshold: 1e-10,
+            // A healthy link at 100G+ sees some symbol errors (FEC corrects them); any
+            // uncorrectable block or link flap is worth a look; recoveries in bursts.
+            symbol_errors_per_hour: 1000.0,
+            fec_uncorrectable_per_hour: 0.0,
+            link_down_per_hour: 0.0,
+            link_recovery_per_hour: 10.0,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -52,6 +64,10 @@ impl Options {
                 "--temp-critical-celsius" => o.temp_critical = number("a number of degrees Celsius")?,
                 "--module-temp-critical-celsius" => o.module_temp_critical = number("a number of degrees Celsius")?,
                 "--ber-threshold" => o.ber_threshold = number("a bit error ratio such as 1e-12")?,
+                "--symbol-errors-per-hour" => o.symbol_errors_per_hour = number("a number per hour")?,
+                "--fec-uncorrectable-per-hour" => o.fec_uncorrectable_per_hour = number("a number per hour")?,
+                "--link-down-per-hour" => o.link_down_per_hour = number("a number per hour")?,
+                "--link-recovery-per-hour" => o.link_recovery_per_hour = number("a number per hour")?,
                 other => return Err(format!("unknown argument `{other}` ({USAGE})")),
             }
         }

@@ -8,6 +8,7 @@ use fwctl_sdk::{Metric, Severity, counter, fact, finding, gauge};
 
 use crate::device::temperature_metrics;
 use crate::options::Options;
+use crate::rates::Rates;
 use crate::{Support, failed, sample};
 
 /// A per-port metric.
@@ -18,7 +19,7 @@ fn on_port(metric: Metric, port: u8) -> Metric {
 /// MTMP sensor index of module N.
 const MODULE_SENSOR_BASE: u16 = fwctl_sdk::mlx5::registers::MTMP_MODULE_SENSOR_BASE;
 
-pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, port: u8) {
+pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rates, port: u8) {
     let p = format!("port{port}");
     let troubleshooting = support
         .has(registers::PDDR)
@@ -75,7 +76,7 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, port: u8) {
         }
     }
     if options.counters && support.has(registers::PPCNT) {
-        counters(mlx5, options, port);
+        counters(mlx5, options, rates, port);
     }
     if options.modules && support.has(registers::MCIA) {
         module(mlx5, options, port);
@@ -83,7 +84,7 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, port: u8) {
 }
 
 /// Error counters and BER; read-only (PPCNT `clr` is never set).
-fn counters(mlx5: &Mlx5, options: &Options, port: u8) {
+fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
     let p = format!("port{port}");
     match mlx5.ppcnt_physical(port) {
         Ok(phy) => {
@@ -99,16 +100,7 @@ fn counters(mlx5: &Mlx5, options: &Options, port: u8) {
             sample(on_port(recovered, port), phy.successful_recovery_events as f64);
             let symbols = counter("port_symbol_errors", "", "Symbol errors on the port's physical layer.");
             sample(on_port(symbols, port), phy.symbol_errors as f64);
-            if phy.fec_uncorrectable_blocks > 0 {
-                finding(
-                    Severity::Warning,
-                    "mlx5.link.fec-uncorrectable",
-                    format!("port {port} has {} FEC blocks the link could not correct", phy.fec_uncorrectable_blocks),
-                )
-                .detail("port", port as u64)
-                .detail("uncorrectable-blocks", phy.fec_uncorrectable_blocks)
-                .report();
-            }
+            rates.judge(options, port, (&phy).into());
         }
         Err(e) => failed(&format!("port {port} physical counters (PPCNT)"), &e),
     }

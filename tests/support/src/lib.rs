@@ -76,8 +76,17 @@ pub fn run_binary(binary: &str, args: &[&str]) -> Output {
         .env("FWCTL_RUN_PLUGIN_PATH", plugin_dir())
         .env("FWCTL_RUN_CACHE_DIR", cache_dir())
         .env("FWCTL_RUN_AUDIT", audit_log())
+        // Every invocation a first run: outputs do not depend on what ran before.
+        .env("FWCTL_RUN_STATE_DIR", fresh_state_dir())
         .output()
         .expect("running fwctl-run")
+}
+
+/// A state directory no run has used, under the suite's target directory.
+pub fn fresh_state_dir() -> PathBuf {
+    let parent = workspace_root().join("target/e2e/state");
+    std::fs::create_dir_all(&parent).expect("creating the suite's state directory");
+    tempfile::Builder::new().prefix("run-").tempdir_in(&parent).expect("a state directory").keep()
 }
 
 /// stdout as text.
