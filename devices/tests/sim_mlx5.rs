@@ -806,3 +806,17 @@ fn garbage_never_panics_and_failures_carry_only_status_and_syndrome() {
         assert!(statuses.contains(&expected), "status {expected:#x} seen: {statuses:?}");
     }
 }
+
+#[test]
+fn mpcnt_reports_the_pcie_errors_of_the_profile_and_only_its_performance_group() {
+    let sim = backend("connectx7-pcie-degraded");
+    let mut h = open(&sim);
+    let perf = read_reg(&mut h, 0x9051, 256, |_| {});
+    // rx_errors dw4, tx_errors dw5, l0_to_recovery_retrain dw9, crc_error_tlp dw11.
+    assert_eq!((be32(&perf, 4), be32(&perf, 5), be32(&perf, 9), be32(&perf, 11)), (40, 0, 6, 12));
+    let (status, syndrome, _) = access(&mut h, DEBUG_READ_ONLY, READ, 0x9051, 256, |r| set(r, 0, 5, 0, 1));
+    assert_eq!((status, syndrome), (BAD_PARAM, syndrome::BAD_INDEX), "group 1 is not modelled");
+    let healthy = backend("connectx7-healthy");
+    let mut h = open(&healthy);
+    assert!(read_reg(&mut h, 0x9051, 256, |_| {})[16..48].iter().all(|&b| b == 0), "no errors on a healthy link");
+}

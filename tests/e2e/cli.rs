@@ -180,8 +180,7 @@ fn mlx5_diag_reports_what_the_profiles_describe() {
         }
         assert_eq!(facts["asic-temperature-celsius"], celsius);
         assert_eq!(facts["pcie-link"], pcie);
-        let worrying: Vec<_> =
-            run["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
+        let worrying: Vec<_> = run["findings"].as_array().unwrap().iter().filter(|f| f["severity"] != "info").collect();
         assert!(worrying.is_empty(), "healthy: nothing but the first run's baseline: {worrying:?}");
         assert_eq!(run["denials"], serde_json::json!([]), "the plugin stays inside its grant");
     }

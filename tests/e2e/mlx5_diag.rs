@@ -150,3 +150,26 @@ mod rates {
         assert_eq!(rate_codes(&replaced), ["mlx5.counters.baseline"]);
     }
 }
+
+/// PCIe errors (MPCNT, read without `clr`) are judged by rate as the ports' counters are.
+#[test]
+fn pcie_errors_that_appeared_since_the_previous_run_are_a_rate_finding() {
+    use std::time::Duration;
+    let state = tempfile::tempdir().unwrap();
+    let run = |profile: &str, hours: u64| {
+        fwctl_run::testing::Simulation::profile(profile)
+            .unwrap()
+            .with_state_dir(state.path())
+            .later(Duration::from_secs(hours * 3600))
+            .run(&crate::common::plugin_dir().join("mlx5-diag.wasm"), &[])
+            .unwrap()
+            .remove(0)
+    };
+    let first = run("connectx7-healthy", 0);
+    assert_eq!(first.fact("pcie-rx-errors").unwrap().to_string(), "0");
+    // The same slot an hour later, its link now erring: 52 errors and 6 recoveries.
+    let later = run("connectx7-pcie-degraded", 1);
+    assert!(later.finding_codes().contains(&"mlx5.pcie.errors-rate"), "{:?}", later.finding_codes());
+    assert!(!later.finding_codes().contains(&"mlx5.pcie.recovery-rate"), "6 an hour is under 10");
+    assert_eq!(later.fact("pcie-crc-errors").unwrap().to_string(), "12");
+}

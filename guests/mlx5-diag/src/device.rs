@@ -3,9 +3,10 @@
 
 use fwctl_sdk::mlx5::Mlx5;
 use fwctl_sdk::mlx5::registers;
-use fwctl_sdk::{Severity, fact, finding, gauge, log};
+use fwctl_sdk::{Severity, counter, fact, finding, gauge, log};
 
 use crate::options::Options;
+use crate::rates::Rates;
 use crate::{Support, failed, sample};
 
 /// Firmware version and device id: MGIR, or the kernel's way (MCQI) when MGIR fails.
@@ -30,7 +31,39 @@ pub fn firmware(mlx5: &Mlx5) {
     }
 }
 
-pub fn pcie(mlx5: &Mlx5, support: &Support) {
+pub fn pcie(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rates) {
+    link(mlx5, support);
+    if support.has(registers::MPCNT) {
+        errors(mlx5, options, rates);
+    }
+}
+
+/// The PCIe link's error counters (MPCNT, never cleared), judged by rate.
+fn errors(mlx5: &Mlx5, options: &Options, rates: &mut Rates) {
+    let counters = match mlx5.mpcnt_pcie() {
+        Ok(c) => c,
+        Err(e) => return failed("PCIe error counters (MPCNT)", &e),
+    };
+    fact("pcie-rx-errors", u64::from(counters.rx_errors));
+    fact("pcie-tx-errors", u64::from(counters.tx_errors));
+    fact("pcie-crc-errors", u64::from(counters.crc_error_dllp) + u64::from(counters.crc_error_tlp));
+    fact("pcie-recoveries", counters.recoveries);
+    for (kind, value) in [
+        ("rx", counters.rx_errors),
+        ("tx", counters.tx_errors),
+        ("crc_dllp", counters.crc_error_dllp),
+        ("crc_tlp", counters.crc_error_tlp),
+    ] {
+        let metric = counter("pcie_errors", "", "Errors on the device's PCIe link, by kind.").label("kind", kind);
+        sample(metric, f64::from(value));
+    }
+    let recoveries = counter("pcie_link_recoveries", "", "Times the PCIe link left L0 for recovery.");
+    sample(recoveries, counters.recoveries as f64);
+    rates.judge_pcie(options, &counters);
+}
+
+/// The PCIe link as trained and as capable (MPEIN).
+fn link(mlx5: &Mlx5, support: &Support) {
     if !support.has(registers::MPEIN) {
         return;
     }

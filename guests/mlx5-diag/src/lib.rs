@@ -125,16 +125,16 @@ impl Plugin for Mlx5Diag {
             fact("port-type", caps.port_type_name());
         }
         let support = Support::read(&mlx5);
+        let mut rates = rates::Rates::load();
         if options.ports {
-            let mut rates = rates::Rates::load();
             for port in 1..=caps.as_ref().map_or(0, |c| c.num_ports) {
                 port::check(&mlx5, &support, &options, &mut rates, port);
             }
-            rates.keep();
         }
         if options.pcie {
-            device::pcie(&mlx5, &support);
+            device::pcie(&mlx5, &support, &options, &mut rates);
         }
+        rates.keep();
         if options.temperature {
             device::asic_temperature(&mlx5, &options);
         }

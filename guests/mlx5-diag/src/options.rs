@@ -20,12 +20,14 @@ pub struct Options {
     pub fec_uncorrectable_per_hour: f64,
     pub link_down_per_hour: f64,
     pub link_recovery_per_hour: f64,
+    pub pcie_errors_per_hour: f64,
+    pub pcie_recovery_per_hour: f64,
 }
 
 const USAGE: &str = "expected --no-ports, --no-counters, --no-modules, --no-pcie, --no-temperature, \
                      --temp-warn-celsius N, --temp-critical-celsius N, --module-temp-critical-celsius N, \
                      --ber-threshold X, --symbol-errors-per-hour N, --fec-uncorrectable-per-hour N, \
-                     --link-down-per-hour N, --link-recovery-per-hour N";
+                     --link-down-per-hour N, --link-recovery-per-hour N, --pcie-errors-per-hour N, --pcie-recovery-per-hour N";
 
 impl Options {
     pub fn parse(args: &[String]) -> Result<Self, String> {
@@ -45,6 +47,9 @@ impl Options {
             fec_uncorrectable_per_hour: 0.0,
             link_down_per_hour: 0.0,
             link_recovery_per_hour: 10.0,
+            // Correctable PCIe errors happen; a steady stream of them, or of retrains, does not.
+            pcie_errors_per_hour: 10.0,
+            pcie_recovery_per_hour: 10.0,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -68,6 +73,8 @@ impl Options {
                 "--fec-uncorrectable-per-hour" => o.fec_uncorrectable_per_hour = number("a number per hour")?,
                 "--link-down-per-hour" => o.link_down_per_hour = number("a number per hour")?,
                 "--link-recovery-per-hour" => o.link_recovery_per_hour = number("a number per hour")?,
+                "--pcie-errors-per-hour" => o.pcie_errors_per_hour = number("a number per hour")?,
+                "--pcie-recovery-per-hour" => o.pcie_recovery_per_hour = number("a number per hour")?,
                 other => return Err(format!("unknown argument `{other}` ({USAGE})")),
             }
         }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use fwctl_sdk::mlx5::registers::PhysicalLayer;
+use fwctl_sdk::mlx5::registers::{PcieCounters, PhysicalLayer};
 use fwctl_sdk::{Severity, fact, finding, state};
 use serde::{Deserialize, Serialize};
 
@@ -38,10 +38,19 @@ impl From<&PhysicalLayer> for PortCounters {
     }
 }
 
-/// What is kept between runs: each port's counters.
+/// What the PCIe link's counters were.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PcieKept {
+    pub errors: u64,
+    pub recoveries: u64,
+}
+
+/// What is kept between runs: each port's counters and the PCIe link's.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Kept {
     pub ports: BTreeMap<u8, PortCounters>,
+    #[serde(default)]
+    pub pcie: Option<PcieKept>,
 }
 
 /// The counters of this run, judged against the previous run's as ports are read, and
@@ -121,6 +130,50 @@ impl Rates {
         }
     }
 
+    /// Judges the PCIe link's error counters, as [`Self::judge`] does a port's.
+    pub fn judge_pcie(&mut self, options: &Options, counters: &PcieCounters) {
+        let now = PcieKept { errors: counters.errors(), recoveries: counters.recoveries };
+        self.now.pcie = Some(now);
+        let Some((kept, hours)) = &self.previous else {
+            self.say_baseline("no previous run on this device is known");
+            return;
+        };
+        let Some(before) = kept.pcie else {
+            self.say_baseline("the previous run did not read the PCIe counters");
+            return;
+        };
+        if now.errors < before.errors || now.recoveries < before.recoveries {
+            finding(
+                Severity::Info,
+                "mlx5.counters.reset",
+                "the PCIe counters restarted since the previous run (a reset)",
+            )
+            .report();
+            return;
+        }
+        let hours = hours.max(MIN_HOURS);
+        for (code, what, (before, now), threshold) in [
+            ("errors", "errors", (before.errors, now.errors), options.pcie_errors_per_hour),
+            ("recovery", "recoveries", (before.recoveries, now.recoveries), options.pcie_recovery_per_hour),
+        ] {
+            let rate = (now - before) as f64 / hours;
+            fact(format!("pcie-{code}-per-hour"), (rate * 100.0).round() / 100.0);
+            if rate > threshold {
+                finding(
+                    Severity::Warning,
+                    format!("mlx5.pcie.{code}-rate"),
+                    format!(
+                        "the PCIe link had {} {what} in the last {hours:.1} h ({rate:.1} an hour, above {threshold})",
+                        now - before
+                    ),
+                )
+                .detail("count", now - before)
+                .detail("per-hour", rate)
+                .report();
+            }
+        }
+    }
+
     /// Says once that this run records the baseline rates are judged against next time.
     fn say_baseline(&mut self, why: &str) {
         if !self.baseline_said {
@@ -136,7 +189,7 @@ impl Rates {
 
     /// Keeps this run's counters for the next run; a host that keeps no state is said.
     pub fn keep(self) {
-        if self.now.ports.is_empty() {
+        if self.now.ports.is_empty() && self.now.pcie.is_none() {
             return;
         }
         if let Err(e) = state::save(&self.now) {

@@ -464,6 +464,27 @@ pub mod mpein {
     pub const PORT_STATE: Field = f(9, 15, 8);
 }
 
+/// `mpcnt_reg` with `pcie_perf_cntrs_grp_data_layout` (group 0), 256 bytes: the PCIe
+/// link's error counters since the device came up.
+pub mod mpcnt {
+    use super::{Field, f};
+    pub const PCIE_INDEX: Field = f(0, 23, 16);
+    pub const GRP: Field = f(0, 5, 0);
+    pub const CLR: Field = f(1, 31, 31);
+    /// `grp` of the PCIe performance counters (`MLX5_PCIE_PERFORMANCE_COUNTERS_GROUP`).
+    pub const GROUP_PERFORMANCE: u32 = 0x0;
+    /// `life_time_counter`, a u64 at this byte (ticks since the counters started).
+    pub const LIFE_TIME_BYTE: usize = 8;
+    pub const RX_ERRORS: Field = f(4, 31, 0);
+    pub const TX_ERRORS: Field = f(5, 31, 0);
+    pub const L0_TO_RECOVERY_EIEOS: Field = f(6, 31, 0);
+    pub const L0_TO_RECOVERY_TS: Field = f(7, 31, 0);
+    pub const L0_TO_RECOVERY_FRAMING: Field = f(8, 31, 0);
+    pub const L0_TO_RECOVERY_RETRAIN: Field = f(9, 31, 0);
+    pub const CRC_ERROR_DLLP: Field = f(10, 31, 0);
+    pub const CRC_ERROR_TLP: Field = f(11, 31, 0);
+}
+
 /// MGIR (0x9020, 0xa0 bytes): not in mlx5_ifc.h; layout from mstflint / mlxsw `reg.h`.
 pub mod mgir {
     use super::{Field, f};

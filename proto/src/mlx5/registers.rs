@@ -119,6 +119,8 @@ pub const MPEIN: u16 = 0x9050;
 pub const MPEIN_SIZE: usize = 48;
 /// `MLX5_REG_MPCNT`.
 pub const MPCNT: u16 = 0x9051;
+/// Bytes of the MPCNT register image (`mpcnt_reg`: 8 bytes, then a 248-byte counter set).
+pub const MPCNT_SIZE: usize = 256;
 /// `MLX5_REG_MCQS`.
 pub const MCQS: u16 = 0x9060;
 /// Bytes of the MCQS register image.
@@ -162,7 +164,7 @@ pub const REGISTERS: &[Register] = &[
     Register { id: MNVQC, name: "MNVQC", size: Some(super::nvconfig::MNVQC_SIZE), read: ReadEffect::Plain },
     Register { id: MNVIA, name: "MNVIA", size: Some(super::nvconfig::MNVIA_SIZE), read: ReadEffect::Plain },
     Register { id: MPEIN, name: "MPEIN", size: Some(MPEIN_SIZE), read: ReadEffect::Plain },
-    Register { id: MPCNT, name: "MPCNT", size: None, read: ReadEffect::Clearing(CLR) },
+    Register { id: MPCNT, name: "MPCNT", size: Some(MPCNT_SIZE), read: ReadEffect::Clearing(CLR) },
     Register { id: MCQS, name: "MCQS", size: Some(MCQS_SIZE), read: ReadEffect::Plain },
     Register { id: MCQI, name: "MCQI", size: Some(MCQI_SIZE), read: ReadEffect::Plain },
     Register { id: MCAM, name: "MCAM", size: Some(MCAM_SIZE), read: ReadEffect::Plain },

@@ -336,6 +336,13 @@ impl<'d, 'a> Mlx5<'d, 'a> {
         self.read_register(registers::MPEIN, registers::MPEIN_SIZE, |_| {}).map(|r| registers::Mpein::decode(&r))
     }
 
+    /// MPCNT's PCIe performance counters of the device's PCIe link (never cleared).
+    pub fn mpcnt_pcie(&self) -> Result<registers::PcieCounters, Error> {
+        use fwctl_proto::mlx5::prm::mpcnt;
+        self.read_register(registers::MPCNT, registers::MPCNT_SIZE, |r| mpcnt::GRP.set(r, mpcnt::GROUP_PERFORMANCE))
+            .map(|r| registers::PcieCounters::decode(&r))
+    }
+
     /// PMTU for a local port (1-based).
     pub fn pmtu(&self, port: u8) -> Result<registers::Pmtu, Error> {
         self.read_register(registers::PMTU, registers::PMTU_SIZE, |r| bits::set(r, 0, 23, 16, port as u32))

@@ -4,9 +4,9 @@ use super::bits::{get, get_ascii, get_u64};
 
 /// Register ids and image sizes, from the one table the host and the simulator read too.
 pub use fwctl_proto::mlx5::registers::{
-    MCAM, MCAM_BASE, MCAM_SIZE, MCIA, MCIA_SIZE, MCQI, MCQS, MCQS_SIZE, MGIR, MGIR_SIZE, MNVDA, MNVIA, MNVQC, MPEIN,
-    MPEIN_SIZE, MTCAP, MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE, PCAM_SIZE, PDDR, PDDR_SIZE, PMTU,
-    PMTU_SIZE, PPCNT, PPCNT_SIZE, PTYS, PTYS_SIZE, name,
+    MCAM, MCAM_BASE, MCAM_SIZE, MCIA, MCIA_SIZE, MCQI, MCQS, MCQS_SIZE, MGIR, MGIR_SIZE, MNVDA, MNVIA, MNVQC, MPCNT,
+    MPCNT_SIZE, MPEIN, MPEIN_SIZE, MTCAP, MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE, PCAM_SIZE,
+    PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT, PPCNT_SIZE, PTYS, PTYS_SIZE, name,
 };
 
 /// Where MCQI's data starts: after its 24-byte head.
@@ -87,6 +87,49 @@ impl McqiVersion {
     /// The version as a comparable value.
     pub fn firmware(&self) -> FirmwareVersion {
         FirmwareVersion { major: self.major.into(), minor: self.minor.into(), subminor: self.subminor.into() }
+    }
+}
+
+/// MPCNT's PCIe performance counters (`pcie_perf_cntrs_grp_data_layout`): the PCIe link's
+/// errors since the device came up. Read without `clr`: reading changes nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PcieCounters {
+    /// Receiver errors.
+    pub rx_errors: u32,
+    /// Transmitter errors.
+    pub tx_errors: u32,
+    /// Times the link went from L0 to recovery, for any of the four reasons counted.
+    pub recoveries: u64,
+    /// DLLPs with a CRC error.
+    pub crc_error_dllp: u32,
+    /// TLPs with a CRC error.
+    pub crc_error_tlp: u32,
+}
+
+impl PcieCounters {
+    /// Decodes an MPCNT image of the performance group.
+    pub fn decode(r: &[u8]) -> Self {
+        use fwctl_proto::mlx5::prm::mpcnt as f;
+        Self {
+            rx_errors: f::RX_ERRORS.get(r),
+            tx_errors: f::TX_ERRORS.get(r),
+            recoveries: [
+                f::L0_TO_RECOVERY_EIEOS,
+                f::L0_TO_RECOVERY_TS,
+                f::L0_TO_RECOVERY_FRAMING,
+                f::L0_TO_RECOVERY_RETRAIN,
+            ]
+            .iter()
+            .map(|field| u64::from(field.get(r)))
+            .sum(),
+            crc_error_dllp: f::CRC_ERROR_DLLP.get(r),
+            crc_error_tlp: f::CRC_ERROR_TLP.get(r),
+        }
+    }
+
+    /// Errors of every kind together (recoveries aside).
+    pub fn errors(&self) -> u64 {
+        [self.rx_errors, self.tx_errors, self.crc_error_dllp, self.crc_error_tlp].iter().map(|&e| u64::from(e)).sum()
     }
 }
 

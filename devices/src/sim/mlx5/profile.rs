@@ -197,6 +197,30 @@ pub struct Pcie {
     /// Power drawn, W.
     #[serde(default)]
     pub power_watts: u16,
+    /// The link's error counters (MPCNT PCIe performance group), all 0 by default.
+    #[serde(default)]
+    pub errors: PcieErrors,
+}
+
+/// PCIe error counters since the device came up, as MPCNT reports them.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PcieErrors {
+    /// Receiver errors.
+    #[serde(default)]
+    pub rx: u32,
+    /// Transmitter errors.
+    #[serde(default)]
+    pub tx: u32,
+    /// Times the link left L0 for recovery (counted as retrain).
+    #[serde(default)]
+    pub recovery: u32,
+    /// DLLPs with a CRC error.
+    #[serde(default)]
+    pub crc_dllp: u32,
+    /// TLPs with a CRC error.
+    #[serde(default)]
+    pub crc_tlp: u32,
 }
 
 /// One network port.

@@ -15,13 +15,14 @@ use super::prm::{self, access_reg, header};
 use super::profile::{Media, Mlx5Profile, Module, PortType, ext_link_mode, ib_link_mode, parse_fw_version};
 
 pub use fwctl_proto::mlx5::registers::{
-    MCAM, MCIA, MCQI, MCQS, MGIR, MNVDA, MNVIA, MNVQC, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PTYS,
+    MCAM, MCIA, MCQI, MCQS, MGIR, MNVDA, MNVIA, MNVQC, MPCNT, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PTYS,
 };
 use fwctl_proto::mlx5::registers::{MCAM_BASE, PCAM_BASE};
 
 /// The registers the model answers; ids and names from the one table in `fwctl-proto`.
-pub const MODELED: &[u16] =
-    &[PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MNVDA, MNVQC, MNVIA, MPEIN, MCQS, MCQI, MCAM];
+pub const MODELED: &[u16] = &[
+    PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MNVDA, MNVQC, MNVIA, MPEIN, MPCNT, MCQS, MCQI, MCAM,
+];
 
 /// The id of a register name the model knows.
 pub fn id_of(name: &str) -> Option<u16> {
@@ -116,6 +117,7 @@ impl Registers<'_> {
             MCIA => self.mcia(req, reply),
             MGIR => self.mgir(reply),
             MPEIN => self.mpein(req, reply),
+            MPCNT => self.mpcnt(req, reply),
             MCQS => self.mcqs(req, reply),
             MCQI => self.mcqi(req, reply),
             MNVDA => self.state.nv(self.profile).read(req, reply),
@@ -479,6 +481,24 @@ impl Registers<'_> {
         r::MAX_PAYLOAD_SIZE.set(reply, (pcie.max_payload_bytes / 128).trailing_zeros());
         r::PCI_POWER.set(reply, pcie.power_watts as u32);
         r::PORT_STATE.set(reply, if pcie.width_active > 0 { 4 } else { 0 }); // 4: link up (L0)
+        Ok(())
+    }
+
+    /// MPCNT, PCIe performance group: the profile's error counters, which do not move
+    /// (a clear would have to be a write: `clr` on a read is refused by the host first).
+    fn mpcnt(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::mpcnt as r;
+        if r::PCIE_INDEX.get(req) != 0 || r::GRP.get(req) != r::GROUP_PERFORMANCE {
+            return Err(Failure::param(syndrome::BAD_INDEX));
+        }
+        let e = self.profile.pcie.errors;
+        r::GRP.set(reply, r::GROUP_PERFORMANCE);
+        prm::set_u64(reply, r::LIFE_TIME_BYTE, self.state.ports.first().map_or(0, |p| p.physical.ticks));
+        r::RX_ERRORS.set(reply, e.rx);
+        r::TX_ERRORS.set(reply, e.tx);
+        r::L0_TO_RECOVERY_RETRAIN.set(reply, e.recovery);
+        r::CRC_ERROR_DLLP.set(reply, e.crc_dllp);
+        r::CRC_ERROR_TLP.set(reply, e.crc_tlp);
         Ok(())
     }
 
