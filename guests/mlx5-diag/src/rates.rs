@@ -62,6 +62,46 @@ pub struct Rates {
     baseline_said: bool,
 }
 
+/// What a rate is about, as facts and findings name it.
+struct Subject<'a> {
+    /// The facts' prefix (`port1`, `pcie`).
+    fact: &'a str,
+    /// The finding's code.
+    finding: String,
+    /// In words (`port 1`).
+    name: String,
+}
+
+/// The rate of one counter over `hours`: a `…-per-hour` fact, and a warning above
+/// `threshold`.
+fn judge_rate(
+    s: &Subject,
+    code: &str,
+    what: &str,
+    (before, now): (u64, u64),
+    hours: f64,
+    threshold: f64,
+    port: Option<u8>,
+) {
+    let rate = (now - before) as f64 / hours;
+    fact(format!("{}-{code}-per-hour", s.fact), (rate * 100.0).round() / 100.0);
+    if rate > threshold {
+        let mut f = finding(
+            Severity::Warning,
+            s.finding.clone(),
+            format!(
+                "{} had {} {what} in the last {hours:.1} h ({rate:.1} an hour, above {threshold})",
+                s.name,
+                now - before
+            ),
+        );
+        if let Some(port) = port {
+            f = f.detail("port", u64::from(port));
+        }
+        f.detail("count", now - before).detail("per-hour", rate).report();
+    }
+}
+
 /// Rates are per hour; runs closer together than this are judged as this far apart, so
 /// that two runs a second apart do not turn one error into thousands an hour.
 const MIN_HOURS: f64 = 1.0 / 60.0;
@@ -109,24 +149,9 @@ impl Rates {
             ("link-down", "link-down events", pairs[2], options.link_down_per_hour),
             ("link-recovery", "link-recovery events", pairs[3], options.link_recovery_per_hour),
         ];
-        for (code, what, (before, now), threshold) in judged {
-            let rate = (now - before) as f64 / hours;
-            fact(format!("{p}-{code}-per-hour"), (rate * 100.0).round() / 100.0);
-            if rate > threshold {
-                finding(
-                    Severity::Warning,
-                    format!("mlx5.link.{code}-rate"),
-                    format!(
-                        "port {port} had {} {what} in the last {:.1} h ({rate:.1} an hour, above {threshold})",
-                        now - before,
-                        hours
-                    ),
-                )
-                .detail("port", u64::from(port))
-                .detail("count", now - before)
-                .detail("per-hour", rate)
-                .report();
-            }
+        for (code, what, counts, threshold) in judged {
+            let subject = Subject { fact: &p, finding: format!("mlx5.link.{code}-rate"), name: format!("port {port}") };
+            judge_rate(&subject, code, what, counts, hours, threshold, Some(port));
         }
     }
 
@@ -152,25 +177,13 @@ impl Rates {
             return;
         }
         let hours = hours.max(MIN_HOURS);
-        for (code, what, (before, now), threshold) in [
+        for (code, what, counts, threshold) in [
             ("errors", "errors", (before.errors, now.errors), options.pcie_errors_per_hour),
             ("recovery", "recoveries", (before.recoveries, now.recoveries), options.pcie_recovery_per_hour),
         ] {
-            let rate = (now - before) as f64 / hours;
-            fact(format!("pcie-{code}-per-hour"), (rate * 100.0).round() / 100.0);
-            if rate > threshold {
-                finding(
-                    Severity::Warning,
-                    format!("mlx5.pcie.{code}-rate"),
-                    format!(
-                        "the PCIe link had {} {what} in the last {hours:.1} h ({rate:.1} an hour, above {threshold})",
-                        now - before
-                    ),
-                )
-                .detail("count", now - before)
-                .detail("per-hour", rate)
-                .report();
-            }
+            let subject =
+                Subject { fact: "pcie", finding: format!("mlx5.pcie.{code}-rate"), name: "the PCIe link".into() };
+            judge_rate(&subject, code, what, counts, hours, threshold, None);
         }
     }
 
