@@ -16,25 +16,9 @@ pub struct ReplaceError {
     pub source: std::io::Error,
 }
 
-/// How hard a replacement holds against a crash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Durability {
-    /// The new file and the rename are on stable storage when `replace` returns.
-    Synced,
-    /// The rename is atomic but may be lost in a crash with the bytes: for data that is
-    /// cheap to lose (plugin state: a fresh start) and written often (once per device
-    /// of a fleet, where an fsync each would cost seconds).
-    Unsynced,
-}
-
 /// Replaces (or creates) `target` with `contents`, with permission bits `mode`
-/// (whatever the umask), durably.
+/// (whatever the umask).
 pub fn replace(target: &Path, contents: &[u8], mode: u32) -> Result<(), ReplaceError> {
-    replace_with(target, contents, mode, Durability::Synced)
-}
-
-/// [`replace`], as durably as `durability` says.
-pub fn replace_with(target: &Path, contents: &[u8], mode: u32, durability: Durability) -> Result<(), ReplaceError> {
     let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let fail = |path: &Path| {
         let path = path.to_path_buf();
@@ -45,13 +29,9 @@ pub fn replace_with(target: &Path, contents: &[u8], mode: u32, durability: Durab
         tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(fail(dir))?;
     temp.write_all(contents).map_err(fail(temp.path()))?;
     std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(mode)).map_err(fail(temp.path()))?;
-    if durability == Durability::Synced {
-        temp.as_file().sync_all().map_err(fail(temp.path()))?;
-    }
+    temp.as_file().sync_all().map_err(fail(temp.path()))?;
     temp.persist(target).map_err(|e| ReplaceError { path: target.to_path_buf(), source: e.error })?;
-    if durability == Durability::Synced {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail(dir))?;
-    }
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail(dir))?;
     Ok(())
 }
 

@@ -150,13 +150,14 @@ impl Simulation {
             prepared: &prepared,
             grant: &grant,
             args: &args,
-            state: self.state.as_ref().map(|store| {
-                Arc::new(crate::plugin_state::PluginStates { store: store.clone(), plugin: identity.clone() })
-            }),
+            state: self.state.as_ref().map(|store| store.for_plugin(&identity)),
             audit: Some(AuditTrail::new(audit.clone(), identity)),
         };
         let runs = runtime.block_on(run_on_devices(&job, self.source.backend.clone(), &self.source.devices));
         runtime.shutdown_background();
+        if let Some(states) = &job.state {
+            states.finish().map_err(anyhow::Error::msg)?;
+        }
         audit.finish()?;
         Ok(runs)
     }

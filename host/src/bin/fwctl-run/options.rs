@@ -204,14 +204,22 @@ impl StateArgs {
         Some(fwctl_run::plugin_state::StateStore::new(&dir))
     }
 
+    /// Writes what a run's plugins saved; a failure costs the next run its rates, not
+    /// this run: a warning.
+    pub fn finish(states: impl IntoIterator<Item = Arc<fwctl_run::plugin_state::PluginStates>>) {
+        for states in states {
+            if let Err(e) = states.finish() {
+                eprintln!("fwctl-run: warning: plugin state not kept: {e}");
+            }
+        }
+    }
+
     /// `plugin`'s states in `store`.
     pub fn for_plugin(
         store: Option<&fwctl_run::plugin_state::StateStore>,
         plugin: &fwctl_run::audit::PluginIdentity,
     ) -> Option<Arc<fwctl_run::plugin_state::PluginStates>> {
-        store.map(|store| {
-            Arc::new(fwctl_run::plugin_state::PluginStates { store: store.clone(), plugin: plugin.clone() })
-        })
+        store.map(|store| store.for_plugin(plugin))
     }
 }
 

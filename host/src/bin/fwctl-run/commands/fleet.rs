@@ -271,7 +271,9 @@ pub fn check_fleet(
     let plugin_refs: Vec<PluginRef> = plugins.iter().map(|p| p.plugin.clone()).collect();
     let deadline = conduct.deadline.map(|after| (started + after, stop_sender_for_deadline));
     sink.start(&source.info, &plugin_refs, &refused);
+    let states: Vec<_> = plugins.iter().filter_map(|p| p.state.clone()).collect();
     let outcome = run_checks(&source, plugins, &options, (stop, deadline), conduct.progress, sink)?;
+    StateArgs::finish(states);
     let audited = audit_log.finish();
     Ok((FleetReport::new(source.info, plugin_refs, refused, outcome.results, outcome.summary), audited))
 }

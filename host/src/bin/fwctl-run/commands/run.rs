@@ -77,6 +77,7 @@ impl RunCommand {
         // A device that never answered still holds a blocking thread in its ioctl; its run is
         // already reported as timed out, so do not wait for it on the way out.
         runtime.shutdown_background();
+        StateArgs::finish(job.state.clone());
         // The report is shown even when the record failed: what ran is exactly what an
         // operator needs to see then; the failure decides the exit status.
         let audited = audit_log.finish();
