@@ -53,7 +53,8 @@ pub struct Saved {
     pub age: Duration,
 }
 
-/// Why a state could not be saved.
+/// Why a state could not be saved (a write that fails at the end of the run is a
+/// warning of [`PluginStates::finish`], not the plugin's concern).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SaveError {
     /// Over [`MAX_STATE_BYTES`].
@@ -62,9 +63,6 @@ pub enum SaveError {
         /// What was offered.
         len: usize,
     },
-    /// The host keeps no state for this run, or could not write it.
-    #[error("{0}")]
-    Unavailable(String),
 }
 
 /// One device's entry: when it was saved (seconds since the epoch) and the data.

@@ -334,13 +334,12 @@ impl super::bindings::fwctl::plugin::state::Host for RunState {
     ) -> wasmtime::Result<Result<(), super::bindings::fwctl::plugin::state::StateError>> {
         use super::bindings::fwctl::plugin::state::StateError;
         let Some(slot) = &self.saved_state else {
-            return Ok(Err(StateError::Unavailable("this run keeps no state (--no-state)".into())));
+            return Ok(Err(StateError::Unavailable(
+                "this run keeps no state (--no-state, or no state directory for this process)".into(),
+            )));
         };
-        Ok(slot.save(&data).map_err(|e| match e {
-            crate::plugin_state::SaveError::TooLarge { .. } => {
-                StateError::TooLarge(crate::plugin_state::MAX_STATE_BYTES as u32)
-            }
-            crate::plugin_state::SaveError::Unavailable(why) => StateError::Unavailable(why),
+        Ok(slot.save(&data).map_err(|crate::plugin_state::SaveError::TooLarge { .. }| {
+            StateError::TooLarge(crate::plugin_state::MAX_STATE_BYTES as u32)
         }))
     }
 }
