@@ -4,8 +4,11 @@
 //! never learns which implementation answers:
 //!
 //! - [`kernel`]: the real thing. Discovery walks `/sys/class/fwctl` and `/dev/fwctl`; RPCs
-//!   are `FWCTL_INFO` / `FWCTL_RPC` ioctls. The only `unsafe` code of the project lives in
-//!   [`kernel::ioctl`], next to the structs it passes to the kernel.
+//!   are `FWCTL_INFO` / `FWCTL_RPC` ioctls. The project's `unsafe` code lives in
+//!   [`kernel::ioctl`], next to the structs it passes to the kernel; outside it there are
+//!   two single calls, each with its SAFETY note: loading a compiled artifact
+//!   (`host/src/sandbox/compile_cache.rs`) and mapping the audit journal
+//!   (`host/src/audit/journal.rs`).
 //! - [`sim`]: simulated devices that behave like the kernel drivers and their firmware,
 //!   byte for byte and errno for errno, described by TOML profiles.
 //!

@@ -188,7 +188,7 @@ pub fn send(
     let outcome = match &result {
         Ok(length) => audit::answered(descriptor.kind, &response, *length),
         Err(Errno::ENODEV) => audit::RpcOutcome::Gone,
-        Err(errno) => audit::RpcOutcome::Errno { errno: format!("{errno:?}") },
+        Err(errno) => audit::RpcOutcome::Errno(*errno),
     };
     trail.record(descriptor, attempt, Some(seq), outcome, started.elapsed());
     audit_log.finish()?;

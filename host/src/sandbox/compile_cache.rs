@@ -17,9 +17,10 @@
 //!   compiled again;
 //! - files are created new with mode 0600 and never followed through symlinks.
 //!
-//! The one `unsafe` call outside the ioctl module is here: wasmtime's deserialisation,
-//! whose contract (the bytes came from this wasmtime's own serialisation) the HMAC makes
-//! checkable. wasmtime's built-in cache makes the same call on unauthenticated files.
+//! One of the two `unsafe` calls outside the ioctl module is here (the other maps the audit
+//! journal): wasmtime's deserialisation, whose contract (the bytes came from this
+//! wasmtime's own serialisation) the HMAC makes checkable. wasmtime's built-in cache makes
+//! the same call on unauthenticated files.
 
 use std::fs::{File, OpenOptions};
 use std::hash::{Hash, Hasher};

@@ -364,7 +364,7 @@ impl HostDevice for RunState {
         let outcome = match &result {
             Ok(length) => audit::answered(granted.descriptor.kind, &response, *length),
             Err(Errno::ENODEV) => RpcOutcome::Gone,
-            Err(errno) => RpcOutcome::Errno { errno: format!("{errno:?}") },
+            Err(errno) => RpcOutcome::Errno(*errno),
         };
         let call = Call { scope, request: &request, capacity, classification: &classification };
         if !abandoned {

@@ -102,7 +102,11 @@ impl AuditArgs {
             Some(path) => path.clone(),
             None => fwctl_run::paths::audit_log()?,
         };
-        Ok(Arc::new(AuditLog::open(&path)?))
+        let log = AuditLog::open(&path)?;
+        for note in log.notes() {
+            eprintln!("fwctl-run: {note}");
+        }
+        Ok(Arc::new(log))
     }
 }
 

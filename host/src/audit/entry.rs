@@ -1,0 +1,103 @@
+//! One journal entry: the facts of an audit line in a compact binary form (postcard),
+//! made on the RPC's path by copying, and turned into the JSON line only when the journal
+//! is flushed. Formatting JSON (and the time stamp) was half of what a record cost.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fwctl_devices::{DeviceKind, Scope};
+use serde::{Deserialize, Serialize};
+
+use super::record::{LineWriter, PluginRef, RpcOutcome};
+
+/// The request bytes an entry keeps: enough for every field a line shows (the mlx5
+/// command header and register id, the CXL header and Feature UUID).
+pub(super) const REQUEST_HEAD: usize = 32;
+
+/// What one audit line records.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum Entry<'a> {
+    /// An RPC attempt or its outcome.
+    Rpc(#[serde(borrow)] RpcEntry<'a>),
+    /// A plugin refused before it ran.
+    Refusal {
+        unix_micros: u64,
+        #[serde(borrow)]
+        plugin: PluginRef<'a>,
+        reason: &'a str,
+    },
+}
+
+/// An RPC line's facts, as the host had them when it made the record.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct RpcEntry<'a> {
+    pub unix_micros: u64,
+    pub seq: Option<u64>,
+    #[serde(borrow)]
+    pub plugin: PluginRef<'a>,
+    pub device: &'a str,
+    pub parent: &'a str,
+    pub kind: DeviceKind,
+    pub scope: Scope,
+    /// The request's first [`REQUEST_HEAD`] bytes.
+    pub request_head: &'a [u8],
+    pub request_len: u64,
+    pub response_capacity: u64,
+    pub effect: &'a str,
+    pub action: Option<&'a str>,
+    pub outcome: Outcome<'a>,
+    pub duration_us: u64,
+}
+
+/// [`RpcOutcome`] without allocation: an errno as its number, a syndrome as a number.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) enum Outcome<'a> {
+    Ok { response_len: u64, status: Option<u32>, syndrome: Option<u32> },
+    Errno(i32),
+    Denied(&'a str),
+    Gone,
+    Sent,
+    Abandoned,
+}
+
+impl<'a> From<&'a RpcOutcome> for Outcome<'a> {
+    fn from(outcome: &'a RpcOutcome) -> Self {
+        match outcome {
+            RpcOutcome::Ok { response_len, status, syndrome } => {
+                Outcome::Ok { response_len: *response_len as u64, status: *status, syndrome: *syndrome }
+            }
+            RpcOutcome::Errno(errno) => Outcome::Errno(*errno as i32),
+            RpcOutcome::Denied { reason } => Outcome::Denied(reason),
+            RpcOutcome::Gone => Outcome::Gone,
+            RpcOutcome::Sent => Outcome::Sent,
+            RpcOutcome::Abandoned => Outcome::Abandoned,
+        }
+    }
+}
+
+/// Now, as the entry keeps it.
+pub(super) fn unix_micros_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_micros() as u64)
+}
+
+impl Entry<'_> {
+    /// Appends the entry's JSON line, newline included, to `out`.
+    pub(super) fn write_line(&self, writer: &mut LineWriter, out: &mut Vec<u8>) {
+        match self {
+            Entry::Rpc(rpc) => writer.rpc(out, rpc),
+            Entry::Refusal { unix_micros, plugin, reason } => writer.refusal(out, *unix_micros, *plugin, reason),
+        }
+    }
+}
+
+/// Encodes `entry` into `buffer` (cleared first).
+pub(super) fn encode(entry: &Entry<'_>, buffer: &mut Vec<u8>) {
+    buffer.clear();
+    // postcard writes into any `Extend<u8>`; a Vec it has grown before is not grown again.
+    let taken = std::mem::take(buffer);
+    *buffer = postcard::to_extend(entry, taken).unwrap_or_default();
+}
+
+/// Decodes one entry; `None` when the bytes are not one (a damaged journal).
+pub(super) fn decode(bytes: &[u8]) -> Option<Entry<'_>> {
+    postcard::from_bytes(bytes).ok()
+}

@@ -1,0 +1,301 @@
+//! The per-process audit journal: a ring of entries in a memory-mapped file beside the
+//! log, so that recording an RPC is a copy into the page cache, with no system call.
+//!
+//! A store into a shared file mapping is in the kernel's page cache the moment it is
+//! made: it outlives the process however it ends (SIGKILL included), exactly as a
+//! `write(2)` to the log would have. The log (`audit.jsonl`) stays the one file readers
+//! and shippers see, appended with `O_APPEND` by every process; the journal is only a
+//! staging area. Whatever a process could not move into the log before it died is moved
+//! there by the next process that opens the same log ([`recover`]).
+//!
+//! Layout (little-endian): a 64-byte header (`magic`, `capacity`, `flushed`, `written`;
+//! the last two are positions that only grow, taken modulo `capacity`), then `capacity`
+//! bytes of ring holding entries framed as `u32 length` + bytes. `written` is stored
+//! after the entry it covers, so a process killed in the middle of a copy leaves that
+//! entry out; `flushed` is stored after the entries it covers are in the log.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{Ordering, compiler_fence};
+
+use memmap2::MmapMut;
+use nix::fcntl::{Flock, FlockArg};
+
+const MAGIC: &[u8; 8] = b"FWAUDJ01";
+const HEADER: usize = 64;
+const CAPACITY_AT: usize = 8;
+const FLUSHED_AT: usize = 16;
+const WRITTEN_AT: usize = 24;
+const FRAME: usize = 4;
+
+/// The ring's size: at about 250 bytes an entry, some 4,000 entries wait here at most
+/// before a writer flushes them itself.
+pub(super) const CAPACITY: usize = 1 << 20;
+
+/// Whether an entry of `len` bytes could ever fit in the ring.
+pub(super) fn fits(len: usize) -> bool {
+    FRAME + len <= CAPACITY
+}
+
+/// Where the journals of the log at `log` live: a hidden directory beside it.
+pub(super) fn directory_for(log: &Path) -> PathBuf {
+    let name = log.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    log.with_file_name(format!(".{name}.journal"))
+}
+
+/// This process's journal, locked (`flock`) for as long as it lives: the lock is how
+/// [`recover`] tells a live writer's journal from a dead one's.
+#[derive(Debug)]
+pub(super) struct Journal {
+    path: PathBuf,
+    map: MmapMut,
+    capacity: u64,
+    flushed: u64,
+    written: u64,
+    _lock: Flock<File>,
+}
+
+impl Journal {
+    /// Creates a journal in `dir` (which [`usable_directory`] has checked). Its blocks are
+    /// allocated now: a store into a mapped page of a sparse file on a full volume would
+    /// kill the process with SIGBUS instead of failing a write.
+    pub(super) fn create(dir: &Path) -> std::io::Result<Self> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let path = dir.join(format!("{}-{}.journal", std::process::id(), nanos.as_nanos()));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&path)?;
+        let lock =
+            Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| std::io::Error::from(errno))?;
+        let made = (|| {
+            nix::fcntl::posix_fallocate(&*lock, 0, (HEADER + CAPACITY) as i64)?;
+            // SAFETY: the mapping is of a file this process just created with O_EXCL,
+            // mode 0600, in a directory only its owner may write, and holds an exclusive
+            // flock on: no one else is meant to change it while it is mapped. Should the
+            // owner do so anyway, the ring holds only bytes (no references or
+            // invariants the program relies on); reading them back goes through
+            // `decode`, which accepts any bytes.
+            let mut map = unsafe { MmapMut::map_mut(&*lock)? };
+            map[..8].copy_from_slice(MAGIC);
+            map[CAPACITY_AT..CAPACITY_AT + 8].copy_from_slice(&(CAPACITY as u64).to_le_bytes());
+            Ok::<_, std::io::Error>(map)
+        })();
+        match made {
+            Ok(map) => Ok(Self { path, map, capacity: CAPACITY as u64, flushed: 0, written: 0, _lock: lock }),
+            Err(error) => {
+                let _ = std::fs::remove_file(&path);
+                Err(error)
+            }
+        }
+    }
+
+    /// Copies one entry in; `false` when the ring has no room for it until a flush.
+    pub(super) fn append(&mut self, entry: &[u8]) -> bool {
+        let framed = (FRAME + entry.len()) as u64;
+        if self.written - self.flushed + framed > self.capacity {
+            return false;
+        }
+        let at = self.written;
+        self.put(at, &(entry.len() as u32).to_le_bytes());
+        self.put(at + FRAME as u64, entry);
+        self.written = at + framed;
+        // The entry's bytes are stored before the position that covers them.
+        compiler_fence(Ordering::Release);
+        self.map[WRITTEN_AT..WRITTEN_AT + 8].copy_from_slice(&self.written.to_le_bytes());
+        true
+    }
+
+    /// Bytes waiting to be flushed.
+    pub(super) fn pending(&self) -> u64 {
+        self.written - self.flushed
+    }
+
+    /// Copies the framed entries not yet flushed into `out` (cleared first) and returns
+    /// the position to pass to [`Self::mark_flushed`] once they are in the log.
+    pub(super) fn take_pending(&self, out: &mut Vec<u8>) -> u64 {
+        out.clear();
+        copy_ring(&self.map[HEADER..], self.flushed, self.written, out);
+        self.written
+    }
+
+    /// Everything up to `position` is in the log.
+    pub(super) fn mark_flushed(&mut self, position: u64) {
+        self.flushed = position.clamp(self.flushed, self.written);
+        compiler_fence(Ordering::Release);
+        self.map[FLUSHED_AT..FLUSHED_AT + 8].copy_from_slice(&self.flushed.to_le_bytes());
+    }
+
+    /// Removes the file: only once everything is in the log.
+    pub(super) fn remove(&self) {
+        if self.pending() == 0 {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    fn put(&mut self, position: u64, bytes: &[u8]) {
+        let ring = &mut self.map[HEADER..];
+        let start = (position % self.capacity) as usize;
+        let first = bytes.len().min(ring.len() - start);
+        ring[start..start + first].copy_from_slice(&bytes[..first]);
+        ring[..bytes.len() - first].copy_from_slice(&bytes[first..]);
+    }
+}
+
+/// Appends the ring's bytes between two positions to `out`, unwrapping.
+fn copy_ring(ring: &[u8], from: u64, to: u64, out: &mut Vec<u8>) {
+    let capacity = ring.len() as u64;
+    let (start, len) = ((from % capacity) as usize, (to - from) as usize);
+    let first = len.min(ring.len() - start);
+    out.extend_from_slice(&ring[start..start + first]);
+    out.extend_from_slice(&ring[..len - first]);
+}
+
+/// The framed entries in `bytes`, in order; an `Err` names where the framing broke.
+pub(super) fn entries(bytes: &[u8]) -> impl Iterator<Item = Result<&[u8], String>> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some((len, body)) = rest.split_first_chunk::<FRAME>() else {
+            rest = &[];
+            return Some(Err("a truncated entry header".to_string()));
+        };
+        let len = u32::from_le_bytes(*len) as usize;
+        if len == 0 || len > body.len() {
+            rest = &[];
+            return Some(Err(format!("an entry length of {len} with {} bytes left", body.len())));
+        }
+        let (entry, after) = body.split_at(len);
+        rest = after;
+        Some(Ok(entry))
+    })
+}
+
+/// Whether `dir` (created 0700 when missing) may hold this process's journals and be
+/// trusted for the records in it: a directory, not a symlink, owned by this user or
+/// root, writable by no one else. `Err` says why not; the log is then written directly.
+pub(super) fn usable_directory(dir: &Path) -> Result<(), String> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(format!("cannot create {}: {error}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let euid = nix::unistd::geteuid().as_raw();
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    if meta.uid() != euid && meta.uid() != 0 {
+        return Err(format!("{} is owned by uid {}, not by this user or root", dir.display(), meta.uid()));
+    }
+    if meta.permissions().mode() & 0o022 != 0 {
+        return Err(format!("{} may be written by other users (mode {:o})", dir.display(), meta.mode() & 0o7777));
+    }
+    Ok(())
+}
+
+/// What recovering the journals of dead processes did, for the operator.
+#[derive(Debug, Default)]
+pub(super) struct Recovered {
+    /// Lines appended to the log.
+    pub lines: usize,
+    /// One sentence per journal that could not be used whole.
+    pub notes: Vec<String>,
+}
+
+/// Moves into `log` what the journals in `dir` hold and their (dead) writers did not
+/// flush, then removes them. A journal whose writer still runs is locked and left
+/// alone; one that is not ours (another owner, not a regular file) is not read. Lines
+/// of a batch a writer had written to the log but not yet marked flushed when it died
+/// appear twice; none is lost.
+pub(super) fn recover(dir: &Path, log: &mut File) -> std::io::Result<Recovered> {
+    let mut recovered = Recovered::default();
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Ok(recovered);
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    for item in listing.flatten() {
+        let path = item.path();
+        if path.extension().is_none_or(|ext| ext != "journal") {
+            continue;
+        }
+        let Ok(file) = OpenOptions::new().read(true).write(true).custom_flags(nix::libc::O_NOFOLLOW).open(&path) else {
+            continue;
+        };
+        let Ok(meta) = file.metadata() else { continue };
+        if !meta.is_file() || (meta.uid() != euid && meta.uid() != 0) {
+            recovered.notes.push(format!("{} is not this user's journal; left unread", path.display()));
+            continue;
+        }
+        // Locked: its writer is alive. Unlinked meanwhile: another process recovered it.
+        let Ok(mut file) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else { continue };
+        if file.metadata().map_or(true, |m| m.nlink() == 0) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        let (lines, damage) = pending_lines(&bytes);
+        if !lines.is_empty() {
+            log.write_all(&lines)?;
+            log.sync_data()?;
+            recovered.lines += lines.iter().filter(|&&b| b == b'\n').count();
+        }
+        match damage {
+            None => {
+                // Mark it empty before removing it: a second recoverer that opened it
+                // before the unlink then finds nothing left to replay.
+                if bytes.len() >= HEADER {
+                    file.seek(SeekFrom::Start(FLUSHED_AT as u64))?;
+                    file.write_all(&bytes[WRITTEN_AT..WRITTEN_AT + 8])?;
+                }
+                std::fs::remove_file(&path)?;
+            }
+            Some(damage) => {
+                let kept = path.with_extension("damaged");
+                let _ = std::fs::rename(&path, &kept);
+                recovered.notes.push(format!(
+                    "the audit journal {} of a run that did not end cleanly is damaged ({damage}); what could be \
+                     read is in the log, the file is kept as {}",
+                    path.display(),
+                    kept.display()
+                ));
+            }
+        }
+    }
+    Ok(recovered)
+}
+
+/// The JSON lines of a journal file's unflushed entries, and what was wrong with the
+/// file if it could not be read whole.
+fn pending_lines(bytes: &[u8]) -> (Vec<u8>, Option<String>) {
+    let mut lines = Vec::new();
+    if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+        return (lines, Some("not an audit journal".into()));
+    }
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let (capacity, flushed, written) = (word(CAPACITY_AT), word(FLUSHED_AT), word(WRITTEN_AT));
+    let ring = &bytes[HEADER..];
+    if capacity == 0 || capacity != ring.len() as u64 {
+        return (lines, Some(format!("a ring of {capacity} bytes in a file of {}", bytes.len())));
+    }
+    if flushed > written || written - flushed > capacity {
+        return (lines, Some(format!("positions flushed {flushed} and written {written} do not fit the ring")));
+    }
+    let (mut pending, mut writer) = (Vec::new(), super::record::LineWriter::default());
+    copy_ring(ring, flushed, written, &mut pending);
+    for entry in entries(&pending) {
+        match entry.map(super::entry::decode) {
+            Ok(Some(entry)) => entry.write_line(&mut writer, &mut lines),
+            Ok(None) => return (lines, Some("an entry that does not decode".into())),
+            Err(framing) => return (lines, Some(framing)),
+        }
+    }
+    (lines, None)
+}
