@@ -116,12 +116,22 @@ impl Journal {
         self.written - self.flushed
     }
 
-    /// Copies the framed entries not yet flushed into `out` (cleared first) and returns
-    /// the position to pass to [`Self::mark_flushed`] once they are in the log.
-    pub(super) fn take_pending(&self, out: &mut Vec<u8>) -> u64 {
+    /// Copies the oldest framed entries not yet flushed, whole and about `limit` bytes of
+    /// them (at least one), into `out` (cleared first), and returns the position to pass
+    /// to [`Self::mark_flushed`] once they are in the log.
+    pub(super) fn take_pending(&self, out: &mut Vec<u8>, limit: usize) -> u64 {
         out.clear();
-        copy_ring(&self.map[HEADER..], self.flushed, self.written, out);
-        self.written
+        let ring = &self.map[HEADER..];
+        let mut end = self.flushed;
+        while end < self.written {
+            let next = end + (FRAME + frame_length(ring, end)) as u64;
+            if end > self.flushed && next - self.flushed > limit as u64 {
+                break;
+            }
+            end = next;
+        }
+        copy_ring(ring, self.flushed, end, out);
+        end
     }
 
     /// Everything up to `position` is in the log.
@@ -154,6 +164,15 @@ fn copy_ring(ring: &[u8], from: u64, to: u64, out: &mut Vec<u8>) {
     let first = len.min(ring.len() - start);
     out.extend_from_slice(&ring[start..start + first]);
     out.extend_from_slice(&ring[..len - first]);
+}
+
+/// The length in the frame header at `position` of the ring.
+fn frame_length(ring: &[u8], position: u64) -> usize {
+    let mut header = [0u8; FRAME];
+    for (i, byte) in header.iter_mut().enumerate() {
+        *byte = ring[((position + i as u64) % ring.len() as u64) as usize];
+    }
+    u32::from_le_bytes(header) as usize
 }
 
 /// The framed entries in `bytes`, in order; an `Err` names where the framing broke.

@@ -23,7 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use fwctl_devices::DeviceDescriptor;
@@ -57,6 +57,8 @@ pub struct AuditLog {
     path: PathBuf,
     shared: Arc<Shared>,
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The flusher, to wake when entries pile up.
+    waker: Option<std::thread::Thread>,
     next_seq: AtomicU64,
     notes: Vec<String>,
 }
@@ -69,6 +71,8 @@ struct Shared {
     log: Mutex<LogFile>,
     /// `None` when the log is written line by line.
     journal: Option<Mutex<Journal>>,
+    /// Signalled when a flush has made room in the journal.
+    room: Condvar,
     broken: AtomicBool,
     stop: AtomicBool,
 }
@@ -160,21 +164,39 @@ impl AuditLog {
         let torn = torn && journal.is_none();
         let log =
             Mutex::new(LogFile { file, torn, batch: Vec::new(), lines: Vec::new(), writer: LineWriter::default() });
-        let shared = Arc::new(Shared { log, journal, broken: AtomicBool::new(false), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            log,
+            journal,
+            room: Condvar::new(),
+            broken: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        });
         let flusher = match shared.journal {
             Some(_) => {
                 let shared = shared.clone();
                 let spawned = std::thread::Builder::new().name("audit-flush".into()).spawn(move || {
                     while !shared.stop.load(Ordering::Acquire) {
-                        std::thread::park_timeout(FLUSH_EVERY);
-                        shared.flush(Durability::PageCache);
+                        // A backlog is worked off batch by batch, without sleeping, while
+                        // the runs go on adding to it.
+                        if shared.pending() < FLUSH_AT {
+                            std::thread::park_timeout(FLUSH_EVERY);
+                        }
+                        drop(shared.flush_locked(lock(&shared.log), Durability::PageCache, FLUSH_AT as usize));
                     }
                 });
                 Some(spawned.map_err(fail)?)
             }
             None => None,
         };
-        Ok(Self { path: path.to_owned(), shared, flusher: Mutex::new(flusher), next_seq: AtomicU64::new(0), notes })
+        let waker = flusher.as_ref().map(|f: &std::thread::JoinHandle<()>| f.thread().clone());
+        Ok(Self {
+            path: path.to_owned(),
+            shared,
+            flusher: Mutex::new(flusher),
+            waker,
+            next_seq: AtomicU64::new(0),
+            notes,
+        })
     }
 
     /// The file.
@@ -214,40 +236,56 @@ impl AuditLog {
             if !journal::fits(buffer.len()) {
                 // Larger than the whole ring (a denial reason of a megabyte): written
                 // directly, after everything journaled before it.
-                let mut log = self.shared.flush_locked(lock(&self.shared.log), Durability::PageCache);
+                let mut log = self.shared.flush_locked(lock(&self.shared.log), Durability::PageCache, usize::MAX);
                 let mut line = Vec::new();
                 entry.write_line(&mut log.writer, &mut line);
                 return self.shared.write_lines(&mut log, &line, durability);
             }
-            let pending = loop {
+            let pending = {
                 let mut ring = lock(journal);
-                if ring.append(buffer) {
-                    break ring.pending();
-                }
-                drop(ring);
-                // Full: this writer moves the backlog to the log itself.
-                if !self.shared.flush(Durability::PageCache) {
-                    return false;
+                loop {
+                    if ring.append(buffer) {
+                        break ring.pending();
+                    }
+                    if self.is_broken() {
+                        return false;
+                    }
+                    // Full: the flusher makes room batch by batch. Should it not within a
+                    // while (it is gone, or stuck behind a slow disk), this writer does.
+                    self.wake_flusher();
+                    let (guard, waited) =
+                        self.shared.room.wait_timeout(ring, FLUSH_EVERY).unwrap_or_else(PoisonError::into_inner);
+                    ring = guard;
+                    if waited.timed_out() {
+                        drop(ring);
+                        if !self.shared.flush(Durability::PageCache) {
+                            return false;
+                        }
+                        ring = lock(journal);
+                    }
                 }
             };
             if durability == Durability::Disk {
                 return self.shared.flush(Durability::Disk);
             }
             // Crossing the mark wakes the flusher, once.
-            if pending >= FLUSH_AT
-                && pending - (buffer.len() as u64) < FLUSH_AT + 4
-                && let Some(flusher) = lock(&self.flusher).as_ref()
-            {
-                flusher.thread().unpark();
+            if pending >= FLUSH_AT && pending - (buffer.len() as u64) < FLUSH_AT + 4 {
+                self.wake_flusher();
             }
             true
         })
     }
 
+    fn wake_flusher(&self) {
+        if let Some(flusher) = &self.waker {
+            flusher.unpark();
+        }
+    }
+
     /// Moves everything recorded so far into the log and flushes it to stable storage;
     /// reports a write that failed during the run.
     pub fn finish(&self) -> Result<(), AuditError> {
-        let log = self.shared.flush_locked(lock(&self.shared.log), Durability::PageCache);
+        let log = self.shared.flush_locked(lock(&self.shared.log), Durability::PageCache, usize::MAX);
         log.file.sync_all().map_err(|source| AuditError { path: self.path.clone(), source })?;
         if self.is_broken() {
             let source = std::io::Error::other("a record could not be written; later RPCs were refused");
@@ -276,18 +314,29 @@ impl Drop for AuditLog {
 impl Shared {
     /// Moves the journaled entries into the log; `false` when the log is broken.
     fn flush(&self, durability: Durability) -> bool {
-        let log = self.flush_locked(lock(&self.log), durability);
+        let log = self.flush_locked(lock(&self.log), durability, usize::MAX);
         !log.torn && !self.broken.load(Ordering::Relaxed)
     }
 
-    /// [`Self::flush`] with the log's lock already held; hands the lock back.
-    fn flush_locked<'a>(&self, mut log: MutexGuard<'a, LogFile>, durability: Durability) -> MutexGuard<'a, LogFile> {
+    /// Bytes in the journal not yet in the log.
+    fn pending(&self) -> u64 {
+        self.journal.as_ref().map_or(0, |journal| lock(journal).pending())
+    }
+
+    /// Moves the oldest journaled entries, about `limit` bytes of them, into the log, with
+    /// the log's lock already held; hands the lock back.
+    fn flush_locked<'a>(
+        &self,
+        mut log: MutexGuard<'a, LogFile>,
+        durability: Durability,
+        limit: usize,
+    ) -> MutexGuard<'a, LogFile> {
         let Some(journal) = &self.journal else { return log };
         if self.broken.load(Ordering::Relaxed) {
             return log;
         }
         let log_file = &mut *log;
-        let upto = lock(journal).take_pending(&mut log_file.batch);
+        let upto = lock(journal).take_pending(&mut log_file.batch, limit);
         if log_file.batch.is_empty() && durability == Durability::PageCache {
             return log;
         }
@@ -302,6 +351,7 @@ impl Shared {
         let lines = std::mem::take(&mut log_file.lines);
         if self.write_lines(log_file, &lines, durability) {
             lock(journal).mark_flushed(upto);
+            self.room.notify_all();
         }
         log_file.lines = lines;
         log
@@ -314,8 +364,8 @@ impl Shared {
         }
         // A write that failed part-way (a full volume) left half a line: end it, so
         // these records are not glued onto it.
-        let torn: &[u8] = if log.torn { b"\n" } else { b"" };
-        let written = log.file.write_all(&[torn, lines].concat()).and_then(|()| match durability {
+        let ended = if log.torn { log.file.write_all(b"\n") } else { Ok(()) };
+        let written = ended.and_then(|()| log.file.write_all(lines)).and_then(|()| match durability {
             Durability::Disk => log.file.sync_data(),
             Durability::PageCache => Ok(()),
         });
