@@ -19,6 +19,16 @@ pub struct ReplaceError {
 /// Replaces (or creates) `target` with `contents`, with permission bits `mode`
 /// (whatever the umask).
 pub fn replace(target: &Path, contents: &[u8], mode: u32) -> Result<(), ReplaceError> {
+    replace_with(target, mode, |out| out.write_all(contents))
+}
+
+/// [`replace`] with the contents written by `write` (through a buffer), so that a large
+/// file need not first be made in memory.
+pub fn replace_with(
+    target: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), ReplaceError> {
     let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let fail = |path: &Path| {
         let path = path.to_path_buf();
@@ -27,7 +37,10 @@ pub fn replace(target: &Path, contents: &[u8], mode: u32) -> Result<(), ReplaceE
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut temp =
         tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(fail(dir))?;
-    temp.write_all(contents).map_err(fail(temp.path()))?;
+    let temp_path = temp.path().to_path_buf();
+    let mut buffered = std::io::BufWriter::with_capacity(64 << 10, temp.as_file_mut());
+    write(&mut buffered).and_then(|()| buffered.flush()).map_err(fail(&temp_path))?;
+    drop(buffered);
     std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(mode)).map_err(fail(temp.path()))?;
     temp.as_file().sync_all().map_err(fail(temp.path()))?;
     temp.persist(target).map_err(|e| ReplaceError { path: target.to_path_buf(), source: e.error })?;

@@ -7,9 +7,10 @@
 //! names they chose, each with the `device` label added. No sample carries a timestamp:
 //! the textfile collector refuses files that have any.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::fmt::Write;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher as _;
+use std::io::Write;
+use std::sync::Arc;
 
 use crate::fleet::{FleetResult, FleetStatus};
 use crate::outcome::{Metric, MetricKind};
@@ -33,9 +34,13 @@ struct Family {
     unit: String,
     help: String,
     label_names: Vec<String>,
-    /// Label values (in `label_names` order) and value. Boxed slices: a textfile of
-    /// 10,000 devices holds hundreds of thousands of them.
-    samples: Vec<(Box<[Box<str>]>, f64)>,
+    /// Each sample's label values (in `label_names` order) as indexes into the
+    /// exposition's strings, `label_names.len()` of them per sample, one after another:
+    /// a textfile of 10,000 devices holds close to a million samples, whose values are
+    /// mostly the same few strings (a device's label, a plugin's name, a lane).
+    labels: Vec<u32>,
+    /// Each sample's value.
+    values: Vec<f64>,
     /// Hashes of the label values already present (keyed per process, so a plugin cannot
     /// aim for a collision), instead of a second copy of them.
     seen: HashSet<u64>,
@@ -70,6 +75,10 @@ pub struct Exposition {
     identity_of: BTreeMap<String, usize>,
     /// Hashes samples' label values for the duplicate check.
     hasher: std::collections::hash_map::RandomState,
+    /// Every label value, once.
+    strings: Vec<Arc<str>>,
+    /// Where each label value is in `strings`.
+    string_ids: HashMap<Arc<str>, u32>,
 }
 
 /// The facts that identify a device in `fwctl_device_info`.
@@ -310,15 +319,16 @@ impl Exposition {
             self.plugin_bytes += size;
         }
         let label_names: Vec<String> = labels.iter().map(|(k, _)| k.to_string()).collect();
-        let values: Box<[Box<str>]> = labels.iter().map(|(_, v)| v.as_str().into()).collect();
-        let hashed = self.hasher.hash_one(&values);
+        let ids: Vec<u32> = labels.iter().map(|(_, v)| self.intern(v)).collect();
+        let hashed = self.hasher.hash_one(&ids);
         let family = self.families.entry(name.to_string()).or_insert_with(|| Family {
             name: name.to_string(),
             kind,
             unit: unit.to_string(),
             help: help.to_string(),
             label_names: label_names.clone(),
-            samples: Vec::new(),
+            labels: Vec::new(),
+            values: Vec::new(),
             seen: HashSet::new(),
         });
         let by = plugin.map(|p| format!(" from {p}")).unwrap_or_default();
@@ -338,69 +348,100 @@ impl Exposition {
         };
         match problem {
             Some(why) => self.dropped.push(format!("{name}{by} on {device} dropped: {why}")),
-            None => family.samples.push((values, value)),
+            None => {
+                family.labels.extend_from_slice(&ids);
+                family.values.push(value);
+            }
         }
+    }
+
+    /// The index of `value` in the strings, added if new.
+    fn intern(&mut self, value: &str) -> u32 {
+        if let Some(&id) = self.string_ids.get(value) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        let shared: Arc<str> = value.into();
+        self.strings.push(shared.clone());
+        self.string_ids.insert(shared, id);
+        id
     }
 
     /// The classic Prometheus text format (version 0.0.4), as node_exporter's textfile
     /// collector reads it: HELP and TYPE per family, no timestamps.
-    pub fn to_prometheus(&self) -> String {
-        let mut out = String::new();
+    pub fn write_prometheus<W: Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
         for family in self.families.values() {
             let name = family.sample_name();
             let kind = match family.kind {
                 FamilyKind::Counter => "counter",
                 FamilyKind::Gauge | FamilyKind::Info => "gauge",
             };
-            let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            write_samples(&mut out, &name, family);
+            writeln!(out, "# HELP {name} {}", escape_help(&family.help))?;
+            writeln!(out, "# TYPE {name} {kind}")?;
+            self.write_samples(out, &name, family)?;
         }
-        out
+        Ok(())
     }
 
     /// OpenMetrics 1.0 text: typed families (`info` for the facts), UNIT lines, `# EOF`.
-    pub fn to_openmetrics(&self) -> String {
-        let mut out = String::new();
+    pub fn write_openmetrics<W: Write + ?Sized>(&self, out: &mut W) -> std::io::Result<()> {
         for family in self.families.values() {
             let kind = match family.kind {
                 FamilyKind::Counter => "counter",
                 FamilyKind::Gauge => "gauge",
                 FamilyKind::Info => "info",
             };
-            let _ = writeln!(out, "# TYPE {} {kind}", family.name);
+            writeln!(out, "# TYPE {} {kind}", family.name)?;
             if !family.unit.is_empty() {
-                let _ = writeln!(out, "# UNIT {} {}", family.name, family.unit);
+                writeln!(out, "# UNIT {} {}", family.name, family.unit)?;
             }
             // OpenMetrics 1.0 escapes `"` in HELP too (its `escaped-string`); the classic
             // format does not, and would show the backslash.
-            let _ = writeln!(out, "# HELP {} {}", family.name, escape_help(&family.help).replace('"', "\\\""));
-            write_samples(&mut out, &family.sample_name(), family);
+            writeln!(out, "# HELP {} {}", family.name, escape_help(&family.help).replace('"', "\\\""))?;
+            self.write_samples(out, &family.sample_name(), family)?;
         }
-        out.push_str("# EOF\n");
-        out
+        out.write_all(b"# EOF\n")
+    }
+
+    /// [`Self::write_prometheus`] into a string.
+    pub fn to_prometheus(&self) -> String {
+        let mut out = Vec::new();
+        self.write_prometheus(&mut out).expect("writing to memory");
+        String::from_utf8(out).expect("the exposition is UTF-8")
+    }
+
+    /// [`Self::write_openmetrics`] into a string.
+    pub fn to_openmetrics(&self) -> String {
+        let mut out = Vec::new();
+        self.write_openmetrics(&mut out).expect("writing to memory");
+        String::from_utf8(out).expect("the exposition is UTF-8")
     }
 
     /// The names of the sample lines, for tests and checks.
     pub fn sample_names(&self) -> Vec<String> {
         self.families.values().map(Family::sample_name).collect()
     }
-}
 
-fn write_samples(out: &mut String, name: &str, family: &Family) {
-    for (values, value) in &family.samples {
-        out.push_str(name);
-        if !values.is_empty() {
-            out.push('{');
-            for (i, (label, value)) in family.label_names.iter().zip(values).enumerate() {
-                if i > 0 {
-                    out.push(',');
+    fn write_samples<W: Write + ?Sized>(&self, out: &mut W, name: &str, family: &Family) -> std::io::Result<()> {
+        let width = family.label_names.len();
+        for (i, value) in family.values.iter().enumerate() {
+            out.write_all(name.as_bytes())?;
+            if width > 0 {
+                out.write_all(b"{")?;
+                let ids = &family.labels[i * width..(i + 1) * width];
+                for (j, (label, id)) in family.label_names.iter().zip(ids).enumerate() {
+                    if j > 0 {
+                        out.write_all(b",")?;
+                    }
+                    write!(out, "{label}=\"")?;
+                    write_label_value(out, &self.strings[*id as usize])?;
+                    out.write_all(b"\"")?;
                 }
-                let _ = write!(out, "{label}=\"{}\"", escape_label(value));
+                out.write_all(b"}")?;
             }
-            out.push('}');
+            writeln!(out, " {}", number(*value))?;
         }
-        let _ = writeln!(out, " {}", number(*value));
+        Ok(())
     }
 }
 
@@ -410,8 +451,13 @@ fn number(value: f64) -> String {
     if value == 0.0 || (1e-4..1e15).contains(&magnitude) { format!("{value}") } else { format!("{value:e}") }
 }
 
-fn escape_label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+/// A label value with `\\`, `"` and newlines escaped, written without a copy when it
+/// has none of them (nearly always).
+fn write_label_value<W: Write + ?Sized>(out: &mut W, value: &str) -> std::io::Result<()> {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        return out.write_all(value.as_bytes());
+    }
+    out.write_all(value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n").as_bytes())
 }
 
 fn escape_help(help: &str) -> String {
@@ -505,7 +551,13 @@ mod tests {
 
     #[test]
     fn label_values_and_help_are_escaped() {
-        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let escaped = |value: &str| {
+            let mut out = Vec::new();
+            write_label_value(&mut out, value).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(escaped("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(escaped("mlx5_0"), "mlx5_0");
         assert_eq!(escape_help("x\\y\nz"), "x\\\\y\\nz");
     }
 

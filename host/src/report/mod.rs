@@ -20,7 +20,7 @@ pub use self::human::{Detail, render_run};
 pub use self::inspect::Inspection;
 pub use self::rpc::RawAnswer;
 pub use self::signature::Verification;
-pub use self::textfile::{TEXTFILE_NAME, previous_last_success, write_textfile};
+pub use self::textfile::{TEXTFILE_NAME, previous_last_success, write_textfile, write_textfile_with};
 use crate::outcome::{DeviceRun, RunStatus, Severity};
 use crate::policy::Grant;
 use crate::source::SourceInfo;

@@ -32,10 +32,19 @@ pub fn previous_last_success(dir: &Path) -> Option<f64> {
 
 /// Replaces `DIR/fwctl.prom` with `contents` atomically; returns the file's path.
 pub fn write_textfile(dir: &Path, contents: &str) -> Result<PathBuf, TextfileError> {
+    write_textfile_with(dir, |out| out.write_all(contents.as_bytes()))
+}
+
+/// [`write_textfile`] with the contents written by `write` as they are made, e.g. by
+/// [`crate::report::Exposition::write_prometheus`].
+pub fn write_textfile_with(
+    dir: &Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<PathBuf, TextfileError> {
     let target = dir.join(TEXTFILE_NAME);
     // Readable by the collector, which may run as another user. The temporary file ends
     // in .tmp, which the collector ignores.
-    crate::atomic_file::replace(&target, contents.as_bytes(), 0o644)
+    crate::atomic_file::replace_with(&target, 0o644, write)
         .map_err(|e| TextfileError { path: e.path, source: e.source })?;
     Ok(target)
 }

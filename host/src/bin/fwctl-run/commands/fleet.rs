@@ -150,7 +150,7 @@ impl FleetCommand {
         let (report, audited) = check_fleet(&self.common, &conduct, &mut outputs)?;
         let metrics = outputs.exposition.take().map(|e| finish_exposition(e, &report, self.textfile.as_deref()));
         if let (Some(dir), Some(metrics)) = (&self.textfile, &metrics) {
-            report::write_textfile(dir, &metrics.to_prometheus())?;
+            report::write_textfile_with(dir, |out| metrics.write_prometheus(out))?;
         }
         match self.format {
             FleetFormat::Human => {
@@ -162,7 +162,9 @@ impl FleetCommand {
             },
             FleetFormat::Jsonl => println!("{}", report.summary_line()),
             FleetFormat::Openmetrics => {
-                print!("{}", metrics.as_ref().expect("built for this format").to_openmetrics())
+                let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                let metrics = metrics.as_ref().expect("built for this format");
+                metrics.write_openmetrics(&mut out).and_then(|()| out.flush())?;
             }
         }
         if self.format != FleetFormat::Human && std::io::stderr().is_terminal() {
