@@ -18,4 +18,5 @@ pub mod effect;
 pub mod envelope;
 pub mod errno;
 pub mod mlx5;
+pub mod module;
 pub mod uapi;

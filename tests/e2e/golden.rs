@@ -117,6 +117,7 @@ pub const MLX5_PROFILES: &[&str] = &[
     "connectx7-healthy",
     "connectx6dx-healthy",
     "connectx7-hot-module",
+    "connectx7-weak-module-lane",
     "connectx7-pcie-degraded",
     "connectx7-link-down",
     "connectx7-fec-errors",

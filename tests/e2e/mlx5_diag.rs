@@ -12,6 +12,9 @@ fn expected(profile: &str) -> Vec<(&'static str, &'static str)> {
     let own: &[(&str, &str)] = match profile {
         "connectx7-healthy" | "connectx6dx-healthy" => &[],
         "connectx7-hot-module" => &[("warning", "mlx5.module.temperature.high")],
+        "connectx7-weak-module-lane" => {
+            &[("critical", "mlx5.module.rx-power.low"), ("warning", "mlx5.module.tx-bias.high")]
+        }
         "connectx7-pcie-degraded" => &[("warning", "mlx5.pcie.degraded")],
         "connectx7-link-down" => &[("error", "mlx5.link.down")],
         "connectx7-fec-errors" => &[("warning", "mlx5.link.ber-high")],

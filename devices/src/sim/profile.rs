@@ -28,6 +28,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("cxl-type3", include_str!("../../profiles/cxl-type3.toml")),
     // One fault each, so tests can prove each finding fires (and only it).
     ("connectx7-hot-module", include_str!("../../profiles/connectx7-hot-module.toml")),
+    ("connectx7-weak-module-lane", include_str!("../../profiles/connectx7-weak-module-lane.toml")),
     ("connectx7-pcie-degraded", include_str!("../../profiles/connectx7-pcie-degraded.toml")),
     ("connectx7-link-down", include_str!("../../profiles/connectx7-link-down.toml")),
     ("connectx7-fec-errors", include_str!("../../profiles/connectx7-fec-errors.toml")),

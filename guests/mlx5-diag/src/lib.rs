@@ -16,6 +16,7 @@
 //! `mlx5.register.unsupported` (info). Arguments: see `options`.
 
 mod device;
+mod module;
 mod options;
 mod port;
 mod rates;

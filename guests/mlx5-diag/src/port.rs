@@ -1,12 +1,11 @@
 //! Per port: link state, speed and protocol (PAOS/PTYS), MTU (PMTU), the firmware's
-//! troubleshooting message (PDDR), error counters and BER (PPCNT), and the module in the
-//! cage (MCIA, MTMP).
+//! troubleshooting message (PDDR), error counters and BER (PPCNT); the module in the cage
+//! is [`crate::module`]'s.
 
 use fwctl_sdk::mlx5::Mlx5;
-use fwctl_sdk::mlx5::registers::{self, module_type_name};
+use fwctl_sdk::mlx5::registers;
 use fwctl_sdk::{Metric, Severity, counter, fact, finding, gauge};
 
-use crate::device::temperature_metrics;
 use crate::options::Options;
 use crate::rates::Rates;
 use crate::{Support, failed, sample};
@@ -15,9 +14,6 @@ use crate::{Support, failed, sample};
 fn on_port(metric: Metric, port: u8) -> Metric {
     metric.label("port", port)
 }
-
-/// MTMP sensor index of module N.
-const MODULE_SENSOR_BASE: u16 = fwctl_sdk::mlx5::registers::MTMP_MODULE_SENSOR_BASE;
 
 pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rates, port: u8) {
     let p = format!("port{port}");
@@ -79,7 +75,7 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
         counters(mlx5, options, rates, port);
     }
     if options.modules && support.has(registers::MCIA) {
-        module(mlx5, options, port);
+        crate::module::check(mlx5, options, port);
     }
 }
 
@@ -132,56 +128,5 @@ fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
     match mlx5.ppcnt_ieee(port) {
         Ok(ieee) => fact(format!("{p}-fcs-errors"), ieee.fcs_errors),
         Err(e) => failed(&format!("port {port} IEEE 802.3 counters (PPCNT)"), &e),
-    }
-}
-
-/// The module in the port's cage: presence and type (MCIA), temperature (MTMP).
-fn module(mlx5: &Mlx5, options: &Options, port: u8) {
-    let p = format!("port{port}");
-    let index = port - 1;
-    let mcia = match mlx5.mcia(index, 0, 1) {
-        Ok(m) => m,
-        Err(e) => return failed(&format!("port {port} module (MCIA)"), &e),
-    };
-    if !mcia.present() {
-        fact(format!("{p}-module"), "absent");
-        return;
-    }
-    let kind = mcia.identifier().map_or(mcia.status_name(), module_type_name);
-    fact(format!("{p}-module"), kind);
-    let sensor = match mlx5.mtmp(MODULE_SENSOR_BASE + index as u16) {
-        Ok(t) => t,
-        Err(e) => return failed(&format!("port {port} module temperature (MTMP)"), &e),
-    };
-    fact(format!("{p}-module-temperature-celsius"), sensor.celsius);
-    if sensor.threshold_hi_celsius > 0.0 {
-        fact(format!("{p}-module-temperature-warn-celsius"), sensor.threshold_hi_celsius);
-    }
-    temperature_metrics(
-        &format!("module{port}"),
-        sensor.celsius,
-        sensor.threshold_hi_celsius,
-        options.module_temp_critical,
-    );
-    let level = if sensor.celsius >= options.module_temp_critical {
-        Some((Severity::Critical, options.module_temp_critical, "critical"))
-    } else if sensor.threshold_hi_celsius > 0.0 && sensor.celsius >= sensor.threshold_hi_celsius {
-        Some((Severity::Warning, sensor.threshold_hi_celsius, "warning"))
-    } else {
-        None
-    };
-    if let Some((severity, threshold, name)) = level {
-        finding(
-            severity,
-            "mlx5.module.temperature.high",
-            format!(
-                "port {port} module at {:.1} °C, at or above the {name} threshold {threshold:.1} °C",
-                sensor.celsius
-            ),
-        )
-        .detail("port", port as u64)
-        .detail("temperature-celsius", sensor.celsius)
-        .detail("threshold-celsius", threshold)
-        .report();
     }
 }

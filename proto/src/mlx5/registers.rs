@@ -199,8 +199,9 @@ pub fn describe(id: u16) -> String {
 /// - 0x50 (A0h) lower: identifier and status (0–2) and monitors, controls and the page
 ///   select (22–127), but not SFF-8636's interrupt flags (3–21) nor CMIS's (8–13);
 /// - 0x50 upper: SFF-8636 page 00h (serial ID) and 03h (thresholds), CMIS 00h, 01h
-///   (advertising), 02h (thresholds) and 10h (lane controls), but not CMIS 11h (lane
-///   flags, 134–153, clear on read) nor any page this list does not name;
+///   (advertising), 02h (thresholds) and 10h (lane controls), and of CMIS 11h only the
+///   lane monitors (154–201), not its lane flags (134–153, clear on read), nor any page
+///   this list does not name;
 /// - 0x51 (A2h, SFF-8472 diagnostics) page 0: its alarm and warning flags do not latch.
 const PLAIN_MODULE_MEMORY: &[(u8, Option<u8>, std::ops::RangeInclusive<u16>)] = &[
     (0x50, None, 0..=2),
@@ -210,6 +211,7 @@ const PLAIN_MODULE_MEMORY: &[(u8, Option<u8>, std::ops::RangeInclusive<u16>)] = 
     (0x50, Some(0x02), 128..=255),
     (0x50, Some(0x03), 128..=255),
     (0x50, Some(0x10), 128..=255),
+    (0x50, Some(0x11), 154..=201),
     (0x51, Some(0x00), 0..=255),
 ];
 
@@ -255,6 +257,8 @@ mod tests {
         assert_eq!(plain(0x50, 3, 8, 1), Some(false), "lower memory, whatever the page select");
         assert_eq!(plain(0x50, 0x11, 128, 48), Some(false), "CMIS lane flags");
         assert_eq!(plain(0x50, 0x10, 128, 48), Some(true), "CMIS lane controls");
+        assert_eq!(plain(0x50, 0x11, 154, 48), Some(true), "CMIS lane monitors");
+        assert_eq!(plain(0x50, 0x11, 150, 8), Some(false), "CMIS lane monitors and the flags before them");
         assert_eq!(plain(0x50, 0x2c, 128, 16), Some(false), "a page the list does not name");
         assert_eq!(plain(0x50, 0, 250, 16), Some(false), "past the end of the page");
         assert_eq!(plain(0x51, 0, 0, 128), Some(true), "SFF-8472 A2h does not latch");

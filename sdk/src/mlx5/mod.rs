@@ -6,6 +6,7 @@
 //! off the device.
 
 pub mod caps;
+pub mod module;
 pub mod nvconfig;
 
 pub use fwctl_proto::mlx5::bits;
@@ -388,6 +389,20 @@ impl<'d, 'a> Mlx5<'d, 'a> {
         self.read_register(registers::MCIA, registers::MCIA_SIZE, |r| {
             bits::set(r, 0, 23, 16, module as u32);
             bits::set(r, 1, 31, 24, registers::MCIA_I2C_LOW);
+            bits::set(r, 1, 15, 0, address as u32);
+            bits::set(r, 2, 15, 0, size as u32);
+        })
+        .map(|r| registers::Mcia::decode(&r))
+    }
+
+    /// MCIA: `size` bytes (at most 128) at `address` of module `module`'s memory at the
+    /// I²C address A0h: lower memory (`page` `None`, addresses 0–127) or an upper page
+    /// (addresses 128–255).
+    pub fn mcia_at(&self, module: u8, page: Option<u8>, address: u16, size: u16) -> Result<registers::Mcia, Error> {
+        self.read_register(registers::MCIA, registers::MCIA_SIZE, |r| {
+            bits::set(r, 0, 23, 16, module as u32);
+            bits::set(r, 1, 31, 24, registers::MCIA_I2C_LOW);
+            bits::set(r, 1, 23, 16, page.unwrap_or(0) as u32);
             bits::set(r, 1, 15, 0, address as u32);
             bits::set(r, 2, 15, 0, size as u32);
         })

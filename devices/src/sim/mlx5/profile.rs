@@ -320,6 +320,19 @@ pub struct Module {
     /// `optical` or `copper` (PTYS connector_type FIBRE or DA).
     #[serde(default)]
     pub media: Media,
+    /// Rx power of each lane, mW (lanes not listed: 0.8 mW on an optical module). A
+    /// passive copper cable has no monitors: its words and thresholds stay 0.
+    #[serde(default)]
+    pub rx_power_mw: Vec<f64>,
+    /// Tx power of each lane, mW (default 0.9 mW).
+    #[serde(default)]
+    pub tx_power_mw: Vec<f64>,
+    /// Tx bias of each lane, mA (default 7.5 mA).
+    #[serde(default)]
+    pub tx_bias_ma: Vec<f64>,
+    /// Supply voltage, V.
+    #[serde(default = "module_volts_default")]
+    pub volts: f64,
 }
 
 /// What a module carries the signal on.
@@ -351,6 +364,9 @@ fn module_warn_default() -> f64 {
 fn module_critical_default() -> f64 {
     75.0
 }
+fn module_volts_default() -> f64 {
+    3.3
+}
 fn vendor_default() -> String {
     "NVIDIA".into()
 }
@@ -371,6 +387,15 @@ fn max_mtu_default() -> u16 {
 }
 
 impl Module {
+    /// A lane's monitor value from `values` (lane 0 first), else `optical` on an optical
+    /// module; 0 on copper, which has no monitors.
+    pub fn lane(&self, values: &[f64], lane: usize, optical: f64) -> f64 {
+        match self.media {
+            Media::Copper => 0.0,
+            Media::Optical => values.get(lane).copied().unwrap_or(optical),
+        }
+    }
+
     /// The SFF-8024 identifier byte for the form factor.
     pub fn identifier(&self) -> Result<u8, String> {
         Ok(match self.form_factor.as_str() {
@@ -512,6 +537,15 @@ impl Mlx5Profile {
                 for text in [&module.vendor, &module.part_number, &module.serial_number] {
                     if text.len() > 16 || !text.is_ascii() {
                         return Err(format!("port {n}: module text `{text}` is not ASCII of at most 16 characters"));
+                    }
+                }
+                for (key, values) in [
+                    ("rx_power_mw", &module.rx_power_mw),
+                    ("tx_power_mw", &module.tx_power_mw),
+                    ("tx_bias_ma", &module.tx_bias_ma),
+                ] {
+                    if values.len() > 8 || values.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                        return Err(format!("port {n}: module {key} must be at most 8 lanes of values ≥ 0"));
                     }
                 }
             }

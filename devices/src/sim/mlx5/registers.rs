@@ -584,14 +584,23 @@ impl Registers<'_> {
 
 /// Signed temperature in 1/256 °C, as module EEPROMs store it.
 fn module_temp(celsius: f64) -> [u8; 2] {
-    ((celsius * 256.0).round().clamp(i16::MIN as f64, i16::MAX as f64) as i16).to_be_bytes()
+    fwctl_proto::module::celsius_word(celsius)
 }
+
+/// Alarm and warning thresholds of an optical module's monitors: high alarm, low alarm,
+/// high warning, low warning, as a 100G/400G short-reach optic ships them.
+const RX_POWER_THRESHOLDS_MW: [f64; 4] = [3.4, 0.05, 2.7, 0.1];
+const TX_POWER_THRESHOLDS_MW: [f64; 4] = [3.5, 0.1, 2.8, 0.15];
+const TX_BIAS_THRESHOLDS_MA: [f64; 4] = [15.0, 2.0, 13.0, 3.0];
+const VCC_THRESHOLDS_V: [f64; 4] = [3.6, 3.0, 3.5, 3.1];
 
 /// A 256-byte view of a module's EEPROM at `i2c`/`page` (lower half + that upper page), or
 /// `None` for an address the module does not answer. Layouts: SFF-8472 (SFP), SFF-8636
-/// (QSFP, QSFP+, QSFP28) and CMIS (QSFP-DD, OSFP, DSFP, QSFP112); identity, temperature
-/// monitor and temperature thresholds are filled, other bytes stay 0.
+/// (QSFP, QSFP+, QSFP28) and CMIS (QSFP-DD, OSFP, DSFP, QSFP112), where
+/// [`fwctl_proto::module`] says: identity, the temperature, voltage and lane monitors and
+/// their thresholds are filled, other bytes stay 0.
 fn eeprom(module: &Module, i2c: u32, page: u32) -> Option<[u8; 256]> {
+    use fwctl_proto::module::{self as layout, At};
     let mut m = [0u8; 256];
     let id = module.identifier().ok()?;
     let put = |m: &mut [u8; 256], at: usize, bytes: &[u8]| m[at..at + bytes.len()].copy_from_slice(bytes);
@@ -604,6 +613,41 @@ fn eeprom(module: &Module, i2c: u32, page: u32) -> Option<[u8; 256]> {
         put(m, at + 2, &module_temp(-5.0)); // low alarm
         put(m, at + 4, &module_temp(module.warn_celsius)); // high warning
         put(m, at + 6, &module_temp(0.0)); // low warning
+    };
+    let optical = module.media == Media::Optical;
+    // Writes the map's words that live where this read looks: lower memory, or `page`.
+    let monitors = |m: &mut [u8; 256], map: &layout::MemoryMap| {
+        let here = |at: At| at.page.is_none_or(|p| u32::from(p) == page).then_some(usize::from(at.offset));
+        let lanes = |m: &mut [u8; 256], at: At, values: &[f64], default: f64, word: fn(f64) -> [u8; 2]| {
+            if let Some(start) = here(at) {
+                for lane in 0..map.lanes {
+                    put(m, start + 2 * lane, &word(module.lane(values, lane, default)));
+                }
+            }
+        };
+        lanes(m, map.rx_power, &module.rx_power_mw, 0.8, |mw| layout::watts_word(mw * 1e-3));
+        lanes(m, map.tx_power, &module.tx_power_mw, 0.9, |mw| layout::watts_word(mw * 1e-3));
+        lanes(m, map.tx_bias, &module.tx_bias_ma, 7.5, |ma| layout::amperes_word(ma * 1e-3));
+        if let Some(start) = map.vcc.and_then(here) {
+            put(m, start, &layout::volts_word(if optical { module.volts } else { 0.0 }));
+        }
+        let t = map.thresholds;
+        if let Some(start) = here(t.temperature) {
+            thresholds(m, start);
+        }
+        if optical {
+            let block = |m: &mut [u8; 256], at: At, values: [f64; 4], word: fn(f64) -> [u8; 2]| {
+                if let Some(start) = here(at) {
+                    for (i, value) in values.into_iter().enumerate() {
+                        put(m, start + 2 * i, &word(value));
+                    }
+                }
+            };
+            block(m, t.rx_power, RX_POWER_THRESHOLDS_MW, |mw| layout::watts_word(mw * 1e-3));
+            block(m, t.tx_power, TX_POWER_THRESHOLDS_MW, |mw| layout::watts_word(mw * 1e-3));
+            block(m, t.tx_bias, TX_BIAS_THRESHOLDS_MA, |ma| layout::amperes_word(ma * 1e-3));
+            block(m, t.vcc, VCC_THRESHOLDS_V, layout::volts_word);
+        }
     };
     match id {
         0x03 => match i2c {
@@ -624,16 +668,13 @@ fn eeprom(module: &Module, i2c: u32, page: u32) -> Option<[u8; 256]> {
             m[0] = id;
             m[1] = 0x08; // SFF-8636 revision
             put(&mut m, 22, &module_temp(module.celsius));
-            match page {
-                0 => {
-                    m[128] = id;
-                    m[130] = if module.media == Media::Copper { 0x23 } else { 0x0c };
-                    text(&mut m, 148, &module.vendor);
-                    text(&mut m, 168, &module.part_number);
-                    text(&mut m, 196, &module.serial_number);
-                }
-                3 => thresholds(&mut m, 128),
-                _ => {}
+            monitors(&mut m, &layout::SFF_8636);
+            if page == 0 {
+                m[128] = id;
+                m[130] = if module.media == Media::Copper { 0x23 } else { 0x0c };
+                text(&mut m, 148, &module.vendor);
+                text(&mut m, 168, &module.part_number);
+                text(&mut m, 196, &module.serial_number);
             }
         }
         _ if i2c == 0x50 => {
@@ -641,16 +682,13 @@ fn eeprom(module: &Module, i2c: u32, page: u32) -> Option<[u8; 256]> {
             m[1] = 0x50; // CMIS 5.0
             m[3] = 0x03 << 1; // ModuleReady
             put(&mut m, 14, &module_temp(module.celsius));
-            match page {
-                0 => {
-                    m[128] = id;
-                    text(&mut m, 129, &module.vendor);
-                    text(&mut m, 148, &module.part_number);
-                    text(&mut m, 166, &module.serial_number);
-                    m[203] = if module.media == Media::Copper { 0x23 } else { 0x0c };
-                }
-                2 => thresholds(&mut m, 128),
-                _ => {}
+            monitors(&mut m, layout::memory_map(id)?);
+            if page == 0 {
+                m[128] = id;
+                text(&mut m, 129, &module.vendor);
+                text(&mut m, 148, &module.part_number);
+                text(&mut m, 166, &module.serial_number);
+                m[203] = if module.media == Media::Copper { 0x23 } else { 0x0c };
             }
         }
         _ => return None,
@@ -678,6 +716,52 @@ mod tests {
         m.extend_from_slice(image);
         let out = fw.execute(&m, 16 + reply_len);
         (header::STATUS.get(&out), out[16..].to_vec())
+    }
+
+    fn optic(form_factor: &str) -> Module {
+        Module {
+            form_factor: form_factor.into(),
+            celsius: 40.0,
+            warn_celsius: 70.0,
+            critical_celsius: 75.0,
+            vendor: "NVIDIA".into(),
+            part_number: "P".into(),
+            serial_number: "S".into(),
+            media: Media::Optical,
+            rx_power_mw: vec![0.5, 0.25],
+            tx_power_mw: vec![],
+            tx_bias_ma: vec![6.0],
+            volts: 3.25,
+        }
+    }
+
+    #[test]
+    fn module_monitors_and_thresholds_sit_where_each_standard_puts_them() {
+        use fwctl_proto::module::{self as layout, At};
+        for (form_factor, map) in [("QSFP28", &layout::SFF_8636), ("OSFP", &layout::CMIS_8)] {
+            let module = optic(form_factor);
+            let word = |at: At| {
+                let image = eeprom(&module, 0x50, u32::from(at.page.unwrap_or(0))).unwrap();
+                [image[usize::from(at.offset)], image[usize::from(at.offset) + 1]]
+            };
+            let lane = |at: At, n: u16| At { offset: at.offset + 2 * n, ..at };
+            assert!((layout::watts(word(map.rx_power)) - 0.5e-3).abs() < 1e-9, "{form_factor}");
+            assert!((layout::watts(word(lane(map.rx_power, 1))) - 0.25e-3).abs() < 1e-9, "{form_factor}");
+            assert!((layout::watts(word(lane(map.rx_power, 3))) - 0.8e-3).abs() < 1e-9, "{form_factor}: default");
+            assert!((layout::amperes(word(map.tx_bias)) - 6e-3).abs() < 1e-9, "{form_factor}");
+            assert!((layout::watts(word(lane(map.tx_power, 2))) - 0.9e-3).abs() < 1e-9, "{form_factor}");
+            let low_alarm = At { offset: map.thresholds.rx_power.offset + 2, ..map.thresholds.rx_power };
+            assert!((layout::watts(word(low_alarm)) - 0.05e-3).abs() < 1e-9, "{form_factor}");
+            assert_eq!(layout::celsius(word(map.thresholds.temperature)), 75.0, "{form_factor}: high alarm");
+            if let Some(vcc) = map.vcc {
+                assert!((layout::volts(word(vcc)) - 3.25).abs() < 1e-9);
+            }
+        }
+        // A copper cable: no monitors, no thresholds.
+        let copper = Module { media: Media::Copper, ..optic("QSFP28") };
+        let page3 = eeprom(&copper, 0x50, 3).unwrap();
+        assert!(page3[176..200].iter().all(|b| *b == 0));
+        assert!(eeprom(&copper, 0x50, 0).unwrap()[34..58].iter().all(|b| *b == 0));
     }
 
     #[test]
