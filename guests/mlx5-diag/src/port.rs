@@ -1,6 +1,6 @@
 //! Per port: link state, speed and protocol (PAOS/PTYS), MTU (PMTU), the firmware's
-//! troubleshooting message (PDDR), error counters and BER (PPCNT); the module in the cage
-//! is [`crate::module`]'s.
+//! troubleshooting message (PDDR), the active FEC (PPLM), error counters, BER and the
+//! corrected bits of each lane (PPCNT); the module in the cage is [`crate::module`]'s.
 
 use fwctl_sdk::mlx5::Mlx5;
 use fwctl_sdk::mlx5::registers;
@@ -71,6 +71,9 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
             Err(e) => failed(&format!("port {port} MTU (PMTU)"), &e),
         }
     }
+    if support.has(registers::PPLM) {
+        fec(mlx5, port);
+    }
     if options.counters && support.has(registers::PPCNT) {
         counters(mlx5, options, rates, port);
     }
@@ -105,6 +108,18 @@ fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
             if let Some(raw) = stats.raw_ber() {
                 fact(format!("{p}-raw-ber"), raw);
             }
+            // Which lane the FEC works hardest on: a dirty connector or a bad lane shows
+            // as one lane's count far above the others.
+            let lanes: Vec<String> = stats.lane_corrected_bits.iter().map(u64::to_string).collect();
+            fact(format!("{p}-lane-corrected-bits"), lanes.join(", "));
+            for (lane, bits) in stats.lane_corrected_bits.iter().enumerate() {
+                let metric = counter(
+                    "port_lane_raw_errors",
+                    "",
+                    "Bit errors FEC corrected on one lane of the port (raw physical errors).",
+                );
+                sample(on_port(metric, port).label("lane", lane), *bits as f64);
+            }
             if let Some(ber) = stats.effective_ber() {
                 fact(format!("{p}-effective-ber"), ber);
                 let effective = gauge("link_effective_ber", "", "Bit error rate after forward error correction.");
@@ -128,5 +143,20 @@ fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
     match mlx5.ppcnt_ieee(port) {
         Ok(ieee) => fact(format!("{p}-fcs-errors"), ieee.fcs_errors),
         Err(e) => failed(&format!("port {port} IEEE 802.3 counters (PPCNT)"), &e),
+    }
+}
+
+/// The active forward error correction (PPLM), as a fact and an info-style metric.
+fn fec(mlx5: &Mlx5, port: u8) {
+    match mlx5.pplm(port) {
+        Ok(pplm) => {
+            let mode = pplm.mode();
+            fact(format!("port{port}-fec-mode"), mode.as_deref().unwrap_or("none (link down)"));
+            if let Some(mode) = mode {
+                let info = gauge("port_fec_mode", "", "The port's active forward error correction (1).");
+                sample(on_port(info, port).label("mode", mode), 1.0);
+            }
+        }
+        Err(e) => failed(&format!("port {port} FEC mode (PPLM)"), &e),
     }
 }

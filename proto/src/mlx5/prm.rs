@@ -303,6 +303,47 @@ pub mod ppcnt {
         pub const PHY_RECEIVED_BITS: usize = 8;
         pub const PHY_SYMBOL_ERRORS: usize = 16;
         pub const PHY_CORRECTED_BITS: usize = 24;
+        /// `phy_corrected_bits_lane0`; lanes 1–3 follow, 8 bytes each (mlx5_ifc.h
+        /// `phys_layer_statistical_cntrs_bits`: four lanes, whatever the port's width).
+        pub const PHY_CORRECTED_BITS_LANE0: usize = 32;
+        /// Lanes the counter set has.
+        pub const LANES: usize = 4;
+    }
+}
+
+/// `pplm_reg` (120 bytes): the port's FEC. Only what the kernel reads
+/// (`mlx5e_get_fec_mode()`, `drivers/net/ethernet/mellanox/mlx5/core/en/port.c`).
+pub mod pplm {
+    use super::{Field, f};
+    pub const LOCAL_PORT: Field = f(0, 23, 16);
+    /// A bit per mode (`MLX5E_FEC_*` of `en/port.h`); none while the link is down.
+    pub const FEC_MODE_ACTIVE: Field = f(3, 23, 0);
+    /// Bytes of the register image (`MLX5_ST_SZ_BYTES(pplm_reg)`).
+    pub const SIZE: usize = 120;
+    /// `MLX5E_FEC_NOFEC`.
+    pub const NO_FEC: u32 = 0;
+    /// `MLX5E_FEC_FIRECODE`.
+    pub const FIRECODE: u32 = 1;
+    /// `MLX5E_FEC_RS_528_514`.
+    pub const RS_528_514: u32 = 2;
+    /// `MLX5E_FEC_RS_544_514_INTERLEAVED_QUAD`.
+    pub const RS_544_514_INTERLEAVED_QUAD: u32 = 4;
+    /// `MLX5E_FEC_RS_544_514`.
+    pub const RS_544_514: u32 = 7;
+    /// `MLX5E_FEC_LLRS_272_257_1`.
+    pub const LLRS_272_257_1: u32 = 9;
+
+    /// The name of an active-mode bit, as ethtool and mlxlink spell it.
+    pub fn mode_name(bit: u32) -> Option<&'static str> {
+        Some(match bit {
+            NO_FEC => "No FEC",
+            FIRECODE => "Firecode FEC",
+            RS_528_514 => "RS-FEC (528,514)",
+            RS_544_514_INTERLEAVED_QUAD => "RS-FEC (544,514) interleaved quad",
+            RS_544_514 => "RS-FEC (544,514)",
+            LLRS_272_257_1 => "LL-RS-FEC (272,257+1)",
+            _ => return None,
+        })
     }
 }
 

@@ -152,7 +152,7 @@ pub const REGISTERS: &[Register] = &[
     Register { id: PPTB, name: "PPTB", size: None, read: ReadEffect::Plain },
     Register { id: PBMC, name: "PBMC", size: None, read: ReadEffect::Plain },
     Register { id: PMAOS, name: "PMAOS", size: None, read: ReadEffect::Plain },
-    Register { id: PPLM, name: "PPLM", size: None, read: ReadEffect::Plain },
+    Register { id: PPLM, name: "PPLM", size: Some(super::prm::pplm::SIZE), read: ReadEffect::Plain },
     Register { id: PDDR, name: "PDDR", size: Some(PDDR_SIZE), read: ReadEffect::Plain },
     Register { id: PCAM, name: "PCAM", size: Some(PCAM_SIZE), read: ReadEffect::Plain },
     Register { id: MTCAP, name: "MTCAP", size: Some(MTCAP_SIZE), read: ReadEffect::Plain },

@@ -369,6 +369,12 @@ impl<'d, 'a> Mlx5<'d, 'a> {
         self.ppcnt(port, registers::ppcnt_group::PHYSICAL_LAYER).map(|r| registers::PhysicalLayer::decode(&r))
     }
 
+    /// PPLM: the port's active FEC.
+    pub fn pplm(&self, port: u8) -> Result<registers::Pplm, Error> {
+        self.read_register(registers::PPLM, registers::PPLM_SIZE, |r| bits::set(r, 0, 23, 16, port as u32))
+            .map(|r| registers::Pplm::decode(&r))
+    }
+
     /// PPCNT physical-layer statistical counters (BER).
     pub fn ppcnt_statistical(&self, port: u8) -> Result<registers::PhysicalStatistical, Error> {
         self.ppcnt(port, registers::ppcnt_group::PHYSICAL_STATISTICAL)

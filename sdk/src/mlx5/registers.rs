@@ -6,8 +6,12 @@ use super::bits::{get, get_ascii, get_u64};
 pub use fwctl_proto::mlx5::registers::{
     MCAM, MCAM_BASE, MCAM_SIZE, MCIA, MCIA_SIZE, MCQI, MCQS, MCQS_SIZE, MGIR, MGIR_SIZE, MNVDA, MNVIA, MNVQC, MPCNT,
     MPCNT_SIZE, MPEIN, MPEIN_SIZE, MTCAP, MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE, PCAM_SIZE,
-    PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT, PPCNT_SIZE, PTYS, PTYS_SIZE, name,
+    PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT, PPCNT_SIZE, PPLM, PTYS, PTYS_SIZE, name,
 };
+
+/// Bytes of the PPLM register image.
+pub use fwctl_proto::mlx5::prm::pplm::SIZE as PPLM_SIZE;
+use fwctl_proto::mlx5::prm::{ppcnt::statistical, pplm};
 
 /// Where MCQI's data starts: after its 24-byte head.
 pub const MCQI_DATA: usize = fwctl_proto::mlx5::registers::MCQI_SIZE;
@@ -730,12 +734,22 @@ pub struct PhysicalStatistical {
     pub symbol_errors: u64,
     /// Bits FEC corrected.
     pub corrected_bits: u64,
+    /// Bits FEC corrected on each of lanes 0–3 (the counter set has four, whatever the
+    /// port's width).
+    pub lane_corrected_bits: [u64; statistical::LANES],
 }
 
 impl PhysicalStatistical {
     /// Decodes a PPCNT image of group 0x16.
     pub fn decode(r: &[u8]) -> Self {
-        Self { received_bits: counter(r, 8), symbol_errors: counter(r, 16), corrected_bits: counter(r, 24) }
+        Self {
+            received_bits: counter(r, 8),
+            symbol_errors: counter(r, 16),
+            corrected_bits: counter(r, 24),
+            lane_corrected_bits: std::array::from_fn(|lane| {
+                counter(r, statistical::PHY_CORRECTED_BITS_LANE0 + 8 * lane)
+            }),
+        }
     }
 
     /// Raw (pre-FEC) BER: corrected bits over received bits; `None` before any bit.
@@ -746,6 +760,27 @@ impl PhysicalStatistical {
     /// Effective (post-FEC) BER: symbol errors over received bits; `None` before any bit.
     pub fn effective_ber(&self) -> Option<f64> {
         (self.received_bits > 0).then(|| self.symbol_errors as f64 / self.received_bits as f64)
+    }
+}
+
+/// PPLM: the port's active forward error correction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pplm {
+    /// A bit per active mode (`MLX5E_FEC_*`); 0 while the link is down.
+    pub fec_mode_active: u32,
+}
+
+impl Pplm {
+    /// Decodes a PPLM image.
+    pub fn decode(r: &[u8]) -> Self {
+        Self { fec_mode_active: pplm::FEC_MODE_ACTIVE.get(r) }
+    }
+
+    /// The active mode's name (`RS-FEC (544,514)`); `None` while the link is down, and
+    /// `unknown FEC mode bit N` for a mode this table does not name.
+    pub fn mode(&self) -> Option<String> {
+        let bit = (self.fec_mode_active != 0).then(|| self.fec_mode_active.trailing_zeros())?;
+        Some(pplm::mode_name(bit).map_or_else(|| format!("unknown FEC mode bit {bit}"), str::to_string))
     }
 }
 

@@ -192,6 +192,7 @@ pub struct PhysicalStatistical {
     pub received_bits: u64,
     pub symbol_errors: u64,
     pub corrected_bits: u64,
+    pub lane_corrected_bits: [u64; 4],
 }
 
 /// Run-time state of one port.

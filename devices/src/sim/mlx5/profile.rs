@@ -258,6 +258,10 @@ pub struct Port {
     /// up, else a model value; see `registers.rs`).
     #[serde(default)]
     pub troubleshooting_opcode: Option<u16>,
+    /// The active FEC (PPLM), by its `MLX5E_FEC_*` bit: default RS-FEC (544,514) on
+    /// PAM4 lanes (50 Gb/s and up per lane), RS-FEC (528,514) at 25 Gb/s a lane, none below.
+    #[serde(default)]
+    pub fec: Option<u32>,
     /// The pluggable module in the port's cage, if any.
     #[serde(default)]
     pub module: Option<Module>,
@@ -288,6 +292,11 @@ pub struct CounterGrowth {
     /// Bits corrected by FEC (statistical group).
     #[serde(default)]
     pub corrected_bits: u64,
+    /// How `corrected_bits` splits over the lanes PPCNT counts (at most four), as
+    /// relative shares: `[1, 1, 8, 1]` puts most on lane 2, as a dirty connector does.
+    /// Default: evenly over the port's lanes.
+    #[serde(default)]
+    pub corrected_bits_by_lane: Vec<f64>,
     /// Link-down events.
     #[serde(default)]
     pub link_down_events: u32,
@@ -531,6 +540,15 @@ impl Mlx5Profile {
             }
             if port.mtu > port.max_mtu {
                 return Err(format!("port {n}: mtu {} is above max_mtu {}", port.mtu, port.max_mtu));
+            }
+            let shares = &port.growth.corrected_bits_by_lane;
+            if shares.len() > 4 || shares.iter().any(|s| !s.is_finite() || *s < 0.0) {
+                return Err(format!("port {n}: corrected_bits_by_lane must be at most 4 shares ≥ 0"));
+            }
+            if let Some(fec) = port.fec
+                && fwctl_proto::mlx5::prm::pplm::mode_name(fec).is_none()
+            {
+                return Err(format!("port {n}: fec {fec} is not an MLX5E_FEC_* bit (0, 1, 2, 4, 7, 9)"));
             }
             if let Some(module) = &port.module {
                 module.identifier().map_err(|e| format!("port {n}: {e}"))?;

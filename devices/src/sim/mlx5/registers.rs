@@ -15,13 +15,15 @@ use super::prm::{self, access_reg, header};
 use super::profile::{Media, Mlx5Profile, Module, PortType, ext_link_mode, ib_link_mode, parse_fw_version};
 
 pub use fwctl_proto::mlx5::registers::{
-    MCAM, MCIA, MCQI, MCQS, MGIR, MNVDA, MNVIA, MNVQC, MPCNT, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PTYS,
+    MCAM, MCIA, MCQI, MCQS, MGIR, MNVDA, MNVIA, MNVQC, MPCNT, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PPLM,
+    PTYS,
 };
 use fwctl_proto::mlx5::registers::{MCAM_BASE, PCAM_BASE};
 
 /// The registers the model answers; ids and names from the one table in `fwctl-proto`.
 pub const MODELED: &[u16] = &[
-    PMTU, PTYS, PAOS, PPCNT, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MNVDA, MNVQC, MNVIA, MPEIN, MPCNT, MCQS, MCQI, MCAM,
+    PMTU, PTYS, PAOS, PPCNT, PPLM, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MNVDA, MNVQC, MNVIA, MPEIN, MPCNT, MCQS, MCQI,
+    MCAM,
 ];
 
 /// The id of a register name the model knows.
@@ -105,6 +107,7 @@ impl Registers<'_> {
             PTYS => self.ptys(req, reply),
             PMTU => self.pmtu(req, reply),
             PPCNT => self.ppcnt(req, reply, true),
+            PPLM => self.pplm(req, reply),
             PDDR => self.pddr(req, reply),
             PCAM | MCAM => self.capability_mask(id, req, reply),
             MTCAP => {
@@ -269,6 +272,10 @@ impl Registers<'_> {
                 add(&mut s.statistical.received_bits, g.bits);
                 add(&mut s.statistical.symbol_errors, g.symbol_errors);
                 add(&mut s.statistical.corrected_bits, g.corrected_bits);
+                let port = &self.profile.ports[index];
+                for (lane, share) in lane_shares(&g.corrected_bits_by_lane, port.lanes).into_iter().enumerate() {
+                    add(&mut s.statistical.lane_corrected_bits[lane], (g.corrected_bits as f64 * share).round() as u64);
+                }
             }
         }
         r::LOCAL_PORT.set(reply, local_port);
@@ -301,6 +308,9 @@ impl Registers<'_> {
                 prm::set_u64(reply, at(c::PHY_RECEIVED_BITS), p.received_bits);
                 prm::set_u64(reply, at(c::PHY_SYMBOL_ERRORS), p.symbol_errors);
                 prm::set_u64(reply, at(c::PHY_CORRECTED_BITS), p.corrected_bits);
+                for (lane, bits) in p.lane_corrected_bits.iter().enumerate() {
+                    prm::set_u64(reply, at(c::PHY_CORRECTED_BITS_LANE0 + 8 * lane), *bits);
+                }
             }
         }
         if r::CLR.is_set(req) {
@@ -310,6 +320,25 @@ impl Registers<'_> {
                 r::GROUP_PHYSICAL_LAYER => s.physical = Default::default(),
                 _ => s.statistical = Default::default(),
             }
+        }
+        Ok(())
+    }
+
+    /// PPLM: the active FEC of an up link (none while it is down).
+    fn pplm(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::pplm as r;
+        let local_port = r::LOCAL_PORT.get(req);
+        let index = self.port(local_port)?;
+        r::LOCAL_PORT.set(reply, local_port);
+        if link_up(self.profile, self.state, index) {
+            let port = &self.profile.ports[index];
+            let per_lane = port.speed_gbps / u32::from(port.lanes.max(1));
+            let mode = port.fec.unwrap_or(match per_lane {
+                50.. => r::RS_544_514,
+                25.. => r::RS_528_514,
+                _ => r::NO_FEC,
+            });
+            r::FEC_MODE_ACTIVE.set(reply, 1 << mode);
         }
         Ok(())
     }
@@ -580,6 +609,15 @@ impl Registers<'_> {
         reply[r::HEAD_LEN..r::HEAD_LEN + n].copy_from_slice(&rest[..n]);
         Ok(())
     }
+}
+
+/// Each counted lane's share of a port's corrected bits: the profile's relative shares,
+/// else even over the port's lanes (PPCNT counts four at most).
+fn lane_shares(weights: &[f64], lanes: u8) -> Vec<f64> {
+    let counted = usize::from(lanes).clamp(1, prm::ppcnt::statistical::LANES);
+    let weights: Vec<f64> = if weights.is_empty() { vec![1.0; counted] } else { weights.to_vec() };
+    let total: f64 = weights.iter().sum();
+    weights.iter().take(prm::ppcnt::statistical::LANES).map(|w| if total > 0.0 { w / total } else { 0.0 }).collect()
 }
 
 /// Signed temperature in 1/256 °C, as module EEPROMs store it.
