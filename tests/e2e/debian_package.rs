@@ -56,6 +56,7 @@ fn the_package_installs_into_a_fresh_root_and_checks_a_simulated_fleet() {
         "/usr/lib/fwctl-run/plugins/cxl-features.wasm",
         "/usr/share/fwctl-run/trust/trust.toml",
         "/etc/fwctl-run/policy.toml",
+        "/etc/fwctl-run/fleet.toml",
         "/usr/lib/systemd/system/fwctl-run-fleet.service",
         "/usr/lib/systemd/system/fwctl-run-fleet.timer",
         "/usr/share/fwctl-run/npd/fwctl-problem-monitor.json",
@@ -63,11 +64,8 @@ fn the_package_installs_into_a_fresh_root_and_checks_a_simulated_fleet() {
     ] {
         assert!(files.lines().any(|l| l == file), "{file} is not in the package:\n{files}");
     }
-    assert!(
-        std::fs::read_to_string(root.path().join("var/lib/dpkg/info/fwctl-run.conffiles"))
-            .unwrap()
-            .contains("/etc/fwctl-run/policy.toml")
-    );
+    let conffiles = std::fs::read_to_string(root.path().join("var/lib/dpkg/info/fwctl-run.conffiles")).unwrap();
+    assert!(conffiles.contains("/etc/fwctl-run/policy.toml") && conffiles.contains("/etc/fwctl-run/fleet.toml"));
 
     // The installed binary, with the installed plugins, trust store and policy: the
     // plugins carry the packager's signature, so --require-signed lets them run.
@@ -79,6 +77,9 @@ fn the_package_installs_into_a_fresh_root_and_checks_a_simulated_fleet() {
         .arg(installed("/usr/share/fwctl-run/trust"))
         .arg("--policy")
         .arg(installed("/etc/fwctl-run/policy.toml"))
+        // The fleet configuration as shipped, which the service passes.
+        .arg("--config")
+        .arg(installed("/etc/fwctl-run/fleet.toml"))
         .env("FWCTL_RUN_PLUGIN_PATH", installed("/usr/lib/fwctl-run/plugins"))
         .env("FWCTL_RUN_CACHE_DIR", state.path().join("cache"))
         .env("FWCTL_RUN_AUDIT", state.path().join("audit.jsonl"))

@@ -54,6 +54,7 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
     for line in [
         "Type=oneshot",
         "--textfile /var/lib/prometheus/node-exporter",
+        "--config /etc/fwctl-run/fleet.toml",
         "CapabilityBoundingSet=",
         "DeviceAllow=char-fwctl rw",
         "ProtectSystem=strict",

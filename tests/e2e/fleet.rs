@@ -398,4 +398,25 @@ fn each_plugin_gets_its_own_arguments_and_the_rest_get_those_after_the_separator
         "{}",
         stderr(&typo)
     );
+
+    // The same from a fleet configuration file, as the systemd unit and the DaemonSet
+    // give it; --plugin-args replaces a plugin's entry.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("fleet.toml");
+    std::fs::write(&config, "[plugins.cxl-features]\nargs = [\"get\", \"cxl-test\"]\n").unwrap();
+    let from_file = statuses(&["--config", config.to_str().unwrap(), "--", "stdout"]);
+    assert!(from_file.contains(&("cxl-features".into(), "ok".into())), "{from_file:?}");
+    let replaced = statuses(&["--config", config.to_str().unwrap(), "--plugin-args", "cxl-features=stdout"]);
+    assert!(replaced.contains(&("cxl-features".into(), "error".into())), "{replaced:?}");
+    // A typo in the file is refused and names the file; so is a key it does not know.
+    std::fs::write(&config, "[plugins.hostle]\nargs = []\n").unwrap();
+    let typo = fwctl_run(&["fleet", hostile, "--sim", "--config", config.to_str().unwrap()]);
+    assert_eq!(typo.status.code(), Some(2));
+    let said = stderr(&typo);
+    assert!(said.contains(&format!("the fleet configuration {} names `hostle`", config.display())), "{said}");
+    std::fs::write(&config, "[plugins.hostile]\narguments = []\n").unwrap();
+    let unknown = fwctl_run(&["fleet", hostile, "--sim", "--config", config.to_str().unwrap()]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let said = stderr(&unknown);
+    assert!(said.contains("fleet configuration") && said.contains("unknown field `arguments`"), "{said}");
 }

@@ -86,23 +86,61 @@ pub struct FleetCommon {
     #[arg(long = "plugin-args", value_name = "NAME=ARGS")]
     pub plugin_args: Vec<String>,
 
+    /// Fleet configuration (TOML) with each plugin's own arguments,
+    /// `[plugins.mlx5-diag] args = ["--ber-threshold", "1e-12"]`; --plugin-args for the
+    /// same plugin replaces its entry.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Arguments for every plugin that has no --plugin-args of its own.
     #[arg(last = true)]
     pub args: Vec<String>,
 }
 
+/// A fleet configuration file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FleetConfig {
+    /// Per plugin, by manifest name.
+    #[serde(default)]
+    plugins: std::collections::BTreeMap<String, PluginConfig>,
+}
+
+/// One plugin's entry in the fleet configuration.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginConfig {
+    /// Its arguments, one word each (no shell splitting).
+    args: Vec<String>,
+}
+
+/// Each plugin's own arguments, and where they were given (for a refusal that names it).
+type OwnArgs = std::collections::BTreeMap<String, (Vec<String>, String)>;
+
 impl FleetCommon {
-    /// Each plugin's own arguments, by name, from `--plugin-args`.
-    fn own_args(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
-        let mut own = std::collections::BTreeMap::new();
+    /// Each plugin's own arguments, by name: the configuration file's, then those of
+    /// `--plugin-args`, which replace them.
+    fn own_args(&self) -> Result<OwnArgs> {
+        let mut own = OwnArgs::new();
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the fleet configuration {}", path.display()))?;
+            let config: FleetConfig =
+                toml::from_str(&text).with_context(|| format!("the fleet configuration {}", path.display()))?;
+            for (name, plugin) in config.plugins {
+                own.insert(name, (plugin.args, format!("the fleet configuration {}", path.display())));
+            }
+        }
+        let mut given_here = std::collections::BTreeSet::new();
         for given in &self.plugin_args {
             let (name, args) =
                 given.split_once('=').with_context(|| format!("--plugin-args {given:?}: expected NAME=ARGS"))?;
             let args = shlex::split(args)
                 .with_context(|| format!("--plugin-args {given:?}: unbalanced quotes in the arguments"))?;
-            if own.insert(name.to_string(), args).is_some() {
+            if !given_here.insert(name.to_string()) {
                 bail!("--plugin-args names `{name}` twice");
             }
+            own.insert(name.to_string(), (args, "--plugin-args".to_string()));
         }
         Ok(own)
     }
@@ -254,12 +292,12 @@ pub fn check_fleet(
     let mut own_args = args.own_args()?;
     let mut plugins = prepare(admitted, &args.admission, jobs, &audit_log, &mut refused)?;
     for plugin in &mut plugins {
-        plugin.args = own_args.remove(&plugin.plugin.name).unwrap_or_else(|| args.args.clone());
+        plugin.args = own_args.remove(&plugin.plugin.name).map_or_else(|| args.args.clone(), |(own, _)| own);
     }
-    if let Some(name) = own_args.keys().next() {
+    if let Some((name, (_, source))) = own_args.iter().next() {
         let names: Vec<&str> = plugins.iter().map(|p| p.plugin.name.as_str()).collect();
         let _ = audit_log.finish();
-        bail!("--plugin-args names `{name}`, which is not a plugin of this run (they are: {})", names.join(", "));
+        bail!("{source} names `{name}`, which is not a plugin of this run (they are: {})", names.join(", "));
     }
     if plugins.is_empty() {
         let reasons: Vec<String> = refused.iter().map(|r| format!("{}: {}", r.plugin, r.reason)).collect();
