@@ -131,6 +131,9 @@ pub enum RefusalReason {
     /// The policy grants it nothing it can run with.
     #[error(transparent)]
     Grant(#[from] GrantError),
+    /// The manifest's `requires-fwctl-run` excludes this version of fwctl-run.
+    #[error("{0}")]
+    HostVersion(String),
     /// Another plugin of the same run has its name.
     #[error("{} plugins are named `{name}` ({}); names identify plugins in every output, so none of them runs", paths.len(), paths.join(", "))]
     NameTaken {
@@ -210,6 +213,9 @@ impl Admission<'_> {
             AuditTrail::new(audit.clone(), identity.clone()).record_refusal(&reason.to_string());
             AdmissionError::Refused { plugin: plugin.manifest.name.clone(), reason }
         };
+        if let Some(why) = plugin.manifest.host_version_refusal(env!("CARGO_PKG_VERSION")) {
+            return Err(refuse(&identity, RefusalReason::HostVersion(why)));
+        }
         let signature = check_signature(&plugin, self.trust, self.policy, self.choices.signatures)
             .map_err(|e| refuse(&identity, e.into()))?;
         identity.signer = signature.signer().map(|s| format!("{} (key {})", s.name, s.key_id));

@@ -211,6 +211,24 @@ fn manifest_set_replaces_the_embedded_manifest_and_inspect_shows_the_grant() {
     let denials = device_run(&report, "fwctl0")["denials"].as_array().unwrap().clone();
     assert!(!denials.is_empty() && denials.iter().all(|d| d.as_str().unwrap().contains("allow-list")), "{denials:#?}");
 
+    // A plugin made for a newer fwctl-run is refused before it runs, saying which it needs,
+    // and the refusal is on the audit trail.
+    std::fs::write(
+        &manifest,
+        "manifest-version = 1\nname = \"mlx5-narrow\"\nversion = \"9.9.9\"\nvendor = \"ops\"\n\
+         requires-fwctl-run = \">=99\"\n[devices.mlx5]\nscope = \"debug-read-only\"\n",
+    )
+    .unwrap();
+    let newer = dir.path().join("newer.wasm");
+    let output = fwctl_run(&["manifest", "set", o, m, "--output", newer.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let audit = dir.path().join("audit.jsonl");
+    let output = fwctl_run(&[newer.to_str().unwrap(), "--sim", "--audit", audit.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("it requires fwctl-run >=99"), "{}", stderr(&output));
+    let record = std::fs::read_to_string(&audit).unwrap();
+    assert!(record.contains("\"outcome\":\"refused\"") && record.contains("requires fwctl-run >=99"), "{record}");
+
     // A bad manifest is refused naming the field, and the plugin is left as it was.
     std::fs::write(
         &manifest,

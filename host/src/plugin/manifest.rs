@@ -61,6 +61,9 @@ pub struct Manifest {
     /// Resources it expects to need.
     #[serde(default)]
     pub limits: RequestedLimits,
+    /// The fwctl-run versions it runs on, a semver requirement such as `">=0.2"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_fwctl_run: Option<String>,
 }
 
 /// What a plugin asks for on one device kind.
@@ -185,6 +188,13 @@ impl Manifest {
         if manifest.devices.is_empty() {
             return Err(ManifestError::Invalid("table `devices` names no device kind".into()));
         }
+        if let Some(requirement) = &manifest.requires_fwctl_run
+            && let Err(e) = semver::VersionReq::parse(requirement)
+        {
+            return Err(ManifestError::Invalid(format!(
+                "field `requires-fwctl-run`: `{requirement}` is not a version requirement such as \">=0.2\" ({e})"
+            )));
+        }
         for (kind, request) in &manifest.devices {
             if request.max_scope.is_some_and(|max| max < request.scope) {
                 return Err(ManifestError::Invalid(format!(
@@ -220,6 +230,19 @@ impl Manifest {
             }
         }
         Ok(manifest)
+    }
+
+    /// Why this fwctl-run (`running`, its own version) is not one the plugin runs on, if
+    /// it is not (`requires-fwctl-run`).
+    pub fn host_version_refusal(&self, running: &str) -> Option<String> {
+        let requirement = semver::VersionReq::parse(self.requires_fwctl_run.as_deref()?).ok()?;
+        let running_version = semver::Version::parse(running).ok()?;
+        (!requirement.matches(&running_version)).then(|| {
+            format!(
+                "it requires fwctl-run {requirement} (its manifest's `requires-fwctl-run`), and this is fwctl-run \
+                 {running}: update fwctl-run, or use a version of the plugin made for this one"
+            )
+        })
     }
 
     /// The scope requested for a kind, if the plugin handles it.
@@ -263,6 +286,21 @@ pub(super) fn find_section(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_version_requirement_is_checked_against_the_running_fwctl_run() {
+        let with = |requirement: &str| {
+            Manifest::from_toml(&format!(
+                "manifest-version = 1\nname = \"p\"\nversion = \"1\"\nvendor = \"v\"\n\
+                 requires-fwctl-run = \"{requirement}\"\n[devices.mlx5]\nscope = \"debug-read-only\"\n"
+            ))
+        };
+        assert_eq!(with(">=0.1").unwrap().host_version_refusal("0.1.0"), None);
+        let why = with(">=0.2").unwrap().host_version_refusal("0.1.0").unwrap();
+        assert!(why.starts_with("it requires fwctl-run >=0.2") && why.contains("this is fwctl-run 0.1.0"), "{why}");
+        let err = with("newer please").unwrap_err().to_string();
+        assert!(err.contains("field `requires-fwctl-run`: `newer please` is not a version requirement"), "{err}");
+    }
 
     const GOOD: &str = r#"
         manifest-version = 1
