@@ -177,8 +177,9 @@ impl AuditLog {
                 let spawned = std::thread::Builder::new().name("audit-flush".into()).spawn(move || {
                     while !shared.stop.load(Ordering::Acquire) {
                         // A backlog is worked off batch by batch, without sleeping, while
-                        // the runs go on adding to it.
-                        if shared.pending() < FLUSH_AT {
+                        // the runs go on adding to it (unless the log is broken: then
+                        // the backlog stays in the journal for a later process).
+                        if shared.pending() < FLUSH_AT || shared.broken.load(Ordering::Relaxed) {
                             std::thread::park_timeout(FLUSH_EVERY);
                         }
                         drop(shared.flush_locked(lock(&shared.log), Durability::PageCache, FLUSH_AT as usize));
