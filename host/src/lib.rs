@@ -39,6 +39,7 @@ pub mod raw_rpc;
 pub mod report;
 pub mod runner;
 pub mod sandbox;
+pub mod serve;
 pub mod signing;
 pub mod source;
 pub mod testing;

@@ -265,6 +265,11 @@ impl Exposition {
         self
     }
 
+    /// Adds a sample of a family of the host's own (not a plugin's: no series bound).
+    pub fn add_host_gauge(&mut self, name: &str, help: &str, labels: &[(&str, String)], value: f64) {
+        self.add(name, FamilyKind::Gauge, "", help, labels, value, None);
+    }
+
     fn add_plugin_metric(&mut self, device: &str, plugin: &str, metric: &Metric) {
         // Every plugin sample names its plugin: one plugin cannot stand in for another's.
         let mut labels = vec![("device", device.to_string()), ("plugin", plugin.to_string())];

@@ -14,7 +14,7 @@ pub mod textfile;
 use serde::Serialize;
 
 pub use self::devices::{DeviceListing, render_device_list};
-pub use self::exposition::Exposition;
+pub use self::exposition::{Exposition, device_label};
 pub use self::fleet::{FLEET_SCHEMA, FleetReport, FleetTable, JsonDocument, Refusal, render_fleet, result_line};
 pub use self::human::{Detail, render_run};
 pub use self::inspect::Inspection;

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use fwctl_run::report::ExitStatus;
 
 use self::commands::{
-    fleet, inspect, keygen, list, man, manifest, npd, pull, push, rpc, run, sign, test, trust, verify,
+    fleet, inspect, keygen, list, man, manifest, npd, pull, push, rpc, run, serve, sign, test, trust, verify,
 };
 
 const EXIT_STATUS_HELP: &str = "\
@@ -75,6 +75,11 @@ enum Command {
     /// custom plugin: exit 0 (OK), 1 (a problem) or 2 (Unknown), one line of at most
     /// --max-output bytes on stdout, most severe first, within --deadline.
     Npd(npd::NpdCommand),
+    /// Run the fleet every --interval and serve the last completed run's metrics over
+    /// HTTP for Prometheus (/metrics), with /health and /ready for Kubernetes' probes. A
+    /// scrape never reaches a device. SIGHUP reloads policy, trust store and plugins;
+    /// SIGTERM finishes the run in flight and exits 0.
+    Serve(serve::ServeCommand),
     /// Print the manual page (roff) generated from this command line, for packagers.
     #[command(hide = true)]
     Man(man::ManCommand),
@@ -99,6 +104,7 @@ fn main() -> ExitCode {
         Some(Command::Pull(c)) => c.execute(),
         Some(Command::Fleet(c)) => c.execute(),
         Some(Command::Npd(c)) => c.execute(),
+        Some(Command::Serve(c)) => c.execute(),
         Some(Command::Man(c)) => c.execute(),
         Some(Command::Push(c)) => c.execute(),
         None => cli.run.execute(),

@@ -118,9 +118,14 @@ struct PluginConfig {
 type OwnArgs = std::collections::BTreeMap<String, (Vec<String>, String)>;
 
 impl FleetCommon {
+    /// Checks at once: `--jobs`, else the number of CPUs.
+    pub(crate) fn jobs(&self) -> usize {
+        self.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize)
+    }
+
     /// Each plugin's own arguments, by name: the configuration file's, then those of
     /// `--plugin-args`, which replace them.
-    fn own_args(&self) -> Result<OwnArgs> {
+    pub(crate) fn own_args(&self) -> Result<OwnArgs> {
         let mut own = OwnArgs::new();
         if let Some(path) = &self.config {
             let text = std::fs::read_to_string(path)
@@ -279,16 +284,15 @@ pub fn check_fleet(
     forward_stop_signals(stop_sender);
     let audit_log = args.admission.audit.open()?;
     let source = open_devices(args)?;
-    let (mut admitted, mut refused) = admit_plugins(args, &source, &audit_log)?;
+    let kinds: BTreeSet<DeviceKind> = source.devices.iter().map(|d| d.kind).collect();
+    let (mut admitted, mut refused) = admit_plugins(args, Some(&kinds), &audit_log)?;
     for Admitted { grant, .. } in &mut admitted {
         warn_about_taint(grant);
         if let Some(deadline) = conduct.deadline {
             grant.limits.fit_within(deadline);
         }
     }
-    let jobs = args
-        .jobs
-        .map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get), |j| j as usize);
+    let jobs = args.jobs();
     let mut own_args = args.own_args()?;
     let mut plugins = prepare(admitted, &args.admission, jobs, &audit_log, &mut refused)?;
     for plugin in &mut plugins {
@@ -320,7 +324,7 @@ pub fn check_fleet(
 
 /// Runs every check of `plugins` on `source`'s devices until done or stopped (by a signal,
 /// or at the deadline's instant, through its sender).
-fn run_checks(
+pub(crate) fn run_checks(
     source: &DeviceSource,
     plugins: Vec<FleetPlugin>,
     options: &FleetOptions,
@@ -366,7 +370,7 @@ fn run_checks(
 /// The kernel's devices, the simulator, or a simulated fleet. Monitoring reports on
 /// hardware only: the simulator only when asked for (`--sim`), never because the host
 /// happens to have no fwctl device.
-fn open_devices(args: &FleetCommon) -> Result<DeviceSource> {
+pub(crate) fn open_devices(args: &FleetCommon) -> Result<DeviceSource> {
     Ok(match &args.sim_fleet {
         Some(spec) => {
             let spec: SyntheticSpec = spec.parse().map_err(|e: String| anyhow::anyhow!("--sim-fleet {e}"))?;
@@ -379,11 +383,11 @@ fn open_devices(args: &FleetCommon) -> Result<DeviceSource> {
     })
 }
 
-/// load → verify → grant, per plugin: the ones named, else every installed one that
-/// handles a kind of device `source` has. One refused plugin does not stop the others.
-fn admit_plugins(
+/// load → verify → grant, per plugin: the ones named, else every installed one (that
+/// handles one of `kinds`, when given). One refused plugin does not stop the others.
+pub(crate) fn admit_plugins(
     args: &FleetCommon,
-    source: &DeviceSource,
+    kinds: Option<&BTreeSet<DeviceKind>>,
     audit_log: &Arc<AuditLog>,
 ) -> Result<(Vec<Admitted>, Vec<Refusal>)> {
     let explicit = !args.plugins.is_empty();
@@ -398,9 +402,8 @@ fn admit_plugins(
     let (mut admitted, refused) = admission.admit_all(&names, audit_log);
     let refused: Vec<Refusal> =
         refused.into_iter().map(|(plugin, error)| Refusal { plugin, reason: error.to_string() }).collect();
-    if !explicit {
+    if !explicit && let Some(kinds) = kinds {
         // Installed plugins for kinds of device this host does not have are not needed.
-        let kinds: BTreeSet<DeviceKind> = source.devices.iter().map(|d| d.kind).collect();
         admitted.retain(|a| a.plugin.manifest.devices.keys().any(|k| kinds.contains(k)));
         if admitted.is_empty() && refused.is_empty() {
             let dirs: Vec<String> = search.plugin_dirs().map(|d| d.display().to_string()).collect();
@@ -418,7 +421,7 @@ fn admit_plugins(
 
 /// Compiles each admitted plugin once, into a sandbox whose instance pool fits `jobs`
 /// checks at once; one that does not compile joins `refused`.
-fn prepare(
+pub(crate) fn prepare(
     admitted: Vec<Admitted>,
     args: &AdmissionArgs,
     jobs: usize,

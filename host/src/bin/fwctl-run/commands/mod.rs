@@ -11,6 +11,7 @@ pub mod pull;
 pub mod push;
 pub mod rpc;
 pub mod run;
+pub mod serve;
 pub mod sign;
 pub mod test;
 pub mod trust;

@@ -1,0 +1,68 @@
+//! Who may reach the exporter: the rule that decides whether an address may be listened
+//! on with what the web configuration protects it with.
+//!
+//! Metrics name devices, firmware versions and faults: worth keeping from a network
+//! neighbour. Without TLS or users, fwctl-run serves loopback only; anything wider must
+//! be asked for by name (`--insecure-listen`), so that exposing plain HTTP is a decision
+//! and never a default.
+
+use std::net::SocketAddr;
+
+use super::web_config::WebConfig;
+
+/// Why an address may not be listened on.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExposureError {
+    /// A non-loopback address with neither TLS nor users.
+    #[error(
+        "--listen {0}: plain HTTP without users would serve every host that reaches this address; \
+         protect it with --web-config (TLS or basic_auth_users), listen on loopback (127.0.0.1, [::1]), \
+         or pass --insecure-listen"
+    )]
+    Unprotected(SocketAddr),
+}
+
+/// Whether `address` may be listened on with `web` (if any), `insecure` being the
+/// operator's explicit `--insecure-listen`.
+pub fn check_listen(address: SocketAddr, web: Option<&WebConfig>, insecure: bool) -> Result<(), ExposureError> {
+    let protected = web.is_some_and(|w| w.tls.is_some() || w.requires_auth());
+    if address.ip().is_loopback() || protected || insecure { Ok(()) } else { Err(ExposureError::Unprotected(address)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+
+    fn with_users() -> WebConfig {
+        WebConfig { users: BTreeMap::from([("p".into(), "$2b$04$x".into())]), ..WebConfig::default() }
+    }
+
+    #[test]
+    fn loopback_is_served_without_protection() {
+        assert_eq!(check_listen("127.0.0.1:10025".parse().unwrap(), None, false), Ok(()));
+        assert_eq!(check_listen("[::1]:10025".parse().unwrap(), None, false), Ok(()));
+    }
+
+    #[test]
+    fn every_other_address_needs_tls_users_or_an_explicit_flag() {
+        for address in ["0.0.0.0:10025", "[::]:10025", "10.0.0.7:10025"] {
+            let address: SocketAddr = address.parse().unwrap();
+            assert_eq!(check_listen(address, None, false), Err(ExposureError::Unprotected(address)));
+            assert_eq!(
+                check_listen(address, Some(&WebConfig::default()), false),
+                Err(ExposureError::Unprotected(address))
+            );
+            assert_eq!(check_listen(address, Some(&with_users()), false), Ok(()));
+            assert_eq!(check_listen(address, None, true), Ok(()));
+        }
+    }
+
+    #[test]
+    fn tls_alone_protects_an_address() {
+        let web = WebConfig::parse("tls_server_config:\n  cert_file: c\n  key_file: k\n", Path::new("/w.yml")).unwrap();
+        assert_eq!(check_listen("0.0.0.0:10025".parse().unwrap(), Some(&web), false), Ok(()));
+    }
+}

@@ -1,0 +1,250 @@
+//! `fwctl-run serve`: a long-running exporter. The fleet runs on a schedule
+//! ([`schedule`]); each completed run's metrics are rendered once and published to the
+//! [`Exporter`]; scrapes ([`http`]) are answered from the last publication and never
+//! reach a device, so no scrape rate can load the firmware.
+//!
+//! Who may scrape is decided by [`exposure`] (which addresses need protecting) and
+//! [`web_config`] (TLS and users, in exporter-toolkit's format), checked by [`auth`].
+
+pub mod auth;
+pub mod exposure;
+pub mod http;
+pub mod negotiate;
+pub mod schedule;
+pub mod web_config;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use self::negotiate::Format;
+use crate::fleet::{FleetResult, FleetStatus};
+use crate::report::{Exposition, device_label};
+
+/// How a fleet run ended, as `fwctl_run_runs_total{outcome}` counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Every device was checked (findings or not).
+    Success,
+    /// The run could not be made (discovery failed) or a check failed on a device.
+    Failure,
+}
+
+/// One completed run's metrics, rendered once for every scrape until the next.
+struct Publication {
+    /// The classic text format.
+    prometheus: Bytes,
+    /// OpenMetrics, without its closing `# EOF` (the exporter's own families go after).
+    openmetrics: Bytes,
+    /// When the run completed.
+    completed: Instant,
+}
+
+/// What scrapes are answered from: the last completed run and the exporter's counts.
+#[derive(Default)]
+pub struct Exporter {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    latest: Option<Arc<Publication>>,
+    successes: u64,
+    failures: u64,
+    skipped: u64,
+}
+
+impl Exporter {
+    /// An exporter that has not completed a run yet (not ready).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Publishes a completed run's metrics; scrapes see them from now on.
+    pub fn publish(&self, exposition: &Exposition, outcome: RunOutcome) {
+        let mut prometheus = Vec::new();
+        let mut openmetrics = Vec::new();
+        exposition.write_prometheus(&mut prometheus).expect("writing to memory");
+        exposition.write_openmetrics(&mut openmetrics).expect("writing to memory");
+        let eof = openmetrics.len() - b"# EOF\n".len();
+        openmetrics.truncate(eof);
+        let publication =
+            Publication { prometheus: prometheus.into(), openmetrics: openmetrics.into(), completed: Instant::now() };
+        let mut state = self.lock();
+        state.latest = Some(Arc::new(publication));
+        state.count(outcome);
+    }
+
+    /// Counts a run that could not be made; the last publication stays.
+    pub fn failed(&self) {
+        self.lock().count(RunOutcome::Failure);
+    }
+
+    /// Counts grid points passed over while a run went on.
+    pub fn skipped(&self, intervals: u64) {
+        self.lock().skipped += intervals;
+    }
+
+    /// Whether a run has completed (`/ready`).
+    pub fn ready(&self) -> bool {
+        self.lock().latest.is_some()
+    }
+
+    /// A scrape's body in `format`: the last run's families (shared, not copied), then
+    /// the exporter's own. `None` before the first run completes.
+    pub fn scrape(&self, format: Format) -> Option<Vec<Bytes>> {
+        let (latest, successes, failures, skipped) = {
+            let state = self.lock();
+            (state.latest.clone()?, state.successes, state.failures, state.skipped)
+        };
+        let age = latest.completed.elapsed().as_secs_f64();
+        let own = own_families(format, age, successes, failures, skipped);
+        let families = match format {
+            Format::Prometheus => latest.prometheus.clone(),
+            Format::OpenMetrics => latest.openmetrics.clone(),
+        };
+        Some(vec![families, own.into()])
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn count(&mut self, outcome: RunOutcome) {
+        match outcome {
+            RunOutcome::Success => self.successes += 1,
+            RunOutcome::Failure => self.failures += 1,
+        }
+    }
+}
+
+/// The exporter's own families, as of this scrape.
+fn own_families(format: Format, age: f64, successes: u64, failures: u64, skipped: u64) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, unit: &str, help: &str, samples: &[(&str, f64)]| {
+        let (family, sample) = match (format, kind) {
+            (Format::OpenMetrics, "counter") => (name.trim_end_matches("_total"), name),
+            _ => (name, name),
+        };
+        match format {
+            Format::Prometheus => {
+                out.push_str(&format!("# HELP {family} {help}\n# TYPE {family} {kind}\n"));
+            }
+            Format::OpenMetrics => {
+                out.push_str(&format!("# TYPE {family} {kind}\n"));
+                if !unit.is_empty() {
+                    out.push_str(&format!("# UNIT {family} {unit}\n"));
+                }
+                out.push_str(&format!("# HELP {family} {help}\n"));
+            }
+        }
+        for (labels, value) in samples {
+            out.push_str(&format!("{sample}{labels} {value}\n"));
+        }
+    };
+    family(
+        "fwctl_run_last_run_age_seconds",
+        "gauge",
+        "seconds",
+        "Seconds since the fleet run being served completed.",
+        &[("", age)],
+    );
+    family(
+        "fwctl_run_runs_total",
+        "counter",
+        "",
+        "Fleet runs since the exporter started, by outcome.",
+        &[("{outcome=\"success\"}", successes as f64), ("{outcome=\"failure\"}", failures as f64)],
+    );
+    family(
+        "fwctl_run_intervals_skipped_total",
+        "counter",
+        "",
+        "Intervals that passed with no run of their own because the run before outlasted them.",
+        &[("", skipped as f64)],
+    );
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+/// Gathers one run's results into the families `serve` publishes: the textfile's, and
+/// `fwctl_device_up` per device.
+#[derive(Default)]
+pub struct RunCollector {
+    exposition: Exposition,
+    /// Per device label: whether every check of it ran to the end.
+    up: BTreeMap<String, bool>,
+}
+
+impl RunCollector {
+    /// Adds one result as its check ends.
+    pub fn add(&mut self, result: &FleetResult) {
+        self.exposition.add_result(result);
+        if result.plugin.is_some() {
+            let up = matches!(result.status, FleetStatus::Ok | FleetStatus::Findings);
+            let entry = self.up.entry(device_label(result)).or_insert(true);
+            *entry &= up;
+        }
+    }
+
+    /// The run's families; `last_success` as for the textfile.
+    pub fn finish(mut self, last_success: Option<f64>) -> Exposition {
+        for (device, up) in std::mem::take(&mut self.up) {
+            self.exposition.add_host_gauge(
+                "fwctl_device_up",
+                "1 when every check of the device ran to the end in the last run, 0 when one failed.",
+                &[("device", device)],
+                if up { 1.0 } else { 0.0 },
+            );
+        }
+        self.exposition.finish(last_success)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_served_before_the_first_run_completes() {
+        let exporter = Exporter::new();
+        assert!(!exporter.ready() && exporter.scrape(Format::Prometheus).is_none());
+        exporter.failed();
+        assert!(!exporter.ready(), "a failed run publishes nothing");
+    }
+
+    #[test]
+    fn a_scrape_serves_the_last_run_and_the_exporters_own_counts() {
+        let exporter = Exporter::new();
+        exporter.publish(&Exposition::default().finish(Some(1.0)), RunOutcome::Success);
+        exporter.skipped(2);
+        exporter.failed();
+        let body: Vec<u8> = exporter.scrape(Format::Prometheus).unwrap().concat();
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.starts_with("# HELP fwctl_run_last_success_timestamp_seconds"), "{text}");
+        assert!(text.contains("fwctl_run_runs_total{outcome=\"success\"} 1\n"), "{text}");
+        assert!(text.contains("fwctl_run_runs_total{outcome=\"failure\"} 1\n"), "{text}");
+        assert!(text.contains("fwctl_run_intervals_skipped_total 2\n"), "{text}");
+        assert!(
+            text.contains("# TYPE fwctl_run_last_run_age_seconds gauge\nfwctl_run_last_run_age_seconds "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn openmetrics_ends_once_after_the_exporters_own_families() {
+        let exporter = Exporter::new();
+        exporter.publish(&Exposition::default().finish(Some(1.0)), RunOutcome::Success);
+        let text = String::from_utf8(exporter.scrape(Format::OpenMetrics).unwrap().concat()).unwrap();
+        assert_eq!(text.matches("# EOF").count(), 1, "{text}");
+        assert!(text.ends_with("fwctl_run_intervals_skipped_total 0\n# EOF\n"), "{text}");
+        assert!(text.contains("# TYPE fwctl_run_runs counter\n"), "{text}");
+        assert!(text.contains("# UNIT fwctl_run_last_run_age_seconds seconds\n"), "{text}");
+    }
+}
