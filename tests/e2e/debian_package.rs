@@ -59,6 +59,7 @@ fn the_package_installs_into_a_fresh_root_and_checks_a_simulated_fleet() {
         "/etc/fwctl-run/fleet.toml",
         "/usr/lib/systemd/system/fwctl-run-fleet.service",
         "/usr/lib/systemd/system/fwctl-run-fleet.timer",
+        "/usr/lib/systemd/system/fwctl-run-serve.service",
         "/usr/share/fwctl-run/npd/fwctl-problem-monitor.json",
         "/usr/share/man/man1/fwctl-run.1.gz",
     ] {

@@ -1,5 +1,6 @@
 //! What ships under deploy/, each checked by the tool that consumes it: systemd's own
-//! verifier, a YAML parser for the DaemonSet, ansible-playbook for the playbook, and
+//! verifier and security analysis, a YAML parser for the DaemonSet (whose exporter command
+//! is run as written), ansible-playbook for the playbook, and
 //! fwctl-run itself for the NPD rule's arguments.
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ fn deploy(path: &str) -> PathBuf {
 /// The unit files with ExecStart pointing at the binary under test (the verifier checks
 /// that the command exists).
 fn units_in(dir: &Path) -> Vec<PathBuf> {
-    ["fwctl-run-fleet.service", "fwctl-run-fleet.timer"]
+    ["fwctl-run-fleet.service", "fwctl-run-fleet.timer", "fwctl-run-serve.service"]
         .iter()
         .map(|name| {
             let text = std::fs::read_to_string(deploy("systemd").join(name)).unwrap();
@@ -64,6 +65,45 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
     }
     let timer = std::fs::read_to_string(deploy("systemd/fwctl-run-fleet.timer")).unwrap();
     assert!(timer.contains("RandomizedDelaySec=") && timer.contains("OnUnitActiveSec="));
+    let serve = std::fs::read_to_string(deploy("systemd/fwctl-run-serve.service")).unwrap();
+    for line in [
+        "ExecStart=/usr/bin/fwctl-run serve --config /etc/fwctl-run/fleet.toml --listen 127.0.0.1:10025",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "IPAddressDeny=any",
+        "IPAddressAllow=localhost",
+        "DeviceAllow=char-fwctl rw",
+    ] {
+        assert!(serve.contains(line), "the serve unit has {line}");
+    }
+}
+
+/// `systemd-analyze security --offline`'s overall exposure of a unit file (0 is best).
+fn exposure(unit: &Path) -> f64 {
+    let output = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(unit)
+        .output()
+        .expect("systemd-analyze");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|l| {
+            l.split_once("Overall exposure level for ")?.1.split_once(": ")?.1.split(' ').next()?.parse().ok()
+        })
+        .unwrap_or_else(|| panic!("no overall exposure in:\n{text}{}", String::from_utf8_lossy(&output.stderr)))
+}
+
+#[test]
+fn the_serve_unit_is_sandboxed_no_worse_than_the_timers_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let units = units_in(dir.path());
+    let fleet = exposure(&units[0]);
+    let serve = exposure(&units[2]);
+    assert!(serve <= fleet, "systemd-analyze security: serve {serve}, the timer's service {fleet}");
+    // It would notice: the serve unit without its extra filters is worse.
+    let loose = dir.path().join("loose.service");
+    let text = std::fs::read_to_string(&units[2]).unwrap().replace("SystemCallFilter=~@privileged @resources\n", "");
+    std::fs::write(&loose, text).unwrap();
+    assert!(exposure(&loose) > fleet);
 }
 
 /// The documents of a YAML file, as JSON (parsed by PyYAML, Debian's python3-yaml).
@@ -96,7 +136,7 @@ fn the_daemonset_parses_and_is_as_tight_as_privileged_allows() {
     };
     assert_eq!(host_path("fwctl").as_deref(), Some("/dev/fwctl"));
     assert_eq!(host_path("sys").as_deref(), Some("/sys"));
-    assert_eq!(host_path("textfile").as_deref(), Some("/var/lib/prometheus/node-exporter"));
+    assert_eq!(host_path("state").as_deref(), Some("/var/lib/fwctl-run"));
     for container in pod["containers"].as_array().unwrap() {
         let security = &container["securityContext"];
         assert_eq!(security["readOnlyRootFilesystem"], true, "{}", container["name"]);
@@ -114,6 +154,81 @@ fn the_daemonset_parses_and_is_as_tight_as_privileged_allows() {
         text.contains("without `privileged` (only a device plugin or CDI can)"),
         "the manifest says why it is privileged"
     );
+
+    // One fwctl-run container besides NPD: `serve`, probed on its named port.
+    let containers = pod["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 2);
+    let exporter = containers.iter().find(|c| c["name"] == "exporter").expect("the exporter container");
+    assert_eq!(exporter["command"][1], "serve");
+    assert_eq!(exporter["ports"][0]["name"], "metrics");
+    assert_eq!(exporter["ports"][0]["containerPort"], 10025);
+    assert_eq!(exporter["livenessProbe"]["httpGet"]["path"], "/health");
+    assert_eq!(exporter["readinessProbe"]["httpGet"]["path"], "/ready");
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(exporter[probe]["httpGet"]["port"], "metrics");
+        assert_eq!(exporter[probe]["httpGet"]["scheme"], "HTTPS");
+    }
+    let annotations = &daemon_set["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/port"], "10025");
+    assert_eq!(annotations["prometheus.io/scheme"], "https");
+
+    let monitors = yaml_documents(&deploy("kubernetes/fwctl-run-podmonitor.yaml"));
+    let endpoint = &monitors[0]["spec"]["podMetricsEndpoints"][0];
+    assert_eq!(monitors[0]["kind"], "PodMonitor");
+    assert_eq!(monitors[0]["spec"]["selector"]["matchLabels"], daemon_set["spec"]["selector"]["matchLabels"]);
+    assert_eq!((endpoint["port"].as_str(), endpoint["scheme"].as_str()), (Some("metrics"), Some("https")));
+    assert!(endpoint["basicAuth"].is_object() && endpoint["tlsConfig"].is_object());
+}
+
+#[test]
+fn the_daemonsets_exporter_command_serves_with_its_configuration() {
+    let docs = yaml_documents(&deploy("kubernetes/fwctl-run-daemonset.yaml"));
+    let daemon_set = docs.iter().find(|d| d["kind"] == "DaemonSet").unwrap();
+    let fleet_map = docs.iter().find(|d| d["metadata"]["name"] == "fwctl-run-fleet").expect("the fleet ConfigMap");
+    let exporter = daemon_set["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "exporter")
+        .unwrap()
+        .clone();
+
+    // The Secret and the ConfigMap as files, as the volumes mount them.
+    let dir = tempfile::tempdir().unwrap();
+    // tls.crt and tls.key beside web.yml, which names them relative to itself.
+    let (cert, _key) = crate::serve::certificate(dir.path());
+    std::fs::write(
+        dir.path().join("web.yml"),
+        format!(
+            "tls_server_config: {{ cert_file: tls.crt, key_file: tls.key }}\nbasic_auth_users: {{ prometheus: '{}' }}\n",
+            crate::serve::bcrypt("scrape")
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("fleet.toml"), fleet_map["data"]["fleet.toml"].as_str().unwrap()).unwrap();
+    let mut args: Vec<String> = exporter["command"].as_array().unwrap()[2..]
+        .iter()
+        .map(|a| {
+            a.as_str()
+                .unwrap()
+                .replace("/etc/fwctl-run/web", dir.path().to_str().unwrap())
+                .replace("/etc/fwctl-run/fleet", dir.path().to_str().unwrap())
+                .replace("0.0.0.0:10025", "0.0.0.0:0")
+        })
+        .collect();
+    args.push("--sim".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut served = crate::serve::Served::start(&args);
+    served.wait_for_log("fleet run completed", std::time::Duration::from_secs(60));
+    let port = served.address.rsplit(':').next().unwrap();
+    let cacert = ["--cacert", cert.to_str().unwrap()];
+    let ready = crate::serve::curl(&format!("https://127.0.0.1:{port}/ready"), &cacert);
+    assert_eq!(ready.status, 200, "the readiness probe's request: {}", ready.body);
+    let metrics = crate::serve::curl(
+        &format!("https://127.0.0.1:{port}/metrics"),
+        &[&cacert[..], &["-u", "prometheus:scrape"]].concat(),
+    );
+    assert!(metrics.body.contains(r#"fwctl_plugin_up{device="mlx5_0",plugin="mlx5-diag"} 1"#), "{}", metrics.body);
 }
 
 #[test]

@@ -21,7 +21,7 @@ mod npd;
 mod plugin_state;
 mod registry;
 mod sdk_example;
-mod serve;
+pub mod serve;
 mod signing;
 mod vendor_guide;
 mod wit_versions;

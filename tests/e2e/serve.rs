@@ -10,9 +10,9 @@ use crate::common::{cache_dir, fresh_state_dir, plugin_dir, workspace_root};
 use crate::signing::{Store, signed_copy};
 
 /// A `serve` process, killed on drop; its stderr goes to a file the test reads.
-struct Served {
+pub struct Served {
     child: Child,
-    address: String,
+    pub address: String,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -37,7 +37,7 @@ fn profile(dir: &Path, name: &str, faults: &str, more: &[&str]) -> PathBuf {
 
 impl Served {
     /// Starts `fwctl-run serve ARGS --listen 127.0.0.1:0` and waits until it listens.
-    fn start(args: &[&str]) -> Self {
+    pub fn start(args: &[&str]) -> Self {
         Self::start_with(args, |_| {})
     }
 
@@ -54,7 +54,7 @@ impl Served {
             .env("FWCTL_RUN_STATE_DIR", fresh_state_dir())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
-        if !args.contains(&"--listen") {
+        if !args.iter().any(|a| a.starts_with("--listen")) {
             command.args(["--listen", "127.0.0.1:0"]);
         }
         extra(&mut command);
@@ -82,7 +82,7 @@ impl Served {
     }
 
     /// Waits for a log line containing `needle` (after those already seen), returns it.
-    fn wait_for_log(&mut self, needle: &str, within: Duration) -> String {
+    pub fn wait_for_log(&mut self, needle: &str, within: Duration) -> String {
         let started = Instant::now();
         loop {
             if let Some(line) = self.log().lines().find(|l| l.contains(needle)) {
@@ -136,14 +136,14 @@ impl Drop for Served {
 }
 
 /// What curl got: status, Content-Type, body.
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
 }
 
 /// `curl` with `args`, then the URL; the status and Content-Type from `-w`.
-fn curl(url: &str, args: &[&str]) -> Answer {
+pub fn curl(url: &str, args: &[&str]) -> Answer {
     let output = Command::new("curl")
         .args(["-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code} %{content_type}"])
         .args(args)
@@ -233,7 +233,7 @@ fn an_address_beyond_loopback_without_tls_or_users_is_refused_unless_asked_for()
 }
 
 /// A self-signed certificate for 127.0.0.1 and its key, made by the openssl tool.
-fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+pub fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
     let output = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
@@ -246,7 +246,7 @@ fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 /// A bcrypt hash of `password`, made by Apache's htpasswd as operators make them.
-fn bcrypt(password: &str) -> String {
+pub fn bcrypt(password: &str) -> String {
     let output = Command::new("htpasswd")
         .args(["-nbB", "-C", "5", "prometheus", password])
         .output()
