@@ -31,8 +31,8 @@ fn blocks<'a>(text: &'a str, language: &str) -> Vec<Vec<&'a str>> {
 }
 
 const SUBCOMMANDS: &[&str] = &[
-    "list", "inspect", "keygen", "sign", "verify", "trust", "test", "manifest", "rpc", "pull", "fleet", "npd", "push",
-    "man",
+    "list", "inspect", "keygen", "sign", "verify", "trust", "test", "manifest", "rpc", "pull", "fleet", "npd", "serve",
+    "push", "man",
 ];
 /// Subcommands with actions of their own, whose flags belong to the action.
 const NESTED: &[&str] = &["trust", "manifest"];
