@@ -193,6 +193,18 @@ fn ready_waits_for_the_first_run_and_metrics_serve_it_in_either_format() {
     assert!(open.body.ends_with("# EOF\n"), "{}", open.body);
     assert_eq!(open.body.matches("# EOF").count(), 1);
 
+    // gzip, as Prometheus takes it: the same text once inflated (the age aside).
+    let compressed = curl(&served.url("/metrics"), &["--compressed"]);
+    let without_age =
+        |t: &str| t.lines().filter(|l| !l.starts_with("fwctl_run_last_run_age")).collect::<Vec<_>>().join("\n");
+    assert_eq!(without_age(&compressed.body), without_age(&text.body));
+    let header = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-D", "-", "-H", "Accept-Encoding: gzip"])
+        .arg(served.url("/metrics"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&header.stdout).to_ascii_lowercase().contains("content-encoding: gzip"));
+
     assert_eq!(curl(&served.url("/"), &[]).status, 200);
     assert_eq!(curl(&served.url("/nothing"), &[]).status, 404);
     assert_eq!(curl(&served.url("/metrics"), &["-X", "POST"]).status, 405);

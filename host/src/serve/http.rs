@@ -2,7 +2,8 @@
 //! auth when the web configuration asks for them.
 //!
 //! - `/metrics`: the last completed run's families, in the format the scraper weighs
-//!   highest ([`super::negotiate`]); 503 before the first run completes.
+//!   highest ([`super::negotiate`]), gzip'd when it takes gzip; 503 before the first run
+//!   completes.
 //! - `/health`: 200 while the process serves; `/ready`: 200 once a run has completed,
 //!   503 before. Both answer without credentials (they tell only that), so that
 //!   kubelet's probes need no secret; TLS still applies to them.
@@ -30,11 +31,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
-use super::Exporter;
 use super::auth::BasicAuth;
 use super::exposure::{ExposureError, check_listen};
-use super::negotiate::negotiate;
+use super::negotiate::{accepts_gzip, negotiate};
 use super::web_config::WebConfig;
+use super::{Encoding, Exporter};
 
 /// Connections served at once; more wait for a slot.
 const MAX_CONNECTIONS: usize = 64;
@@ -207,12 +208,17 @@ impl Shared {
             "/metrics" => {
                 let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
                 let format = negotiate(accept);
-                match self.exporter.scrape(format) {
+                let gzip = accepts_gzip(request.headers().get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()));
+                let encoding = if gzip { Encoding::Gzip } else { Encoding::Identity };
+                match self.exporter.scrape(format, encoding) {
                     Some(chunks) => {
                         let mut response = Response::new(Chunks::new(chunks));
-                        response
-                            .headers_mut()
-                            .insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+                        let headers = response.headers_mut();
+                        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+                        headers.insert(header::VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+                        if gzip {
+                            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                        }
                         response
                     }
                     None => plain(StatusCode::SERVICE_UNAVAILABLE, "the first fleet run has not completed yet\n"),

@@ -8,17 +8,19 @@
 
 pub mod auth;
 pub mod exposure;
+pub mod gzip;
 pub mod http;
 pub mod negotiate;
 pub mod schedule;
 pub mod web_config;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
 
+use self::gzip::GzipPrefix;
 use self::negotiate::Format;
 use crate::fleet::{FleetResult, FleetStatus};
 use crate::report::{Exposition, device_label};
@@ -32,14 +34,28 @@ pub enum RunOutcome {
     Failure,
 }
 
-/// One completed run's metrics, rendered once for every scrape until the next.
+/// One completed run's metrics, rendered and deflated once for every scrape until the
+/// next ([`gzip`]): kept compressed, they cost little memory, and a scrape sends them as
+/// they are (Prometheus always takes gzip); a scraper that does not gets them inflated.
 struct Publication {
     /// The classic text format.
-    prometheus: Bytes,
-    /// OpenMetrics, without its closing `# EOF` (the exporter's own families go after).
-    openmetrics: Bytes,
+    prometheus: GzipPrefix,
+    /// OpenMetrics without its closing `# EOF` (the exporter's own families go after).
+    openmetrics: GzipPrefix,
     /// When the run completed.
     completed: Instant,
+    /// Each format's text, inflated at the first scrape that does not take gzip and kept
+    /// for the next ones (curl and people, not Prometheus).
+    inflated: [OnceLock<Bytes>; 2],
+}
+
+/// How a scrape's body is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// As text.
+    Identity,
+    /// As one gzip member.
+    Gzip,
 }
 
 /// What scrapes are answered from: the last completed run and the exporter's counts.
@@ -70,8 +86,12 @@ impl Exporter {
         exposition.write_openmetrics(&mut openmetrics).expect("writing to memory");
         let eof = openmetrics.len() - b"# EOF\n".len();
         openmetrics.truncate(eof);
-        let publication =
-            Publication { prometheus: prometheus.into(), openmetrics: openmetrics.into(), completed: Instant::now() };
+        let publication = Publication {
+            prometheus: GzipPrefix::new(&prometheus),
+            openmetrics: GzipPrefix::new(&openmetrics),
+            completed: Instant::now(),
+            inflated: [OnceLock::new(), OnceLock::new()],
+        };
         let mut state = self.lock();
         state.latest = Some(Arc::new(publication));
         state.count(outcome);
@@ -92,20 +112,24 @@ impl Exporter {
         self.lock().latest.is_some()
     }
 
-    /// A scrape's body in `format`: the last run's families (shared, not copied), then
-    /// the exporter's own. `None` before the first run completes.
-    pub fn scrape(&self, format: Format) -> Option<Vec<Bytes>> {
+    /// A scrape's body in `format` and `encoding`: the last run's families (shared, not
+    /// copied, when gzip is taken), then the exporter's own. `None` before the first run
+    /// completes.
+    pub fn scrape(&self, format: Format, encoding: Encoding) -> Option<Vec<Bytes>> {
         let (latest, successes, failures, skipped) = {
             let state = self.lock();
             (state.latest.clone()?, state.successes, state.failures, state.skipped)
         };
         let age = latest.completed.elapsed().as_secs_f64();
         let own = own_families(format, age, successes, failures, skipped);
-        let families = match format {
-            Format::Prometheus => latest.prometheus.clone(),
-            Format::OpenMetrics => latest.openmetrics.clone(),
+        let (families, inflated) = match format {
+            Format::Prometheus => (&latest.prometheus, &latest.inflated[0]),
+            Format::OpenMetrics => (&latest.openmetrics, &latest.inflated[1]),
         };
-        Some(vec![families, own.into()])
+        Some(match encoding {
+            Encoding::Gzip => vec![families.prefix(), families.finish_with(own.as_bytes()).into()],
+            Encoding::Identity => vec![inflated.get_or_init(|| families.text().into()).clone(), own.into()],
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -214,7 +238,7 @@ mod tests {
     #[test]
     fn nothing_is_served_before_the_first_run_completes() {
         let exporter = Exporter::new();
-        assert!(!exporter.ready() && exporter.scrape(Format::Prometheus).is_none());
+        assert!(!exporter.ready() && exporter.scrape(Format::Prometheus, Encoding::Gzip).is_none());
         exporter.failed();
         assert!(!exporter.ready(), "a failed run publishes nothing");
     }
@@ -225,7 +249,7 @@ mod tests {
         exporter.publish(&Exposition::default().finish(Some(1.0)), RunOutcome::Success);
         exporter.skipped(2);
         exporter.failed();
-        let body: Vec<u8> = exporter.scrape(Format::Prometheus).unwrap().concat();
+        let body: Vec<u8> = exporter.scrape(Format::Prometheus, Encoding::Identity).unwrap().concat();
         let text = String::from_utf8(body).unwrap();
         assert!(text.starts_with("# HELP fwctl_run_last_success_timestamp_seconds"), "{text}");
         assert!(text.contains("fwctl_run_runs_total{outcome=\"success\"} 1\n"), "{text}");
@@ -238,10 +262,26 @@ mod tests {
     }
 
     #[test]
+    fn the_gzip_body_is_one_member_of_the_same_text() {
+        let exporter = Exporter::new();
+        exporter.publish(&Exposition::default().finish(Some(1.0)), RunOutcome::Success);
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let member = exporter.scrape(format, Encoding::Gzip).unwrap().concat();
+            let mut inflated = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&member[..]), &mut inflated).unwrap();
+            let text = String::from_utf8(exporter.scrape(format, Encoding::Identity).unwrap().concat()).unwrap();
+            let age =
+                |t: &str| t.lines().filter(|l| !l.starts_with("fwctl_run_last_run_age")).collect::<Vec<_>>().join("\n");
+            assert_eq!(age(&inflated), age(&text));
+        }
+    }
+
+    #[test]
     fn openmetrics_ends_once_after_the_exporters_own_families() {
         let exporter = Exporter::new();
         exporter.publish(&Exposition::default().finish(Some(1.0)), RunOutcome::Success);
-        let text = String::from_utf8(exporter.scrape(Format::OpenMetrics).unwrap().concat()).unwrap();
+        let text =
+            String::from_utf8(exporter.scrape(Format::OpenMetrics, Encoding::Identity).unwrap().concat()).unwrap();
         assert_eq!(text.matches("# EOF").count(), 1, "{text}");
         assert!(text.ends_with("fwctl_run_intervals_skipped_total 0\n# EOF\n"), "{text}");
         assert!(text.contains("# TYPE fwctl_run_runs counter\n"), "{text}");

@@ -53,9 +53,34 @@ pub fn negotiate(accept: Option<&str>) -> Format {
     best.map_or(Format::Prometheus, |(_, format)| format)
 }
 
+/// Whether `accept_encoding` takes gzip (Prometheus always does): the run's families
+/// are kept compressed, and sent so.
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|header| {
+        header.split(',').any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let weight = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .map_or(1.0, |(_, v)| v.trim().parse::<f32>().unwrap_or(0.0));
+            (name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip")) && weight > 0.0
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_is_used_when_the_scraper_takes_it() {
+        assert!(accepts_gzip(Some("gzip")));
+        assert!(accepts_gzip(Some("deflate, gzip;q=0.5")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("br, identity")));
+        assert!(!accepts_gzip(None));
+    }
 
     #[test]
     fn prometheus_gets_openmetrics_when_it_weighs_it_highest() {
