@@ -516,6 +516,7 @@ fn memory_stays_flat_over_two_hundred_intervals() {
     }
     let late = rss(served.child.id());
     let grown = late.saturating_sub(early);
+    eprintln!("serve RSS: {} KiB after 20 runs, {} KiB after 220", early >> 10, late >> 10);
     assert!(
         grown < 8 << 20,
         "RSS grew by {} KiB between run 20 ({} KiB) and run 220 ({} KiB)",
