@@ -431,6 +431,9 @@ fn sighup_drops_a_plugin_whose_signer_was_revoked_and_keeps_the_others() {
     assert!(signed.status.success(), "{}", String::from_utf8_lossy(&signed.stderr));
     let store = Store::new(&[("acme", "vendor", ""), ("ops", "operator", "")]);
     let fleet = profile(dir.path(), "fleet", "", &["cxl-type3"]);
+    // As the DaemonSet's ConfigMap does: the plugin to be revoked has arguments of its own.
+    let config = dir.path().join("plugin-arguments.toml");
+    std::fs::write(&config, "[plugins.mlx5-diag]\nargs = [\"--ber-threshold\", \"1e-12\"]\n").unwrap();
     let mut served = Served::start(&[
         mlx5.to_str().unwrap(),
         cxl.to_str().unwrap(),
@@ -438,6 +441,8 @@ fn sighup_drops_a_plugin_whose_signer_was_revoked_and_keeps_the_others() {
         "--trust",
         store.path(),
         "--require-signed",
+        "--config",
+        config.to_str().unwrap(),
         "--interval",
         "300ms",
     ]);
@@ -459,6 +464,93 @@ fn sighup_drops_a_plugin_whose_signer_was_revoked_and_keeps_the_others() {
     assert!(served.log().contains("which is revoked"), "{}", served.log());
     let refusals = served.audit().lines().filter(|l| l.contains("\"refused\"") && l.contains("revoked")).count();
     assert_eq!(refusals, 1, "the drop is on the audit trail");
+    assert_eq!(sample(&after, "fwctl_run_config_last_reload_successful"), Some(1.0));
+}
+
+#[test]
+fn a_reload_that_cannot_read_the_trust_store_runs_no_plugin_until_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mlx5 = signed_copy(dir.path(), &["vendor"]);
+    let store = Store::new(&[("acme", "vendor", "")]);
+    let mut served = Served::start(&[
+        mlx5.to_str().unwrap(),
+        "--sim=connectx7-healthy",
+        "--trust",
+        store.path(),
+        "--require-signed",
+        "--interval",
+        "200ms",
+    ]);
+    served.wait_for_log("fleet run completed", Duration::from_secs(60));
+    let trust = Path::new(store.path()).join("trust.toml");
+    let good = std::fs::read_to_string(&trust).unwrap();
+    std::fs::write(&trust, "trust-version = 1\n[[signer]\n").unwrap();
+    served.signal(nix::sys::signal::Signal::SIGHUP);
+    served.wait_for_log("no plugin runs until a reload succeeds", Duration::from_secs(30));
+    let runs = served.log().lines().filter(|l| l.contains("fleet run completed")).count();
+    served.wait_for_lines("fleet run completed", runs + 2, Duration::from_secs(30));
+    let broken = curl(&served.url("/metrics"), &[]).body;
+    assert!(!broken.contains(r#"plugin="mlx5-diag""#), "the plugin admitted before does not run on: {broken}");
+    assert_eq!(sample(&broken, "fwctl_run_config_last_reload_successful"), Some(0.0), "{broken}");
+
+    std::fs::write(&trust, good).unwrap();
+    served.signal(nix::sys::signal::Signal::SIGHUP);
+    served.wait_for_lines("serving mlx5-diag", 2, Duration::from_secs(30));
+    let runs = served.log().lines().filter(|l| l.contains("fleet run completed")).count();
+    served.wait_for_lines("fleet run completed", runs + 2, Duration::from_secs(30));
+    let fixed = curl(&served.url("/metrics"), &[]).body;
+    assert!(fixed.contains(r#"fwctl_plugin_up{device="mlx5_0",plugin="mlx5-diag"} 1"#), "{fixed}");
+    assert_eq!(sample(&fixed, "fwctl_run_config_last_reload_successful"), Some(1.0));
+}
+
+#[test]
+fn sighup_puts_a_changed_password_in_force_and_password_guessing_is_rationed() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    let users = |password: &str, cost: &str| {
+        let output = Command::new("htpasswd").args(["-nbB", "-C", cost, "prometheus", password]).output().unwrap();
+        let line = String::from_utf8(output.stdout).unwrap();
+        format!("basic_auth_users:\n  prometheus: '{}'\n", line.trim().split_once(':').unwrap().1)
+    };
+    std::fs::write(&web, users("first", "12")).unwrap();
+    let mut served = Served::start(&[
+        &plugin("mlx5-diag"),
+        "--sim=connectx7-healthy",
+        "--interval",
+        "1h",
+        "--web-config",
+        web.to_str().unwrap(),
+    ]);
+    served.wait_for_log("fleet run completed", Duration::from_secs(60));
+    let metrics = served.url("/metrics");
+    assert_eq!(curl(&metrics, &["-u", "prometheus:first"]).status, 200);
+
+    // Wrong passwords at once: two bcrypt checks run, the rest are told to come back.
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            Command::new("curl")
+                .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-u", &format!("prometheus:guess{i}"), &metrics])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<String> =
+        children.into_iter().map(|c| String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap()).collect();
+    assert!(codes.iter().all(|c| c == "401" || c == "429"), "{codes:?}");
+    assert!(codes.iter().any(|c| c == "429"), "eight bcrypt checks at once were not rationed: {codes:?}");
+    // A remembered password needs no bcrypt, so guessing does not lock Prometheus out.
+    assert_eq!(curl(&metrics, &["-u", "prometheus:first"]).status, 200);
+
+    std::fs::write(&web, users("second", "5")).unwrap();
+    served.signal(nix::sys::signal::Signal::SIGHUP);
+    served.wait_for_lines("serving mlx5-diag", 2, Duration::from_secs(30));
+    let started = Instant::now();
+    while curl(&metrics, &["-u", "prometheus:second"]).status != 200 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the new password is not in force");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(curl(&metrics, &["-u", "prometheus:first"]).status, 401, "the old password is out");
 }
 
 #[test]

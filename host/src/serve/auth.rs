@@ -1,13 +1,16 @@
 //! HTTP basic authentication against the web configuration's bcrypt hashes.
 //!
-//! bcrypt is slow on purpose (tens of milliseconds at the usual cost), and Prometheus
+//! bcrypt is slow on purpose (milliseconds to hundreds of them, by cost), and Prometheus
 //! sends the same credentials every scrape: a verified (user, password) pair is
-//! remembered, by a keyed hash of it, so a scrape costs a lookup. An unknown user is
-//! checked against a hash of its own all the same, so the answer's timing does not tell
-//! which user names exist. A password is never logged or kept in clear.
+//! remembered, by a keyed hash of it, so a scrape costs a lookup ([`BasicAuth::remembered`],
+//! cheap enough for the thread that answers scrapes). Anything else needs bcrypt
+//! ([`BasicAuth::check`], blocking), which the server runs at most a few at a time. An
+//! unknown user is checked against a stand-in hash at the highest cost any user has, so
+//! the answer's timing does not tell which user names exist. A password is never logged
+//! or kept in clear.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -21,9 +24,11 @@ const REMEMBERED: usize = 128;
 /// Checks `Authorization: Basic` headers against a set of users.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
+    /// What an unknown user's password is checked against.
+    stand_in: String,
     /// Keyed hashes of (user, password, hash) pairs that verified.
     verified: Mutex<HashSet<[u8; 32]>>,
-    /// A per-process key for those hashes.
+    /// A per-process random key for those hashes.
     key: [u8; 32],
 }
 
@@ -37,33 +42,47 @@ pub enum Denied {
 }
 
 impl BasicAuth {
-    /// The users (name → bcrypt hash) of a web configuration.
+    /// The users (name → bcrypt hash) of a web configuration. Makes the stand-in hash:
+    /// one bcrypt at the highest cost among the users.
     pub fn new(users: BTreeMap<String, String>) -> Self {
         let mut key = [0u8; 32];
-        // The key only keeps the remembered pairs from being looked up offline.
-        for (i, chunk) in key.chunks_mut(8).enumerate() {
-            let noise = fastrand::u64(..) ^ (std::process::id() as u64).rotate_left(i as u32 * 8);
-            chunk.copy_from_slice(&noise.to_le_bytes());
-        }
-        Self { users, verified: Mutex::new(HashSet::new()), key }
+        openssl::rand::rand_bytes(&mut key).expect("the system's random source");
+        let cost = users
+            .values()
+            .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
+            .map(|parts| parts.get_cost())
+            .max()
+            .unwrap_or(bcrypt::DEFAULT_COST);
+        let mut secret = [0u8; 24];
+        openssl::rand::rand_bytes(&mut secret).expect("the system's random source");
+        let stand_in = bcrypt::hash(secret, cost).expect("a cost taken from a valid hash");
+        Self { users, stand_in, verified: Mutex::new(HashSet::new()), key }
+    }
+
+    /// Whether `authorization` is a pair that verified before: a lookup, no bcrypt.
+    pub fn remembered(&self, authorization: Option<&[u8]>) -> bool {
+        let Some((user, password)) = authorization.and_then(parse_basic) else { return false };
+        let Some(hash) = self.users.get(&user) else { return false };
+        let pair = self.pair(&user, &password, hash);
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner).contains(&pair)
     }
 
     /// Whether `authorization` (the header's value, if any) names a configured user with
     /// the right password. Blocking: bcrypt runs on the caller's thread.
     pub fn check(&self, authorization: Option<&[u8]>) -> Result<(), Denied> {
         let (user, password) = authorization.and_then(parse_basic).ok_or(Denied::NoCredentials)?;
-        let (hash, known) = match self.users.get(&user) {
-            Some(hash) => (hash.as_str(), true),
-            None => (unknown_user_hash(), false),
-        };
-        let pair = self.pair(&user, &password, hash);
-        if known && self.verified.lock().unwrap_or_else(PoisonError::into_inner).contains(&pair) {
+        if self.remembered(authorization) {
             return Ok(());
         }
+        let (hash, known) = match self.users.get(&user) {
+            Some(hash) => (hash.as_str(), true),
+            None => (self.stand_in.as_str(), false),
+        };
         let right = bcrypt::verify(&password, hash).unwrap_or(false);
         if !(known && right) {
             return Err(Denied::Wrong);
         }
+        let pair = self.pair(&user, &password, hash);
         let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= REMEMBERED {
             verified.clear();
@@ -82,16 +101,6 @@ impl BasicAuth {
     }
 }
 
-/// A hash that no password is known to match, made at the default cost so that checking
-/// an unknown user takes as long as checking a known one.
-fn unknown_user_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let secret: String = std::iter::repeat_with(fastrand::alphanumeric).take(32).collect();
-        bcrypt::hash(secret, bcrypt::DEFAULT_COST).unwrap_or_default()
-    })
-}
-
 /// `Basic base64(user:password)` → (user, password).
 fn parse_basic(header: &[u8]) -> Option<(String, String)> {
     let header = std::str::from_utf8(header).ok()?.trim();
@@ -107,10 +116,12 @@ fn parse_basic(header: &[u8]) -> Option<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
-    fn auth() -> BasicAuth {
-        let hash = bcrypt::hash("right horse", 4).unwrap();
+    fn auth(cost: u32) -> BasicAuth {
+        let hash = bcrypt::hash("right horse", cost).unwrap();
         BasicAuth::new(BTreeMap::from([("prometheus".to_string(), hash)]))
     }
 
@@ -119,24 +130,42 @@ mod tests {
     }
 
     #[test]
-    fn the_right_password_is_let_in_and_remembered() {
-        let auth = auth();
-        assert_eq!(auth.check(Some(&basic("prometheus:right horse"))), Ok(()));
-        assert_eq!(auth.verified.lock().unwrap().len(), 1);
-        assert_eq!(auth.check(Some(&basic("prometheus:right horse"))), Ok(()));
+    fn the_right_password_is_let_in_and_then_remembered_without_bcrypt() {
+        let auth = auth(4);
+        let header = basic("prometheus:right horse");
+        assert!(!auth.remembered(Some(&header)));
+        assert_eq!(auth.check(Some(&header)), Ok(()));
+        assert!(auth.remembered(Some(&header)));
+        assert!(!auth.remembered(Some(&basic("prometheus:wrong"))));
     }
 
     #[test]
     fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
-        let auth = auth();
+        let auth = auth(4);
         assert_eq!(auth.check(Some(&basic("prometheus:wrong"))), Err(Denied::Wrong));
         assert_eq!(auth.check(Some(&basic("root:right horse"))), Err(Denied::Wrong));
         assert!(auth.verified.lock().unwrap().is_empty(), "a failure is not remembered as a success");
     }
 
     #[test]
+    fn an_unknown_user_costs_the_bcrypt_of_a_known_one() {
+        // At cost 10 a bcrypt takes tens of milliseconds: an unknown user that skipped it
+        // (or used a cheaper stand-in) would answer in microseconds.
+        let auth = auth(10);
+        let time = |credentials: &str| {
+            let started = Instant::now();
+            let _ = auth.check(Some(&basic(credentials)));
+            started.elapsed()
+        };
+        let (known, unknown) = (time("prometheus:wrong"), time("nobody:wrong"));
+        let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+        assert!((0.5..2.0).contains(&ratio), "known user {known:?}, unknown user {unknown:?}");
+        assert!(auth.stand_in.starts_with("$2b$10$"), "{}", auth.stand_in);
+    }
+
+    #[test]
     fn a_missing_or_malformed_header_is_no_credentials() {
-        let auth = auth();
+        let auth = auth(4);
         assert_eq!(auth.check(None), Err(Denied::NoCredentials));
         assert_eq!(auth.check(Some(b"Bearer abc")), Err(Denied::NoCredentials));
         assert_eq!(auth.check(Some(b"Basic !!!!")), Err(Denied::NoCredentials));

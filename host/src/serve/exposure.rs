@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 
-use super::web_config::WebConfig;
+use super::web_config::{ClientAuth, WebConfig};
 
 /// Why an address may not be listened on.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +27,24 @@ pub enum ExposureError {
 pub fn check_listen(address: SocketAddr, web: Option<&WebConfig>, insecure: bool) -> Result<(), ExposureError> {
     let protected = web.is_some_and(|w| w.tls.is_some() || w.requires_auth());
     if address.ip().is_loopback() || protected || insecure { Ok(()) } else { Err(ExposureError::Unprotected(address)) }
+}
+
+/// What an allowed configuration still leaves open, for the log: TLS without users or
+/// verified client certificates lets anyone who reaches the address read the metrics;
+/// users without TLS send their passwords in clear.
+pub fn exposure_warnings(address: SocketAddr, web: Option<&WebConfig>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let Some(web) = web else { return warnings };
+    let verifies_clients = web.tls.as_ref().is_some_and(|t| t.client_auth == ClientAuth::RequireAndVerifyClientCert);
+    if !address.ip().is_loopback() && web.tls.is_some() && !web.requires_auth() && !verifies_clients {
+        warnings.push(format!(
+            "{address}: TLS without basic_auth_users or client certificates: anyone who reaches it can read the metrics"
+        ));
+    }
+    if web.requires_auth() && web.tls.is_none() && !address.ip().is_loopback() {
+        warnings.push(format!("{address}: basic_auth_users without TLS: passwords cross the network in clear"));
+    }
+    warnings
 }
 
 #[cfg(test)]
@@ -61,8 +79,12 @@ mod tests {
     }
 
     #[test]
-    fn tls_alone_protects_an_address() {
+    fn tls_alone_protects_an_address_and_says_what_it_leaves_open() {
         let web = WebConfig::parse("tls_server_config:\n  cert_file: c\n  key_file: k\n", Path::new("/w.yml")).unwrap();
-        assert_eq!(check_listen("0.0.0.0:10025".parse().unwrap(), Some(&web), false), Ok(()));
+        let wide: SocketAddr = "0.0.0.0:10025".parse().unwrap();
+        assert_eq!(check_listen(wide, Some(&web), false), Ok(()));
+        assert!(exposure_warnings(wide, Some(&web))[0].contains("anyone who reaches it"));
+        assert!(exposure_warnings("127.0.0.1:10025".parse().unwrap(), Some(&web)).is_empty());
+        assert!(exposure_warnings(wide, Some(&with_users()))[0].contains("in clear"));
     }
 }

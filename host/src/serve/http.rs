@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -32,15 +32,20 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
 use super::auth::BasicAuth;
-use super::exposure::{ExposureError, check_listen};
+use super::exposure::{ExposureError, check_listen, exposure_warnings};
 use super::negotiate::{accepts_gzip, negotiate};
-use super::web_config::WebConfig;
+use super::web_config::{Acceptors, WebConfig};
 use super::{Encoding, Exporter};
 
 /// Connections served at once; more wait for a slot.
 const MAX_CONNECTIONS: usize = 64;
 /// How long a client has to send its request headers, and to finish a TLS handshake.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection is kept at most: a client that stops reading cannot hold a
+/// slot for ever (a scraper connects again).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+/// bcrypt checks at once; more are answered 429 (a remembered password needs none).
+const BCRYPT_AT_ONCE: usize = 2;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,16 +69,62 @@ pub enum ListenError {
 /// A bound listener, not yet serving.
 pub struct Listener {
     socket: TcpListener,
-    web: Option<WebConfig>,
+    access: Arc<AccessControl>,
+}
+
+/// Who may scrape, replaceable while serving (SIGHUP reads the web configuration again).
+pub struct AccessControl {
+    address: SocketAddr,
+    insecure: bool,
+    current: RwLock<Arc<Access>>,
+}
+
+/// One web configuration, ready for connections.
+struct Access {
+    acceptors: Acceptors,
+    auth: Option<Arc<BasicAuth>>,
+}
+
+impl Access {
+    fn of(web: Option<WebConfig>) -> Self {
+        let auth = web.as_ref().filter(|w| w.requires_auth()).map(|w| Arc::new(BasicAuth::new(w.users.clone())));
+        Self { acceptors: Acceptors::new(web.unwrap_or_default()), auth }
+    }
+}
+
+impl AccessControl {
+    /// Puts `web` in force for new connections, if [`check_listen`] allows it on this
+    /// address; otherwise the configuration in force stays.
+    pub fn replace(&self, web: Option<WebConfig>) -> Result<(), ExposureError> {
+        check_listen(self.address, web.as_ref(), self.insecure)?;
+        for warning in exposure_warnings(self.address, web.as_ref()) {
+            tracing::warn!("{warning}");
+        }
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Access::of(web));
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<Access> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 impl Listener {
     /// Binds `address` when [`check_listen`] allows it with `web`.
     pub fn bind(address: SocketAddr, web: Option<WebConfig>, insecure: bool) -> Result<Self, ListenError> {
         check_listen(address, web.as_ref(), insecure)?;
+        for warning in exposure_warnings(address, web.as_ref()) {
+            tracing::warn!("{warning}");
+        }
         let socket = TcpListener::bind(address).map_err(|source| ListenError::Bind { address, source })?;
         socket.set_nonblocking(true).map_err(|source| ListenError::Bind { address, source })?;
-        Ok(Self { socket, web })
+        let access = Arc::new(AccessControl { address, insecure, current: RwLock::new(Arc::new(Access::of(web))) });
+        Ok(Self { socket, access })
+    }
+
+    /// Where to put a new web configuration in force while serving.
+    pub fn access_control(&self) -> Arc<AccessControl> {
+        Arc::clone(&self.access)
     }
 
     /// The address bound (with the port the kernel chose, for `:0`).
@@ -104,11 +155,8 @@ impl Listener {
                 return;
             }
         };
-        let shared = Arc::new(Shared {
-            exporter,
-            auth: self.web.as_ref().filter(|w| w.requires_auth()).map(|w| Arc::new(BasicAuth::new(w.users.clone()))),
-            web: self.web,
-        });
+        let shared =
+            Arc::new(Shared { exporter, access: self.access, hashing: Arc::new(Semaphore::new(BCRYPT_AT_ONCE)) });
         let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         loop {
             let Ok(slot) = Arc::clone(&slots).acquire_owned().await else { return };
@@ -123,7 +171,9 @@ impl Listener {
             };
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
-                shared.connection(stream, peer).await;
+                if tokio::time::timeout(CONNECTION_LIFETIME, shared.connection(stream, peer)).await.is_err() {
+                    tracing::debug!("connection from {peer} closed after {CONNECTION_LIFETIME:?}");
+                }
                 drop(slot);
             });
         }
@@ -133,14 +183,16 @@ impl Listener {
 /// What every connection shares.
 struct Shared {
     exporter: Arc<Exporter>,
-    web: Option<WebConfig>,
-    auth: Option<Arc<BasicAuth>>,
+    access: Arc<AccessControl>,
+    /// Permits for bcrypt checks.
+    hashing: Arc<Semaphore>,
 }
 
 impl Shared {
     async fn connection(self: Arc<Self>, stream: tokio::net::TcpStream, peer: SocketAddr) {
-        let acceptor = match self.web.as_ref().map(WebConfig::acceptor).transpose() {
-            Ok(acceptor) => acceptor.flatten(),
+        let access = self.access.current();
+        let acceptor = match access.acceptors.current() {
+            Ok(acceptor) => acceptor,
             Err(error) => {
                 // A renewed certificate that does not load: said, and this client turned away.
                 tracing::error!("TLS for {peer}: {error}");
@@ -148,8 +200,8 @@ impl Shared {
             }
         };
         let service = {
-            let shared = Arc::clone(&self);
-            service_fn(move |request| Arc::clone(&shared).respond(request))
+            let (shared, access) = (Arc::clone(&self), Arc::clone(&access));
+            service_fn(move |request| Arc::clone(&shared).respond(request, Arc::clone(&access)))
         };
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new()).header_read_timeout(CLIENT_TIMEOUT);
@@ -185,7 +237,11 @@ impl Shared {
         }
     }
 
-    async fn respond(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Chunks>, Infallible> {
+    async fn respond(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        access: Arc<Access>,
+    ) -> Result<Response<Chunks>, Infallible> {
         if request.method() != Method::GET && request.method() != Method::HEAD {
             let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are served\n");
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -193,15 +249,30 @@ impl Shared {
         }
         let path = request.uri().path();
         let needs_auth = !matches!(path, "/health" | "/ready");
-        if needs_auth && let Some(auth) = &self.auth {
+        if needs_auth && let Some(auth) = &access.auth {
             let given = request.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes().to_vec());
-            let auth = Arc::clone(auth);
-            // bcrypt takes milliseconds: off the thread that answers the other scrapes.
-            let checked = tokio::task::spawn_blocking(move || auth.check(given.as_deref())).await;
-            if !matches!(checked, Ok(Ok(()))) {
-                let mut response = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
-                return Ok(response);
+            if !auth.remembered(given.as_deref()) {
+                // bcrypt takes milliseconds: off the thread that answers the other scrapes,
+                // and only a few at once, so guessing cannot take the cores from the runs.
+                let Ok(permit) = Arc::clone(&self.hashing).try_acquire_owned() else {
+                    let mut response = plain(StatusCode::TOO_MANY_REQUESTS, "Too many password checks at once\n");
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    return Ok(response);
+                };
+                let auth = Arc::clone(auth);
+                let checked = tokio::task::spawn_blocking(move || {
+                    let checked = auth.check(given.as_deref());
+                    drop(permit);
+                    checked
+                })
+                .await;
+                if !matches!(checked, Ok(Ok(()))) {
+                    let mut response = plain(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"fwctl-run\""));
+                    return Ok(response);
+                }
             }
         }
         Ok(match path {

@@ -70,6 +70,8 @@ struct State {
     successes: u64,
     failures: u64,
     skipped: u64,
+    /// Whether the last SIGHUP reload loaded everything (true before any).
+    reload_failed: bool,
 }
 
 impl Exporter {
@@ -107,6 +109,11 @@ impl Exporter {
         self.lock().skipped += intervals;
     }
 
+    /// Records how the last reload went.
+    pub fn reloaded(&self, ok: bool) {
+        self.lock().reload_failed = !ok;
+    }
+
     /// Whether a run has completed (`/ready`).
     pub fn ready(&self) -> bool {
         self.lock().latest.is_some()
@@ -116,12 +123,12 @@ impl Exporter {
     /// copied, when gzip is taken), then the exporter's own. `None` before the first run
     /// completes.
     pub fn scrape(&self, format: Format, encoding: Encoding) -> Option<Vec<Bytes>> {
-        let (latest, successes, failures, skipped) = {
+        let (latest, counts) = {
             let state = self.lock();
-            (state.latest.clone()?, state.successes, state.failures, state.skipped)
+            (state.latest.clone()?, [state.successes, state.failures, state.skipped, u64::from(!state.reload_failed)])
         };
         let age = latest.completed.elapsed().as_secs_f64();
-        let own = own_families(format, age, successes, failures, skipped);
+        let own = own_families(format, age, counts);
         let (families, inflated) = match format {
             Format::Prometheus => (&latest.prometheus, &latest.inflated[0]),
             Format::OpenMetrics => (&latest.openmetrics, &latest.inflated[1]),
@@ -147,7 +154,7 @@ impl State {
 }
 
 /// The exporter's own families, as of this scrape.
-fn own_families(format: Format, age: f64, successes: u64, failures: u64, skipped: u64) -> String {
+fn own_families(format: Format, age: f64, [successes, failures, skipped, reloaded]: [u64; 4]) -> String {
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, unit: &str, help: &str, samples: &[(&str, f64)]| {
         let (family, sample) = match (format, kind) {
@@ -190,6 +197,13 @@ fn own_families(format: Format, age: f64, successes: u64, failures: u64, skipped
         "",
         "Intervals that passed with no run of their own because the run before outlasted them.",
         &[("", skipped as f64)],
+    );
+    family(
+        "fwctl_run_config_last_reload_successful",
+        "gauge",
+        "",
+        "0 when the last SIGHUP could not load the web configuration, policy or trust store (no plugin runs then), else 1.",
+        &[("", reloaded as f64)],
     );
     if format == Format::OpenMetrics {
         out.push_str("# EOF\n");
@@ -255,6 +269,10 @@ mod tests {
         assert!(text.contains("fwctl_run_runs_total{outcome=\"success\"} 1\n"), "{text}");
         assert!(text.contains("fwctl_run_runs_total{outcome=\"failure\"} 1\n"), "{text}");
         assert!(text.contains("fwctl_run_intervals_skipped_total 2\n"), "{text}");
+        exporter.reloaded(false);
+        let text =
+            String::from_utf8(exporter.scrape(Format::Prometheus, Encoding::Identity).unwrap().concat()).unwrap();
+        assert!(text.contains("fwctl_run_config_last_reload_successful 0\n"), "{text}");
         assert!(
             text.contains("# TYPE fwctl_run_last_run_age_seconds gauge\nfwctl_run_last_run_age_seconds "),
             "{text}"
@@ -283,7 +301,7 @@ mod tests {
         let text =
             String::from_utf8(exporter.scrape(Format::OpenMetrics, Encoding::Identity).unwrap().concat()).unwrap();
         assert_eq!(text.matches("# EOF").count(), 1, "{text}");
-        assert!(text.ends_with("fwctl_run_intervals_skipped_total 0\n# EOF\n"), "{text}");
+        assert!(text.ends_with("fwctl_run_config_last_reload_successful 1\n# EOF\n"), "{text}");
         assert!(text.contains("# TYPE fwctl_run_runs counter\n"), "{text}");
         assert!(text.contains("# UNIT fwctl_run_last_run_age_seconds seconds\n"), "{text}");
     }

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use openssl::ssl::{SslAcceptor, SslFiletype, SslMethod, SslVerifyMode, SslVersion};
 use serde::Deserialize;
@@ -125,7 +126,7 @@ impl ClientAuth {
 /// The listener's TLS settings, checked.
 #[derive(Clone, Debug)]
 pub struct TlsSettings {
-    /// The certificate chain (PEM), read again at each handshake so that a renewed
+    /// The certificate chain (PEM), read again when it changes, so that a renewed
     /// certificate is served without a restart.
     pub cert_file: PathBuf,
     /// Its private key (PEM).
@@ -239,8 +240,9 @@ impl WebConfig {
                 }
                 let version = |name: &'static str, given: Option<&str>, default: SslVersion| match given {
                     None => Ok(default),
-                    Some(v) => tls_version(v)
-                        .ok_or_else(|| field(name, format!("{v:?} is not one of TLS10, TLS11, TLS12, TLS13"))),
+                    Some(v) => tls_version(v).ok_or_else(|| {
+                        field(name, format!("{v:?} is not one of TLS12, TLS13 (1.0 and 1.1 are not offered)"))
+                    }),
                 };
                 let min_version =
                     version("tls_server_config.min_version", tls.min_version.as_deref(), SslVersion::TLS1_2)?;
@@ -301,9 +303,9 @@ impl WebConfig {
 }
 
 fn tls_version(name: &str) -> Option<SslVersion> {
+    // TLS 1.0 and 1.1 are not offered (Mozilla's intermediate profile): a configuration
+    // asking for them is refused rather than silently not honoured.
     Some(match name {
-        "TLS10" => SslVersion::TLS1,
-        "TLS11" => SslVersion::TLS1_1,
         "TLS12" => SslVersion::TLS1_2,
         "TLS13" => SslVersion::TLS1_3,
         _ => return None,
@@ -311,10 +313,44 @@ fn tls_version(name: &str) -> Option<SslVersion> {
 }
 
 fn rank(version: SslVersion) -> u8 {
-    [SslVersion::TLS1, SslVersion::TLS1_1, SslVersion::TLS1_2, SslVersion::TLS1_3]
-        .iter()
-        .position(|v| *v == version)
-        .unwrap_or(0) as u8
+    [SslVersion::TLS1_2, SslVersion::TLS1_3].iter().position(|v| *v == version).unwrap_or(0) as u8
+}
+
+/// The acceptor for the certificate, key and client CA as they are on disk, made again
+/// only when one of them changes (a renewed certificate is served without a restart, and
+/// a connection costs three `stat`s, not a key parse).
+pub struct Acceptors {
+    config: WebConfig,
+    built: Mutex<Option<(Vec<FileStamp>, SslAcceptor)>>,
+}
+
+/// What tells a file changed: its modification time and size.
+type FileStamp = Option<(std::time::SystemTime, u64)>;
+
+impl Acceptors {
+    /// For `config`'s TLS settings (none: plain HTTP).
+    pub fn new(config: WebConfig) -> Self {
+        Self { config, built: Mutex::new(None) }
+    }
+
+    /// The acceptor to use now, `None` without TLS.
+    pub fn current(&self) -> Result<Option<SslAcceptor>, WebConfigError> {
+        let Some(tls) = &self.config.tls else { return Ok(None) };
+        let stamp: Vec<FileStamp> = [Some(&tls.cert_file), Some(&tls.key_file), tls.client_ca_file.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|file| std::fs::metadata(file).ok().and_then(|m| Some((m.modified().ok()?, m.len()))))
+            .collect();
+        let mut built = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((when, acceptor)) = built.as_ref()
+            && *when == stamp
+        {
+            return Ok(Some(acceptor.clone()));
+        }
+        let acceptor = self.config.acceptor()?.expect("TLS is configured");
+        *built = Some((stamp, acceptor.clone()));
+        Ok(Some(acceptor))
+    }
 }
 
 /// A relative file name in the configuration is relative to the configuration's own
@@ -399,6 +435,8 @@ mod tests {
     fn an_unknown_tls_version_or_client_auth_type_is_named() {
         let error = parse("tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: SSL3\n").unwrap_err();
         assert!(error.to_string().contains("min_version"), "{error}");
+        let error = parse("tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS10\n").unwrap_err();
+        assert!(error.to_string().contains("not offered"), "TLS 1.0 is refused, not ignored: {error}");
         let error =
             parse("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: Maybe\n").unwrap_err();
         assert!(error.to_string().contains("client_auth_type"), "{error}");

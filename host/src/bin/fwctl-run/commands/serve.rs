@@ -16,7 +16,7 @@ use fwctl_run::admission::Admitted;
 use fwctl_run::audit::AuditLog;
 use fwctl_run::fleet::{FleetOptions, FleetPlugin, FleetResult, Stop};
 use fwctl_run::report::{ExitStatus, FleetReport, Refusal};
-use fwctl_run::serve::http::Listener;
+use fwctl_run::serve::http::{AccessControl, Listener};
 use fwctl_run::serve::schedule::Schedule;
 use fwctl_run::serve::web_config::WebConfig;
 use fwctl_run::serve::{Exporter, RunCollector, RunOutcome};
@@ -114,6 +114,7 @@ impl ServeCommand {
         let listener = Listener::bind(self.listen, web, self.insecure_listen)?;
         let address = listener.local_addr().context("the listening address")?;
         let exporter = Arc::new(Exporter::new());
+        let access = listener.access_control();
         listener.spawn(Arc::clone(&exporter))?;
         tracing::info!(%address, "listening");
 
@@ -136,7 +137,11 @@ impl ServeCommand {
             let start = if tick == 0 { Instant::now() } else { schedule.start_of(tick, fastrand::f64()) };
             loop {
                 match events.recv_timeout(start.saturating_duration_since(Instant::now())) {
-                    Ok(Event::Reload) => loaded = self.reload(loaded, &audit_log),
+                    Ok(Event::Reload) => {
+                        let (reloaded, ok) = self.reload(loaded, &audit_log, &access);
+                        loaded = reloaded;
+                        exporter.reloaded(ok);
+                    }
                     Ok(Event::Stop) => stopping = true,
                     Err(RecvTimeoutError::Timeout) => break,
                     Err(RecvTimeoutError::Disconnected) => stopping = true,
@@ -184,8 +189,10 @@ impl ServeCommand {
         for plugin in &mut plugins {
             plugin.args = own_args.remove(&plugin.plugin.name).map_or_else(|| self.common.args.clone(), |(own, _)| own);
         }
-        if let Some((name, (_, source))) = own_args.iter().next() {
-            bail!("{source} names `{name}`, which is not a plugin being served");
+        // A plugin refused (a revoked signer, say) may still have its entry: said, and
+        // never a reason to keep a refused plugin running or to stop serving the others.
+        for (name, (_, source)) in own_args {
+            tracing::warn!(plugin = %name, "{source} names `{name}`, which is not a plugin being served");
         }
         for refusal in &refused {
             tracing::warn!(plugin = %refusal.plugin, "plugin refused: {}", refusal.reason);
@@ -199,23 +206,34 @@ impl ServeCommand {
         Ok(Loaded { plugins, refused })
     }
 
-    /// SIGHUP: policy, trust store and plugins read again. A plugin that no longer
-    /// verifies is dropped (logged, and on the audit trail by admission), even the last
-    /// one; only a policy or trust store that cannot be read keeps the plugins loaded
-    /// before (they were admitted under rules that could be read).
-    fn reload(&self, before: Loaded, audit_log: &Arc<AuditLog>) -> Loaded {
-        tracing::info!("SIGHUP: reloading policy, trust store and plugins");
+    /// SIGHUP: the web configuration, policy, trust store and plugins read again. A
+    /// plugin that no longer verifies is dropped (logged, and on the audit trail by
+    /// admission), even the last one. When the policy or trust store cannot be read,
+    /// nothing runs until a reload succeeds: the plugins admitted before may be the very
+    /// ones the edit meant to stop. A web configuration that does not load leaves the one
+    /// in force. Returns the plugins to run and whether everything loaded.
+    fn reload(&self, before: Loaded, audit_log: &Arc<AuditLog>, access: &AccessControl) -> (Loaded, bool) {
+        tracing::info!("SIGHUP: reloading the web configuration, policy, trust store and plugins");
+        let mut ok = true;
+        if let Some(path) = &self.web_config {
+            let replaced =
+                WebConfig::load(path).map_err(anyhow::Error::from).and_then(|web| Ok(access.replace(Some(web))?));
+            if let Err(error) = replaced {
+                ok = false;
+                tracing::error!("the web configuration in force stays: {error:#}");
+            }
+        }
         match self.load(audit_log) {
             Ok(loaded) => {
                 let now: BTreeSet<&str> = loaded.plugins.iter().map(|p| p.plugin.name.as_str()).collect();
                 for dropped in before.plugins.iter().filter(|p| !now.contains(p.plugin.name.as_str())) {
                     tracing::warn!(plugin = %dropped.plugin.name, "plugin dropped on reload");
                 }
-                loaded
+                (loaded, ok)
             }
             Err(error) => {
-                tracing::error!("reload failed; the plugins loaded before keep running: {error:#}");
-                before
+                tracing::error!("reload failed; no plugin runs until a reload succeeds: {error:#}");
+                (Loaded { plugins: Vec::new(), refused: Vec::new() }, false)
             }
         }
     }
