@@ -30,6 +30,7 @@ pub mod audit;
 pub mod distribution;
 pub mod expectations;
 pub mod fleet;
+pub mod install;
 pub mod outcome;
 pub mod paths;
 pub mod plugin;

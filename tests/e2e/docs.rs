@@ -32,10 +32,10 @@ fn blocks<'a>(text: &'a str, language: &str) -> Vec<Vec<&'a str>> {
 
 const SUBCOMMANDS: &[&str] = &[
     "list", "inspect", "keygen", "sign", "verify", "trust", "test", "manifest", "rpc", "pull", "fleet", "npd", "serve",
-    "push", "man",
+    "plugin", "push", "man",
 ];
 /// Subcommands with actions of their own, whose flags belong to the action.
-const NESTED: &[&str] = &["trust", "manifest"];
+const NESTED: &[&str] = &["trust", "manifest", "plugin"];
 
 #[test]
 fn every_command_the_docs_show_uses_a_subcommand_and_flags_the_binary_has() {

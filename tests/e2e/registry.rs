@@ -20,14 +20,14 @@ use fake::{Artifact, Reply, ScriptedServer};
 
 /// `docker-registry serve` on a free loopback port, with its storage in a temporary
 /// directory; killed on drop.
-struct LocalRegistry {
+pub struct LocalRegistry {
     child: Child,
     port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl LocalRegistry {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let binary = Path::new("/usr/bin/docker-registry");
         assert!(
             binary.exists(),
@@ -62,7 +62,7 @@ impl LocalRegistry {
         registry
     }
 
-    fn reference(&self, repository_and_tag: &str) -> String {
+    pub fn reference(&self, repository_and_tag: &str) -> String {
         format!("oci://127.0.0.1:{}/{repository_and_tag}", self.port)
     }
 }

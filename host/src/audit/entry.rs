@@ -25,6 +25,15 @@ pub(super) enum Entry<'a> {
         plugin: PluginRef<'a>,
         reason: &'a str,
     },
+    /// A plugin installed, updated or removed by the operator (last, so that journals
+    /// written before it existed still decode).
+    Lifecycle {
+        unix_micros: u64,
+        #[serde(borrow)]
+        plugin: PluginRef<'a>,
+        action: &'a str,
+        detail: &'a str,
+    },
 }
 
 /// An RPC line's facts, as the host had them when it made the record.
@@ -85,6 +94,9 @@ impl Entry<'_> {
         match self {
             Entry::Rpc(rpc) => writer.rpc(out, rpc),
             Entry::Refusal { unix_micros, plugin, reason } => writer.refusal(out, *unix_micros, *plugin, reason),
+            Entry::Lifecycle { unix_micros, plugin, action, detail } => {
+                writer.lifecycle(out, *unix_micros, *plugin, action, detail)
+            }
         }
     }
 }

@@ -429,6 +429,19 @@ impl AuditTrail {
         self.log.append(&entry, Durability::PageCache);
     }
 
+    /// Records that the operator installed, updated or removed the plugin (`action`:
+    /// `installed`, `updated`, `removed`), with where from and to in `detail`; on stable
+    /// storage before this returns, as it changes what runs on the host.
+    pub fn record_lifecycle(&self, action: &str, detail: &str) {
+        let entry = Entry::Lifecycle {
+            unix_micros: entry::unix_micros_now(),
+            plugin: self.plugin.as_ref().as_ref(),
+            action,
+            detail,
+        };
+        self.log.append(&entry, Durability::Disk);
+    }
+
     /// Records that an admitted RPC is about to reach the device and returns its `seq`,
     /// or `None` when the record could not be made, in which case the RPC must not be
     /// sent. A state-changing or tainting RPC is in the log on stable storage before this

@@ -183,6 +183,26 @@ impl LineWriter {
         out.extend_from_slice(b"}\n");
     }
 
+    /// Appends the line of a plugin installed, updated or removed, newline included.
+    pub(super) fn lifecycle(
+        &mut self,
+        out: &mut Vec<u8>,
+        unix_micros: u64,
+        plugin: PluginRef<'_>,
+        action: &str,
+        detail: &str,
+    ) {
+        out.extend_from_slice(b"{\"time\":");
+        self.time(out, unix_micros);
+        out.extend_from_slice(b",\"plugin\":");
+        self.plugin(out, plugin);
+        out.extend_from_slice(b",\"outcome\":");
+        string(out, action);
+        out.extend_from_slice(b",\"detail\":");
+        string(out, detail);
+        out.extend_from_slice(b"}\n");
+    }
+
     /// `"2026-11-30T12:00:00.000000Z"`: RFC 3339, UTC, microseconds.
     fn time(&mut self, out: &mut Vec<u8>, unix_micros: u64) {
         let (seconds, micros) = (unix_micros / 1_000_000, unix_micros % 1_000_000);
@@ -305,6 +325,15 @@ mod tests {
         Gone,
         Sent,
         Abandoned,
+    }
+
+    #[derive(Serialize)]
+    struct ReferenceLifecycle<'a> {
+        #[serde(serialize_with = "as_text")]
+        time: humantime::Rfc3339Timestamp,
+        plugin: PluginRef<'a>,
+        outcome: &'a str,
+        detail: &'a str,
     }
 
     #[derive(Serialize)]
@@ -457,6 +486,11 @@ mod tests {
             let mut line = Vec::new();
             writer.refusal(&mut line, 1_764_504_000_123_456, plugin, reason);
             let expected = ReferenceRefusal { time: time(1_764_504_000_123_456), plugin, outcome: "refused", reason };
+            assert_eq!(String::from_utf8(line).unwrap(), serde_json::to_string(&expected).unwrap() + "\n");
+            let (outcome, detail) = ("installed", "from oci://r/\"x\":1 into /usr/local/lib\n");
+            let mut line = Vec::new();
+            writer.lifecycle(&mut line, 1_764_504_000_123_456, plugin, outcome, detail);
+            let expected = ReferenceLifecycle { time: time(1_764_504_000_123_456), plugin, outcome, detail };
             assert_eq!(String::from_utf8(line).unwrap(), serde_json::to_string(&expected).unwrap() + "\n");
         }
     }

@@ -36,6 +36,7 @@
 //! kernel copies to and from (`DeviceKind::carries_user_addresses`), so no plugin bytes
 //! may reach them; a policy that grants them is refused, naming the field.
 
+mod compare;
 mod grant;
 mod limits;
 mod rpc;
@@ -47,6 +48,7 @@ use std::time::Duration;
 use fwctl_devices::{DeviceKind, Scope};
 use serde::{Deserialize, Serialize};
 
+pub use self::compare::widening;
 pub use self::grant::{Grant, GrantError, KindGrant, LimitOverrides, OperatorOptions, WriteGrant, grant};
 pub use self::limits::Limits;
 pub use self::rpc::Denial;

@@ -103,6 +103,36 @@ impl Inspection<'_> {
     }
 }
 
+/// A grant as lines, one fact each: what `plugin install` shows before installing, and
+/// what `plugin update` compares line by line.
+pub fn grant_lines(grant: &Grant) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (kind, kg) in &grant.devices {
+        let taints = if kg.scope.taints_kernel() { " (taints the kernel)" } else { "" };
+        lines.push(format!("{kind}: scope {}{taints}", kg.scope));
+        if let Some(why) = &kg.withheld {
+            lines.push(format!("{kind}: less than asked: {why}"));
+        }
+        let list = |set: &Option<std::collections::BTreeSet<u16>>| match set {
+            None => "any".to_string(),
+            Some(set) => set.iter().map(|v| format!("{v:#06x}")).collect::<Vec<_>>().join(", "),
+        };
+        lines.push(format!("{kind}: opcodes {}", list(&kg.opcodes)));
+        if kg.access_reg_read.is_some() {
+            lines.push(format!("{kind}: registers read {}", list(&kg.access_reg_read)));
+        }
+        lines.push(format!("{kind}: {}", describe_writes(&kg.writes)));
+    }
+    lines.push(format!(
+        "limits: memory {} MiB, timeout {} ms, {} RPCs (policy entry `{}`)",
+        grant.limits.memory_bytes >> 20,
+        grant.limits.timeout.as_millis(),
+        grant.limits.rpc_budget,
+        grant.policy_entry
+    ));
+    lines
+}
+
 /// What a plugin may write on one kind of device.
 fn describe_writes(writes: &WriteGrant) -> String {
     if writes.declares_nothing() {

@@ -17,7 +17,7 @@ pub use self::devices::{DeviceListing, render_device_list};
 pub use self::exposition::{Exposition, device_label};
 pub use self::fleet::{FLEET_SCHEMA, FleetReport, FleetTable, JsonDocument, Refusal, render_fleet, result_line};
 pub use self::human::{Detail, render_run};
-pub use self::inspect::Inspection;
+pub use self::inspect::{Inspection, grant_lines};
 pub use self::rpc::RawAnswer;
 pub use self::signature::Verification;
 pub use self::textfile::{TEXTFILE_NAME, previous_last_success, write_textfile, write_textfile_with};

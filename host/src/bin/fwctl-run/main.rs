@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use fwctl_run::report::ExitStatus;
 
 use self::commands::{
-    fleet, inspect, keygen, list, man, manifest, npd, pull, push, rpc, run, serve, sign, test, trust, verify,
+    fleet, inspect, keygen, list, man, manifest, npd, plugin, pull, push, rpc, run, serve, sign, test, trust, verify,
 };
 
 const EXIT_STATUS_HELP: &str = "\
@@ -61,6 +61,9 @@ enum Command {
     Test(test::TestCommand),
     /// Work with the manifest a plugin carries.
     Manifest(manifest::ManifestCommand),
+    /// Install, list, update and remove the plugins fleet, npd and serve run; each install
+    /// shows the grant under the current policy first.
+    Plugin(plugin::PluginCommand),
     /// Send one raw firmware RPC and print the response (for operators, like mlx5ctl).
     Rpc(rpc::RpcCommand),
     /// Fetch a plugin from an OCI registry into the local store. A tag is resolved once and
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Some(Command::Test(c)) => c.execute(),
         Some(Command::Manifest(c)) => c.execute(),
         Some(Command::Rpc(c)) => c.execute(),
+        Some(Command::Plugin(c)) => c.execute(),
         Some(Command::Pull(c)) => c.execute(),
         Some(Command::Fleet(c)) => c.execute(),
         Some(Command::Npd(c)) => c.execute(),

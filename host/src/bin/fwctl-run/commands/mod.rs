@@ -7,6 +7,7 @@ pub mod list;
 pub mod man;
 pub mod manifest;
 pub mod npd;
+pub mod plugin;
 pub mod pull;
 pub mod push;
 pub mod rpc;
