@@ -6,7 +6,7 @@
 //! them. A plugin refused after it was found is on the audit trail before the refusal comes
 //! back; one that cannot even be found is not (there is nothing to name on the record).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::audit::{AuditLog, AuditTrail, PluginIdentity};
@@ -24,6 +24,8 @@ pub struct RegistryPlaces {
     pub store: PathBuf,
     /// The lock file of pulled tags.
     pub lock: PathBuf,
+    /// Where registry credentials are read (see [`distribution::credentials::auth_file`]).
+    pub auth_file: Option<PathBuf>,
 }
 
 impl RegistryPlaces {
@@ -34,7 +36,15 @@ impl RegistryPlaces {
             None => crate::paths::store_dir()?,
         };
         let lock = lock.unwrap_or_else(|| crate::paths::lock_file(&store));
-        Ok(Self { store, lock })
+        Ok(Self { store, lock, auth_file: distribution::credentials::auth_file(None) })
+    }
+
+    /// The same places, with credentials read from `file` when given.
+    pub fn with_auth_file(mut self, file: Option<&Path>) -> Self {
+        if let Some(file) = file {
+            self.auth_file = Some(file.to_path_buf());
+        }
+        self
     }
 
     /// The store and its lock file, opened.
@@ -302,7 +312,13 @@ impl Admission<'_> {
             .build()
             .map_err(|e| format!("starting the async runtime: {e}"))?;
         runtime
-            .block_on(distribution::fetch(&reference, &store, &mut lock, TagResolution::LockedOnly))
+            .block_on(distribution::fetch(
+                &reference,
+                &store,
+                &mut lock,
+                TagResolution::LockedOnly,
+                places.auth_file.as_deref(),
+            ))
             .map_err(|e| format!("{e}"))
     }
 }

@@ -32,7 +32,7 @@ fn blocks<'a>(text: &'a str, language: &str) -> Vec<Vec<&'a str>> {
 
 const SUBCOMMANDS: &[&str] = &[
     "list", "inspect", "keygen", "sign", "verify", "trust", "test", "manifest", "rpc", "pull", "fleet", "npd", "serve",
-    "plugin", "push", "man",
+    "plugin", "login", "logout", "push", "man",
 ];
 /// Subcommands with actions of their own, whose flags belong to the action.
 const NESTED: &[&str] = &["trust", "manifest", "plugin"];

@@ -21,6 +21,7 @@ mod npd;
 mod plugin_install;
 mod plugin_state;
 pub mod registry;
+mod registry_auth;
 mod sdk_example;
 pub mod serve;
 pub mod signing;

@@ -28,6 +28,11 @@ pub struct LocalRegistry {
 
 impl LocalRegistry {
     pub fn start() -> Self {
+        Self::start_with_htpasswd(None)
+    }
+
+    /// With `htpasswd` (the file's text), the registry asks for Basic auth.
+    pub fn start_with_htpasswd(htpasswd: Option<&str>) -> Self {
         let binary = Path::new("/usr/bin/docker-registry");
         assert!(
             binary.exists(),
@@ -36,15 +41,17 @@ impl LocalRegistry {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+             http:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        );
+        if let Some(users) = htpasswd {
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, users).unwrap();
+            text.push_str(&format!("auth:\n  htpasswd:\n    realm: fwctl-test\n    path: {}\n", file.display()));
+        }
+        std::fs::write(&config, text).unwrap();
         let child = Command::new(binary)
             .env("FWCTL_RUN_STATE_DIR", crate::common::fresh_state_dir())
             .arg("serve")
@@ -55,7 +62,8 @@ impl LocalRegistry {
             .expect("starting docker-registry");
         let registry = Self { child, port, _dir: dir };
         let started = Instant::now();
-        while http_status(port, "/v2/") != Some(200) {
+        let up = if htpasswd.is_some() { 401 } else { 200 };
+        while http_status(port, "/v2/") != Some(up) {
             assert!(started.elapsed() < Duration::from_secs(20), "docker-registry did not answer on 127.0.0.1:{port}");
             std::thread::sleep(Duration::from_millis(50));
         }

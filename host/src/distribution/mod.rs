@@ -11,6 +11,7 @@
 //!
 //! This is the first step of "load": nothing here decides what a plugin may do.
 
+pub mod credentials;
 pub mod lock;
 pub mod reference;
 pub mod registry;
@@ -19,6 +20,7 @@ pub mod transport;
 
 use std::path::PathBuf;
 
+pub use credentials::{Credential, CredentialError};
 pub use lock::{LockFile, Locked};
 pub use reference::OciReference;
 pub use registry::{Registry, RegistryError};
@@ -36,6 +38,9 @@ pub enum FetchError {
     /// The lock file could not be used.
     #[error(transparent)]
     Lock(#[from] lock::LockError),
+    /// The registry's credentials could not be read.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
     /// The tag names another manifest than the one locked.
     #[error(
         "{reference}: the tag now names {now}, but {lock} pinned {locked}; refusing the moved tag \
@@ -96,9 +101,11 @@ pub async fn fetch(
     store: &Store,
     lock: &mut LockFile,
     tags: TagResolution,
+    auth_file: Option<&std::path::Path>,
 ) -> Result<Fetched, FetchError> {
     let resolve = tags != TagResolution::LockedOnly;
-    let registry = Registry::new(reference)?;
+    let credential = credentials::credential_for(reference.registry(), auth_file)?;
+    let registry = Registry::new(reference, credential)?;
     let locked = lock.get(&reference.to_string()).cloned();
     let manifest_digest = match (reference.digest(), &locked) {
         (Some(digest), _) => digest.to_string(),

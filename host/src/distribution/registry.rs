@@ -12,6 +12,8 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
+
+use super::credentials::Credential;
 use oci_wasm::{
     WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE, WasmClient, WasmConfig,
 };
@@ -105,15 +107,23 @@ pub struct Registry {
     name: String,
     loopback: bool,
     deadline: std::time::Duration,
+    /// What a push shows the registry (oci-client answers Basic and Bearer challenges).
+    auth: RegistryAuth,
 }
 
 impl Registry {
     /// A client for `reference`'s registry: plain HTTP for a loopback registry, TLS
-    /// (verified against the system's roots) for every other.
-    pub fn new(reference: &OciReference) -> Result<Self, RegistryError> {
+    /// (verified against the system's roots) for every other; `credential` is shown when
+    /// the registry asks for one.
+    pub fn new(reference: &OciReference, credential: Option<Credential>) -> Result<Self, RegistryError> {
         let name = reference.registry().to_string();
         let loopback = reference.is_loopback();
-        let transport = Transport::new(&name, reference.repository(), loopback).map_err(|error| {
+        let auth = match &credential {
+            Some(Credential::Basic { username, password }) => RegistryAuth::Basic(username.clone(), password.clone()),
+            Some(Credential::IdentityToken(token)) => RegistryAuth::Bearer(token.clone()),
+            None => RegistryAuth::Anonymous,
+        };
+        let transport = Transport::new(&name, reference.repository(), loopback, credential).map_err(|error| {
             RegistryError::Transport { registry: name.clone(), action: "setting up the client".into(), error }
         })?;
         // End to end: a server answering a byte at a time must not hang a pull (or a run
@@ -123,7 +133,7 @@ impl Registry {
             action: "setting up the client".into(),
             error: TransportError::Http(why),
         })?;
-        Ok(Self { transport, name, loopback, deadline })
+        Ok(Self { transport, name, loopback, deadline, auth })
     }
 
     /// Runs one operation under the end-to-end deadline, naming it in any failure.
@@ -204,12 +214,10 @@ impl Registry {
             ..ClientConfig::default()
         }));
         let client_ref = reference.as_client_reference();
-        client.push(client_ref, &RegistryAuth::Anonymous, layer, config, None).await.map_err(|e| {
-            RegistryError::Request {
-                registry: self.name.clone(),
-                action: format!("pushing {reference}"),
-                error: e.downcast().unwrap_or_else(|e| OciDistributionError::GenericError(Some(format!("{e:#}")))),
-            }
+        client.push(client_ref, &self.auth, layer, config, None).await.map_err(|e| RegistryError::Request {
+            registry: self.name.clone(),
+            action: format!("pushing {reference}"),
+            error: e.downcast().unwrap_or_else(|e| OciDistributionError::GenericError(Some(format!("{e:#}")))),
         })?;
         let manifest = self.resolve_tag(reference).await?;
         Ok((manifest, wasm))

@@ -1,7 +1,10 @@
 //! The HTTP a pull speaks to a registry, with the limits a hostile registry meets.
 //!
 //! Pulling needs three requests of the OCI distribution API (resolve a tag, fetch a manifest,
-//! fetch a blob) and the anonymous bearer-token exchange most public registries ask for.
+//! fetch a blob) and the authentication registries ask for: the anonymous bearer-token
+//! exchange of public pulls, or, with a [`Credential`], Basic auth or a token requested with
+//! it. A credential goes only to the registry itself and to its token realm, both https (or
+//! loopback for a loopback registry), and never into a message.
 //! They are made here, on `reqwest` directly, because a general registry client gives no say
 //! over the three things that matter when the registry is not trusted:
 //! - **Redirects** are followed only to `https`, or to plain HTTP on a loopback address when
@@ -18,6 +21,8 @@ use std::time::Duration;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
 use reqwest::redirect::{Attempt, Policy};
 use reqwest::{Method, StatusCode, Url};
+
+use super::credentials::Credential;
 
 /// The largest manifest accepted. The distribution spec asks registries to accept manifests
 /// of at least 4 MiB, so no honest artifact is larger; a plugin's is under 1 KiB.
@@ -67,6 +72,14 @@ pub enum TransportError {
     /// A challenge that needs credentials, or is not understood.
     #[error("the authentication challenge `{0}` is not an anonymous bearer token challenge")]
     Challenge(String),
+    /// The registry asks for credentials and none are configured.
+    #[error(
+        "the registry needs credentials (401): log in with `fwctl-run login REGISTRY`, or name an auth file with --authfile"
+    )]
+    NeedsLogin,
+    /// The registry refused the credentials it was given.
+    #[error("the registry refused the credentials for user `{0}` (401); log in again with `fwctl-run login`")]
+    CredentialsRefused(String),
     /// A token answer without a usable token.
     #[error("the token answer is not JSON with a token: {0}")]
     Token(String),
@@ -81,6 +94,7 @@ pub struct Transport {
     base: String,
     repository: String,
     loopback: bool,
+    credential: Option<Credential>,
 }
 
 /// Whether plain HTTP to `url` is allowed: only to a loopback address, and only when the
@@ -133,8 +147,14 @@ enum RedirectVeto {
 }
 
 impl Transport {
-    /// A transport for `registry` (`host[:port]`), plain HTTP when `loopback`.
-    pub fn new(registry: &str, repository: &str, loopback: bool) -> Result<Self, TransportError> {
+    /// A transport for `registry` (`host[:port]`), plain HTTP when `loopback`, showing
+    /// `credential` when the registry asks for one.
+    pub fn new(
+        registry: &str,
+        repository: &str,
+        loopback: bool,
+        credential: Option<Credential>,
+    ) -> Result<Self, TransportError> {
         let policy = Policy::custom(move |attempt: Attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
                 attempt.error(RedirectVeto::TooMany)
@@ -153,7 +173,13 @@ impl Transport {
             .build()
             .map_err(transport_error)?;
         let scheme = if loopback { "http" } else { "https" };
-        Ok(Self { client, base: format!("{scheme}://{registry}"), repository: repository.to_string(), loopback })
+        Ok(Self {
+            client,
+            base: format!("{scheme}://{registry}"),
+            repository: repository.to_string(),
+            loopback,
+            credential,
+        })
     }
 
     /// `HEAD` of a manifest: the `Docker-Content-Digest` the registry names for it, if any.
@@ -177,13 +203,32 @@ impl Transport {
         read_capped(response, limit, "this blob (the size its manifest declares)").await
     }
 
-    /// Sends a request; on a bearer challenge, fetches an anonymous token and sends it once more.
+    /// Sends a request; on a challenge, answers it (a token, or Basic auth with the
+    /// credential) and sends it once more.
     async fn send(&self, method: Method, url: &str, accept: &str) -> Result<reqwest::Response, TransportError> {
         let request = || self.client.request(method.clone(), url).header(ACCEPT, accept);
         let response = request().send().await.map_err(transport_error)?;
         let response = if response.status() == StatusCode::UNAUTHORIZED {
-            let token = self.anonymous_token(response.headers()).await?;
-            request().header(AUTHORIZATION, format!("Bearer {token}")).send().await.map_err(transport_error)?
+            let challenge =
+                response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let retried = match (challenge_scheme(&challenge).as_deref(), &self.credential) {
+                (Some("basic"), Some(Credential::Basic { username, password })) => {
+                    request().basic_auth(username, Some(password)).send().await.map_err(transport_error)?
+                }
+                (Some("basic"), _) => return Err(TransportError::NeedsLogin),
+                _ => {
+                    let token = self.token(response.headers()).await?;
+                    request().header(AUTHORIZATION, format!("Bearer {token}")).send().await.map_err(transport_error)?
+                }
+            };
+            if retried.status() == StatusCode::UNAUTHORIZED {
+                return Err(match &self.credential {
+                    Some(Credential::Basic { username, .. }) => TransportError::CredentialsRefused(username.clone()),
+                    Some(Credential::IdentityToken(_)) => TransportError::CredentialsRefused("<token>".into()),
+                    None => TransportError::NeedsLogin,
+                });
+            }
+            retried
         } else {
             response
         };
@@ -202,9 +247,10 @@ impl Transport {
         }
     }
 
-    /// The token a `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge offers
-    /// to anyone, as registries do for public pulls.
-    async fn anonymous_token(&self, headers: &HeaderMap) -> Result<String, TransportError> {
+    /// The token a `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge offers:
+    /// to anyone, as registries do for public pulls, or for the credential (Basic auth on
+    /// the token request, or an identity token as an OAuth2 refresh token).
+    async fn token(&self, headers: &HeaderMap) -> Result<String, TransportError> {
         let challenge = headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let parameters = bearer_parameters(&challenge).ok_or_else(|| TransportError::Challenge(challenge.clone()))?;
         let realm = parameters.iter().find(|(k, _)| k == "realm").map(|(_, v)| v.clone());
@@ -218,14 +264,28 @@ impl Transport {
         if !query.iter().any(|(k, _)| k == "scope") {
             query.push(("scope".into(), format!("repository:{}:pull", self.repository)));
         }
-        let response = self
-            .client
-            .get(realm_url)
-            .query(&query)
-            .header(ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(transport_error)?;
+        let asked = match &self.credential {
+            None => self.client.get(realm_url).query(&query),
+            Some(Credential::Basic { username, password }) => {
+                self.client.get(realm_url).query(&query).basic_auth(username, Some(password))
+            }
+            Some(Credential::IdentityToken(refresh)) => {
+                let mut form = query.clone();
+                form.extend([
+                    ("grant_type".to_string(), "refresh_token".to_string()),
+                    ("refresh_token".to_string(), refresh.clone()),
+                    ("client_id".to_string(), "fwctl-run".to_string()),
+                ]);
+                self.client.post(realm_url).form(&form)
+            }
+        };
+        let response = asked.header(ACCEPT, "application/json").send().await.map_err(transport_error)?;
+        if response.status() == StatusCode::UNAUTHORIZED && self.credential.is_some() {
+            return Err(TransportError::CredentialsRefused(match &self.credential {
+                Some(Credential::Basic { username, .. }) => username.clone(),
+                _ => "<token>".into(),
+            }));
+        }
         if !response.status().is_success() {
             return Err(TransportError::Status {
                 status: response.status(),
@@ -246,6 +306,11 @@ impl Transport {
         }
         Ok(token)
     }
+}
+
+/// A challenge's scheme, lower case.
+fn challenge_scheme(challenge: &str) -> Option<String> {
+    challenge.split_whitespace().next().map(str::to_ascii_lowercase)
 }
 
 /// The `key="value"` pairs of a `Bearer` challenge, or `None` for another scheme.

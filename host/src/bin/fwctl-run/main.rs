@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
 use fwctl_run::report::ExitStatus;
 
 use self::commands::{
-    fleet, inspect, keygen, list, man, manifest, npd, plugin, pull, push, rpc, run, serve, sign, test, trust, verify,
+    fleet, inspect, keygen, list, login, man, manifest, npd, plugin, pull, push, rpc, run, serve, sign, test, trust,
+    verify,
 };
 
 const EXIT_STATUS_HELP: &str = "\
@@ -61,6 +62,11 @@ enum Command {
     Test(test::TestCommand),
     /// Work with the manifest a plugin carries.
     Manifest(manifest::ManifestCommand),
+    /// Store credentials for a registry in the auth file Docker and Podman use (the
+    /// password from stdin).
+    Login(login::LoginCommand),
+    /// Forget the credentials stored for a registry.
+    Logout(login::LogoutCommand),
     /// Install, list, update and remove the plugins fleet, npd and serve run; each install
     /// shows the grant under the current policy first.
     Plugin(plugin::PluginCommand),
@@ -105,6 +111,8 @@ fn main() -> ExitCode {
         Some(Command::Manifest(c)) => c.execute(),
         Some(Command::Rpc(c)) => c.execute(),
         Some(Command::Plugin(c)) => c.execute(),
+        Some(Command::Login(c)) => c.execute(),
+        Some(Command::Logout(c)) => c.execute(),
         Some(Command::Pull(c)) => c.execute(),
         Some(Command::Fleet(c)) => c.execute(),
         Some(Command::Npd(c)) => c.execute(),

@@ -76,12 +76,31 @@ pub struct StoreArgs {
     /// Lock file of pulled tags (default $FWCTL_RUN_LOCK, else plugins.lock beside the store).
     #[arg(long, value_name = "FILE")]
     pub lock: Option<PathBuf>,
+    #[command(flatten)]
+    pub auth: AuthFileArgs,
+}
+
+/// Where registry credentials are.
+#[derive(Debug, Args, Default)]
+pub struct AuthFileArgs {
+    /// Registry credentials in Docker's format (default $REGISTRY_AUTH_FILE, else
+    /// $DOCKER_CONFIG/config.json, else ~/.docker/config.json); `auths`, `credHelpers` and
+    /// `credsStore` are honoured.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+}
+
+impl AuthFileArgs {
+    /// The auth file these flags or the environment name, if any.
+    pub fn file(&self) -> Option<PathBuf> {
+        fwctl_run::distribution::credentials::auth_file(self.authfile.as_deref())
+    }
 }
 
 impl StoreArgs {
-    /// The store and lock file these flags name, else their defaults.
+    /// The store and lock file these flags name, else their defaults, and the auth file.
     pub fn places(&self) -> Result<RegistryPlaces> {
-        Ok(RegistryPlaces::new(self.store.clone(), self.lock.clone())?)
+        Ok(RegistryPlaces::new(self.store.clone(), self.lock.clone())?.with_auth_file(self.auth.authfile.as_deref()))
     }
 }
 
@@ -245,7 +264,8 @@ impl AdmissionArgs {
                 rpcs: self.limits.rpc_budget,
             },
         };
-        admission.registry = RegistryPlaces::new(self.store.store.clone(), self.store.lock.clone());
+        admission.registry = RegistryPlaces::new(self.store.store.clone(), self.store.lock.clone())
+            .map(|places| places.with_auth_file(self.store.auth.authfile.as_deref()));
         Ok(admission)
     }
 }

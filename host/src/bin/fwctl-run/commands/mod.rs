@@ -4,6 +4,7 @@ pub mod fleet;
 pub mod inspect;
 pub mod keygen;
 pub mod list;
+pub mod login;
 pub mod man;
 pub mod manifest;
 pub mod npd;

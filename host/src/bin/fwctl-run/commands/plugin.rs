@@ -133,10 +133,12 @@ fn admit_source(
 ) -> Result<(Admitted, Option<Fetched>)> {
     if source.starts_with("oci://") {
         let reference: OciReference = source.parse()?;
-        let (store, mut lock) = args.store.places()?.open()?;
+        let places = args.store.places()?;
+        let (store, mut lock) = places.open()?;
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-        let fetched = runtime.block_on(distribution::fetch(&reference, &store, &mut lock, tags))?;
+        let fetched =
+            runtime.block_on(distribution::fetch(&reference, &store, &mut lock, tags, places.auth_file.as_deref()))?;
         let admitted = admission.admit(source, audit)?;
         return Ok((admitted, Some(fetched)));
     }

@@ -45,9 +45,10 @@ impl PullCommand {
 
     fn fetch(&self, tags: TagResolution) -> Result<Fetched> {
         let reference: OciReference = self.reference.parse()?;
-        let (store, mut lock) = self.store.places()?.open()?;
+        let places = self.store.places()?;
+        let (store, mut lock) = places.open()?;
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-        Ok(runtime.block_on(distribution::fetch(&reference, &store, &mut lock, tags))?)
+        Ok(runtime.block_on(distribution::fetch(&reference, &store, &mut lock, tags, places.auth_file.as_deref()))?)
     }
 }

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fwctl_run::distribution::{OciReference, Registry};
+use fwctl_run::distribution::{OciReference, Registry, credentials};
 use fwctl_run::plugin::Plugin;
 use fwctl_run::report::ExitStatus;
+
+use crate::options::AuthFileArgs;
 
 /// `fwctl-run push`.
 #[derive(Debug, Args)]
@@ -15,6 +17,8 @@ pub struct PushCommand {
     pub plugin: PathBuf,
     /// oci://REGISTRY/REPOSITORY:TAG
     pub reference: String,
+    #[command(flatten)]
+    pub auth: AuthFileArgs,
 }
 
 impl PushCommand {
@@ -27,7 +31,8 @@ impl PushCommand {
         let loaded = Plugin::load(&self.plugin)?;
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-        let (manifest, wasm) = runtime.block_on(Registry::new(&parsed)?.push(&parsed, loaded.bytes))?;
+        let credential = credentials::credential_for(parsed.registry(), self.auth.file().as_deref())?;
+        let (manifest, wasm) = runtime.block_on(Registry::new(&parsed, credential)?.push(&parsed, loaded.bytes))?;
         println!(
             "pushed {} ({} {})\n  manifest {manifest}\n  wasm     {wasm}",
             parsed, loaded.manifest.name, loaded.manifest.version
