@@ -266,18 +266,25 @@ fn the_npd_rule_runs_within_its_timeout_and_its_arguments_work() {
 fn playbook(fwctl_run_args: &str) -> (Option<i32>, String) {
     let plugins = tempfile::tempdir().unwrap();
     std::fs::copy(plugin_dir().join("mlx5-diag.wasm"), plugins.path().join("mlx5-diag.wasm")).unwrap();
+    playbook_in(plugins.path(), fwctl_run_args, &[])
+}
+
+/// The playbook with `plugins` as the plugin directory and `extra` variables (JSON).
+fn playbook_in(plugins: &Path, fwctl_run_args: &str, extra: &[String]) -> (Option<i32>, String) {
     let output = Command::new("ansible-playbook")
         .args(["-i", "localhost,", "-c", "local", "-e", "ansible_become=false"])
         .arg("-e")
         .arg(format!("fwctl_run={}", env!("CARGO_BIN_EXE_fwctl-run")))
         .arg("-e")
         .arg(format!("fwctl_run_args='{fwctl_run_args}'"))
+        .args(extra.iter().flat_map(|e| ["-e".to_string(), e.clone()]))
         .arg(deploy("ansible/fwctl-fleet-check.yml"))
-        .env("FWCTL_RUN_PLUGIN_PATH", plugins.path())
+        .env("FWCTL_RUN_PLUGIN_PATH", plugins)
         .env("FWCTL_RUN_CACHE_DIR", cache_dir())
         .env("FWCTL_RUN_AUDIT", audit_log())
+        .env("FWCTL_RUN_STORE", plugins.join("store"))
         .env("ANSIBLE_NOCOLOR", "1")
-        .env("ANSIBLE_LOCAL_TEMP", plugins.path().join("ansible-tmp"))
+        .env("ANSIBLE_LOCAL_TEMP", plugins.join("ansible-tmp"))
         .output()
         .expect("ansible-playbook (Debian's ansible-core) runs the example playbook");
     (
@@ -305,4 +312,28 @@ fn the_ansible_playbook_fails_a_host_only_on_critical_findings_or_unchecked_devi
     let (code, said) = playbook(&format!("--sim-fleet 2:{}", gone.display()));
     assert_eq!(code, Some(2), "{said}");
     assert!(said.contains("2 device(s) could not be checked"), "{said}");
+}
+
+#[test]
+fn the_ansible_playbook_installs_plugins_pinned_by_digest_once() {
+    let registry = crate::registry::LocalRegistry::start();
+    let tag = registry.reference("acme/mlx5-diag:1.0");
+    let pushed = crate::common::fwctl_run(&["push", plugin_dir().join("mlx5-diag.wasm").to_str().unwrap(), &tag]);
+    assert_eq!(pushed.status.code(), Some(0), "{}", crate::common::stderr(&pushed));
+    let manifest = crate::common::stdout(&pushed)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("manifest ").map(str::to_string))
+        .unwrap();
+    let pinned = format!("{}@{manifest}", tag.rsplit_once(':').unwrap().0);
+    let plugins = tempfile::tempdir().unwrap();
+    let extra = [format!(r#"{{"fwctl_plugins": ["{pinned}"]}}"#)];
+    let (code, said) = playbook_in(plugins.path(), "--sim-fleet 2:connectx7-healthy", &extra);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("changed=1"), "the install is the one change: {said}");
+    assert!(plugins.path().join("mlx5-diag.wasm").is_file());
+    let record = std::fs::read_to_string(plugins.path().join("mlx5-diag.install.toml")).unwrap();
+    assert!(record.contains(&pinned), "{record}");
+    let (code, said) = playbook_in(plugins.path(), "--sim-fleet 2:connectx7-healthy", &extra);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("changed=0"), "installing what is there changes nothing: {said}");
 }

@@ -175,6 +175,11 @@ fn confirmed(yes: bool, question: &str) -> bool {
     matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
 fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
@@ -197,13 +202,20 @@ impl InstallArgs {
         let admission = context.admission(&self.admission)?;
         let (admitted, fetched) =
             admit_source(&self.source, &self.admission, &admission, &context.audit, TagResolution::Resolve)?;
-        print!("{}", describe(&admitted));
         let name = &admitted.plugin.manifest.name;
+        let dir = install::install_dir(self.dir.as_deref(), &PluginSearchPath::from_env())?;
+        let target = dir.join(install::file_name(name)?);
+        if std::fs::read(&target).is_ok_and(|bytes| sha256(&bytes) == admitted.plugin.digest) {
+            // Nothing to do (and nothing for a configuration tool to report as changed).
+            println!("already installed: {name} {} as {}", admitted.plugin.manifest.version, target.display());
+            context.audit.finish()?;
+            return Ok(ExitStatus::Done);
+        }
+        print!("{}", describe(&admitted));
         if !confirmed(self.yes, &format!("install {name} with this grant")) {
             context.audit.finish()?;
             return Ok(ExitStatus::CouldNotRun);
         }
-        let dir = install::install_dir(self.dir.as_deref(), &PluginSearchPath::from_env())?;
         // A file is recorded by its absolute path, a reference as given.
         let source = match std::fs::canonicalize(&self.source) {
             Ok(path) if !self.source.starts_with("oci://") => path.display().to_string(),
