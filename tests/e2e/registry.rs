@@ -362,6 +362,59 @@ fn a_registry_that_asks_for_an_anonymous_token_gets_one_and_sends_it_to_itself_o
 }
 
 #[test]
+fn a_registry_whose_token_realm_wants_credentials_gets_them_and_the_registry_only_the_token() {
+    // As private registries with a token server do: the realm hands a token only to a
+    // user it knows (Basic auth on the token request); the registry then wants the token.
+    let component = std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap();
+    let artifact = Artifact::of(&component);
+    let digest = artifact.manifest_digest.clone();
+    let port = Arc::new(std::sync::OnceLock::<u16>::new());
+    let realm_port = port.clone();
+    // base64("ci:s3cret")
+    let basic = "Basic Y2k6czNjcmV0";
+    let fake = ScriptedServer::start(move |request| {
+        if request.path.starts_with("/token?") {
+            return if request.header("authorization") == Some(basic) {
+                Reply::ok("application/json", br#"{"access_token":"pr1vate","expires_in":300}"#)
+            } else {
+                Reply::Bytes { status: "401 Unauthorized", headers: vec![], body: b"{}".to_vec() }
+            };
+        }
+        if request.header("authorization") != Some("Bearer pr1vate") {
+            let challenge = format!(
+                r#"Bearer realm="http://127.0.0.1:{}/token",service="fake",scope="repository:vendor/diag:pull""#,
+                realm_port.get().unwrap()
+            );
+            return Reply::Bytes {
+                status: "401 Unauthorized",
+                headers: vec![("WWW-Authenticate".into(), challenge)],
+                body: br#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.to_vec(),
+            };
+        }
+        artifact.serve(request, &component)
+    });
+    port.set(fake.port).unwrap();
+    let client = Client::new();
+    let reference = format!("oci://127.0.0.1:{}/vendor/diag@{digest}", fake.port);
+    let anonymous = client.run(&["pull", &reference, "--authfile", &client.path("none.json")]);
+    assert_eq!(anonymous.status.code(), Some(2));
+    assert!(stderr(&anonymous).contains("from the token realm"), "{}", stderr(&anonymous));
+
+    let authfile = client.path("auth.json");
+    std::fs::write(&authfile, format!(r#"{{"auths":{{"127.0.0.1:{}":{{"auth":"Y2k6czNjcmV0"}}}}}}"#, fake.port))
+        .unwrap();
+    let pulled = client.run(&["pull", &reference, "--authfile", &authfile]);
+    assert_eq!(pulled.status.code(), Some(0), "{}", stderr(&pulled));
+    let requests = fake.requests();
+    let registry_calls: Vec<_> = requests.iter().filter(|r| !r.path.starts_with("/token?")).collect();
+    assert!(
+        registry_calls.iter().all(|r| r.header("authorization").is_none_or(|a| a == "Bearer pr1vate")),
+        "the password goes to the realm only, the registry sees the token: {registry_calls:?}"
+    );
+    assert!(!stdout(&pulled).contains("s3cret") && !stderr(&pulled).contains("pr1vate"));
+}
+
+#[test]
 fn a_signed_plugin_keeps_its_signature_through_the_registry() {
     use crate::signing::{Store as TrustStore, signed_copy};
     let registry = LocalRegistry::start();
