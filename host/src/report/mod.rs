@@ -154,3 +154,15 @@ impl RunReport {
         serde_json::to_string_pretty(self).expect("reports serialize")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Reports and JSON lines are read by scripts and diffed against goldens: their keys
+    /// come out sorted. A dependency that turns on serde_json's `preserve_order` (one YAML
+    /// crate does) would reorder every report; this says so at once.
+    #[test]
+    fn json_objects_keep_their_keys_sorted() {
+        let value: serde_json::Value = serde_json::from_str(r#"{"zebra":1,"apple":2}"#).unwrap();
+        assert_eq!(value.to_string(), r#"{"apple":2,"zebra":1}"#, "serde_json's preserve_order is on");
+    }
+}

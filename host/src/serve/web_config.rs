@@ -171,7 +171,7 @@ impl WebConfig {
         let file: File = if text.trim().is_empty() {
             File::default()
         } else {
-            serde_saphyr::from_str(text)
+            serde_yaml_ng::from_str(text)
                 .map_err(|e| WebConfigError::Syntax { path: path.into(), message: e.to_string() })?
         };
         let unsupported = |name: &'static str| field(name, "is not supported by fwctl-run; remove it".into());
