@@ -114,9 +114,15 @@ pub fn record_path(wasm: &Path) -> PathBuf {
     wasm.with_extension("install.toml")
 }
 
-/// Writes `component` as `dir/NAME.wasm` and its record, each replaced whole (a crash
-/// leaves the old plugin or the new one, never half of one).
-pub fn install(dir: &Path, component: &[u8], record: &InstallRecord) -> Result<PathBuf, InstallError> {
+/// Writes `component` as `dir/NAME.wasm` (with its detached signature as `NAME.wasm.sig`
+/// when it has one, and without a stale one when it has none) and its record, each
+/// replaced whole (a crash leaves the old plugin or the new one, never half of one).
+pub fn install(
+    dir: &Path,
+    component: &[u8],
+    detached_signature: Option<&[u8]>,
+    record: &InstallRecord,
+) -> Result<PathBuf, InstallError> {
     let path = dir.join(file_name(&record.name)?);
     std::fs::create_dir_all(dir).map_err(|source| InstallError::Io {
         action: "creating",
@@ -124,7 +130,16 @@ pub fn install(dir: &Path, component: &[u8], record: &InstallRecord) -> Result<P
         source,
     })?;
     let text = toml::to_string(record).expect("a record serialises");
-    // The component first: a record never names a file that is not there.
+    let signature = crate::signing::detached_signature_path(&path);
+    match detached_signature {
+        Some(bytes) => atomic_file::replace(&signature, bytes, 0o644).map_err(|e| InstallError::Io {
+            action: "writing",
+            path: signature.clone(),
+            source: std::io::Error::other(e),
+        })?,
+        None => remove_if_present(&signature)?,
+    }
+    // The component before its record: a record never names a file that is not there.
     atomic_file::replace(&path, component, 0o644).map_err(|e| InstallError::Io {
         action: "writing",
         path: path.clone(),
@@ -167,17 +182,21 @@ pub fn find(search: &PluginSearchPath, name: &str) -> Result<Installed, InstallE
     })
 }
 
-/// Removes an installed plugin and its record.
+/// Removes an installed plugin, its detached signature and its record.
 pub fn remove(installed: &Installed) -> Result<(), InstallError> {
     std::fs::remove_file(&installed.path).map_err(|source| InstallError::Io {
         action: "removing",
         path: installed.path.clone(),
         source,
     })?;
-    let record = record_path(&installed.path);
-    match std::fs::remove_file(&record) {
+    remove_if_present(&crate::signing::detached_signature_path(&installed.path))?;
+    remove_if_present(&record_path(&installed.path))
+}
+
+fn remove_if_present(path: &Path) -> Result<(), InstallError> {
+    match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(InstallError::Io { action: "removing", path: record, source: e })
+            Err(InstallError::Io { action: "removing", path: path.to_path_buf(), source: e })
         }
         _ => Ok(()),
     }
@@ -211,7 +230,9 @@ mod tests {
     fn an_installed_plugin_is_found_with_its_record_and_removed_with_it() {
         let dir = tempfile::tempdir().unwrap();
         let search = PluginSearchPath::new(vec![dir.path().into()], None);
-        let path = install(dir.path(), b"\0asm", &record("diag", "oci://r.example/diag:1")).unwrap();
+        std::fs::write(dir.path().join("diag.wasm.sig"), b"stale").unwrap();
+        let path = install(dir.path(), b"\0asm", None, &record("diag", "oci://r.example/diag:1")).unwrap();
+        assert!(!dir.path().join("diag.wasm.sig").exists(), "a stale detached signature does not stay");
         assert_eq!(path, dir.path().join("diag.wasm"));
         let found = find(&search, "diag").unwrap();
         assert_eq!(found.record.unwrap().unwrap(), record("diag", "oci://r.example/diag:1"));

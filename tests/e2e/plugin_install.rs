@@ -182,7 +182,10 @@ fn update_from_a_registry_tag_shows_what_changed_and_a_wider_grant_before_instal
 
     // A newer version under the same tag, asking for CXL devices as well.
     pushed(&variant(host.dir.path(), "0.2.0", true));
+    let lock = || std::fs::read_to_string(host.path("plugins.lock")).unwrap();
+    let pinned = lock();
     let dry = ok(&host.run(&[&["plugin", "update", "--dry-run"][..], &trust].concat()));
+    assert_eq!(lock(), pinned, "a dry run does not move what the tag runs");
     assert!(dry.contains("mlx5-diag: 0.1.0 → 0.2.0"), "{dry}");
     assert!(dry.contains("grant  + cxl: scope debug-read-only"), "{dry}");
     assert!(dry.contains("WIDER GRANT: cxl devices at debug-read-only: not granted before"), "{dry}");
@@ -192,10 +195,19 @@ fn update_from_a_registry_tag_shows_what_changed_and_a_wider_grant_before_instal
 
     let unconfirmed = host.run(&[&["plugin", "update"][..], &trust].concat());
     assert_eq!(unconfirmed.status.code(), Some(2), "no terminal, no --yes: not updated");
+    assert_eq!(lock(), pinned, "nor does an update not confirmed");
     let updated = ok(&host.run(&[&["plugin", "update", "--yes"][..], &trust].concat()));
     assert!(updated.contains("updated mlx5-diag to 0.2.0"), "{updated}");
     let list = ok(&host.run(&[&["plugin", "list"][..], &trust].concat()));
     assert!(list.contains("mlx5-diag 0.2.0") && list.contains(&tag), "{list}");
+
+    assert_ne!(lock(), pinned, "a confirmed update pins the tag's new digest");
+
+    // The registry takes the tag back to the older version: not taken with --yes.
+    pushed(&variant(host.dir.path(), "0.1.0", false));
+    let back = host.run(&[&["plugin", "update", "--yes"][..], &trust].concat());
+    assert_eq!(back.status.code(), Some(2));
+    assert!(stdout(&back).contains("DOWNGRADE") && stdout(&back).contains("not installed"), "{}", stdout(&back));
 
     ok(&host.run(&["plugin", "remove", "mlx5-diag"]));
     assert_eq!(

@@ -138,9 +138,38 @@ fn a_credential_helper_and_an_authfile_are_asked_as_docker_and_podman_ask_them()
     assert_eq!(by_env.status.code(), Some(0), "{}", stderr(&by_env));
 
     // A helper that fails is named, and what it printed is not repeated.
-    std::fs::write(&helper, format!("#!/bin/sh\necho 'leaked {PASSWORD}'\nexit 3\n")).unwrap();
+    std::fs::write(&helper, format!("#!/bin/sh\nread server\necho 'leaked {PASSWORD}'\nexit 3\n")).unwrap();
     let failed = run(dir, &["pull", &tag, "--update"], &[], "");
     assert_eq!(failed.status.code(), Some(2));
     assert!(stderr(&failed).contains("docker-credential-fwtest failed"), "{}", stderr(&failed));
     assert_never_shows_the_password(dir, &[&pushed, &pulled, &login, &by_env, &failed]);
+}
+
+#[test]
+fn a_creds_store_with_nothing_for_a_public_registry_is_anonymous_and_asked_only_on_a_401() {
+    let registry = LocalRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let tag = registry.reference("acme/cxl-features:1");
+    let pushed = run(dir, &["push", plugin_dir().join("cxl-features.wasm").to_str().unwrap(), &tag], &[], "");
+    assert_eq!(pushed.status.code(), Some(0), "{}", stderr(&pushed));
+    // A store like docker-credential-secretservice's, which holds nothing for this registry.
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-fwnone");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\necho asked >> {}\necho 'credentials not found in native keychain'\nexit 1\n",
+            dir.join("asked").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(dir.join("docker")).unwrap();
+    std::fs::write(dir.join("docker/config.json"), r#"{"credsStore":"fwnone"}"#).unwrap();
+
+    let pulled = run(dir, &["pull", &tag], &[], "");
+    assert_eq!(pulled.status.code(), Some(0), "a public registry needs no credential: {}", stderr(&pulled));
+    assert!(!dir.join("asked").exists(), "a registry that asked for nothing got no helper run");
 }

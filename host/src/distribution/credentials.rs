@@ -84,33 +84,102 @@ pub fn auth_file(explicit: Option<&Path>) -> Option<PathBuf> {
     home.map(|home| home.join(".docker/config.json"))
 }
 
+/// Where a registry's credential is, read only when the registry asks for one: a pull of
+/// a public plugin, or of one already in the store, runs no credential helper.
+#[derive(Debug)]
+pub struct CredentialSource {
+    registry: String,
+    file: Option<PathBuf>,
+    loaded: std::sync::OnceLock<Result<Option<Credential>, String>>,
+}
+
+impl CredentialSource {
+    /// The credential `file` (if any) holds for `registry`, looked up on first use.
+    pub fn new(registry: &str, file: Option<&Path>) -> Self {
+        Self { registry: registry.to_string(), file: file.map(Path::to_path_buf), loaded: Default::default() }
+    }
+
+    /// Anonymous access only.
+    pub fn anonymous() -> Self {
+        Self::new("", None)
+    }
+
+    /// The credential, read now if it was not read before.
+    pub fn get(&self) -> Result<Option<&Credential>, String> {
+        self.loaded
+            .get_or_init(|| credential_for(&self.registry, self.file.as_deref()).map_err(|e| e.to_string()))
+            .as_ref()
+            .map(Option::as_ref)
+            .map_err(Clone::clone)
+    }
+}
+
 /// The credential `file` holds for `registry` (`host[:port]`), if any. A missing file, or
-/// one with nothing for this registry, is no credential (anonymous access).
+/// one with nothing for this registry (a credential helper that has none included), is no
+/// credential (anonymous access).
 pub fn credential_for(registry: &str, file: Option<&Path>) -> Result<Option<Credential>, CredentialError> {
     let Some(file) = file else { return Ok(None) };
-    let reader = match std::fs::File::open(file) {
-        Ok(reader) => reader,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(CredentialError::Read { registry: registry.into(), file: file.into(), why: e.to_string() });
-        }
-    };
     let fail = |why: String| CredentialError::Read { registry: registry.into(), file: file.into(), why };
-    match docker_credential::get_credential_from_reader(std::io::BufReader::new(reader), registry) {
+    let text = match std::fs::read(file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(e.to_string())),
+    };
+    if crate::paths::privileged() {
+        trusted_by_a_privileged_process(file).map_err(&fail)?;
+    }
+    helper_names_are_plain(&text).map_err(&fail)?;
+    match docker_credential::get_credential_from_reader(&text[..], registry) {
         Ok(DockerCredential::UsernamePassword(username, password)) => {
             Ok(Some(Credential::Basic { username, password }))
         }
         Ok(DockerCredential::IdentityToken(token)) => Ok(Some(Credential::IdentityToken(token))),
         Err(CredentialRetrievalError::NoCredentialConfigured) => Ok(None),
-        // A helper's output may hold a secret: only its name and exit are told.
-        Err(CredentialRetrievalError::HelperFailure { helper, .. }) => {
-            Err(fail(format!("the credential helper {helper} failed")))
+        // A helper's output may hold a secret: only its name is told. Docker's helpers
+        // say "credentials not found" for a registry they hold nothing for: anonymous.
+        Err(CredentialRetrievalError::HelperFailure { helper, stdout, .. }) => {
+            if stdout.to_ascii_lowercase().contains("credentials not found") {
+                Ok(None)
+            } else {
+                Err(fail(format!("the credential helper {helper} failed")))
+            }
         }
         Err(CredentialRetrievalError::HelperCommunicationError) => {
             Err(fail("the credential helper could not be run (is docker-credential-NAME on PATH?)".into()))
         }
         Err(other) => Err(fail(other.to_string())),
     }
+}
+
+/// A privileged process reads only an auth file that it or root owns and others cannot
+/// write: the file names programs it runs (credential helpers).
+fn trusted_by_a_privileged_process(file: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(file).map_err(|e| e.to_string())?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(format!("owned by uid {}, not this user or root: not read by a privileged process", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err("writable by others: not read by a privileged process".into());
+    }
+    Ok(())
+}
+
+/// The helpers a config names become `docker-credential-NAME` commands: a name with a
+/// `/` or anything unusual would run a program of someone's choosing.
+fn helper_names_are_plain(text: &[u8]) -> Result<(), String> {
+    let config: serde_json::Value = serde_json::from_slice(text).map_err(|e| format!("not JSON: {e}"))?;
+    let mut names: Vec<&str> = config.get("credsStore").and_then(|v| v.as_str()).into_iter().collect();
+    if let Some(helpers) = config.get("credHelpers").and_then(|v| v.as_object()) {
+        names.extend(helpers.values().filter_map(|v| v.as_str()));
+    }
+    for name in names {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+            return Err(format!("the credential helper name {name:?} is not a plain name"));
+        }
+    }
+    Ok(())
 }
 
 /// Stores `username` and `password` for `registry` in `file` as Docker does (`auths`, the
@@ -177,6 +246,15 @@ mod tests {
         assert_eq!(credential_for("127.0.0.1:5000", Some(&file)).unwrap(), None);
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.contains("other.example") && text.contains("gcloud"), "{text}");
+    }
+
+    #[test]
+    fn a_helper_name_that_is_a_path_is_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.json");
+        std::fs::write(&file, r#"{"credHelpers":{"r.example":"../../tmp/evil"}}"#).unwrap();
+        let error = credential_for("r.example", Some(&file)).unwrap_err().to_string();
+        assert!(error.contains("not a plain name"), "{error}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod transport;
 
 use std::path::PathBuf;
 
-pub use credentials::{Credential, CredentialError};
+pub use credentials::{Credential, CredentialError, CredentialSource};
 pub use lock::{LockFile, Locked};
 pub use reference::OciReference;
 pub use registry::{Registry, RegistryError};
@@ -104,8 +104,7 @@ pub async fn fetch(
     auth_file: Option<&std::path::Path>,
 ) -> Result<Fetched, FetchError> {
     let resolve = tags != TagResolution::LockedOnly;
-    let credential = credentials::credential_for(reference.registry(), auth_file)?;
-    let registry = Registry::new(reference, credential)?;
+    let registry = Registry::new(reference, credentials::CredentialSource::new(reference.registry(), auth_file))?;
     let locked = lock.get(&reference.to_string()).cloned();
     let manifest_digest = match (reference.digest(), &locked) {
         (Some(digest), _) => digest.to_string(),

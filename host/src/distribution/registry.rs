@@ -13,7 +13,7 @@ use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 
-use super::credentials::Credential;
+use super::credentials::{Credential, CredentialSource};
 use oci_wasm::{
     WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE, WASM_MANIFEST_MEDIA_TYPE, WasmClient, WasmConfig,
 };
@@ -107,23 +107,16 @@ pub struct Registry {
     name: String,
     loopback: bool,
     deadline: std::time::Duration,
-    /// What a push shows the registry (oci-client answers Basic and Bearer challenges).
-    auth: RegistryAuth,
 }
 
 impl Registry {
     /// A client for `reference`'s registry: plain HTTP for a loopback registry, TLS
     /// (verified against the system's roots) for every other; `credential` is shown when
     /// the registry asks for one.
-    pub fn new(reference: &OciReference, credential: Option<Credential>) -> Result<Self, RegistryError> {
+    pub fn new(reference: &OciReference, credentials: CredentialSource) -> Result<Self, RegistryError> {
         let name = reference.registry().to_string();
         let loopback = reference.is_loopback();
-        let auth = match &credential {
-            Some(Credential::Basic { username, password }) => RegistryAuth::Basic(username.clone(), password.clone()),
-            Some(Credential::IdentityToken(token)) => RegistryAuth::Bearer(token.clone()),
-            None => RegistryAuth::Anonymous,
-        };
-        let transport = Transport::new(&name, reference.repository(), loopback, credential).map_err(|error| {
+        let transport = Transport::new(&name, reference.repository(), loopback, credentials).map_err(|error| {
             RegistryError::Transport { registry: name.clone(), action: "setting up the client".into(), error }
         })?;
         // End to end: a server answering a byte at a time must not hang a pull (or a run
@@ -133,7 +126,7 @@ impl Registry {
             action: "setting up the client".into(),
             error: TransportError::Http(why),
         })?;
-        Ok(Self { transport, name, loopback, deadline, auth })
+        Ok(Self { transport, name, loopback, deadline })
     }
 
     /// Runs one operation under the end-to-end deadline, naming it in any failure.
@@ -201,7 +194,25 @@ impl Registry {
 
     /// Pushes `component` as a Wasm artifact under `reference`'s tag; returns the
     /// manifest's digest and the component's.
-    pub async fn push(&self, reference: &OciReference, component: Vec<u8>) -> Result<(String, String), RegistryError> {
+    /// oci-client answers the registry's Basic and Bearer challenges with `credential`.
+    pub async fn push(
+        &self,
+        reference: &OciReference,
+        component: Vec<u8>,
+        credential: Option<&Credential>,
+    ) -> Result<(String, String), RegistryError> {
+        let auth = match credential {
+            Some(Credential::Basic { username, password }) => RegistryAuth::Basic(username.clone(), password.clone()),
+            // oci-client would send a refresh token to the registry as if it were an
+            // access token.
+            Some(Credential::IdentityToken(_)) => {
+                return Err(RegistryError::NotAComponent(
+                    reference.to_string(),
+                    "the auth file holds an identity token for this registry, which push cannot use; log in with a user and password or access token".into(),
+                ));
+            }
+            None => RegistryAuth::Anonymous,
+        };
         let wasm = sha256_digest(&component);
         let (config, layer) = WasmConfig::from_raw_component(component, None)
             .map_err(|e| RegistryError::NotAComponent(reference.to_string(), format!("{e:#}")))?;
@@ -214,7 +225,7 @@ impl Registry {
             ..ClientConfig::default()
         }));
         let client_ref = reference.as_client_reference();
-        client.push(client_ref, &self.auth, layer, config, None).await.map_err(|e| RegistryError::Request {
+        client.push(client_ref, &auth, layer, config, None).await.map_err(|e| RegistryError::Request {
             registry: self.name.clone(),
             action: format!("pushing {reference}"),
             error: e.downcast().unwrap_or_else(|e| OciDistributionError::GenericError(Some(format!("{e:#}")))),

@@ -22,7 +22,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, WWW_AUTHENTICATE};
 use reqwest::redirect::{Attempt, Policy};
 use reqwest::{Method, StatusCode, Url};
 
-use super::credentials::Credential;
+use super::credentials::{Credential, CredentialSource};
 
 /// The largest manifest accepted. The distribution spec asks registries to accept manifests
 /// of at least 4 MiB, so no honest artifact is larger; a plugin's is under 1 KiB.
@@ -77,6 +77,9 @@ pub enum TransportError {
         "the registry needs credentials (401): log in with `fwctl-run login REGISTRY`, or name an auth file with --authfile"
     )]
     NeedsLogin,
+    /// The credentials could not be read (the auth file, a helper).
+    #[error("{0}")]
+    Credentials(String),
     /// The registry refused the credentials it was given.
     #[error("the registry refused the credentials for user `{0}` (401); log in again with `fwctl-run login`")]
     CredentialsRefused(String),
@@ -94,7 +97,7 @@ pub struct Transport {
     base: String,
     repository: String,
     loopback: bool,
-    credential: Option<Credential>,
+    credentials: CredentialSource,
 }
 
 /// Whether plain HTTP to `url` is allowed: only to a loopback address, and only when the
@@ -148,12 +151,12 @@ enum RedirectVeto {
 
 impl Transport {
     /// A transport for `registry` (`host[:port]`), plain HTTP when `loopback`, showing
-    /// `credential` when the registry asks for one.
+    /// what `credentials` hold when the registry itself asks for it.
     pub fn new(
         registry: &str,
         repository: &str,
         loopback: bool,
-        credential: Option<Credential>,
+        credentials: CredentialSource,
     ) -> Result<Self, TransportError> {
         let policy = Policy::custom(move |attempt: Attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
@@ -178,7 +181,7 @@ impl Transport {
             base: format!("{scheme}://{registry}"),
             repository: repository.to_string(),
             loopback,
-            credential,
+            credentials,
         })
     }
 
@@ -211,18 +214,25 @@ impl Transport {
         let response = if response.status() == StatusCode::UNAUTHORIZED {
             let challenge =
                 response.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-            let retried = match (challenge_scheme(&challenge).as_deref(), &self.credential) {
+            // Credentials answer the registry's own challenge only, never one from where a
+            // redirect led (a blob's storage).
+            let credential = if self.same_origin(response.url()) {
+                self.credentials.get().map_err(TransportError::Credentials)?
+            } else {
+                None
+            };
+            let retried = match (challenge_scheme(&challenge).as_deref(), credential) {
                 (Some("basic"), Some(Credential::Basic { username, password })) => {
                     request().basic_auth(username, Some(password)).send().await.map_err(transport_error)?
                 }
                 (Some("basic"), _) => return Err(TransportError::NeedsLogin),
-                _ => {
-                    let token = self.token(response.headers()).await?;
+                (_, credential) => {
+                    let token = self.token(response.headers(), credential).await?;
                     request().header(AUTHORIZATION, format!("Bearer {token}")).send().await.map_err(transport_error)?
                 }
             };
             if retried.status() == StatusCode::UNAUTHORIZED {
-                return Err(match &self.credential {
+                return Err(match credential {
                     Some(Credential::Basic { username, .. }) => TransportError::CredentialsRefused(username.clone()),
                     Some(Credential::IdentityToken(_)) => TransportError::CredentialsRefused("<token>".into()),
                     None => TransportError::NeedsLogin,
@@ -247,10 +257,15 @@ impl Transport {
         }
     }
 
+    /// Whether `url` is the registry itself (scheme, host and port of the reference).
+    fn same_origin(&self, url: &Url) -> bool {
+        Url::parse(&self.base).is_ok_and(|base| base.origin() == url.origin())
+    }
+
     /// The token a `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge offers:
     /// to anyone, as registries do for public pulls, or for the credential (Basic auth on
     /// the token request, or an identity token as an OAuth2 refresh token).
-    async fn token(&self, headers: &HeaderMap) -> Result<String, TransportError> {
+    async fn token(&self, headers: &HeaderMap, credential: Option<&Credential>) -> Result<String, TransportError> {
         let challenge = headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let parameters = bearer_parameters(&challenge).ok_or_else(|| TransportError::Challenge(challenge.clone()))?;
         let realm = parameters.iter().find(|(k, _)| k == "realm").map(|(_, v)| v.clone());
@@ -264,7 +279,7 @@ impl Transport {
         if !query.iter().any(|(k, _)| k == "scope") {
             query.push(("scope".into(), format!("repository:{}:pull", self.repository)));
         }
-        let asked = match &self.credential {
+        let asked = match credential {
             None => self.client.get(realm_url).query(&query),
             Some(Credential::Basic { username, password }) => {
                 self.client.get(realm_url).query(&query).basic_auth(username, Some(password))
@@ -280,8 +295,8 @@ impl Transport {
             }
         };
         let response = asked.header(ACCEPT, "application/json").send().await.map_err(transport_error)?;
-        if response.status() == StatusCode::UNAUTHORIZED && self.credential.is_some() {
-            return Err(TransportError::CredentialsRefused(match &self.credential {
+        if response.status() == StatusCode::UNAUTHORIZED && credential.is_some() {
+            return Err(TransportError::CredentialsRefused(match credential {
                 Some(Credential::Basic { username, .. }) => username.clone(),
                 _ => "<token>".into(),
             }));

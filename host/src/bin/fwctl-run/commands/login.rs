@@ -3,7 +3,7 @@
 //! need them. The password is read from stdin, never from the command line (where `ps` and
 //! shell history would show it).
 
-use std::io::{IsTerminal as _, Read as _};
+use std::io::{BufRead as _, IsTerminal as _, Read as _};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -20,7 +20,8 @@ pub struct LoginCommand {
     /// The user name.
     #[arg(long, short)]
     pub username: String,
-    /// Read the password (or token) from stdin; without a terminal it is always read so.
+    /// Read the password (or token) from stdin as it comes (without it, a terminal is
+    /// asked, echo off; without a terminal it is read from stdin all the same).
     #[arg(long)]
     pub password_stdin: bool,
     #[command(flatten)]
@@ -48,11 +49,13 @@ impl LoginCommand {
     pub fn execute(self) -> Result<ExitStatus> {
         let registry = registry_name(&self.registry)?;
         let file = self.auth.file().context("no auth file: give --authfile or set $REGISTRY_AUTH_FILE")?;
-        if !self.password_stdin && std::io::stdin().is_terminal() {
-            eprint!("Password for {} at {registry} (then Ctrl-D): ", self.username);
-        }
         let mut password = String::new();
-        std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
+        if !self.password_stdin && std::io::stdin().is_terminal() {
+            eprint!("Password for {} at {registry}: ", self.username);
+            password = read_without_echo()?;
+        } else {
+            std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
+        }
         let password = password.trim_end_matches(['\n', '\r']);
         if password.is_empty() {
             bail!("no password on stdin");
@@ -61,6 +64,22 @@ impl LoginCommand {
         println!("logged in to {registry} as {} (credentials in {})", self.username, file.display());
         Ok(ExitStatus::Done)
     }
+}
+
+/// A line from the terminal with echo off, so the password is not shown as it is typed.
+fn read_without_echo() -> Result<String> {
+    use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).context("reading the terminal's settings")?;
+    let mut quiet = saved.clone();
+    quiet.local_flags.remove(LocalFlags::ECHO);
+    tcsetattr(&stdin, SetArg::TCSANOW, &quiet).context("turning echo off")?;
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, SetArg::TCSANOW, &saved);
+    eprintln!();
+    read.context("reading the password")?;
+    Ok(line)
 }
 
 impl LogoutCommand {

@@ -10,12 +10,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use fwctl_run::admission::{Admission, Admitted};
 use fwctl_run::audit::{AuditLog, AuditTrail, PluginIdentity};
-use fwctl_run::distribution::{self, Fetched, OciReference, TagResolution};
+use fwctl_run::distribution::{self, Fetched, LockFile, Locked, OciReference, Store, TagResolution};
 use fwctl_run::install::{self, InstallRecord, Installed};
 use fwctl_run::plugin::PluginSearchPath;
 use fwctl_run::policy::{Policy, widening};
 use fwctl_run::report::{ExitStatus, grant_lines};
-use fwctl_run::signing::TrustStore;
+use fwctl_run::signing::{self, TrustStore};
 
 use crate::options::AdmissionArgs;
 
@@ -123,7 +123,10 @@ impl Decision {
 }
 
 /// Fetches `source` when it is a registry reference (`tags` deciding what a tag may
-/// resolve to), then admits it: load → verify → grant.
+/// resolve to), then admits it: load → verify → grant. A tag is resolved against a copy
+/// of the lock file and the plugin admitted by the digest it resolved to: the real lock
+/// moves only when the operator confirms ([`commit_lock`]), so a preview or a refusal
+/// never changes what `oci://…:TAG` runs.
 fn admit_source(
     source: &str,
     args: &AdmissionArgs,
@@ -134,17 +137,43 @@ fn admit_source(
     if source.starts_with("oci://") {
         let reference: OciReference = source.parse()?;
         let places = args.store.places()?;
-        let (store, mut lock) = places.open()?;
+        let scratch = tempfile::tempdir().context("a scratch directory for the lock file")?;
+        let scratch_lock = scratch.path().join("plugins.lock");
+        if places.lock.exists() {
+            std::fs::copy(&places.lock, &scratch_lock).with_context(|| format!("copying {}", places.lock.display()))?;
+        }
+        let store = Store::new(places.store.clone());
+        let mut lock = LockFile::open(&scratch_lock)?;
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
         let fetched =
             runtime.block_on(distribution::fetch(&reference, &store, &mut lock, tags, places.auth_file.as_deref()))?;
-        let admitted = admission.admit(source, audit)?;
+        let pinned = format!("oci://{}/{}@{}", reference.registry(), reference.repository(), fetched.manifest);
+        let admitted = admission.admit(&pinned, audit)?;
         return Ok((admitted, Some(fetched)));
     }
     // A file: named as a path, so that the plugin directories are not searched.
     let path = if source.contains('/') { source.to_string() } else { format!("./{source}") };
     Ok((admission.admit(&path, audit)?, None))
+}
+
+/// Pins a confirmed tag in the real lock file, as `pull` would have.
+fn commit_lock(source: &str, args: &AdmissionArgs, fetched: Option<&Fetched>) -> Result<()> {
+    let Some(fetched) = fetched else { return Ok(()) };
+    let reference: OciReference = source.parse()?;
+    if reference.digest().is_some() {
+        return Ok(());
+    }
+    let places = args.store.places()?;
+    let mut lock = LockFile::open(&places.lock)?;
+    lock.set(reference.to_string(), Locked { manifest: fetched.manifest.clone(), wasm: fetched.wasm.clone() });
+    lock.save()?;
+    Ok(())
+}
+
+/// A detached signature (`FILE.sig`) beside `path`, if any: it travels with the component.
+fn detached_signature(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(signing::detached_signature_path(path)).ok()
 }
 
 /// The plugin and its grant, as the operator confirms them.
@@ -205,13 +234,22 @@ impl InstallArgs {
         let name = &admitted.plugin.manifest.name;
         let dir = install::install_dir(self.dir.as_deref(), &PluginSearchPath::from_env())?;
         let target = dir.join(install::file_name(name)?);
-        if std::fs::read(&target).is_ok_and(|bytes| sha256(&bytes) == admitted.plugin.digest) {
+        let existing = std::fs::read(&target).ok();
+        if existing.as_ref().is_some_and(|bytes| sha256(bytes) == admitted.plugin.digest) {
             // Nothing to do (and nothing for a configuration tool to report as changed).
             println!("already installed: {name} {} as {}", admitted.plugin.manifest.version, target.display());
             context.audit.finish()?;
             return Ok(ExitStatus::Done);
         }
         print!("{}", describe(&admitted));
+        if existing.is_some() {
+            let before = install::read_record(&target).and_then(Result::ok);
+            let what = before.map_or_else(
+                || "a plugin fwctl-run did not install".to_string(),
+                |r| format!("{} {} from {}", r.name, r.version, r.source),
+            );
+            println!("  REPLACES {what} ({})", target.display());
+        }
         if !confirmed(self.yes, &format!("install {name} with this grant")) {
             context.audit.finish()?;
             return Ok(ExitStatus::CouldNotRun);
@@ -222,7 +260,9 @@ impl InstallArgs {
             _ => self.source.clone(),
         };
         let record = record_of(&source, &admitted, fetched.as_ref());
-        let path = install::install(&dir, &admitted.plugin.bytes, &record)?;
+        let signature = if fetched.is_none() { detached_signature(&admitted.plugin.path) } else { None };
+        let path = install::install(&dir, &admitted.plugin.bytes, signature.as_deref(), &record)?;
+        commit_lock(&self.source, &self.admission, fetched.as_ref())?;
         AuditTrail::new(context.audit.clone(), admitted.identity.clone())
             .record_lifecycle("installed", &format!("from {} as {}", self.source, path.display()));
         context.audit.finish()?;
@@ -304,6 +344,9 @@ impl Row {
             }
             Err(error) => row.problem = Some(error.to_string()),
         }
+        if matches!(installed.record, Some(Err(_))) {
+            row.verified = false;
+        }
         row
     }
 
@@ -317,7 +360,10 @@ impl Row {
         }
         out.push_str(&format!("  signer   {}\n", self.signer.as_deref().unwrap_or("(unsigned)")));
         match &self.problem {
-            Some(problem) => out.push_str(&format!("  NOT VERIFIED: {problem}\n")),
+            Some(problem) => {
+                out.push_str(&format!("  NOT VERIFIED: {problem}\n"));
+                out.push_str("  (version, digest and signer above are what the install record says)\n");
+            }
             None => {
                 for line in &self.grant {
                     out.push_str(&format!("  grant    {line}\n"));
@@ -354,13 +400,37 @@ impl UpdateArgs {
             }
             let (newer, fetched) =
                 admit_source(&record.source, &self.admission, &admission, &context.audit, TagResolution::Update)?;
-            if newer.plugin.digest == record.sha256 {
+            let on_disk = std::fs::read(&installed.path).map(|b| sha256(&b)).unwrap_or_default();
+            if newer.plugin.digest == on_disk {
                 println!("{} {}: up to date ({})", record.name, record.version, record.source);
                 continue;
             }
+            if newer.plugin.manifest.name != record.name {
+                println!(
+                    "{}: {} now names another plugin, `{}`: not installed (install it by its own name if it is wanted)",
+                    record.name, record.source, newer.plugin.manifest.name
+                );
+                status = ExitStatus::CouldNotRun;
+                continue;
+            }
+            let downgrade =
+                match (semver::Version::parse(&record.version), semver::Version::parse(&newer.plugin.manifest.version))
+                {
+                    (Ok(old), Ok(new)) => new < old,
+                    _ => false,
+                };
             let before = admission.admit(&installed.path.display().to_string(), &quiet);
             print!("{}", changes(&record, before.as_ref().ok(), &newer));
+            if downgrade {
+                println!("  DOWNGRADE: the tag names an older version than the one installed");
+            }
             if self.dry_run {
+                continue;
+            }
+            // A registry chooses what a tag names: going back is asked for by a person.
+            if downgrade && self.yes {
+                println!("  not installed: a downgrade is not taken with --yes; confirm it on a terminal");
+                status = ExitStatus::CouldNotRun;
                 continue;
             }
             if !confirmed(self.yes, &format!("update {}", record.name)) {
@@ -369,7 +439,8 @@ impl UpdateArgs {
             }
             let dir = installed.path.parent().expect("an installed file is in a directory");
             let updated = record_of(&record.source, &newer, fetched.as_ref());
-            let path = install::install(dir, &newer.plugin.bytes, &updated)?;
+            let path = install::install(dir, &newer.plugin.bytes, None, &updated)?;
+            commit_lock(&record.source, &self.admission, fetched.as_ref())?;
             AuditTrail::new(context.audit.clone(), newer.identity.clone()).record_lifecycle(
                 "updated",
                 &format!(

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fwctl_run::distribution::{OciReference, Registry, credentials};
+use fwctl_run::distribution::{CredentialSource, OciReference, Registry};
 use fwctl_run::plugin::Plugin;
 use fwctl_run::report::ExitStatus;
 
@@ -31,8 +31,10 @@ impl PushCommand {
         let loaded = Plugin::load(&self.plugin)?;
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-        let credential = credentials::credential_for(parsed.registry(), self.auth.file().as_deref())?;
-        let (manifest, wasm) = runtime.block_on(Registry::new(&parsed, credential)?.push(&parsed, loaded.bytes))?;
+        let credentials = CredentialSource::new(parsed.registry(), self.auth.file().as_deref());
+        let credential = credentials.get().map_err(anyhow::Error::msg)?.cloned();
+        let registry = Registry::new(&parsed, credentials)?;
+        let (manifest, wasm) = runtime.block_on(registry.push(&parsed, loaded.bytes, credential.as_ref()))?;
         println!(
             "pushed {} ({} {})\n  manifest {manifest}\n  wasm     {wasm}",
             parsed, loaded.manifest.name, loaded.manifest.version
