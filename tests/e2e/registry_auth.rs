@@ -172,4 +172,12 @@ fn a_creds_store_with_nothing_for_a_public_registry_is_anonymous_and_asked_only_
     let pulled = run(dir, &["pull", &tag], &[], "");
     assert_eq!(pulled.status.code(), Some(0), "a public registry needs no credential: {}", stderr(&pulled));
     assert!(!dir.join("asked").exists(), "a registry that asked for nothing got no helper run");
+
+    // A registry that does ask: the store is asked, has nothing, and that is a missing
+    // login (what to do), not a failed helper.
+    let private = LocalRegistry::start_with_htpasswd(Some(&htpasswd()));
+    let refused = run(dir, &["pull", &private.reference("acme/cxl-features:1")], &[], "");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("needs credentials (401): log in"), "{}", stderr(&refused));
+    assert!(dir.join("asked").exists(), "the store was asked on the 401");
 }
