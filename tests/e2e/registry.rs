@@ -318,10 +318,13 @@ fn a_manifest_larger_than_the_cap_is_cut_off_before_it_fills_memory() {
     }
 }
 
-#[test]
-fn a_registry_that_asks_for_an_anonymous_token_gets_one_and_sends_it_to_itself_only() {
-    // As public registries do: 401 with a Bearer challenge; the token endpoint hands one
-    // to anyone who asks for the pull scope.
+/// A fake registry serving cxl-features behind a Bearer challenge whose realm is its own
+/// `/token`: `answer` gives the token answer for a token request (`None`: 401), and the
+/// registry wants `Bearer TOKEN`. Returns the server and the manifest digest.
+fn token_registry(
+    token: &'static str,
+    answer: impl Fn(&fake::Request) -> Option<Vec<u8>> + Send + Sync + 'static,
+) -> (ScriptedServer, String) {
     let component = std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap();
     let artifact = Artifact::of(&component);
     let digest = artifact.manifest_digest.clone();
@@ -329,9 +332,12 @@ fn a_registry_that_asks_for_an_anonymous_token_gets_one_and_sends_it_to_itself_o
     let realm_port = port.clone();
     let fake = ScriptedServer::start(move |request| {
         if request.path.starts_with("/token?") {
-            return Reply::ok("application/json", br#"{"token":"t0k3n","expires_in":300}"#);
+            return match answer(request) {
+                Some(body) => Reply::ok("application/json", &body),
+                None => Reply::Bytes { status: "401 Unauthorized", headers: vec![], body: b"{}".to_vec() },
+            };
         }
-        if request.header("authorization") != Some("Bearer t0k3n") {
+        if request.header("authorization") != Some(&format!("Bearer {token}")) {
             let challenge = format!(
                 r#"Bearer realm="http://127.0.0.1:{}/token",service="fake",scope="repository:vendor/diag:pull""#,
                 realm_port.get().unwrap()
@@ -345,6 +351,14 @@ fn a_registry_that_asks_for_an_anonymous_token_gets_one_and_sends_it_to_itself_o
         artifact.serve(request, &component)
     });
     port.set(fake.port).unwrap();
+    (fake, digest)
+}
+
+#[test]
+fn a_registry_that_asks_for_an_anonymous_token_gets_one_and_sends_it_to_itself_only() {
+    // As public registries do: 401 with a Bearer challenge; the token endpoint hands one
+    // to anyone who asks for the pull scope.
+    let (fake, digest) = token_registry("t0k3n", |_| Some(br#"{"token":"t0k3n","expires_in":300}"#.to_vec()));
     let client = Client::new();
     let reference = format!("oci://127.0.0.1:{}/vendor/diag@{digest}", fake.port);
     let output = client.run(&[&reference, "--sim=cxl-test-mock", "--json", "--", "list"]);
@@ -365,35 +379,11 @@ fn a_registry_that_asks_for_an_anonymous_token_gets_one_and_sends_it_to_itself_o
 fn a_registry_whose_token_realm_wants_credentials_gets_them_and_the_registry_only_the_token() {
     // As private registries with a token server do: the realm hands a token only to a
     // user it knows (Basic auth on the token request); the registry then wants the token.
-    let component = std::fs::read(plugin_dir().join("cxl-features.wasm")).unwrap();
-    let artifact = Artifact::of(&component);
-    let digest = artifact.manifest_digest.clone();
-    let port = Arc::new(std::sync::OnceLock::<u16>::new());
-    let realm_port = port.clone();
     // base64("ci:s3cret")
-    let basic = "Basic Y2k6czNjcmV0";
-    let fake = ScriptedServer::start(move |request| {
-        if request.path.starts_with("/token?") {
-            return if request.header("authorization") == Some(basic) {
-                Reply::ok("application/json", br#"{"access_token":"pr1vate","expires_in":300}"#)
-            } else {
-                Reply::Bytes { status: "401 Unauthorized", headers: vec![], body: b"{}".to_vec() }
-            };
-        }
-        if request.header("authorization") != Some("Bearer pr1vate") {
-            let challenge = format!(
-                r#"Bearer realm="http://127.0.0.1:{}/token",service="fake",scope="repository:vendor/diag:pull""#,
-                realm_port.get().unwrap()
-            );
-            return Reply::Bytes {
-                status: "401 Unauthorized",
-                headers: vec![("WWW-Authenticate".into(), challenge)],
-                body: br#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.to_vec(),
-            };
-        }
-        artifact.serve(request, &component)
+    let (fake, digest) = token_registry("pr1vate", |token_request| {
+        (token_request.header("authorization") == Some("Basic Y2k6czNjcmV0"))
+            .then(|| br#"{"access_token":"pr1vate","expires_in":300}"#.to_vec())
     });
-    port.set(fake.port).unwrap();
     let client = Client::new();
     let reference = format!("oci://127.0.0.1:{}/vendor/diag@{digest}", fake.port);
     let anonymous = client.run(&["pull", &reference, "--authfile", &client.path("none.json")]);

@@ -174,13 +174,7 @@ impl LineWriter {
 
     /// Appends the line of a plugin refused before it ran, newline included.
     pub(super) fn refusal(&mut self, out: &mut Vec<u8>, unix_micros: u64, plugin: PluginRef<'_>, reason: &str) {
-        out.extend_from_slice(b"{\"time\":");
-        self.time(out, unix_micros);
-        out.extend_from_slice(b",\"plugin\":");
-        self.plugin(out, plugin);
-        out.extend_from_slice(b",\"outcome\":\"refused\",\"reason\":");
-        string(out, reason);
-        out.extend_from_slice(b"}\n");
+        self.plugin_event(out, unix_micros, plugin, "refused", "reason", reason);
     }
 
     /// Appends the line of a plugin installed, updated or removed, newline included.
@@ -192,14 +186,30 @@ impl LineWriter {
         action: &str,
         detail: &str,
     ) {
+        self.plugin_event(out, unix_micros, plugin, action, "detail", detail);
+    }
+
+    /// A line about a plugin rather than an RPC: time, plugin, `outcome`, and one text
+    /// field named `field` (a fixed name, written as is).
+    fn plugin_event(
+        &mut self,
+        out: &mut Vec<u8>,
+        unix_micros: u64,
+        plugin: PluginRef<'_>,
+        outcome: &str,
+        field: &str,
+        text: &str,
+    ) {
         out.extend_from_slice(b"{\"time\":");
         self.time(out, unix_micros);
         out.extend_from_slice(b",\"plugin\":");
         self.plugin(out, plugin);
         out.extend_from_slice(b",\"outcome\":");
-        string(out, action);
-        out.extend_from_slice(b",\"detail\":");
-        string(out, detail);
+        string(out, outcome);
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(field.as_bytes());
+        out.extend_from_slice(b"\":");
+        string(out, text);
         out.extend_from_slice(b"}\n");
     }
 
