@@ -101,6 +101,21 @@ fn install_shows_the_grant_needs_a_yes_without_a_terminal_and_remove_undoes_it()
 }
 
 #[test]
+fn an_install_that_cannot_be_written_names_the_place_and_leaves_nothing_behind() {
+    let host = Host::new();
+    // The "directory" is a file: nothing can be created in it.
+    let blocked = host.path("not-a-directory");
+    std::fs::write(&blocked, b"").unwrap();
+    let source = plugin_dir().join("mlx5-diag.wasm");
+    let output =
+        host.run(&["plugin", "install", source.to_str().unwrap(), "--yes", "--dir", blocked.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains(blocked.to_str().unwrap()), "{}", stderr(&output));
+    assert!(host.lifecycle().is_empty(), "nothing installed, nothing recorded as installed");
+    assert_eq!(std::fs::read(&blocked).unwrap(), b"", "the file in the way is untouched");
+}
+
+#[test]
 fn a_plugin_whose_signer_is_revoked_is_flagged_by_list_and_skipped_by_fleet() {
     let host = Host::new();
     let signed = signed_copy(host.dir.path(), &["vendor"]);

@@ -324,6 +324,15 @@ fn tls_and_basic_auth_let_in_the_right_password_only() {
     // Nor does a client that does not trust the certificate.
     assert_eq!(curl(&format!("https://127.0.0.1:{port}/health"), &[]).status, 0);
     assert!(!served.log().contains("correct horse"), "the password is never logged");
+
+    // A renewed certificate (as cert-manager writes it) is served without a restart.
+    let renewed = tempfile::tempdir().unwrap();
+    let (new_cert, new_key) = certificate(renewed.path());
+    std::fs::copy(&new_key, &key).unwrap();
+    std::fs::copy(&new_cert, &cert).unwrap();
+    let new_cacert = ["--cacert", new_cert.to_str().unwrap()];
+    let renewed_answer = curl(&format!("https://127.0.0.1:{port}/health"), &new_cacert);
+    assert_eq!(renewed_answer.status, 200, "the renewed certificate is the one served: {}", renewed_answer.body);
 }
 
 #[test]
