@@ -24,6 +24,10 @@ use fwctl_run::runner::{Job, run_on_devices};
 use fwctl_run::sandbox::{Sandbox, SandboxOptions};
 use fwctl_run::signing::TrustStore;
 
+/// The allocator the `fwctl-run` binary runs with, so that in-process figures are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `plugin` through admission as a run does it (built-in policy, no trust store), with
 /// `limits` as if given on the command line.
 fn admit(plugin: &Path, limits: LimitOverrides) -> Admitted {

@@ -8,6 +8,11 @@ mod options;
 
 use std::process::ExitCode;
 
+/// Workers allocate what the main thread frees (reports, metrics, audit lines); glibc's
+/// arenas contend on that pattern, mimalloc's per-thread heaps do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use fwctl_run::report::ExitStatus;
 
