@@ -96,7 +96,9 @@ impl Metric {
                 "metric name `{name}` must not end in `{suffix}` (the host adds `_total` to counters)"
             ));
         }
-        if let Some(unit) = UNITS.iter().find(|u| name.ends_with(&format!("_{u}"))) {
+        // Checked in place: a `format!` per unit and sample showed in a fleet's profile.
+        let ends_in = |unit: &str| name.strip_suffix(unit).is_some_and(|rest| rest.ends_with('_'));
+        if let Some(unit) = UNITS.iter().copied().find(|unit| ends_in(unit)) {
             return Err(format!("metric name `{name}` must not end in its unit `_{unit}`; give it as the unit"));
         }
         if !self.unit.is_empty() && !UNITS.contains(&self.unit.as_str()) {
