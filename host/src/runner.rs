@@ -183,7 +183,7 @@ async fn run_on_own_thread(
         Err(_) => {
             // What it reported until the kernel held it is kept; its in-flight RPC goes
             // on the record as abandoned when the guard drops.
-            let Reported { output, rpcs, device_gone } = progress.take();
+            let Reported { output, rpcs, device_gone, .. } = progress.take();
             RunResult { end: RunEnd::Stopped(RunFailure::Timeout { limit: limits.timeout }), output, rpcs, device_gone }
         }
     }

@@ -230,3 +230,22 @@ fn an_unwritable_textfile_directory_is_named() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("/nonexistent/textfiles"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_plugin_may_spend_its_report_budget_on_samples_of_one_metric_and_a_repeat_is_still_refused() {
+    // 9,000 samples of one metric, one label value each, then the first again: each is
+    // checked against all before it (an index, not a scan), and only the repeat is refused.
+    let hostile = plugin_dir().join("hostile.wasm");
+    let output =
+        fwctl_run(&[hostile.to_str().unwrap(), "--sim", "--device", "fwctl0", "--json", "--", "metric-flood", "9000"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let run = &report["runs"][0];
+    let metrics = run["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 9000);
+    let lanes: std::collections::BTreeSet<&str> =
+        metrics.iter().map(|m| m["labels"]["lane"].as_str().unwrap()).collect();
+    assert_eq!(lanes.len(), 9000, "every sample kept once");
+    let repeat = run["facts"]["repeat"].as_str().unwrap();
+    assert!(repeat.contains("already has a sample with these labels"), "{repeat}");
+}

@@ -342,7 +342,7 @@ impl PreparedPlugin {
             Err(_elapsed) => RunEnd::Stopped(RunFailure::Timeout { limit: timeout }),
         };
         let state = store.into_data();
-        let Reported { mut output, rpcs, device_gone } = state.progress.take();
+        let Reported { mut output, rpcs, device_gone, .. } = state.progress.take();
         output.stdout = String::from_utf8_lossy(&state.stdout.contents()).into_owned();
         output.stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
         RunResult { end, output, rpcs, device_gone }

@@ -1,6 +1,8 @@
 //! The state of one store: one plugin instance bound to one device.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -44,6 +46,9 @@ pub struct Reported {
     pub rpcs: u64,
     /// Whether the device answered ENODEV: it vanished mid-run.
     pub device_gone: bool,
+    /// Where samples are in `output.metrics`, so that a new one is checked in constant
+    /// time, not against every sample so far (quadratic in a plugin's report budget).
+    pub metric_index: MetricIndex,
 }
 
 impl Progress {
@@ -216,34 +221,54 @@ fn value_bytes(value: &types::Value) -> usize {
 }
 
 impl RunState {
-    /// A sample must agree with this run's earlier samples of the same name: the same
-    /// kind, unit and label names, and not the same labels twice.
-    fn consistent(&self, metric: &Metric) -> Result<(), String> {
-        let progress = self.progress.lock();
-        let metrics = &progress.output.metrics;
-        let Some(first) = metrics.iter().find(|m| m.name == metric.name) else { return Ok(()) };
-        if first.kind != metric.kind || first.unit != metric.unit {
-            return Err(format!(
-                "metric `{}` was first reported as a {} in `{}`; a later sample cannot change that",
-                metric.name,
-                first.kind.as_str(),
-                first.unit
-            ));
+    /// Keeps `metric` when it agrees with this run's earlier samples of the same name
+    /// (kind, unit, label names) and is not a second sample with the same labels.
+    fn keep_consistent(&self, metric: Metric) -> Result<(), String> {
+        let mut progress = self.progress.lock();
+        let Reported { output, metric_index, .. } = &mut *progress;
+        let samples = &mut output.metrics;
+        if let Some(first) = metric_index.first_of.get(&metric.name).and_then(|&i| samples.get(i)) {
+            if first.kind != metric.kind || first.unit != metric.unit {
+                return Err(format!(
+                    "metric `{}` was first reported as a {} in `{}`; a later sample cannot change that",
+                    metric.name,
+                    first.kind.as_str(),
+                    first.unit
+                ));
+            }
+            if !first.labels.keys().eq(metric.labels.keys()) {
+                let names = |m: &Metric| m.labels.keys().cloned().collect::<Vec<_>>().join(",");
+                return Err(format!(
+                    "metric `{}` has labels ({}) but its first sample had ({}); every sample needs the same label names",
+                    metric.name,
+                    names(&metric),
+                    names(first)
+                ));
+            }
         }
-        if !first.labels.keys().eq(metric.labels.keys()) {
-            let names = |m: &Metric| m.labels.keys().cloned().collect::<Vec<_>>().join(",");
-            return Err(format!(
-                "metric `{}` has labels ({}) but its first sample had ({}); every sample needs the same label names",
-                metric.name,
-                names(metric),
-                names(first)
-            ));
-        }
-        if metrics.iter().any(|m| m.name == metric.name && m.labels == metric.labels) {
+        let series = metric_index.hasher.hash_one((&metric.name, &metric.labels));
+        let same_series = metric_index.by_series.entry(series).or_default();
+        if same_series
+            .iter()
+            .filter_map(|&i| samples.get(i))
+            .any(|m| m.name == metric.name && m.labels == metric.labels)
+        {
             return Err(format!("metric `{}` already has a sample with these labels", metric.name));
         }
+        same_series.push(samples.len());
+        metric_index.first_of.entry(metric.name.clone()).or_insert(samples.len());
+        samples.push(metric);
         Ok(())
     }
+}
+
+/// Indexes into a run's samples: the first of each metric, and every sample by a keyed
+/// hash of its name and labels (keyed per process, so a plugin cannot aim collisions).
+#[derive(Default)]
+pub struct MetricIndex {
+    first_of: HashMap<String, usize>,
+    by_series: HashMap<u64, Vec<usize>>,
+    hasher: std::hash::RandomState,
 }
 
 impl ReportHost for RunState {
@@ -284,14 +309,11 @@ impl ReportHost for RunState {
             labels: metric.labels.into_iter().map(|l| (l.name, l.value)).collect(),
             value: metric.value,
         };
-        let checked = metric.validate().and_then(|()| self.consistent(&metric));
-        match checked {
-            Ok(()) => self.progress.lock().output.metrics.push(metric),
-            // Refused samples are visible to the operator too, not only to the plugin.
-            Err(ref why) => {
-                let message = format!("metric refused: {why}");
-                self.progress.lock().output.logs.push(LogLine { level: LogLevel::Warn, message })
-            }
+        let checked = metric.validate().and_then(|()| self.keep_consistent(metric));
+        // Refused samples are visible to the operator too, not only to the plugin.
+        if let Err(why) = &checked {
+            let message = format!("metric refused: {why}");
+            self.progress.lock().output.logs.push(LogLine { level: LogLevel::Warn, message });
         }
         Ok(checked)
     }

@@ -236,6 +236,28 @@ impl Guest for Hostile {
                     report::set_fact(&Field { key: format!("metric-{name}"), value: Value::Text(answer) });
                 }
             }
+            // Samples of one metric, each with its own label, as many as asked, then the
+            // first one again: the host checks each against the others, and must refuse
+            // only the repeat. Times itself, like `rpc-loop`.
+            "metric-flood" => {
+                let count: u32 = args.get(1).and_then(|n| n.parse().ok()).ok_or("metric-flood needs a count")?;
+                let sample = |lane: u32| Metric {
+                    name: "hostile_lane_errors".into(),
+                    unit: String::new(),
+                    kind: MetricKind::Gauge,
+                    help: "hostile".into(),
+                    labels: vec![Label { name: "lane".into(), value: lane.to_string() }],
+                    value: 1.0,
+                };
+                let started = std::time::Instant::now();
+                for lane in 0..count {
+                    report::add_metric(&sample(lane))?;
+                }
+                let elapsed = started.elapsed().as_nanos() as u64;
+                let repeat = report::add_metric(&sample(0)).err().unwrap_or_else(|| "accepted".into());
+                report::set_fact(&Field { key: "loop-ns".into(), value: Value::Unsigned(elapsed) });
+                report::set_fact(&Field { key: "repeat".into(), value: Value::Text(repeat) });
+            }
             // Not hostile: a steady stream of cheap reads, for the benchmarks. The loop
             // times itself (monotonic time is the one clock plugins have), so the figure
             // excludes instantiation and is comparable with a native loop's.
