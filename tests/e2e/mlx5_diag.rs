@@ -79,6 +79,68 @@ fn the_link_down_finding_carries_the_firmwares_reason() {
     assert_eq!(run["facts"]["port1-module"], "OSFP");
 }
 
+/// Each lane's receive eye (SLRG), judged only against a threshold the operator gives.
+mod eye {
+    use serde_json::Value;
+
+    use crate::common::{fwctl_run, json, workspace_root};
+
+    fn eye_findings(run: &Value) -> Vec<&Value> {
+        run["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "mlx5.lane.eye-low").collect()
+    }
+
+    #[test]
+    fn a_connectx7_lane_below_the_operators_figure_of_merit_is_named_and_none_is_without_one() {
+        let args = ["mlx5-diag.wasm", "--sim=connectx7-fec-errors", "--json", "--no-state"];
+        let report = json(&fwctl_run(&args));
+        let run = &report["runs"][0];
+        assert_eq!(run["facts"]["port1-eye-fom-mode"], "EYEC");
+        assert_eq!(run["facts"]["port1-eye-fom-lower"], "45, 43, 11, 41");
+        assert!(eye_findings(run).is_empty(), "no published limit: no finding without --eye-fom-min");
+
+        let report = json(&fwctl_run(&[&args[..], &["--", "--eye-fom-min", "30"]].concat()));
+        let run = &report["runs"][0];
+        let found = eye_findings(run);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let detail = &found[0]["detail"];
+        assert_eq!(
+            (&detail["port"], &detail["lane"], &detail["eye"]),
+            (&Value::from(1), &Value::from(2), &Value::from("lower"))
+        );
+        assert_eq!(detail["figure-of-merit"], 11);
+        let eyes = run["metrics"].as_array().unwrap().iter().filter(|m| m["name"] == "port_lane_eye_fom").count();
+        assert_eq!(eyes, 2 * 4 * 4, "two ports, four PAM4 lanes, three eyes and the composite");
+    }
+
+    #[test]
+    fn a_connectx6dx_lane_is_graded_in_its_own_terms() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = std::fs::read_to_string(workspace_root().join("devices/profiles/connectx6dx-healthy.toml"))
+            .unwrap()
+            .replacen("lanes = 4\n", "lanes = 4\neye = [1.0, 0.5]\n", 1);
+        let file = dir.path().join("weak-eye.toml");
+        std::fs::write(&file, profile).unwrap();
+        let sim = format!("--sim={}", file.display());
+        let report =
+            json(&fwctl_run(&["mlx5-diag.wasm", &sim, "--json", "--no-state", "--", "--eye-grade-min", "2000"]));
+        let run = &report["runs"][0];
+        assert_eq!(run["facts"]["port1-eye-grade"], "3400, 1700, 3400, 3400");
+        assert_eq!(run["facts"]["port1-eye-height-mv"], "50, 25, 50, 50");
+        let found = eye_findings(run);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!((&found[0]["detail"]["lane"], &found[0]["detail"]["grade"]), (&Value::from(1), &Value::from(1700)));
+        let height = run["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "port_lane_eye_height").unwrap();
+        assert_eq!((&height["unit"], &height["value"]), (&Value::from("volts"), &Value::from(0.05)));
+    }
+
+    #[test]
+    fn a_port_whose_link_is_down_has_no_eye_read() {
+        let report = json(&fwctl_run(&["mlx5-diag.wasm", "--sim=connectx7-link-down", "--json", "--no-state"]));
+        let facts = &report["runs"][0]["facts"];
+        assert!(facts["port1-eye-fom"].is_string() && facts["port2-eye-fom"].is_null(), "{facts:#}");
+    }
+}
+
 /// Error counters judged by rate across runs, through the library with a state
 /// directory and simulated time between runs.
 mod rates {

@@ -4,7 +4,7 @@
 //! Per device: firmware version (MGIR, else MCQI) and PSID (QUERY_ADAPTER), ports from
 //! the HCA capabilities, the PCIe link (MPEIN) and the ASIC temperature (MTMP); per port
 //! (`port`): link state, speed, MTU, the firmware's troubleshooting message, error
-//! counters and BER, and the module with its temperature. Registers the firmware does
+//! counters and BER, each lane's receive eye (`eye`), and the module with its temperature. Registers the firmware does
 //! not implement (per MCAM/PCAM) are reported as unsupported, not as failures.
 //!
 //! Error counters are judged by their rate since the previous run on the device (`rates`,
@@ -12,10 +12,12 @@
 //! link-recovery}-rate`, and `mlx5.counters.baseline` / `mlx5.counters.reset` (info).
 //! Other findings: `mlx5.link.down`, `mlx5.link.ber-high`,
 //! `mlx5.pcie.degraded`, `mlx5.temperature.high`, `mlx5.module.temperature.high`,
+//! `mlx5.lane.eye-low` (only below a threshold the operator gives),
 //! `mlx5.firmware.status` and `mlx5.rpc.failed` (a command that failed), and
 //! `mlx5.register.unsupported` (info). Arguments: see `options`.
 
 mod device;
+mod eye;
 mod module;
 mod options;
 mod port;

@@ -22,9 +22,17 @@ pub struct Options {
     pub link_recovery_per_hour: f64,
     pub pcie_errors_per_hour: f64,
     pub pcie_recovery_per_hour: f64,
+    /// Each lane's receive eye (SLRG).
+    pub eye: bool,
+    /// 7 nm: a lane whose worst eye's figure of merit is below this is reported. No
+    /// default: no published limit exists.
+    pub eye_fom_min: Option<f64>,
+    /// 16 nm: a lane whose grade is below this is reported (no default either).
+    pub eye_grade_min: Option<f64>,
 }
 
-const USAGE: &str = "expected --no-ports, --no-counters, --no-modules, --no-pcie, --no-temperature, \
+const USAGE: &str = "expected --no-ports, --no-counters, --no-modules, --no-pcie, --no-temperature, --no-eye, \
+                     --eye-fom-min N, --eye-grade-min N, \
                      --temp-warn-celsius N, --temp-critical-celsius N, --module-temp-critical-celsius N, \
                      --ber-threshold X, --symbol-errors-per-hour N, --fec-uncorrectable-per-hour N, \
                      --link-down-per-hour N, --link-recovery-per-hour N, --pcie-errors-per-hour N, --pcie-recovery-per-hour N";
@@ -50,6 +58,9 @@ impl Options {
             // Correctable PCIe errors happen; a steady stream of them, or of retrains, does not.
             pcie_errors_per_hour: 10.0,
             pcie_recovery_per_hour: 10.0,
+            eye: true,
+            eye_fom_min: None,
+            eye_grade_min: None,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -65,6 +76,9 @@ impl Options {
                 "--no-modules" => o.modules = false,
                 "--no-pcie" => o.pcie = false,
                 "--no-temperature" => o.temperature = false,
+                "--no-eye" => o.eye = false,
+                "--eye-fom-min" => o.eye_fom_min = Some(number("a figure of merit")?),
+                "--eye-grade-min" => o.eye_grade_min = Some(number("a grade")?),
                 "--temp-warn-celsius" => o.temp_warn = Some(number("a number of degrees Celsius")?),
                 "--temp-critical-celsius" => o.temp_critical = number("a number of degrees Celsius")?,
                 "--module-temp-critical-celsius" => o.module_temp_critical = number("a number of degrees Celsius")?,
@@ -106,5 +120,9 @@ mod tests {
         assert!(Options::parse(&args(&["--frobnicate"])).unwrap_err().contains("unknown argument `--frobnicate`"));
         let o = Options::parse(&args(&["--no-ports", "--no-counters", "--no-modules", "--no-temperature"])).unwrap();
         assert!(!o.ports && !o.counters && !o.modules && o.pcie && !o.temperature);
+        let o = Options::parse(&args(&["--eye-fom-min", "30"])).unwrap();
+        assert_eq!((o.eye, o.eye_fom_min, o.eye_grade_min), (true, Some(30.0), None));
+        assert!(!Options::parse(&args(&["--no-eye"])).unwrap().eye);
+        assert!(Options::parse(&args(&["--eye-grade-min", "low"])).unwrap_err().contains("needs a grade"));
     }
 }

@@ -1,6 +1,7 @@
 //! Per port: link state, speed and protocol (PAOS/PTYS), MTU (PMTU), the firmware's
 //! troubleshooting message (PDDR), the active FEC (PPLM), error counters, BER and the
-//! corrected bits of each lane (PPCNT); the module in the cage is [`crate::module`]'s.
+//! corrected bits of each lane (PPCNT); each lane's receive eye is [`crate::eye`]'s, the
+//! module in the cage [`crate::module`]'s.
 
 use fwctl_sdk::mlx5::Mlx5;
 use fwctl_sdk::mlx5::registers;
@@ -25,8 +26,10 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
         fact(format!("{p}-troubleshooting"), t.message.as_str());
     }
 
+    let mut link_up = false;
     match mlx5.paos(port) {
         Ok(paos) => {
+            link_up = paos.oper_up();
             let state = |up| if up { "up" } else { "down" };
             fact(format!("{p}-admin-state"), state(paos.admin_up()));
             fact(format!("{p}-oper-state"), state(paos.oper_up()));
@@ -48,8 +51,12 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
         }
         Err(e) => failed(&format!("port {port} state (PAOS)"), &e),
     }
+    let mut link = None;
     match mlx5.ptys(port) {
         Ok(ptys) => {
+            if let (Some(lanes), Some(gbps)) = (ptys.lanes(), ptys.speed_gbps()) {
+                link = Some(crate::eye::Link { lanes, pam4: gbps / u32::from(lanes.max(1)) >= 50 });
+            }
             if let Some(speed) = ptys.speed() {
                 fact(format!("{p}-speed"), speed);
             }
@@ -73,6 +80,12 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
     }
     if support.has(registers::PPLM) {
         fec(mlx5, port);
+    }
+    if options.eye && link_up && support.has(registers::SLRG) {
+        match &link {
+            Some(link) => crate::eye::check(mlx5, options, port, link),
+            None => fact(format!("{p}-eye"), "not read: the operating mode gives no lane count"),
+        }
     }
     if options.counters && support.has(registers::PPCNT) {
         counters(mlx5, options, rates, port);

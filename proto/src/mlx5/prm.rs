@@ -347,6 +347,91 @@ pub mod pplm {
     }
 }
 
+/// `slrg_reg` (40 bytes): the receive eye of one SerDes lane. The head (status, version,
+/// port, lane) is `mlx5_ifc_slrg_reg_bits`; what follows depends on the SerDes generation
+/// `VERSION` names, and the kernel spells out only the 40/28 nm page. The 16 nm and 7 nm
+/// pages are mstflint's register database (`register_access_table.adb`, `slrg_16nm_ext`,
+/// `slrg_7nm_ext`), whose `page_data` starts at register byte 4: page dword N is register
+/// dword N + 1 below.
+pub mod slrg {
+    use super::{Field, f};
+    /// 1 when the page holds a measurement, 0 when not (e.g. the link is down).
+    pub const STATUS: Field = f(0, 31, 28);
+    pub const VERSION: Field = f(0, 27, 24);
+    pub const LOCAL_PORT: Field = f(0, 23, 16);
+    /// Port number access type: 0 the local port.
+    pub const PNAT: Field = f(0, 15, 14);
+    pub const LANE: Field = f(0, 11, 8);
+    /// Bytes of the register image (`MLX5_ST_SZ_BYTES(slrg_reg)`).
+    pub const SIZE: usize = 40;
+    pub const STATUS_VALID: u32 = 1;
+    /// `version` values (the adb's enum): 40 nm, 28 nm, 16 nm, 7 nm, 5 nm SerDes.
+    pub const VERSION_40NM: u32 = 0;
+    pub const VERSION_28NM: u32 = 1;
+    pub const VERSION_16NM: u32 = 3;
+    pub const VERSION_7NM: u32 = 4;
+    pub const VERSION_5NM: u32 = 5;
+
+    /// The 7 nm page (ConnectX-7): figures of merit of the lane's eye-opening monitor.
+    pub mod nm7 {
+        use super::super::{Field, f};
+        /// Request: which eyes to measure, a bit each ([`UPPER`] … [`COMPOSITE`]).
+        pub const FOM_MEASUREMENT: Field = f(1, 3, 0);
+        /// 1 when the lane carries NRZ (only the composite eye), 0 for PAM4.
+        pub const FOM_MEAS_TYPE_READ: Field = f(2, 31, 31);
+        pub const FOM_MODE: Field = f(2, 18, 16);
+        /// The figure of merit measured after the lane's equaliser was trained.
+        pub const INITIAL_FOM: Field = f(2, 7, 0);
+        pub const LAST_FOM: Field = f(3, 31, 24);
+        pub const UPPER_EYE: Field = f(3, 23, 16);
+        pub const MID_EYE: Field = f(3, 15, 8);
+        pub const LOWER_EYE: Field = f(3, 7, 0);
+        pub const UPPER: u32 = 1;
+        pub const MIDDLE: u32 = 2;
+        pub const LOWER: u32 = 4;
+        pub const COMPOSITE: u32 = 8;
+
+        /// The name of a `fom_mode` (the adb's enum, as mlxlink prints it).
+        pub fn mode_name(mode: u32) -> &'static str {
+            match mode {
+                0 => "EYEC",
+                1 => "EYEO",
+                2 => "EYEM",
+                3 => "BER",
+                4 => "EYEC_VN",
+                5 => "EYEC_VP",
+                6 => "EYEM_VN",
+                _ => "EYEM_VP",
+            }
+        }
+    }
+
+    /// The 16 nm page (ConnectX-6 Dx): the lane's grade and the eye's opening, in mV of
+    /// height and ps of phase either side of its centre (as mlxlink prints them).
+    pub mod nm16 {
+        use super::super::{Field, f};
+        /// The lane rate the grade was measured at (5 EDR/25G, 6 HDR/50G, ...).
+        pub const GRADE_LANE_SPEED: Field = f(1, 3, 0);
+        pub const GRADE_VERSION: Field = f(2, 31, 24);
+        pub const GRADE: Field = f(2, 23, 0);
+        pub const HEIGHT_EO_POS_UP: Field = f(3, 31, 16);
+        pub const HEIGHT_EO_NEG_UP: Field = f(3, 15, 0);
+        pub const PHASE_EO_POS_UP: Field = f(4, 31, 24);
+        pub const PHASE_EO_NEG_UP: Field = f(4, 23, 16);
+        pub const HEIGHT_EO_POS_MID: Field = f(4, 15, 0);
+        pub const HEIGHT_EO_NEG_MID: Field = f(5, 31, 16);
+        pub const PHASE_EO_POS_MID: Field = f(5, 15, 8);
+        pub const PHASE_EO_NEG_MID: Field = f(5, 7, 0);
+        pub const HEIGHT_EO_POS_LOW: Field = f(6, 31, 16);
+        pub const HEIGHT_EO_NEG_LOW: Field = f(6, 15, 0);
+        pub const PHASE_EO_POS_LOW: Field = f(7, 31, 24);
+        pub const PHASE_EO_NEG_LOW: Field = f(7, 23, 16);
+        pub const MID_EYE_GRADE: Field = f(8, 31, 16);
+        pub const UP_EYE_GRADE: Field = f(8, 15, 0);
+        pub const DN_EYE_GRADE: Field = f(9, 15, 0);
+    }
+}
+
 /// `pddr_reg` (256 bytes) and its troubleshooting page (page data at byte 8).
 pub mod pddr {
     use super::{Field, f};
@@ -570,6 +655,34 @@ mod tests {
         assert_eq!(cam::register_bit(0x60), Field::new(2, 0, 0));
         // pcam: ppcnt (0x5008) is dword 3 bit 8.
         assert_eq!(cam::register_bit(0x08), Field::new(5, 8, 8));
+    }
+
+    #[test]
+    fn slrg_head_is_the_kernels_and_pages_start_at_register_byte_four() {
+        let mut buf = [0u8; slrg::SIZE];
+        // mlx5_ifc_slrg_reg_bits: status[0x4] version[0x4] local_port[0x8] pnat[0x2]
+        // reserved[0x2] lane[0x4]: bits 0-3, 4-7, 8-15, 16-17, 20-23 from the MSB.
+        slrg::STATUS.set(&mut buf, slrg::STATUS_VALID);
+        slrg::VERSION.set(&mut buf, slrg::VERSION_7NM);
+        slrg::LOCAL_PORT.set(&mut buf, 1);
+        slrg::LANE.set(&mut buf, 2);
+        assert_eq!(&buf[..4], &[0x14, 0x01, 0x02, 0x00]);
+        // 7 nm: fom_measurement at page 0x0.0 (byte 7), initial_fom at 0x4.0 (byte 11),
+        // last/upper/mid/lower at 0x8.24/.16/.8/.0 (bytes 12-15).
+        slrg::nm7::FOM_MEASUREMENT.set(&mut buf, 0xf);
+        slrg::nm7::INITIAL_FOM.set(&mut buf, 0x11);
+        slrg::nm7::LAST_FOM.set(&mut buf, 0x22);
+        slrg::nm7::UPPER_EYE.set(&mut buf, 0x33);
+        slrg::nm7::MID_EYE.set(&mut buf, 0x44);
+        slrg::nm7::LOWER_EYE.set(&mut buf, 0x55);
+        assert_eq!(&buf[4..16], &[0, 0, 0, 0x0f, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 0x55]);
+        // 16 nm: `grade` is where the kernel's struct has it (bits 0x48-0x5f), and the last
+        // field, dn_eye_grade, ends the 40-byte register.
+        let mut buf = [0u8; slrg::SIZE];
+        slrg::nm16::GRADE.set(&mut buf, 0x00ab_cdef);
+        assert_eq!(&buf[8..12], &[0, 0xab, 0xcd, 0xef]);
+        slrg::nm16::DN_EYE_GRADE.set(&mut buf, 0xffff);
+        assert_eq!(&buf[36..40], &[0, 0, 0xff, 0xff]);
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub const PBMC: u16 = 0x500c;
 pub const PMAOS: u16 = 0x5012;
 /// `MLX5_REG_PPLM`.
 pub const PPLM: u16 = 0x5023;
+/// SLRG, SerDes Lane Receive Grade: one lane's receive eye (not named by the kernel's
+/// `driver.h`; its layout is `mlx5_ifc_slrg_reg_bits`, the id mstflint's register database).
+pub const SLRG: u16 = 0x5028;
 /// `MLX5_REG_PDDR`.
 pub const PDDR: u16 = 0x5031;
 /// Bytes of the PDDR register image.
@@ -154,6 +157,10 @@ pub const REGISTERS: &[Register] = &[
     Register { id: PMAOS, name: "PMAOS", size: None, read: ReadEffect::Plain },
     Register { id: PPLM, name: "PPLM", size: Some(super::prm::pplm::SIZE), read: ReadEffect::Plain },
     Register { id: PDDR, name: "PDDR", size: Some(PDDR_SIZE), read: ReadEffect::Plain },
+    // `fom_measurement` asks the lane's eye-opening monitor for a fresh figure of merit:
+    // a measurement of the receiver, which mlxlink `-e` runs on live links; nothing the
+    // link carries or the device stores changes.
+    Register { id: SLRG, name: "SLRG", size: Some(super::prm::slrg::SIZE), read: ReadEffect::Plain },
     Register { id: PCAM, name: "PCAM", size: Some(PCAM_SIZE), read: ReadEffect::Plain },
     Register { id: MTCAP, name: "MTCAP", size: Some(MTCAP_SIZE), read: ReadEffect::Plain },
     Register { id: MTMP, name: "MTMP", size: Some(MTMP_SIZE), read: ReadEffect::Clearing(MTMP_RESETS) },

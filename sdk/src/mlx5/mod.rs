@@ -375,6 +375,19 @@ impl<'d, 'a> Mlx5<'d, 'a> {
             .map(|r| registers::Pplm::decode(&r))
     }
 
+    /// SLRG: the receive eye of one lane of a local port. `measure` is the
+    /// `fom_measurement` to ask a 7 nm lane for (`EYE_*` bits; other generations ignore
+    /// it): a fresh measurement of the receiver, which changes nothing on the link.
+    pub fn slrg(&self, port: u8, lane: u8, measure: u32) -> Result<registers::Slrg, Error> {
+        use fwctl_proto::mlx5::prm::slrg;
+        self.read_register(registers::SLRG, registers::SLRG_SIZE, |r| {
+            slrg::LOCAL_PORT.set(r, port as u32);
+            slrg::LANE.set(r, lane as u32);
+            slrg::nm7::FOM_MEASUREMENT.set(r, measure);
+        })
+        .map(|r| registers::Slrg::decode(&r, measure))
+    }
+
     /// PPCNT physical-layer statistical counters (BER).
     pub fn ppcnt_statistical(&self, port: u8) -> Result<registers::PhysicalStatistical, Error> {
         self.ppcnt(port, registers::ppcnt_group::PHYSICAL_STATISTICAL)

@@ -6,12 +6,18 @@ use super::bits::{get, get_ascii, get_u64};
 pub use fwctl_proto::mlx5::registers::{
     MCAM, MCAM_BASE, MCAM_SIZE, MCIA, MCIA_SIZE, MCQI, MCQS, MCQS_SIZE, MGIR, MGIR_SIZE, MNVDA, MNVIA, MNVQC, MPCNT,
     MPCNT_SIZE, MPEIN, MPEIN_SIZE, MTCAP, MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE, PCAM_SIZE,
-    PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT, PPCNT_SIZE, PPLM, PTYS, PTYS_SIZE, name,
+    PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT, PPCNT_SIZE, PPLM, PTYS, PTYS_SIZE, SLRG, name,
 };
 
 /// Bytes of the PPLM register image.
 pub use fwctl_proto::mlx5::prm::pplm::SIZE as PPLM_SIZE;
-use fwctl_proto::mlx5::prm::{ppcnt::statistical, pplm};
+/// Bytes of the SLRG register image.
+pub use fwctl_proto::mlx5::prm::slrg::SIZE as SLRG_SIZE;
+/// SLRG `fom_measurement` bits: which eyes a 7 nm lane measures.
+pub use fwctl_proto::mlx5::prm::slrg::nm7::{
+    COMPOSITE as EYE_COMPOSITE, LOWER as EYE_LOWER, MIDDLE as EYE_MIDDLE, UPPER as EYE_UPPER,
+};
+use fwctl_proto::mlx5::prm::{ppcnt::statistical, pplm, slrg};
 
 /// Where MCQI's data starts: after its 24-byte head.
 pub const MCQI_DATA: usize = fwctl_proto::mlx5::registers::MCQI_SIZE;
@@ -309,6 +315,12 @@ impl Ptys {
         legacy_mode(lowest_bit(self.legacy_oper)?).map(|(name, _)| name.to_string())
     }
 
+    /// SerDes lanes of the operating mode, where the extended mode says (`None` for the
+    /// legacy modes, whose names carry no lane count the SDK vouches for).
+    pub fn lanes(&self) -> Option<u8> {
+        ext_mode_lanes(lowest_bit(self.ext_oper)?)
+    }
+
     /// Gb/s of the operating mode (0 for the sub-gigabit modes).
     pub fn speed_gbps(&self) -> Option<u32> {
         if let Some(bit) = lowest_bit(self.ext_oper) {
@@ -351,30 +363,37 @@ fn lowest_bit(mask: u32) -> Option<u32> {
 
 /// Human names of `enum mlx5e_ext_link_mode` bits.
 pub fn ext_mode_name(bit: u32) -> Option<&'static str> {
-    Some(match bit {
-        0 => "100M (SGMII)",
-        1 => "1G",
-        3 => "5G",
-        4 => "10G (1 lane)",
-        5 => "40G (4 lanes)",
-        6 => "25G (1 lane)",
-        7 => "50G (2 lanes)",
-        8 => "50G (1 lane)",
-        9 => "100G (4 lanes)",
-        10 => "100G (2 lanes)",
-        11 => "100G (1 lane)",
-        12 => "200G (4 lanes)",
-        13 => "200G (2 lanes)",
-        14 => "200G (1 lane)",
-        15 => "400G (8 lanes)",
-        16 => "400G (4 lanes)",
-        17 => "400G (2 lanes)",
-        19 => "800G (8 lanes)",
-        20 => "800G (4 lanes)",
-        23 => "1600G (8 lanes)",
-        _ => return None,
-    })
+    EXT_MODES.iter().find(|m| m.0 == bit).map(|m| m.1)
 }
+
+/// SerDes lanes of an extended Ethernet mode bit.
+pub fn ext_mode_lanes(bit: u32) -> Option<u8> {
+    EXT_MODES.iter().find(|m| m.0 == bit).map(|m| m.2)
+}
+
+/// `enum mlx5e_ext_link_mode`: bit, name, lanes.
+const EXT_MODES: &[(u32, &str, u8)] = &[
+    (0, "100M (SGMII)", 1),
+    (1, "1G", 1),
+    (3, "5G", 1),
+    (4, "10G (1 lane)", 1),
+    (5, "40G (4 lanes)", 4),
+    (6, "25G (1 lane)", 1),
+    (7, "50G (2 lanes)", 2),
+    (8, "50G (1 lane)", 1),
+    (9, "100G (4 lanes)", 4),
+    (10, "100G (2 lanes)", 2),
+    (11, "100G (1 lane)", 1),
+    (12, "200G (4 lanes)", 4),
+    (13, "200G (2 lanes)", 2),
+    (14, "200G (1 lane)", 1),
+    (15, "400G (8 lanes)", 8),
+    (16, "400G (4 lanes)", 4),
+    (17, "400G (2 lanes)", 2),
+    (19, "800G (8 lanes)", 8),
+    (20, "800G (4 lanes)", 4),
+    (23, "1600G (8 lanes)", 8),
+];
 
 /// Name and Gb/s of a legacy `enum mlx5e_link_mode` bit.
 pub fn legacy_mode(bit: u32) -> Option<(&'static str, u32)> {
@@ -567,6 +586,7 @@ mod tests {
         let p = Ptys::decode(&r);
         assert_eq!(p.speed().as_deref(), Some("400G (4 lanes)"));
         assert_eq!(p.speed_gbps(), Some(400));
+        assert_eq!(p.lanes(), Some(4));
         assert_eq!(Ptys::decode(&[0u8; PTYS_SIZE]).speed(), None);
 
         // A full reply from the reference layout: port 2, Ethernet, AN complete,
@@ -582,6 +602,56 @@ mod tests {
         assert_eq!((p.port, p.proto_mask, p.an_status_name(), p.connector_name()), (2, 4, "complete", "direct-attach"));
         assert_eq!((p.speed().as_deref(), p.speed_gbps()), (Some("100GBASE-CR4"), Some(100)));
         assert_eq!(p.legacy_capability, 1 << 27 | 1 << 20);
+        assert_eq!(p.lanes(), None, "a legacy mode's lane count is not vouched for");
+    }
+
+    #[test]
+    fn slrg_decodes_each_generations_page_and_only_the_eyes_asked_for() {
+        use fwctl_proto::mlx5::prm::slrg as r;
+        let mut image = [0u8; SLRG_SIZE];
+        r::STATUS.set(&mut image, 1);
+        r::VERSION.set(&mut image, r::VERSION_7NM);
+        r::LANE.set(&mut image, 3);
+        r::nm7::INITIAL_FOM.set(&mut image, 40);
+        r::nm7::LAST_FOM.set(&mut image, 41);
+        r::nm7::UPPER_EYE.set(&mut image, 42);
+        r::nm7::MID_EYE.set(&mut image, 43);
+        r::nm7::LOWER_EYE.set(&mut image, 44);
+        let pam4 = Slrg::decode(&image, EYE_UPPER | EYE_COMPOSITE);
+        assert_eq!((pam4.lane, pam4.generation()), (3, "7 nm"));
+        assert_eq!(
+            pam4.eye,
+            LaneEye::FigureOfMerit {
+                mode: 0,
+                nrz: false,
+                initial: 40,
+                composite: Some(41),
+                upper: Some(42),
+                middle: None,
+                lower: None
+            }
+        );
+        // An NRZ lane has only the composite eye, whatever was asked.
+        r::nm7::FOM_MEAS_TYPE_READ.set(&mut image, 1);
+        let LaneEye::FigureOfMerit { nrz, upper, composite, .. } = Slrg::decode(&image, 0xf).eye else { panic!() };
+        assert_eq!((nrz, upper, composite), (true, None, Some(41)));
+
+        // 16 nm: the opening is the offsets either side of the centre, each signed.
+        let mut image = [0u8; SLRG_SIZE];
+        r::STATUS.set(&mut image, 1);
+        r::VERSION.set(&mut image, r::VERSION_16NM);
+        r::nm16::GRADE.set(&mut image, 3065);
+        r::nm16::HEIGHT_EO_POS_MID.set(&mut image, 30);
+        r::nm16::HEIGHT_EO_NEG_MID.set(&mut image, 0xfffe);
+        r::nm16::PHASE_EO_POS_MID.set(&mut image, 8);
+        r::nm16::PHASE_EO_NEG_MID.set(&mut image, 7);
+        assert_eq!(Slrg::decode(&image, 0).eye, LaneEye::Grade { grade: 3065, height_mv: 28, phase_ps: 15 });
+        // No measurement, and a generation this SDK does not decode.
+        r::STATUS.set(&mut image, 0);
+        assert_eq!(Slrg::decode(&image, 0).eye, LaneEye::NotMeasured);
+        r::STATUS.set(&mut image, 1);
+        r::VERSION.set(&mut image, r::VERSION_5NM);
+        assert_eq!(Slrg::decode(&image, 0).eye, LaneEye::Undecoded);
     }
 
     #[test]
@@ -781,6 +851,116 @@ impl Pplm {
     pub fn mode(&self) -> Option<String> {
         let bit = (self.fec_mode_active != 0).then(|| self.fec_mode_active.trailing_zeros())?;
         Some(pplm::mode_name(bit).map_or_else(|| format!("unknown FEC mode bit {bit}"), str::to_string))
+    }
+}
+
+/// SLRG: what one SerDes lane's receiver sees of its eye, in the terms of its SerDes
+/// generation. ConnectX-7 (7 nm) reports figures of merit of its eye-opening monitor,
+/// ConnectX-6 Dx (16 nm) a grade and the eye's opening; neither has a published scale or
+/// a limit, so they are compared across lanes, ports and runs rather than to a constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slrg {
+    /// Lane (0-based) of the local port.
+    pub lane: u8,
+    /// The SerDes generation (`slrg::VERSION_*`).
+    pub version: u8,
+    /// What the page says; [`LaneEye::NotMeasured`] when its status is not valid.
+    pub eye: LaneEye,
+}
+
+/// The name of a 7 nm `fom_mode` (`EYEC`, `EYEO`, ...), as mlxlink prints it.
+pub fn slrg_fom_mode_name(mode: u8) -> &'static str {
+    slrg::nm7::mode_name(u32::from(mode))
+}
+
+/// The eye of one lane, per SerDes generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaneEye {
+    /// 7 nm: the eye-opening monitor's figures of merit (higher is better). PAM4 lanes
+    /// have three eyes; NRZ lanes only the composite one.
+    FigureOfMerit {
+        /// The monitor's mode (`EYEC`, ...: `slrg::nm7::mode_name`).
+        mode: u8,
+        /// NRZ (composite eye only) rather than PAM4.
+        nrz: bool,
+        /// Measured when the lane's equaliser was trained.
+        initial: u8,
+        /// The composite eye, measured now (when asked for).
+        composite: Option<u8>,
+        /// The upper, middle and lower eyes of a PAM4 lane, measured now (when asked for).
+        upper: Option<u8>,
+        /// See `upper`.
+        middle: Option<u8>,
+        /// See `upper`.
+        lower: Option<u8>,
+    },
+    /// 16 nm: the lane's grade and the middle eye's opening (as mlxlink `-e` prints it:
+    /// the sum of the offsets either side of the eye's centre).
+    Grade {
+        /// The grade the lane received.
+        grade: u32,
+        /// Height of the middle eye, mV.
+        height_mv: i32,
+        /// Width (phase) of the middle eye, ps.
+        phase_ps: i32,
+    },
+    /// A generation whose page this SDK does not decode (40/28 nm, 5 nm and later).
+    Undecoded,
+    /// The page holds no measurement (status not valid: e.g. the link is down).
+    NotMeasured,
+}
+
+impl Slrg {
+    /// Decodes an SLRG image; `asked` is the `fom_measurement` the request carried.
+    pub fn decode(r: &[u8], asked: u32) -> Self {
+        let version = slrg::VERSION.get(r);
+        let eye = if slrg::STATUS.get(r) != slrg::STATUS_VALID {
+            LaneEye::NotMeasured
+        } else {
+            match version {
+                slrg::VERSION_7NM => {
+                    use slrg::nm7 as p;
+                    let nrz = p::FOM_MEAS_TYPE_READ.is_set(r);
+                    let eye = |bit: u32, field: fwctl_proto::mlx5::prm::Field| {
+                        (asked & bit != 0 && (bit == p::COMPOSITE || !nrz)).then(|| field.get(r) as u8)
+                    };
+                    LaneEye::FigureOfMerit {
+                        mode: p::FOM_MODE.get(r) as u8,
+                        nrz,
+                        initial: p::INITIAL_FOM.get(r) as u8,
+                        composite: eye(p::COMPOSITE, p::LAST_FOM),
+                        upper: eye(p::UPPER, p::UPPER_EYE),
+                        middle: eye(p::MIDDLE, p::MID_EYE),
+                        lower: eye(p::LOWER, p::LOWER_EYE),
+                    }
+                }
+                slrg::VERSION_16NM => {
+                    use slrg::nm16 as p;
+                    // Offsets are signed: heights 16 bits, phases 8 (mlxlink sign-extends both).
+                    let height = |f: fwctl_proto::mlx5::prm::Field| i32::from(f.get(r) as u16 as i16);
+                    let phase = |f: fwctl_proto::mlx5::prm::Field| i32::from(f.get(r) as u8 as i8);
+                    LaneEye::Grade {
+                        grade: p::GRADE.get(r),
+                        height_mv: height(p::HEIGHT_EO_POS_MID) + height(p::HEIGHT_EO_NEG_MID),
+                        phase_ps: phase(p::PHASE_EO_POS_MID) + phase(p::PHASE_EO_NEG_MID),
+                    }
+                }
+                _ => LaneEye::Undecoded,
+            }
+        };
+        Self { lane: slrg::LANE.get(r) as u8, version: version as u8, eye }
+    }
+
+    /// The SerDes generation, as the PRM names it.
+    pub fn generation(&self) -> &'static str {
+        match u32::from(self.version) {
+            slrg::VERSION_40NM => "40 nm",
+            slrg::VERSION_28NM => "28 nm",
+            slrg::VERSION_16NM => "16 nm",
+            slrg::VERSION_7NM => "7 nm",
+            slrg::VERSION_5NM => "5 nm",
+            _ => "unknown",
+        }
     }
 }
 

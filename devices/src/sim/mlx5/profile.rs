@@ -265,6 +265,10 @@ pub struct Port {
     /// The pluggable module in the port's cage, if any.
     #[serde(default)]
     pub module: Option<Module>,
+    /// Each lane's receive eye against a healthy one (1.0), lane 0 first; lanes not listed
+    /// are healthy. SLRG reports it in the terms of the board's SerDes (`registers.rs`).
+    #[serde(default)]
+    pub eye: Vec<f64>,
 }
 
 /// Per-read growth of a port's counters.
@@ -583,6 +587,17 @@ impl Mlx5Profile {
             }
         }
         Ok(())
+    }
+
+    /// The SerDes generation SLRG reports (`slrg::VERSION_*`), as the model assigns it by
+    /// PCI device id: 16 nm for ConnectX-6 Dx, 7 nm for ConnectX-7 and any other. (A real
+    /// device says which in each answer; the SDK decodes by that, never by the board.)
+    pub fn serdes_version(&self) -> u32 {
+        use fwctl_proto::mlx5::prm::slrg;
+        match self.device_id {
+            0x101d => slrg::VERSION_16NM,
+            _ => slrg::VERSION_7NM,
+        }
     }
 
     /// Whether firmware implements register `id` (known to the model and not listed in

@@ -16,14 +16,14 @@ use super::profile::{Media, Mlx5Profile, Module, PortType, ext_link_mode, ib_lin
 
 pub use fwctl_proto::mlx5::registers::{
     MCAM, MCIA, MCQI, MCQS, MGIR, MNVDA, MNVIA, MNVQC, MPCNT, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PPLM,
-    PTYS,
+    PTYS, SLRG,
 };
 use fwctl_proto::mlx5::registers::{MCAM_BASE, PCAM_BASE};
 
 /// The registers the model answers; ids and names from the one table in `fwctl-proto`.
 pub const MODELED: &[u16] = &[
-    PMTU, PTYS, PAOS, PPCNT, PPLM, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MNVDA, MNVQC, MNVIA, MPEIN, MPCNT, MCQS, MCQI,
-    MCAM,
+    PMTU, PTYS, PAOS, PPCNT, PPLM, SLRG, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MNVDA, MNVQC, MNVIA, MPEIN, MPCNT, MCQS,
+    MCQI, MCAM,
 ];
 
 /// The id of a register name the model knows.
@@ -108,6 +108,7 @@ impl Registers<'_> {
             PMTU => self.pmtu(req, reply),
             PPCNT => self.ppcnt(req, reply, true),
             PPLM => self.pplm(req, reply),
+            SLRG => self.slrg(req, reply),
             PDDR => self.pddr(req, reply),
             PCAM | MCAM => self.capability_mask(id, req, reply),
             MTCAP => {
@@ -339,6 +340,75 @@ impl Registers<'_> {
                 _ => r::NO_FEC,
             });
             r::FEC_MODE_ACTIVE.set(reply, 1 << mode);
+        }
+        Ok(())
+    }
+
+    /// SLRG: a lane's receive eye, in the page of the board's SerDes generation; no
+    /// measurement (status 0) while the link is down. The figures of a healthy eye are
+    /// the model's choice (no public scale exists), scaled by the profile's `eye`.
+    fn slrg(&self, req: &[u8], reply: &mut [u8]) -> Outcome {
+        use prm::slrg as r;
+        let local_port = r::LOCAL_PORT.get(req);
+        let index = self.port(local_port)?;
+        let port = &self.profile.ports[index];
+        let lane = r::LANE.get(req);
+        if r::PNAT.get(req) != 0 || lane >= u32::from(port.lanes) {
+            return Err(Failure::param(syndrome::BAD_INDEX));
+        }
+        let version = self.profile.serdes_version();
+        r::LOCAL_PORT.set(reply, local_port);
+        r::LANE.set(reply, lane);
+        r::VERSION.set(reply, version);
+        if !link_up(self.profile, self.state, index) {
+            return Ok(());
+        }
+        r::STATUS.set(reply, r::STATUS_VALID);
+        let quality = port.eye.get(lane as usize).copied().unwrap_or(1.0).clamp(0.0, 4.0);
+        let scaled = |healthy: f64| (healthy * quality).round() as u32;
+        let pam4 = port.speed_gbps / u32::from(port.lanes.max(1)) >= 50;
+        if version == r::VERSION_16NM {
+            use r::nm16 as p;
+            p::GRADE_LANE_SPEED.set(reply, if pam4 { 6 } else { 5 });
+            p::GRADE.set(reply, scaled(3400.0));
+            p::HEIGHT_EO_POS_MID.set(reply, scaled(26.0));
+            p::HEIGHT_EO_NEG_MID.set(reply, scaled(24.0));
+            p::PHASE_EO_POS_MID.set(reply, scaled(7.0));
+            p::PHASE_EO_NEG_MID.set(reply, scaled(7.0));
+            p::MID_EYE_GRADE.set(reply, scaled(3400.0));
+            if pam4 {
+                // The upper and lower eyes of a PAM4 lane, a little smaller than the middle.
+                for (height, phase) in [
+                    (p::HEIGHT_EO_POS_UP, p::PHASE_EO_POS_UP),
+                    (p::HEIGHT_EO_NEG_UP, p::PHASE_EO_NEG_UP),
+                    (p::HEIGHT_EO_POS_LOW, p::PHASE_EO_POS_LOW),
+                    (p::HEIGHT_EO_NEG_LOW, p::PHASE_EO_NEG_LOW),
+                ] {
+                    height.set(reply, scaled(22.0));
+                    phase.set(reply, scaled(6.0));
+                }
+                p::UP_EYE_GRADE.set(reply, scaled(3300.0));
+                p::DN_EYE_GRADE.set(reply, scaled(3250.0));
+            }
+        } else {
+            // 7 nm: the eyes asked for are measured now; the others keep their last value
+            // (the model has none: 0).
+            use r::nm7 as p;
+            let asked = p::FOM_MEASUREMENT.get(req);
+            p::FOM_MEASUREMENT.set(reply, asked);
+            p::FOM_MEAS_TYPE_READ.set(reply, u32::from(!pam4));
+            p::INITIAL_FOM.set(reply, scaled(48.0));
+            let eyes = [(p::UPPER, p::UPPER_EYE, 46.0), (p::MIDDLE, p::MID_EYE, 50.0), (p::LOWER, p::LOWER_EYE, 45.0)];
+            if pam4 {
+                for (bit, field, healthy) in eyes {
+                    if asked & bit != 0 {
+                        field.set(reply, scaled(healthy));
+                    }
+                }
+            }
+            if asked & p::COMPOSITE != 0 {
+                p::LAST_FOM.set(reply, scaled(if pam4 { 45.0 } else { 60.0 }));
+            }
         }
         Ok(())
     }
@@ -829,6 +899,50 @@ mod tests {
         prm::mcqi::READ_PENDING_COMPONENT.set(&mut head, 0);
         prm::mcqi::OFFSET.set(&mut head, 0x7d);
         assert_eq!(reg(&mut fw, 1, MCQI, &head, 28).0, 0x03);
+    }
+
+    #[test]
+    fn slrg_answers_in_the_boards_serdes_page_and_only_for_a_lane_of_an_up_link() {
+        use prm::slrg as r;
+        let request = |port: u32, lane: u32, measure: u32| {
+            let mut image = vec![0u8; r::SIZE];
+            r::LOCAL_PORT.set(&mut image, port);
+            r::LANE.set(&mut image, lane);
+            r::nm7::FOM_MEASUREMENT.set(&mut image, measure);
+            image
+        };
+        // ConnectX-6 Dx: the 16 nm page, a grade and the middle eye's opening.
+        let mut fw = firmware();
+        let (status, reply) = reg(&mut fw, 1, SLRG, &request(1, 3, 0), r::SIZE);
+        assert_eq!((status, r::STATUS.get(&reply), r::VERSION.get(&reply)), (0, 1, r::VERSION_16NM));
+        assert_eq!((r::LOCAL_PORT.get(&reply), r::LANE.get(&reply), r::nm16::GRADE.get(&reply)), (1, 3, 3400));
+        // A lane the port does not have, or another port numbering, is refused.
+        assert_eq!(reg(&mut fw, 1, SLRG, &request(1, 4, 0), r::SIZE).0, 0x03);
+        let mut pnat = request(1, 0, 0);
+        r::PNAT.set(&mut pnat, 3);
+        assert_eq!(reg(&mut fw, 1, SLRG, &pnat, r::SIZE).0, 0x03);
+        // A link taken down has no eye: a valid answer that holds no measurement.
+        let mut paos = vec![0u8; 16];
+        prm::paos::LOCAL_PORT.set(&mut paos, 1);
+        prm::paos::ADMIN_STATUS.set(&mut paos, 2);
+        prm::paos::ASE.set(&mut paos, 1);
+        assert_eq!(reg(&mut fw, 0, PAOS, &paos, 16).0, 0);
+        let (status, reply) = reg(&mut fw, 1, SLRG, &request(1, 0, 0), r::SIZE);
+        assert_eq!((status, r::STATUS.get(&reply), r::nm16::GRADE.get(&reply)), (0, 0, 0));
+
+        // ConnectX-7 (PAM4 lanes): the 7 nm page; only the eyes asked for are measured,
+        // and the profile's weak lane 2 scores lower.
+        let mut profile = Fleet::builtin("connectx7-healthy").unwrap().unwrap().devices()[0].mlx5.clone().unwrap();
+        profile.ports[0].eye = vec![1.0, 1.0, 0.25];
+        let mut fw = Firmware::new(profile);
+        let (status, reply) = reg(&mut fw, 1, SLRG, &request(1, 0, r::nm7::MIDDLE | r::nm7::COMPOSITE), r::SIZE);
+        assert_eq!((status, r::VERSION.get(&reply), r::nm7::FOM_MEAS_TYPE_READ.get(&reply)), (0, r::VERSION_7NM, 0));
+        assert_eq!(
+            (r::nm7::MID_EYE.get(&reply), r::nm7::UPPER_EYE.get(&reply), r::nm7::LAST_FOM.get(&reply)),
+            (50, 0, 45)
+        );
+        let (_, weak) = reg(&mut fw, 1, SLRG, &request(1, 2, r::nm7::MIDDLE), r::SIZE);
+        assert_eq!(r::nm7::MID_EYE.get(&weak), 13);
     }
 
     #[test]
