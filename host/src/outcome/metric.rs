@@ -111,6 +111,11 @@ impl Metric {
             return Err(format!("metric `{name}`: more than {MAX_LABELS} labels"));
         }
         for (label, value) in &self.labels {
+            // Bounded like a metric name: refusals quote label names back, so an unbounded
+            // one would let a plugin grow the host's copy of its log past its report budget.
+            if label.len() > MAX_NAME {
+                return Err(format!("metric `{name}`: a label name is longer than {MAX_NAME} bytes"));
+            }
             if label.is_empty() || !is_snake_case(label) {
                 return Err(format!(
                     "metric `{name}`: label name `{label}` must be lower-case snake_case starting with a letter"
@@ -192,6 +197,7 @@ mod tests {
             (sample("speed", "", Gauge, &[("device", "x")], 1.0), "label `device` belongs to the host"),
             (sample("speed", "", Gauge, &[("Port", "1")], 1.0), "label name `Port`"),
             (sample("speed", "", Gauge, &[("port", &"x".repeat(300))], 1.0), "longer than 256"),
+            (sample("speed", "", Gauge, &[(&"x".repeat(65), "1")], 1.0), "a label name is longer than 64 bytes"),
             (sample("speed", "", Gauge, &[], f64::NAN), "not a finite number"),
             (sample("speed", "", Gauge, &[], f64::INFINITY), "not a finite number"),
             (sample("errors", "", Counter, &[], -1.0), "cannot be negative"),

@@ -310,9 +310,11 @@ impl ReportHost for RunState {
             value: metric.value,
         };
         let checked = metric.validate().and_then(|()| self.keep_consistent(metric));
-        // Refused samples are visible to the operator too, not only to the plugin.
+        // Refused samples are visible to the operator too, not only to the plugin; the
+        // line is the host's words around the plugin's, so it counts against the budget.
         if let Err(why) = &checked {
             let message = format!("metric refused: {why}");
+            self.admit_report(message.len())?;
             self.progress.lock().output.logs.push(LogLine { level: LogLevel::Warn, message });
         }
         Ok(checked)
