@@ -167,6 +167,17 @@ fn classify_register_access(rpc: &Mlx5Request, request: &[u8]) -> Classification
                     None => Classification::read(command),
                 }
             }
+            Some(ReadEffect::Measuring(field)) => match field.is_set(request) {
+                Some(false) => Classification::read(command),
+                Some(true) => Classification::write(
+                    target,
+                    format!("{command} read of {register} with `{}` set, which starts a measurement", field.field),
+                ),
+                None => Classification::unknown(
+                    Some(target),
+                    format!("{command} read of {register} too short to show its `{}` field", field.field),
+                ),
+            },
             Some(ReadEffect::ModuleMemory) => match registers::mcia_read_is_plain(request) {
                 Some(true) => Classification::read(command),
                 Some(false) => Classification::unknown(
@@ -276,6 +287,14 @@ mod tests {
         mtmp[24] = 0x40;
         assert!(classify_mlx5(&mtmp).action.contains("`mtr` set"));
         assert_eq!(classify_mlx5(&mtmp[..20]).effect, Effect::Unknown, "too short to show `mte`");
+        // SLRG: reading a lane's eye is plain; asking its monitor to measure is granted as a write.
+        let mut slrg = mlx5(0x805, 1, 0x5028, 16 + 40);
+        assert_eq!(classify_mlx5(&slrg).effect, Effect::Read);
+        slrg[23] = 0x08;
+        let c = classify_mlx5(&slrg);
+        assert_eq!((c.effect, c.target), (Effect::Write, Some(WriteTarget::Register(0x5028))));
+        assert_eq!(c.action, "ACCESS_REG read of SLRG (0x5028) with `fom_measurement` set, which starts a measurement");
+        assert_eq!(classify_mlx5(&slrg[..23]).effect, Effect::Unknown, "too short to show `fom_measurement`");
 
         let unknown = classify_mlx5(&mlx5(0x805, 1, 0xb001, 32));
         assert_eq!((unknown.effect, unknown.target), (Effect::Unknown, Some(WriteTarget::Register(0xb001))));

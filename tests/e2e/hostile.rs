@@ -379,6 +379,31 @@ fn a_counter_read_with_its_clear_bit_is_a_write() {
 }
 
 #[test]
+fn a_lane_eye_read_that_starts_a_measurement_is_a_write() {
+    // SLRG (0x5028) read of port 1 lane 0 with `fom_measurement` set: mlxlink -e's way of
+    // running the lane's eye-opening monitor; without a write grant it never reaches the device.
+    let dir = tempfile::tempdir().unwrap();
+    let open = hostile_with_manifest(dir.path(), "[devices.mlx5]\nscope = \"debug-read-only\"\n");
+    let header = "0805000000000001000050280000000000010000"; // ACCESS_REG read, SLRG port 1 lane 0
+    let rest = "00".repeat(40 - 8);
+    let measure = format!("{header}0000000f{rest}");
+    let line = assert_plugin_denied(
+        &open,
+        "fwctl1",
+        &["send", "debug-read-only", &measure],
+        &[],
+        "ACCESS_REG read of SLRG (0x5028) with `fom_measurement` set, which starts a measurement: a write, \
+         not declared in the manifest's `access-reg-write`",
+    );
+    assert_eq!((line["effect"].as_str(), line["register"].as_str()), (Some("write"), Some("0x5028")));
+    // The same read asking for no measurement reads what the lane already knows.
+    let plain = format!("{header}00000000{rest}");
+    let (_, run, audit) = hostile_plugin(&open, "fwctl1", &["send", "debug-read-only", &plain], &[]);
+    assert_eq!(run["findings"][0]["code"], "hostile.rpc.ok", "{run:#}");
+    assert_eq!((audit[1]["outcome"].as_str(), audit[1]["effect"].as_str()), (Some("ok"), Some("read")));
+}
+
+#[test]
 fn an_unknown_mlx5_opcode_at_configuration_scope_is_treated_as_a_write() {
     let dir = tempfile::tempdir().unwrap();
     let open = hostile_with_manifest(dir.path(), "[devices.mlx5]\nscope = \"debug-read-only\"\n");

@@ -24,8 +24,8 @@ pub struct Options {
     pub pcie_recovery_per_hour: f64,
     /// Each lane's receive eye (SLRG).
     pub eye: bool,
-    /// 7 nm: a lane whose worst eye's figure of merit is below this is reported. No
-    /// default: no published limit exists.
+    /// 7 nm: a lane whose figure of merit is below this is reported. No default: no
+    /// published limit exists.
     pub eye_fom_min: Option<f64>,
     /// 16 nm: a lane whose grade is below this is reported (no default either).
     pub eye_grade_min: Option<f64>,

@@ -51,12 +51,10 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
         }
         Err(e) => failed(&format!("port {port} state (PAOS)"), &e),
     }
-    let mut link = None;
+    let mut lanes = None;
     match mlx5.ptys(port) {
         Ok(ptys) => {
-            if let (Some(lanes), Some(gbps)) = (ptys.lanes(), ptys.speed_gbps()) {
-                link = Some(crate::eye::Link { lanes, pam4: gbps / u32::from(lanes.max(1)) >= 50 });
-            }
+            lanes = ptys.lanes();
             if let Some(speed) = ptys.speed() {
                 fact(format!("{p}-speed"), speed);
             }
@@ -82,8 +80,8 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
         fec(mlx5, port);
     }
     if options.eye && link_up && support.has(registers::SLRG) {
-        match &link {
-            Some(link) => crate::eye::check(mlx5, options, port, link),
+        match lanes {
+            Some(lanes) => crate::eye::check(mlx5, options, port, lanes),
             None => fact(format!("{p}-eye"), "not read: the operating mode gives no lane count"),
         }
     }

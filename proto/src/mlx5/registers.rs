@@ -25,6 +25,10 @@ pub enum ReadEffect {
     Clearing(&'static [ClearBit]),
     /// MCIA: reads a module's memory over I²C, whose latched flags clear on read.
     ModuleMemory,
+    /// Starts an activity on the device when this field of the request is not zero (SLRG's
+    /// `fom_measurement` runs a lane's eye-opening monitor): such a read is granted as a
+    /// write, as MTMP's `mte` is, and one with the field zero is plain.
+    Measuring(ClearBit),
 }
 
 /// One register the host knows.
@@ -48,6 +52,10 @@ const MTMP_RESETS: &[ClearBit] = &[
     ClearBit { byte: REGISTER_DATA + 8, mask: 0x80, field: "mte" },
     ClearBit { byte: REGISTER_DATA + 8, mask: 0x40, field: "mtr" },
 ];
+
+/// SLRG's `fom_measurement` (7 nm and later pages: register byte 7, its low four bits):
+/// which of a lane's eyes to measure now.
+const FOM_MEASUREMENT: ClearBit = ClearBit { byte: REGISTER_DATA + 7, mask: 0x0f, field: "fom_measurement" };
 
 /// `MLX5_REG_QCAM`.
 pub const QCAM: u16 = 0x4019;
@@ -157,10 +165,12 @@ pub const REGISTERS: &[Register] = &[
     Register { id: PMAOS, name: "PMAOS", size: None, read: ReadEffect::Plain },
     Register { id: PPLM, name: "PPLM", size: Some(super::prm::pplm::SIZE), read: ReadEffect::Plain },
     Register { id: PDDR, name: "PDDR", size: Some(PDDR_SIZE), read: ReadEffect::Plain },
-    // `fom_measurement` asks the lane's eye-opening monitor for a fresh figure of merit:
-    // a measurement of the receiver, which mlxlink `-e` runs on live links; nothing the
-    // link carries or the device stores changes.
-    Register { id: SLRG, name: "SLRG", size: Some(super::prm::slrg::SIZE), read: ReadEffect::Plain },
+    Register {
+        id: SLRG,
+        name: "SLRG",
+        size: Some(super::prm::slrg::SIZE),
+        read: ReadEffect::Measuring(FOM_MEASUREMENT),
+    },
     Register { id: PCAM, name: "PCAM", size: Some(PCAM_SIZE), read: ReadEffect::Plain },
     Register { id: MTCAP, name: "MTCAP", size: Some(MTCAP_SIZE), read: ReadEffect::Plain },
     Register { id: MTMP, name: "MTMP", size: Some(MTMP_SIZE), read: ReadEffect::Clearing(MTMP_RESETS) },
@@ -283,6 +293,8 @@ mod tests {
         assert_eq!(bits(0x5008), [(20, 0x80, "clr")], "PPCNT");
         assert_eq!(bits(0x9051), [(20, 0x80, "clr")], "MPCNT");
         assert_eq!(bits(0x900a), [(24, 0x80, "mte"), (24, 0x40, "mtr")], "MTMP");
+        let Some(ReadEffect::Measuring(measure)) = lookup(0x5028).map(|r| r.read) else { panic!("SLRG") };
+        assert_eq!((measure.byte, measure.mask, measure.field), (23, 0x0f, "fom_measurement"), "SLRG");
         assert_eq!(describe(0x5006), "PAOS (0x5006)");
         assert_eq!(describe(0x1234), "register 0x1234");
         let mut ids: Vec<u16> = REGISTERS.iter().map(|r| r.id).collect();

@@ -377,7 +377,8 @@ impl<'d, 'a> Mlx5<'d, 'a> {
 
     /// SLRG: the receive eye of one lane of a local port. `measure` is the
     /// `fom_measurement` to ask a 7 nm lane for (`EYE_*` bits; other generations ignore
-    /// it): a fresh measurement of the receiver, which changes nothing on the link.
+    /// it); 0 reads what the lane already knows. Anything else starts the lane's
+    /// eye-opening monitor, which the host grants as a register write, not a read.
     pub fn slrg(&self, port: u8, lane: u8, measure: u32) -> Result<registers::Slrg, Error> {
         use fwctl_proto::mlx5::prm::slrg;
         self.read_register(registers::SLRG, registers::SLRG_SIZE, |r| {

@@ -549,6 +549,9 @@ impl Mlx5Profile {
             if shares.len() > 4 || shares.iter().any(|s| !s.is_finite() || *s < 0.0) {
                 return Err(format!("port {n}: corrected_bits_by_lane must be at most 4 shares ≥ 0"));
             }
+            if port.eye.len() > usize::from(port.lanes) || port.eye.iter().any(|q| !q.is_finite() || *q < 0.0) {
+                return Err(format!("port {n}: eye must be at most one value ≥ 0 a lane ({} lanes)", port.lanes));
+            }
             if let Some(fec) = port.fec
                 && fwctl_proto::mlx5::prm::pplm::mode_name(fec).is_none()
             {
@@ -649,5 +652,12 @@ mod tests {
         assert_eq!((ok.asic.warn_celsius, ok.asic.critical_celsius), (105.0, 120.0));
         assert!(ok.tools_resources);
         assert_eq!(ok.port_type, PortType::Eth);
+        // A lane's eye must be a number ≥ 0, for no more lanes than the port has.
+        let base = text.replace("colour = \"blue\"", "");
+        for (eye, says) in [("[1.0, nan]", "eye must be"), ("[-0.5]", "eye must be"), ("[1, 1, 1, 1, 1]", "4 lanes")] {
+            let bad: Mlx5Profile = toml::from_str(&format!("{base}            eye = {eye}\n")).unwrap();
+            let err = bad.validate().unwrap_err();
+            assert!(err.contains(says), "{eye}: {err}");
+        }
     }
 }
