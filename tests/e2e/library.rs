@@ -131,20 +131,20 @@ fn the_library_path_decodes_the_same_values_as_the_profile() {
     // No state is kept here: the counters are a baseline that cannot be kept, and said so.
     let codes: Vec<&str> = run.output.findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(codes, ["mlx5.counters.baseline", "mlx5.counters.not-kept"]);
-    // MGIR, QUERY_ADAPTER, QUERY_HCA_CAP, MCAM, PCAM; per port PDDR, PAOS, PTYS, PMTU,
+    // MGIR, QUERY_ADAPTER, QUERY_HCA_CAP, MCAM, PCAM, MSGI; per port PDDR, PAOS, PTYS, PMTU,
     // PPLM, an SLRG a lane (four), three PPCNT groups, MCIA and the module's MTMP, then its
     // diagnostics (identity, thresholds, and the monitors with the supply voltage: three
     // more MCIA reads) (17 × 2); then the ASIC's MTMP.
-    assert_eq!(run.rpcs, 5 + 2 * 17 + 1);
+    assert_eq!(run.rpcs, 6 + 2 * 17 + 1);
     let run = &run_profile("mlx5-diag.wasm", "connectx6dx-healthy", &["--no-pcie", "--no-counters", "--no-modules"]);
     // The per-port sections shrink to PDDR, PAOS, PTYS, PMTU, PPLM and the lanes' SLRG.
-    assert_eq!(run.rpcs, 5 + 2 * 9 + 1);
+    assert_eq!(run.rpcs, 6 + 2 * 9 + 1);
     let run = &run_profile(
         "mlx5-diag.wasm",
         "connectx6dx-healthy",
         &["--no-pcie", "--no-counters", "--no-modules", "--no-eye"],
     );
-    assert_eq!(run.rpcs, 5 + 2 * 5 + 1, "--no-eye skips SLRG");
+    assert_eq!(run.rpcs, 6 + 2 * 5 + 1, "--no-eye skips SLRG");
 }
 
 /// A backend with one bnxt and one pds device that counts every RPC it is handed.

@@ -79,6 +79,26 @@ fn the_link_down_finding_carries_the_firmwares_reason() {
     assert_eq!(run["facts"]["port1-module"], "OSFP");
 }
 
+#[test]
+fn the_boards_serial_number_and_product_are_facts_and_an_inventory_metric() {
+    // The simulated board's serial is the device's (what its VPD says too).
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(crate::common::workspace_root().join("devices/profiles/connectx7-healthy.toml"))
+        .unwrap()
+        .replacen("[[device]]\n", "[[device]]\nserial = \"MT2418X01234\"\n", 1);
+    let file = dir.path().join("serial.toml");
+    std::fs::write(&file, text).unwrap();
+    let sim = format!("--sim={}", file.display());
+    let report = json(&fwctl_run(&["mlx5-diag.wasm", &sim, "--json", "--no-state"]));
+    let run = &report["runs"][0];
+    assert_eq!(run["facts"]["serial-number"], "MT2418X01234");
+    assert_eq!(run["facts"]["product-name"], "ConnectX-7");
+    assert_eq!(run["facts"]["part-number"], "MCX75310AAS-NEAT", "QUERY_ADAPTER's VSD, kept");
+    let identity = run["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "board_identity").unwrap();
+    assert_eq!(identity["labels"]["serial_number"], "MT2418X01234");
+    assert_eq!(identity["labels"]["part_number"], "MCX75310AAS-NEAT");
+}
+
 /// Each lane's receive eye (SLRG), judged only against a threshold the operator gives.
 mod eye {
     use serde_json::Value;

@@ -189,7 +189,10 @@ impl DeviceProfile {
     /// The driver model for this device.
     pub fn build_driver(&self) -> Result<Box<dyn SimDriver>, String> {
         match (self.kind, &self.mlx5, &self.cxl) {
-            (DeviceKind::Mlx5, Some(profile), _) => Ok(Box::new(Mlx5Driver::new(profile)?)),
+            (DeviceKind::Mlx5, Some(profile), _) => {
+                let profile = Mlx5Profile { board_serial: self.serial.clone(), ..profile.clone() };
+                Ok(Box::new(Mlx5Driver::new(&profile)?))
+            }
             (DeviceKind::Cxl, _, Some(profile)) => Ok(Box::new(CxlDriver::new(profile)?)),
             _ => Err(self.validate().err().unwrap_or_else(|| "no table for its kind".into())),
         }

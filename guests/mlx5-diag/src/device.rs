@@ -1,5 +1,5 @@
-//! Device-wide sections: firmware identity (MGIR or MCQI, QUERY_ADAPTER), the PCIe link
-//! (MPEIN) and the ASIC temperature (MTMP).
+//! Device-wide sections: firmware identity (MGIR or MCQI, QUERY_ADAPTER), the board's
+//! identity (MSGI), the PCIe link (MPEIN) and the ASIC temperature (MTMP).
 
 use fwctl_sdk::mlx5::Mlx5;
 use fwctl_sdk::mlx5::registers;
@@ -29,6 +29,30 @@ pub fn firmware(mlx5: &Mlx5) {
             log::warn(format!("firmware version (MCQI) also failed: {mcqi_error}"));
         }
     }
+}
+
+/// The board's serial number, product name and revision (MSGI), for inventory; its part
+/// number too when QUERY_ADAPTER's VSD gave none (`part_known`).
+pub fn board(mlx5: &Mlx5, part_known: bool) {
+    let msgi = match mlx5.msgi() {
+        Ok(m) => m,
+        Err(e) => return failed("board identity (MSGI)", &e),
+    };
+    for (key, value, wanted) in [
+        ("serial-number", &msgi.serial_number, true),
+        ("part-number", &msgi.part_number, !part_known),
+        ("product-name", &msgi.product_name, true),
+        ("board-revision", &msgi.revision, true),
+    ] {
+        if wanted && !value.is_empty() {
+            fact(key, value.as_str());
+        }
+    }
+    let identity = gauge("board_identity", "", "The board's part and serial number and product name (1).")
+        .label("part_number", msgi.part_number.as_str())
+        .label("serial_number", msgi.serial_number.as_str())
+        .label("product", msgi.product_name.as_str());
+    sample(identity, 1.0);
 }
 
 pub fn pcie(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rates) {

@@ -1,11 +1,12 @@
 //! mlx5-diag: a ConnectX health report over fwctl, read-only (debug-read-only scope,
 //! never clearing a counter).
 //!
-//! Per device: firmware version (MGIR, else MCQI) and PSID (QUERY_ADAPTER), ports from
-//! the HCA capabilities, the PCIe link (MPEIN) and the ASIC temperature (MTMP); per port
-//! (`port`): link state, speed, MTU, the firmware's troubleshooting message, error
-//! counters and BER, each lane's receive eye (`eye`), and the module with its temperature. Registers the firmware does
-//! not implement (per MCAM/PCAM) are reported as unsupported, not as failures.
+//! Per device: firmware version (MGIR, else MCQI) and PSID (QUERY_ADAPTER), the board's
+//! serial number and product name (MSGI), ports from the HCA capabilities, the PCIe link
+//! (MPEIN) and the ASIC temperature (MTMP); per port (`port`): link state, speed, MTU, the
+//! firmware's troubleshooting message, error counters and BER, each lane's receive eye
+//! (`eye`), and the module with its temperature. Registers the firmware does not
+//! implement (per MCAM/PCAM) are reported as unsupported, not as failures.
 //!
 //! Error counters are judged by their rate since the previous run on the device (`rates`,
 //! with the host's plugin state): `mlx5.link.{symbol-errors,fec-uncorrectable,link-down,
@@ -111,12 +112,14 @@ impl Plugin for Mlx5Diag {
         let mlx5 = Mlx5::new(device);
 
         device::firmware(&mlx5);
+        let mut part_known = false;
         match mlx5.adapter() {
             Ok(adapter) => {
                 fact("psid", adapter.psid);
                 // NVIDIA boards carry their part number (e.g. MCX75310AAS-NEAT) in the VSD.
                 if !adapter.vsd.is_empty() {
                     fact("part-number", adapter.vsd);
+                    part_known = true;
                 }
             }
             Err(e) => failed("board identity (QUERY_ADAPTER)", &e),
@@ -128,6 +131,9 @@ impl Plugin for Mlx5Diag {
             fact("port-type", caps.port_type_name());
         }
         let support = Support::read(&mlx5);
+        if support.has(registers::MSGI) {
+            device::board(&mlx5, part_known);
+        }
         let mut rates = rates::Rates::load();
         if options.ports {
             for port in 1..=caps.as_ref().map_or(0, |c| c.num_ports) {

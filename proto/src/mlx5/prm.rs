@@ -629,6 +629,21 @@ pub mod mgir {
     pub const EXTENDED_SUB_MINOR: Field = f(0x4c / 4, 31, 0);
 }
 
+/// `msgi` (128 bytes): the board's identity, ASCII and NUL-padded. Not in the kernel's
+/// headers: mstflint's register database (`msgi_ext`).
+pub mod msgi {
+    pub const SERIAL_NUMBER_BYTE: usize = 0x00;
+    pub const SERIAL_NUMBER_LEN: usize = 0x18;
+    pub const PART_NUMBER_BYTE: usize = 0x20;
+    pub const PART_NUMBER_LEN: usize = 0x14;
+    pub const REVISION_BYTE: usize = 0x38;
+    pub const REVISION_LEN: usize = 0x04;
+    pub const PRODUCT_NAME_BYTE: usize = 0x40;
+    pub const PRODUCT_NAME_LEN: usize = 0x40;
+    /// Bytes of the register image.
+    pub const SIZE: usize = 0x80;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,6 +116,9 @@ pub const MCIA_SIZE: usize = 144;
 pub const MGIR: u16 = 0x9020;
 /// Bytes of the MGIR register image.
 pub const MGIR_SIZE: usize = 0xa0;
+/// MSGI: the board's serial and part number (not in the kernel headers; mstflint's
+/// register database).
+pub const MSGI: u16 = 0x9021;
 /// `MLX5_REG_MNVDA`: non-volatile configuration data (see [`super::nvconfig`]).
 pub const MNVDA: u16 = 0x9024;
 /// MNVQC: what firmware supports of a configuration item (mstflint's register database).
@@ -176,6 +179,7 @@ pub const REGISTERS: &[Register] = &[
     Register { id: MTMP, name: "MTMP", size: Some(MTMP_SIZE), read: ReadEffect::Clearing(MTMP_RESETS) },
     Register { id: MCIA, name: "MCIA", size: Some(MCIA_SIZE), read: ReadEffect::ModuleMemory },
     Register { id: MGIR, name: "MGIR", size: Some(MGIR_SIZE), read: ReadEffect::Plain },
+    Register { id: MSGI, name: "MSGI", size: Some(super::prm::msgi::SIZE), read: ReadEffect::Plain },
     Register { id: MNVDA, name: "MNVDA", size: Some(super::nvconfig::MNVDA_SIZE), read: ReadEffect::Plain },
     Register { id: MFRL, name: "MFRL", size: None, read: ReadEffect::Plain },
     Register { id: MNVQC, name: "MNVQC", size: Some(super::nvconfig::MNVQC_SIZE), read: ReadEffect::Plain },

@@ -282,6 +282,11 @@ impl<'d, 'a> Mlx5<'d, 'a> {
         self.read_register(registers::MGIR, registers::MGIR_SIZE, |_| {}).map(|r| registers::Mgir::decode(&r))
     }
 
+    /// MSGI: the board's serial and part number and product name.
+    pub fn msgi(&self) -> Result<registers::Msgi, Error> {
+        self.read_register(registers::MSGI, registers::MSGI_SIZE, |_| {}).map(|r| registers::Msgi::decode(&r))
+    }
+
     /// MCQI version information of firmware component `component` (0: the running
     /// image): how the kernel itself reads the firmware version.
     pub fn mcqi_version(&self, component: u16) -> Result<registers::McqiVersion, Error> {

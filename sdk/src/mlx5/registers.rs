@@ -5,10 +5,12 @@ use super::bits::{get, get_ascii, get_u64};
 /// Register ids and image sizes, from the one table the host and the simulator read too.
 pub use fwctl_proto::mlx5::registers::{
     MCAM, MCAM_BASE, MCAM_SIZE, MCIA, MCIA_SIZE, MCQI, MCQS, MCQS_SIZE, MGIR, MGIR_SIZE, MNVDA, MNVIA, MNVQC, MPCNT,
-    MPCNT_SIZE, MPEIN, MPEIN_SIZE, MTCAP, MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE, PCAM_SIZE,
-    PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT, PPCNT_SIZE, PPLM, PTYS, PTYS_SIZE, SLRG, name,
+    MPCNT_SIZE, MPEIN, MPEIN_SIZE, MSGI, MTCAP, MTCAP_SIZE, MTMP, MTMP_SIZE, PAOS, PAOS_SIZE, PCAM, PCAM_BASE,
+    PCAM_SIZE, PDDR, PDDR_SIZE, PMTU, PMTU_SIZE, PPCNT, PPCNT_SIZE, PPLM, PTYS, PTYS_SIZE, SLRG, name,
 };
 
+/// Bytes of the MSGI register image.
+pub use fwctl_proto::mlx5::prm::msgi::SIZE as MSGI_SIZE;
 /// Bytes of the PPLM register image.
 pub use fwctl_proto::mlx5::prm::pplm::SIZE as PPLM_SIZE;
 /// Bytes of the SLRG register image.
@@ -17,7 +19,7 @@ pub use fwctl_proto::mlx5::prm::slrg::SIZE as SLRG_SIZE;
 pub use fwctl_proto::mlx5::prm::slrg::nm7::{
     COMPOSITE as EYE_COMPOSITE, LOWER as EYE_LOWER, MIDDLE as EYE_MIDDLE, UPPER as EYE_UPPER,
 };
-use fwctl_proto::mlx5::prm::{ppcnt::statistical, pplm, slrg};
+use fwctl_proto::mlx5::prm::{msgi, ppcnt::statistical, pplm, slrg};
 
 /// Where MCQI's data starts: after its 24-byte head.
 pub const MCQI_DATA: usize = fwctl_proto::mlx5::registers::MCQI_SIZE;
@@ -606,6 +608,21 @@ mod tests {
     }
 
     #[test]
+    fn msgi_decodes_its_texts_and_stops_at_the_padding() {
+        let mut r = [0u8; MSGI_SIZE];
+        r[0..13].copy_from_slice(b"MT2418X01234 ");
+        r[0x20..0x30].copy_from_slice(b"MCX75310AAS-NEAT");
+        r[0x38..0x3a].copy_from_slice(b"A7");
+        r[0x40..0x4a].copy_from_slice(b"ConnectX-7");
+        let m = Msgi::decode(&r);
+        assert_eq!(
+            (m.serial_number.as_str(), m.part_number.as_str(), m.revision.as_str(), m.product_name.as_str()),
+            ("MT2418X01234", "MCX75310AAS-NEAT", "A7", "ConnectX-7")
+        );
+        assert_eq!(Msgi::decode(&r[..10]).part_number, "", "a short answer decodes to empty, never panics");
+    }
+
+    #[test]
     fn slrg_decodes_each_generations_page_and_only_the_eyes_asked_for() {
         use fwctl_proto::mlx5::prm::slrg as r;
         let mut image = [0u8; SLRG_SIZE];
@@ -851,6 +868,31 @@ impl Pplm {
     pub fn mode(&self) -> Option<String> {
         let bit = (self.fec_mode_active != 0).then(|| self.fec_mode_active.trailing_zeros())?;
         Some(pplm::mode_name(bit).map_or_else(|| format!("unknown FEC mode bit {bit}"), str::to_string))
+    }
+}
+
+/// MSGI: the board's identity, for inventory (each text empty where firmware gives none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Msgi {
+    /// Serial number.
+    pub serial_number: String,
+    /// Part number.
+    pub part_number: String,
+    /// Revision.
+    pub revision: String,
+    /// Product name.
+    pub product_name: String,
+}
+
+impl Msgi {
+    /// Decodes an MSGI image.
+    pub fn decode(r: &[u8]) -> Self {
+        Self {
+            serial_number: get_ascii(r, msgi::SERIAL_NUMBER_BYTE, msgi::SERIAL_NUMBER_LEN),
+            part_number: get_ascii(r, msgi::PART_NUMBER_BYTE, msgi::PART_NUMBER_LEN),
+            revision: get_ascii(r, msgi::REVISION_BYTE, msgi::REVISION_LEN),
+            product_name: get_ascii(r, msgi::PRODUCT_NAME_BYTE, msgi::PRODUCT_NAME_LEN),
+        }
     }
 }
 

@@ -73,6 +73,10 @@ pub struct Mlx5Profile {
     /// Non-volatile configuration (what mlxconfig queries and sets).
     #[serde(default)]
     pub nvconfig: NvProfile,
+    /// The board's serial number as MSGI reports it: the device's `serial` (the one its
+    /// VPD carries), set when the driver is built; not a key of this table.
+    #[serde(skip)]
+    pub board_serial: Option<String>,
 }
 
 /// The `[device.mlx5.nvconfig]` table: the device's stored configuration.
@@ -590,6 +594,15 @@ impl Mlx5Profile {
             }
         }
         Ok(())
+    }
+
+    /// The product name MSGI reports, by PCI device id (the model's wording).
+    pub fn product_name(&self) -> &'static str {
+        match self.device_id {
+            0x101d => "ConnectX-6 Dx",
+            0x1021 => "ConnectX-7",
+            _ => "ConnectX",
+        }
     }
 
     /// The SerDes generation SLRG reports (`slrg::VERSION_*`), as the model assigns it by

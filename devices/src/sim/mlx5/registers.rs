@@ -15,15 +15,15 @@ use super::prm::{self, access_reg, header};
 use super::profile::{Media, Mlx5Profile, Module, PortType, ext_link_mode, ib_link_mode, parse_fw_version};
 
 pub use fwctl_proto::mlx5::registers::{
-    MCAM, MCIA, MCQI, MCQS, MGIR, MNVDA, MNVIA, MNVQC, MPCNT, MPEIN, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT, PPLM,
-    PTYS, SLRG,
+    MCAM, MCIA, MCQI, MCQS, MGIR, MNVDA, MNVIA, MNVQC, MPCNT, MPEIN, MSGI, MTCAP, MTMP, PAOS, PCAM, PDDR, PMTU, PPCNT,
+    PPLM, PTYS, SLRG,
 };
 use fwctl_proto::mlx5::registers::{MCAM_BASE, PCAM_BASE};
 
 /// The registers the model answers; ids and names from the one table in `fwctl-proto`.
 pub const MODELED: &[u16] = &[
-    PMTU, PTYS, PAOS, PPCNT, PPLM, SLRG, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MNVDA, MNVQC, MNVIA, MPEIN, MPCNT, MCQS,
-    MCQI, MCAM,
+    PMTU, PTYS, PAOS, PPCNT, PPLM, SLRG, PDDR, PCAM, MTCAP, MTMP, MCIA, MGIR, MSGI, MNVDA, MNVQC, MNVIA, MPEIN, MPCNT,
+    MCQS, MCQI, MCAM,
 ];
 
 /// The id of a register name the model knows.
@@ -120,6 +120,16 @@ impl Registers<'_> {
             MTMP => self.mtmp(req, reply),
             MCIA => self.mcia(req, reply),
             MGIR => self.mgir(reply),
+            MSGI => {
+                // The board's identity: its serial (the VPD's), part number (the VSD's).
+                use prm::msgi as r;
+                let p = self.profile;
+                let serial = p.board_serial.as_deref().unwrap_or_default();
+                prm::set_ascii(reply, r::SERIAL_NUMBER_BYTE, r::SERIAL_NUMBER_LEN, serial);
+                prm::set_ascii(reply, r::PART_NUMBER_BYTE, r::PART_NUMBER_LEN, &p.vsd);
+                prm::set_ascii(reply, r::PRODUCT_NAME_BYTE, r::PRODUCT_NAME_LEN, p.product_name());
+                Ok(())
+            }
             MPEIN => self.mpein(req, reply),
             MPCNT => self.mpcnt(req, reply),
             MCQS => self.mcqs(req, reply),
