@@ -107,7 +107,7 @@ pub fn classify_mlx5(request: &[u8]) -> Classification {
             Some(false) => Classification::read(name),
             Some(true) => Classification::write(
                 WriteTarget::Opcode(opcode),
-                format!("{name} with `{}` set, which clears the counters it reads", bit.field),
+                format!("{name} with `{}` set, which {}", bit.field, bit.does),
             ),
             None => Classification::unknown(
                 Some(WriteTarget::Opcode(opcode)),
@@ -152,32 +152,21 @@ fn classify_register_access(rpc: &Mlx5Request, request: &[u8]) -> Classification
         ),
         1 => match registers::lookup(id).map(|r| r.read) {
             Some(ReadEffect::Plain) => Classification::read(command),
-            Some(ReadEffect::Clearing(bits)) => {
-                if let Some(short) = bits.iter().find(|b| b.is_set(request).is_none()) {
+            Some(ReadEffect::ChangesWhenSet(fields)) => {
+                if let Some(short) = fields.iter().find(|f| f.is_set(request).is_none()) {
                     return Classification::unknown(
                         Some(target),
-                        format!("{command} read of {register} too short to show its `{}` bit", short.field),
+                        format!("{command} read of {register} too short to show its `{}` field", short.field),
                     );
                 }
-                match bits.iter().find(|b| b.is_set(request) == Some(true)) {
-                    Some(bit) => Classification::write(
+                match fields.iter().find(|f| f.is_set(request) == Some(true)) {
+                    Some(set) => Classification::write(
                         target,
-                        format!("{command} read of {register} with `{}` set, which resets what it reports", bit.field),
+                        format!("{command} read of {register} with `{}` set, which {}", set.field, set.does),
                     ),
                     None => Classification::read(command),
                 }
             }
-            Some(ReadEffect::Measuring(field)) => match field.is_set(request) {
-                Some(false) => Classification::read(command),
-                Some(true) => Classification::write(
-                    target,
-                    format!("{command} read of {register} with `{}` set, which starts a measurement", field.field),
-                ),
-                None => Classification::unknown(
-                    Some(target),
-                    format!("{command} read of {register} too short to show its `{}` field", field.field),
-                ),
-            },
             Some(ReadEffect::ModuleMemory) => match registers::mcia_read_is_plain(request) {
                 Some(true) => Classification::read(command),
                 Some(false) => Classification::unknown(
@@ -285,7 +274,9 @@ mod tests {
         let mut mtmp = mlx5(0x805, 1, 0x900a, 16 + 0x20);
         assert_eq!(classify_mlx5(&mtmp).effect, Effect::Read);
         mtmp[24] = 0x40;
-        assert!(classify_mlx5(&mtmp).action.contains("`mtr` set"));
+        assert!(classify_mlx5(&mtmp).action.contains("`mtr` set, which resets the recorded maximum"));
+        mtmp[24] = 0x80;
+        assert!(classify_mlx5(&mtmp).action.contains("`mte` set, which turns temperature tracking on"));
         assert_eq!(classify_mlx5(&mtmp[..20]).effect, Effect::Unknown, "too short to show `mte`");
         // SLRG: reading a lane's eye is plain; asking its monitor to measure is granted as a write.
         let mut slrg = mlx5(0x805, 1, 0x5028, 16 + 40);

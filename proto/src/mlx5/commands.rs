@@ -24,16 +24,19 @@ pub enum DriverGate {
     DebugWrite,
 }
 
-/// A bit in a request that turns a read into a clear: byte offset in the mailbox, mask,
-/// and the field's name in `mlx5_ifc.h`.
+/// A field of a request that turns a read into a change (a clear, a reset, a measurement
+/// started): byte offset in the mailbox, mask, the field's name in the PRM, and what
+/// setting it does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClearBit {
     /// Byte offset from the start of the request.
     pub byte: usize,
-    /// The bit within that byte (PRM bit 31 of a dword is `0x80` of its first byte).
+    /// The bits within that byte (PRM bit 31 of a dword is `0x80` of its first byte).
     pub mask: u8,
     /// The field, e.g. `clear` or `clr`.
     pub field: &'static str,
+    /// What a read with the field set does, as the refusal says it ("which …").
+    pub does: &'static str,
 }
 
 impl ClearBit {
@@ -101,10 +104,11 @@ pub const SET_DIAGNOSTIC_PARAMS: u16 = 0x820;
 
 /// The `clear` bit at bit 0xc0 of QUERY_VPORT_COUNTER, QUERY_Q_COUNTER and
 /// QUERY_FLOW_COUNTER input (mlx5_ifc.h lines 5708, 6160, 7069).
-const CLEAR_AT_24: ClearBit = ClearBit { byte: 24, mask: 0x80, field: "clear" };
+const CLEAR_AT_24: ClearBit = ClearBit { byte: 24, mask: 0x80, field: "clear", does: CLEARS_COUNTERS };
 /// The `clear` bit at bit 0x40 of QUERY_CONG_STATISTICS input (mlx5_ifc.h line 7578) and
 /// FPGA_QUERY_QP_COUNTERS input (mlx5_ifc_fpga.h, `fpga_query_qp_counters_in`).
-const CLEAR_AT_8: ClearBit = ClearBit { byte: 8, mask: 0x80, field: "clear" };
+const CLEAR_AT_8: ClearBit = ClearBit { byte: 8, mask: 0x80, field: "clear", does: CLEARS_COUNTERS };
+const CLEARS_COUNTERS: &str = "clears the counters it reads";
 
 const fn cmd(opcode: u16, name: &'static str, gate: DriverGate, effect: CommandEffect) -> Command {
     Command { opcode, name, gate, effect }

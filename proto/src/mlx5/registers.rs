@@ -20,15 +20,13 @@ pub const REGISTER_DATA: usize = 16;
 pub enum ReadEffect {
     /// Nothing: the register's state is reported as it is.
     Plain,
-    /// Resets what it reports when one of these bits of the request is set (offsets from
-    /// the start of the request, register data at [`REGISTER_DATA`]).
-    Clearing(&'static [ClearBit]),
+    /// Changes something when one of these fields of the request is set (offsets from the
+    /// start of the request, register data at [`REGISTER_DATA`]): PPCNT's `clr` resets the
+    /// counters, SLRG's `fom_measurement` runs a lane's eye-opening monitor. Such a read is
+    /// granted as a write; with every field zero it is plain.
+    ChangesWhenSet(&'static [ClearBit]),
     /// MCIA: reads a module's memory over I²C, whose latched flags clear on read.
     ModuleMemory,
-    /// Starts an activity on the device when this field of the request is not zero (SLRG's
-    /// `fom_measurement` runs a lane's eye-opening monitor): such a read is granted as a
-    /// write, as MTMP's `mte` is, and one with the field zero is plain.
-    Measuring(ClearBit),
 }
 
 /// One register the host knows.
@@ -46,16 +44,18 @@ pub struct Register {
 
 /// `clr` at bit 0x20 of PPCNT and MPCNT (mlx5_ifc.h lines 10498 and 10559): register byte
 /// 4, most significant bit.
-const CLR: &[ClearBit] = &[ClearBit { byte: REGISTER_DATA + 4, mask: 0x80, field: "clr" }];
+const CLR: &[ClearBit] =
+    &[ClearBit { byte: REGISTER_DATA + 4, mask: 0x80, field: "clr", does: "resets what it reports" }];
 /// `mte` and `mtr` at bits 0x40 and 0x41 of MTMP (mlx5_ifc.h line 11789–11790).
 const MTMP_RESETS: &[ClearBit] = &[
-    ClearBit { byte: REGISTER_DATA + 8, mask: 0x80, field: "mte" },
-    ClearBit { byte: REGISTER_DATA + 8, mask: 0x40, field: "mtr" },
+    ClearBit { byte: REGISTER_DATA + 8, mask: 0x80, field: "mte", does: "turns temperature tracking on" },
+    ClearBit { byte: REGISTER_DATA + 8, mask: 0x40, field: "mtr", does: "resets the recorded maximum" },
 ];
 
 /// SLRG's `fom_measurement` (7 nm and later pages: register byte 7, its low four bits):
 /// which of a lane's eyes to measure now.
-const FOM_MEASUREMENT: ClearBit = ClearBit { byte: REGISTER_DATA + 7, mask: 0x0f, field: "fom_measurement" };
+const FOM_MEASUREMENT: &[ClearBit] =
+    &[ClearBit { byte: REGISTER_DATA + 7, mask: 0x0f, field: "fom_measurement", does: "starts a measurement" }];
 
 /// `MLX5_REG_QCAM`.
 pub const QCAM: u16 = 0x4019;
@@ -162,7 +162,7 @@ pub const REGISTERS: &[Register] = &[
     Register { id: PTYS, name: "PTYS", size: Some(PTYS_SIZE), read: ReadEffect::Plain },
     Register { id: PAOS, name: "PAOS", size: Some(PAOS_SIZE), read: ReadEffect::Plain },
     Register { id: PFCC, name: "PFCC", size: None, read: ReadEffect::Plain },
-    Register { id: PPCNT, name: "PPCNT", size: Some(PPCNT_SIZE), read: ReadEffect::Clearing(CLR) },
+    Register { id: PPCNT, name: "PPCNT", size: Some(PPCNT_SIZE), read: ReadEffect::ChangesWhenSet(CLR) },
     Register { id: PPTB, name: "PPTB", size: None, read: ReadEffect::Plain },
     Register { id: PBMC, name: "PBMC", size: None, read: ReadEffect::Plain },
     Register { id: PMAOS, name: "PMAOS", size: None, read: ReadEffect::Plain },
@@ -172,11 +172,11 @@ pub const REGISTERS: &[Register] = &[
         id: SLRG,
         name: "SLRG",
         size: Some(super::prm::slrg::SIZE),
-        read: ReadEffect::Measuring(FOM_MEASUREMENT),
+        read: ReadEffect::ChangesWhenSet(FOM_MEASUREMENT),
     },
     Register { id: PCAM, name: "PCAM", size: Some(PCAM_SIZE), read: ReadEffect::Plain },
     Register { id: MTCAP, name: "MTCAP", size: Some(MTCAP_SIZE), read: ReadEffect::Plain },
-    Register { id: MTMP, name: "MTMP", size: Some(MTMP_SIZE), read: ReadEffect::Clearing(MTMP_RESETS) },
+    Register { id: MTMP, name: "MTMP", size: Some(MTMP_SIZE), read: ReadEffect::ChangesWhenSet(MTMP_RESETS) },
     Register { id: MCIA, name: "MCIA", size: Some(MCIA_SIZE), read: ReadEffect::ModuleMemory },
     Register { id: MGIR, name: "MGIR", size: Some(MGIR_SIZE), read: ReadEffect::Plain },
     Register { id: MSGI, name: "MSGI", size: Some(super::prm::msgi::SIZE), read: ReadEffect::Plain },
@@ -185,7 +185,7 @@ pub const REGISTERS: &[Register] = &[
     Register { id: MNVQC, name: "MNVQC", size: Some(super::nvconfig::MNVQC_SIZE), read: ReadEffect::Plain },
     Register { id: MNVIA, name: "MNVIA", size: Some(super::nvconfig::MNVIA_SIZE), read: ReadEffect::Plain },
     Register { id: MPEIN, name: "MPEIN", size: Some(MPEIN_SIZE), read: ReadEffect::Plain },
-    Register { id: MPCNT, name: "MPCNT", size: Some(MPCNT_SIZE), read: ReadEffect::Clearing(CLR) },
+    Register { id: MPCNT, name: "MPCNT", size: Some(MPCNT_SIZE), read: ReadEffect::ChangesWhenSet(CLR) },
     Register { id: MCQS, name: "MCQS", size: Some(MCQS_SIZE), read: ReadEffect::Plain },
     Register { id: MCQI, name: "MCQI", size: Some(MCQI_SIZE), read: ReadEffect::Plain },
     Register { id: MCAM, name: "MCAM", size: Some(MCAM_SIZE), read: ReadEffect::Plain },
@@ -291,14 +291,13 @@ mod tests {
     #[test]
     fn clear_bits_sit_where_mlx5_ifc_puts_them() {
         let bits = |id| match lookup(id).unwrap().read {
-            ReadEffect::Clearing(bits) => bits.iter().map(|b| (b.byte, b.mask, b.field)).collect::<Vec<_>>(),
+            ReadEffect::ChangesWhenSet(bits) => bits.iter().map(|b| (b.byte, b.mask, b.field)).collect::<Vec<_>>(),
             other => panic!("{id:#x}: {other:?}"),
         };
         assert_eq!(bits(0x5008), [(20, 0x80, "clr")], "PPCNT");
         assert_eq!(bits(0x9051), [(20, 0x80, "clr")], "MPCNT");
         assert_eq!(bits(0x900a), [(24, 0x80, "mte"), (24, 0x40, "mtr")], "MTMP");
-        let Some(ReadEffect::Measuring(measure)) = lookup(0x5028).map(|r| r.read) else { panic!("SLRG") };
-        assert_eq!((measure.byte, measure.mask, measure.field), (23, 0x0f, "fom_measurement"), "SLRG");
+        assert_eq!(bits(0x5028), [(23, 0x0f, "fom_measurement")], "SLRG");
         assert_eq!(describe(0x5006), "PAOS (0x5006)");
         assert_eq!(describe(0x1234), "register 0x1234");
         let mut ids: Vec<u16> = REGISTERS.iter().map(|r| r.id).collect();
