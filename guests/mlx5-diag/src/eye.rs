@@ -9,7 +9,7 @@
 
 use fwctl_sdk::mlx5::Mlx5;
 use fwctl_sdk::mlx5::registers::{LaneEye, Slrg, slrg_fom_mode_name};
-use fwctl_sdk::{Metric, Severity, fact, finding, gauge};
+use fwctl_sdk::{Finding, Metric, Severity, fact, finding, gauge};
 
 use crate::options::Options;
 use crate::{failed, sample};
@@ -44,6 +44,14 @@ fn on_lane(metric: Metric, port: u8, lane: u8) -> Metric {
     metric.label("port", port).label("lane", lane)
 }
 
+/// `mlx5.lane.eye-low`: `what` of a lane is below the operator's `threshold`.
+fn eye_low(port: u8, lane: u8, threshold: f64, what: String) -> Finding {
+    finding(Severity::Warning, "mlx5.lane.eye-low", format!("port {port} lane {lane}: {what} is below {threshold}"))
+        .detail("port", port as u64)
+        .detail("lane", lane as u64)
+        .detail("threshold", threshold)
+}
+
 /// `12, 40, 41, 39`: one value a lane, `-` where a lane has none.
 fn per_lane<T: ToString>(values: impl Iterator<Item = Option<T>>) -> String {
     values.map(|v| v.map_or("-".to_string(), |v| v.to_string())).collect::<Vec<_>>().join(", ")
@@ -65,16 +73,9 @@ fn figures_of_merit(p: &str, port: u8, options: &Options, eyes: &[(u8, Slrg)]) {
         );
         sample(on_lane(metric, port, lane), f64::from(fom));
         if let Some(min) = options.eye_fom_min.filter(|min| f64::from(fom) < *min) {
-            finding(
-                Severity::Warning,
-                "mlx5.lane.eye-low",
-                format!("port {port} lane {lane}: receive eye figure of merit {fom} is below {min}"),
-            )
-            .detail("port", port as u64)
-            .detail("lane", lane as u64)
-            .detail("figure-of-merit", fom as u64)
-            .detail("threshold", min)
-            .report();
+            eye_low(port, lane, min, format!("receive eye figure of merit {fom}"))
+                .detail("figure-of-merit", fom as u64)
+                .report();
         }
     }
 }
@@ -103,18 +104,11 @@ fn grades(p: &str, port: u8, options: &Options, eyes: &[(u8, Slrg)]) {
         let width = gauge("port_lane_eye_width", "seconds", "Width (phase) of the middle eye of a lane's receiver.");
         sample(on_lane(width, port, lane), f64::from(phase_ps) / 1e12);
         if let Some(min) = options.eye_grade_min.filter(|min| f64::from(grade) < *min) {
-            finding(
-                Severity::Warning,
-                "mlx5.lane.eye-low",
-                format!("port {port} lane {lane}: receive grade {grade} is below {min}"),
-            )
-            .detail("port", port as u64)
-            .detail("lane", lane as u64)
-            .detail("grade", grade as u64)
-            .detail("height-mv", height_mv as i64)
-            .detail("phase-ps", phase_ps as i64)
-            .detail("threshold", min)
-            .report();
+            eye_low(port, lane, min, format!("receive grade {grade}"))
+                .detail("grade", grade as u64)
+                .detail("height-mv", height_mv as i64)
+                .detail("phase-ps", phase_ps as i64)
+                .report();
         }
     }
 }
