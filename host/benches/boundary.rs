@@ -47,8 +47,9 @@ const ROUNDS: usize = 5;
 fn main() {
     let plugins = build_plugins();
     let direct = median(ROUNDS, || direct_rpcs(RPCS)) / RPCS as u32;
-    let boundary = boundary_rpcs(&plugins.join("hostile.wasm"), false);
-    let audited = boundary_rpcs(&plugins.join("hostile.wasm"), true);
+    let boundary = boundary_rpcs(&plugins.join("hostile.wasm"), false, Reach::Quick);
+    let audited = boundary_rpcs(&plugins.join("hostile.wasm"), true, Reach::Quick);
+    let blocking = boundary_rpcs(&plugins.join("hostile.wasm"), true, Reach::MayBlock);
     let record = median(ROUNDS, || audit_records(RPCS).0) / RPCS as u32;
     let record_in_log = median(ROUNDS, || audit_records(RPCS).1) / RPCS as u32;
     let (cold, warm) = cli_cold_and_warm(&plugins);
@@ -69,6 +70,12 @@ fn main() {
         audited.as_nanos(),
         audited.as_secs_f64() / direct.as_secs_f64(),
         audited.as_secs_f64() / boundary.as_secs_f64()
+    );
+    println!(
+        "| the same on a device whose RPCs may block, as a kernel node's do (the run on a thread of its own, the RPC in flight where its watchdog sees it) | {} ns/call | {:.1}× direct, {:.2}× audited in place |",
+        blocking.as_nanos(),
+        blocking.as_secs_f64() / direct.as_secs_f64(),
+        blocking.as_secs_f64() / audited.as_secs_f64()
     );
     println!(
         "| one audit record alone, as the RPC waits for it (`sent` + outcome into the journal) | {} ns/RPC | {:.3}× an unaudited boundary RPC |",
@@ -247,9 +254,59 @@ fn direct_rpcs(count: u64) -> Duration {
     started.elapsed()
 }
 
+/// The way a run reaches its device.
+#[derive(Clone, Copy)]
+enum Reach {
+    /// A simulated device answering at once: called in place on the async worker.
+    Quick,
+    /// The same device as one whose RPCs may block (as every kernel node's may): the run
+    /// gets a thread of its own and each RPC is put where the watchdog can see it.
+    MayBlock,
+}
+
+/// A backend whose devices answer as the simulator's do but say their RPCs may block, so
+/// that runs take the path kernel devices take, without a kernel.
+struct MayBlock(SimBackend);
+
+struct MayBlockHandle(Box<dyn fwctl_run::devices::DeviceHandle>);
+
+impl Backend for MayBlock {
+    fn name(&self) -> &'static str {
+        "simulator (may block)"
+    }
+    fn discover(
+        &self,
+    ) -> Result<Vec<fwctl_run::devices::DeviceDescriptor>, fwctl_run::devices::backend::DiscoveryError> {
+        self.0.discover()
+    }
+    fn open(
+        &self,
+        device: &fwctl_run::devices::DeviceDescriptor,
+    ) -> Result<Box<dyn fwctl_run::devices::DeviceHandle>, fwctl_run::devices::DeviceError> {
+        Ok(Box::new(MayBlockHandle(self.0.open(device)?)))
+    }
+}
+
+impl fwctl_run::devices::DeviceHandle for MayBlockHandle {
+    fn info(&mut self) -> Result<fwctl_run::devices::FwctlInfo, fwctl_run::devices::DeviceError> {
+        self.0.info()
+    }
+    fn rpc(
+        &mut self,
+        scope: u32,
+        request: &[u8],
+        response: &mut [u8],
+    ) -> Result<usize, fwctl_run::devices::DeviceError> {
+        self.0.rpc(scope, request, response)
+    }
+    fn may_block(&self) -> bool {
+        true
+    }
+}
+
 /// Per-RPC time through the boundary: a run doing `RPCS` RPCs minus a run doing none
 /// (instantiation and call overhead cancel out), over the number of RPCs.
-fn boundary_rpcs(plugin: &Path, audited: bool) -> Duration {
+fn boundary_rpcs(plugin: &Path, audited: bool, reach: Reach) -> Duration {
     let overrides = LimitOverrides { rpcs: Some(RPCS + 1), timeout_ms: Some(120_000), memory_mib: None };
     let Admitted { plugin, grant, identity, .. } = admit(plugin, overrides);
     let audit_dir = tempfile::tempdir().unwrap();
@@ -262,7 +319,10 @@ fn boundary_rpcs(plugin: &Path, audited: bool) -> Duration {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let timed = |count: u64| {
         median(ROUNDS, || {
-            let backend: Arc<dyn Backend> = Arc::new(SimBackend::default_fleet());
+            let backend: Arc<dyn Backend> = match reach {
+                Reach::Quick => Arc::new(SimBackend::default_fleet()),
+                Reach::MayBlock => Arc::new(MayBlock(SimBackend::default_fleet())),
+            };
             let device = vec![backend.discover().unwrap().remove(0)];
             let args = vec!["rpc-loop".to_string(), count.to_string()];
             let started = Instant::now();

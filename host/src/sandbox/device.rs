@@ -42,12 +42,53 @@ pub struct GrantedDevice {
 }
 
 /// What the watchdog of a run on its own thread shares with the run.
-#[derive(Default)]
 pub(crate) struct Watched {
+    /// Where an abandoned call goes on the record, and about which device: the run's own,
+    /// taken once when the run got its thread.
+    trail: Option<AuditTrail>,
+    device: DeviceDescriptor,
     /// The RPC the run is in, if any.
-    call: Mutex<Option<InFlight>>,
+    pending: Mutex<Pending>,
     /// Set once the watchdog gave up on the run: it may send nothing more.
     given_up: AtomicBool,
+}
+
+/// The call a run on its own thread has with its device. The request buffer is kept from
+/// call to call, so that putting a call here allocates nothing on a kernel RPC's path.
+#[derive(Default)]
+struct Pending {
+    /// `Some` from just before the ioctl until it returns, unless the watchdog took it.
+    call: Option<PendingCall>,
+    request: Vec<u8>,
+}
+
+/// What an `abandoned` line says besides the request.
+struct PendingCall {
+    scope: Scope,
+    capacity: usize,
+    classification: Classification,
+    seq: u64,
+}
+
+impl Watched {
+    /// Puts a call that is on the record as `sent` (as `seq`) where the watchdog sees it.
+    fn begin(&self, call: &Call<'_>, seq: u64) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.request.clear();
+        pending.request.extend_from_slice(call.request);
+        pending.call = Some(PendingCall {
+            scope: call.scope,
+            capacity: call.capacity,
+            classification: call.classification.clone(),
+            seq,
+        });
+    }
+
+    /// Takes the call back once the device answered: `false` when the watchdog took it
+    /// first (it is then on the record as abandoned, and its answer must not follow).
+    fn end(&self) -> bool {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).call.take().is_some()
+    }
 }
 
 /// The watchdog's view of a run on its own thread.
@@ -59,8 +100,18 @@ impl InFlightWatch {
     /// next to its `sent` line now (its answer, should one come, is not recorded after
     /// it), and the run may send no further RPC.
     pub fn abandon(&self) {
-        self.0.given_up.store(true, Ordering::SeqCst);
-        drop(self.0.call.lock().unwrap_or_else(PoisonError::into_inner).take());
+        let watched = &*self.0;
+        watched.given_up.store(true, Ordering::SeqCst);
+        let mut pending = watched.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(call), Some(trail)) = (pending.call.take(), &watched.trail) {
+            let attempt = audit::Attempt {
+                scope: call.scope,
+                request: &pending.request,
+                response_capacity: call.capacity,
+                classification: &call.classification,
+            };
+            trail.record(&watched.device, attempt, Some(call.seq), RpcOutcome::Abandoned, Duration::ZERO);
+        }
     }
 }
 
@@ -92,7 +143,12 @@ impl GrantedDevice {
     /// with no hop to another thread, and the returned watch lets the caller abandon the
     /// one in flight when the thread is stuck in the kernel past the deadline.
     pub fn run_on_own_thread(&mut self) -> InFlightWatch {
-        let watched = Arc::new(Watched::default());
+        let watched = Arc::new(Watched {
+            trail: self.audit.clone(),
+            device: self.descriptor.clone(),
+            pending: Mutex::default(),
+            given_up: AtomicBool::new(false),
+        });
         self.in_flight = Some(watched.clone());
         InFlightWatch(watched)
     }
@@ -102,7 +158,8 @@ impl GrantedDevice {
         self.in_flight.as_ref().is_some_and(|w| w.given_up.load(Ordering::SeqCst))
     }
 
-    /// What `abandoned` would record for `call`, if anything is recorded.
+    /// What `abandoned` would record for `call` if its future is dropped unanswered, if
+    /// anything is recorded.
     fn in_flight(&self, call: &Call<'_>, seq: Option<u64>) -> Option<InFlight> {
         match (&self.audit, seq) {
             (Some(trail), Some(seq)) => Some(InFlight {
@@ -199,10 +256,11 @@ impl Call<'_> {
     }
 }
 
-/// An RPC on its way to the device: if the run is cut off (deadline, abort) before the
-/// answer comes back, this is dropped unanswered (with the future holding it, or by the
-/// watchdog of a run on its own thread), and the drop puts `abandoned` on the record next
-/// to the `sent` line, since the device may have acted on it.
+/// An RPC on its way to the device through the blocking pool: if the run is cut off
+/// (deadline, abort) before the answer comes back, this is dropped unanswered with the
+/// future holding it, and the drop puts `abandoned` on the record next to the `sent`
+/// line, since the device may have acted on it. (A run on its own thread keeps its call
+/// in [`Watched`] instead.)
 pub(crate) struct InFlight {
     trail: AuditTrail,
     device: DeviceDescriptor,
@@ -340,13 +398,12 @@ impl HostDevice for RunState {
         let mut abandoned = false;
         let (handle, request, result, response, took) = match granted.in_flight.clone() {
             Some(watched) if handle.may_block() => {
-                *watched.call.lock().unwrap_or_else(PoisonError::into_inner) = granted.in_flight(&sent, seq);
-                let answer = call(handle, request);
-                match watched.call.lock().unwrap_or_else(PoisonError::into_inner).take() {
-                    Some(mut in_flight) => in_flight.answered = true,
-                    // The watchdog abandoned it (on the record) while the kernel held us.
-                    None => abandoned = seq.is_some(),
+                if let Some(seq) = seq {
+                    watched.begin(&sent, seq);
                 }
+                let answer = call(handle, request);
+                // The watchdog abandoned it (on the record) while the kernel held us.
+                abandoned = seq.is_some() && !watched.end();
                 answer
             }
             _ if handle.may_block() => {
