@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use fwctl_devices::{DeviceKind, Scope};
 use serde::{Deserialize, Serialize};
 
-use super::record::{LineWriter, PluginRef, RpcOutcome};
+use super::record::{LineWriter, Plugin, PluginRef, RpcOutcome};
 
 /// The request bytes an entry keeps: enough for every field a line shows (the mlx5
 /// command header and register id, the CXL header and Feature UUID).
@@ -16,8 +16,9 @@ pub(super) const REQUEST_HEAD: usize = 32;
 /// What one audit line records.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) enum Entry<'a> {
-    /// An RPC attempt or its outcome.
-    Rpc(#[serde(borrow)] RpcEntry<'a>),
+    /// An RPC attempt or its outcome, the plugin spelled out (a journal whose plugin table
+    /// is full, and journals written before the table existed).
+    Rpc(#[serde(borrow)] RpcEntry<'a, PluginRef<'a>>),
     /// A plugin refused before it ran.
     Refusal {
         unix_micros: u64,
@@ -34,15 +35,19 @@ pub(super) enum Entry<'a> {
         action: &'a str,
         detail: &'a str,
     },
+    /// An RPC attempt or its outcome, the plugin given as its place in the journal's plugin
+    /// table ([`super::journal::Journal::list`]): the identity's strings are copied and
+    /// checked once per journal, not twice per RPC. Last, so that older journals decode.
+    Listed(#[serde(borrow)] RpcEntry<'a, u32>),
 }
 
-/// An RPC line's facts, as the host had them when it made the record.
+/// An RPC line's facts, as the host had them when it made the record; `plugin` is the
+/// identity itself or its place in the journal's plugin table.
 #[derive(Debug, Serialize, Deserialize)]
-pub(super) struct RpcEntry<'a> {
+pub(super) struct RpcEntry<'a, P> {
     pub unix_micros: u64,
     pub seq: Option<u64>,
-    #[serde(borrow)]
-    pub plugin: PluginRef<'a>,
+    pub plugin: P,
     pub device: &'a str,
     pub parent: &'a str,
     pub kind: DeviceKind,
@@ -89,27 +94,35 @@ pub(super) fn unix_micros_now() -> u64 {
 }
 
 impl Entry<'_> {
-    /// Appends the entry's JSON line, newline included, to `out`.
-    pub(super) fn write_line(&self, writer: &mut LineWriter, out: &mut Vec<u8>) {
+    /// Appends the entry's JSON line, newline included, to `out`; `false` (and nothing
+    /// appended) when it names a plugin the writer's table does not hold.
+    pub(super) fn write_line(&self, writer: &mut LineWriter, out: &mut Vec<u8>) -> bool {
         match self {
-            Entry::Rpc(rpc) => writer.rpc(out, rpc),
-            Entry::Refusal { unix_micros, plugin, reason } => writer.refusal(out, *unix_micros, *plugin, reason),
+            Entry::Rpc(rpc) => writer.rpc(out, rpc, Plugin::Given(rpc.plugin)),
+            Entry::Listed(rpc) => writer.rpc(out, rpc, Plugin::Listed(rpc.plugin)),
+            Entry::Refusal { unix_micros, plugin, reason } => {
+                writer.refusal(out, *unix_micros, *plugin, reason);
+                true
+            }
             Entry::Lifecycle { unix_micros, plugin, action, detail } => {
-                writer.lifecycle(out, *unix_micros, *plugin, action, detail)
+                writer.lifecycle(out, *unix_micros, *plugin, action, detail);
+                true
             }
         }
     }
 }
 
-/// Encodes `entry` into `buffer` (cleared first).
-pub(super) fn encode(entry: &Entry<'_>, buffer: &mut Vec<u8>) {
+/// Encodes `entry` (or a plugin identity for the journal's table) into `buffer` (cleared
+/// first).
+pub(super) fn encode(entry: &impl Serialize, buffer: &mut Vec<u8>) {
     buffer.clear();
     // postcard writes into any `Extend<u8>`; a Vec it has grown before is not grown again.
     let taken = std::mem::take(buffer);
     *buffer = postcard::to_extend(entry, taken).unwrap_or_default();
 }
 
-/// Decodes one entry; `None` when the bytes are not one (a damaged journal).
-pub(super) fn decode(bytes: &[u8]) -> Option<Entry<'_>> {
+/// Decodes one entry (or a plugin identity of the journal's table); `None` when the bytes
+/// are not one (a damaged journal).
+pub(super) fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
     postcard::from_bytes(bytes).ok()
 }

@@ -8,11 +8,19 @@
 //! staging area. Whatever a process could not move into the log before it died is moved
 //! there by the next process that opens the same log ([`recover`]).
 //!
-//! Layout (little-endian): a 64-byte header (`magic`, `capacity`, `flushed`, `written`;
-//! the last two are positions that only grow, taken modulo `capacity`), then `capacity`
-//! bytes of ring holding entries framed as `u32 length` + bytes. `written` is stored
-//! after the entry it covers, so a process killed in the middle of a copy leaves that
-//! entry out; `flushed` is stored after the entries it covers are in the log.
+//! Layout (little-endian): a 64-byte header (`magic`, `capacity`, `flushed`, `written`,
+//! `listed`, `table`; `flushed` and `written` are positions that only grow, taken modulo
+//! `capacity`), then the plugin table (`table` bytes, of which `listed` are used), then
+//! `capacity` bytes of ring. Table and ring hold entries framed as `u32 length` + bytes.
+//! `written` is stored after the entry it covers, so a process killed in the middle of a
+//! copy leaves that entry out; `flushed` is stored after the entries it covers are in
+//! the log; `listed` is stored after the plugin it adds, and before any entry names it.
+//!
+//! The table holds the identity of each plugin whose RPCs the journal records, once: an
+//! RPC entry names its plugin by place, so that the identity's strings are copied once per
+//! journal instead of twice per RPC, and a journal read after a crash still has them
+//! however far the ring has moved on. Journals of the first layout (`FWAUDJ01`, no table)
+//! are still read.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -23,12 +31,20 @@ use std::sync::atomic::{Ordering, compiler_fence};
 use memmap2::MmapMut;
 use nix::fcntl::{Flock, FlockArg};
 
-const MAGIC: &[u8; 8] = b"FWAUDJ01";
+const MAGIC: &[u8; 8] = b"FWAUDJ02";
+/// The first layout: no plugin table.
+const MAGIC_WITHOUT_TABLE: &[u8; 8] = b"FWAUDJ01";
 const HEADER: usize = 64;
 const CAPACITY_AT: usize = 8;
 const FLUSHED_AT: usize = 16;
 const WRITTEN_AT: usize = 24;
+const LISTED_AT: usize = 32;
+const TABLE_AT: usize = 40;
 const FRAME: usize = 4;
+
+/// The plugin table's size: a plugin's identity takes about 120 bytes, so some 500
+/// different plugins fit. Once it is full, entries spell their plugin out.
+pub(super) const TABLE: usize = 64 << 10;
 
 /// The ring's size: at about 250 bytes an entry, some 4,000 entries wait here at most
 /// before a writer flushes them itself.
@@ -54,6 +70,10 @@ pub(super) struct Journal {
     capacity: u64,
     flushed: u64,
     written: u64,
+    /// The encoded identities in the table, in order.
+    listed: Vec<Vec<u8>>,
+    /// Bytes of the table used.
+    table_used: usize,
     _lock: Flock<File>,
 }
 
@@ -74,7 +94,7 @@ impl Journal {
         let lock =
             Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| std::io::Error::from(errno))?;
         let made = (|| {
-            nix::fcntl::posix_fallocate(&*lock, 0, (HEADER + CAPACITY) as i64)?;
+            nix::fcntl::posix_fallocate(&*lock, 0, (HEADER + TABLE + CAPACITY) as i64)?;
             // SAFETY: the mapping is of a file this process just created with O_EXCL,
             // mode 0600, in a directory only its owner may write, and holds an exclusive
             // flock on: no one else is meant to change it while it is mapped. Should the
@@ -84,10 +104,20 @@ impl Journal {
             let mut map = unsafe { MmapMut::map_mut(&*lock)? };
             map[..8].copy_from_slice(MAGIC);
             map[CAPACITY_AT..CAPACITY_AT + 8].copy_from_slice(&(CAPACITY as u64).to_le_bytes());
+            map[TABLE_AT..TABLE_AT + 8].copy_from_slice(&(TABLE as u64).to_le_bytes());
             Ok::<_, std::io::Error>(map)
         })();
         match made {
-            Ok(map) => Ok(Self { path, map, capacity: CAPACITY as u64, flushed: 0, written: 0, _lock: lock }),
+            Ok(map) => Ok(Self {
+                path,
+                map,
+                capacity: CAPACITY as u64,
+                flushed: 0,
+                written: 0,
+                listed: Vec::new(),
+                table_used: 0,
+                _lock: lock,
+            }),
             Err(error) => {
                 let _ = std::fs::remove_file(&path);
                 Err(error)
@@ -111,6 +141,32 @@ impl Journal {
         true
     }
 
+    /// The place of an encoded plugin identity in the table, adding it when new; `None`
+    /// when the table has no room for it.
+    pub(super) fn list(&mut self, identity: &[u8]) -> Option<u32> {
+        if let Some(place) = self.listed.iter().position(|listed| listed == identity) {
+            return Some(place as u32);
+        }
+        let framed = FRAME + identity.len();
+        if self.table_used + framed > TABLE {
+            return None;
+        }
+        let at = HEADER + self.table_used;
+        self.map[at..at + FRAME].copy_from_slice(&(identity.len() as u32).to_le_bytes());
+        self.map[at + FRAME..at + framed].copy_from_slice(identity);
+        self.table_used += framed;
+        // The identity's bytes are stored before the length that covers them.
+        compiler_fence(Ordering::Release);
+        self.map[LISTED_AT..LISTED_AT + 8].copy_from_slice(&(self.table_used as u64).to_le_bytes());
+        self.listed.push(identity.to_vec());
+        Some((self.listed.len() - 1) as u32)
+    }
+
+    /// The encoded identities in the table from place `from` on.
+    pub(super) fn listed_from(&self, from: usize) -> &[Vec<u8>] {
+        self.listed.get(from..).unwrap_or_default()
+    }
+
     /// Bytes waiting to be flushed.
     pub(super) fn pending(&self) -> u64 {
         self.written - self.flushed
@@ -121,7 +177,7 @@ impl Journal {
     /// to [`Self::mark_flushed`] once they are in the log.
     pub(super) fn take_pending(&self, out: &mut Vec<u8>, limit: usize) -> u64 {
         out.clear();
-        let ring = &self.map[HEADER..];
+        let ring = &self.map[HEADER + TABLE..];
         let mut end = self.flushed;
         while end < self.written {
             let next = end + (FRAME + frame_length(ring, end)) as u64;
@@ -149,7 +205,7 @@ impl Journal {
     }
 
     fn put(&mut self, position: u64, bytes: &[u8]) {
-        let ring = &mut self.map[HEADER..];
+        let ring = &mut self.map[HEADER + TABLE..];
         let start = (position % self.capacity) as usize;
         let first = bytes.len().min(ring.len() - start);
         ring[start..start + first].copy_from_slice(&bytes[..first]);
@@ -295,26 +351,186 @@ pub(super) fn recover(dir: &Path, log: &mut File) -> std::io::Result<Recovered> 
 /// file if it could not be read whole.
 fn pending_lines(bytes: &[u8]) -> (Vec<u8>, Option<String>) {
     let mut lines = Vec::new();
-    if bytes.len() < HEADER || &bytes[..8] != MAGIC {
-        return (lines, Some("not an audit journal".into()));
-    }
+    let has_table = match bytes.get(..8) {
+        Some(magic) if bytes.len() >= HEADER && magic == MAGIC => true,
+        Some(magic) if bytes.len() >= HEADER && magic == MAGIC_WITHOUT_TABLE => false,
+        _ => return (lines, Some("not an audit journal".into())),
+    };
     let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
     let (capacity, flushed, written) = (word(CAPACITY_AT), word(FLUSHED_AT), word(WRITTEN_AT));
-    let ring = &bytes[HEADER..];
+    let (table, listed) = if has_table { (word(TABLE_AT), word(LISTED_AT)) } else { (0, 0) };
+    if listed > table || table > (bytes.len() - HEADER) as u64 {
+        return (lines, Some(format!("a plugin table of {listed} of {table} bytes in a file of {}", bytes.len())));
+    }
+    let ring = &bytes[HEADER + table as usize..];
     if capacity == 0 || capacity != ring.len() as u64 {
         return (lines, Some(format!("a ring of {capacity} bytes in a file of {}", bytes.len())));
     }
     if flushed > written || written - flushed > capacity {
         return (lines, Some(format!("positions flushed {flushed} and written {written} do not fit the ring")));
     }
-    let (mut pending, mut writer) = (Vec::new(), super::record::LineWriter::default());
+    let mut writer = super::record::LineWriter::default();
+    for identity in entries(&bytes[HEADER..HEADER + listed as usize]) {
+        match identity.map(super::entry::decode) {
+            Ok(Some(identity)) => writer.list(identity),
+            Ok(None) => return (lines, Some("a plugin in its table that does not decode".into())),
+            Err(framing) => return (lines, Some(format!("its plugin table has {framing}"))),
+        }
+    }
+    let mut pending = Vec::new();
     copy_ring(ring, flushed, written, &mut pending);
     for entry in entries(&pending) {
-        match entry.map(super::entry::decode) {
-            Ok(Some(entry)) => entry.write_line(&mut writer, &mut lines),
+        match entry.map(super::entry::decode::<super::entry::Entry<'_>>) {
+            Ok(Some(entry)) if entry.write_line(&mut writer, &mut lines) => {}
+            Ok(Some(_)) => return (lines, Some("an entry naming a plugin its table does not hold".into())),
             Ok(None) => return (lines, Some("an entry that does not decode".into())),
             Err(framing) => return (lines, Some(framing)),
         }
     }
     (lines, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::entry::{self, Entry, Outcome, RpcEntry};
+    use crate::audit::record::PluginRef;
+    use fwctl_devices::{DeviceKind, Scope};
+
+    const PLUGIN: PluginRef<'static> =
+        PluginRef { name: "mlx5-diag", version: "0.1.0", sha256: "sha256:ab", signer: Some("vendor") };
+
+    /// A `sent` entry of an mlx5 QUERY_ISSI naming its plugin as `plugin`.
+    fn sent<P>(plugin: P, seq: u64) -> RpcEntry<'static, P> {
+        RpcEntry {
+            unix_micros: 1_764_504_000_000_000,
+            seq: Some(seq),
+            plugin,
+            device: "fwctl0",
+            parent: "0000:08:00.0",
+            kind: DeviceKind::Mlx5,
+            scope: Scope::DebugReadOnly,
+            request_head: &[0x01, 0x0a, 0, 0, 0, 0, 0, 0],
+            request_len: 16,
+            response_capacity: 16,
+            effect: "read",
+            action: None,
+            outcome: Outcome::Sent,
+            duration_us: 0,
+        }
+    }
+
+    fn encoded(entry: &impl Serialize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        entry::encode(entry, &mut bytes);
+        bytes
+    }
+
+    fn journal() -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::create(dir.path()).unwrap();
+        (dir, journal)
+    }
+
+    fn text(lines: &[u8]) -> Vec<serde_json::Value> {
+        std::str::from_utf8(lines).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    use serde::Serialize;
+
+    #[test]
+    fn a_plugin_is_listed_once_however_often_it_is_listed() {
+        let (_dir, mut journal) = journal();
+        let other = PluginRef { name: "cxl-features", ..PLUGIN };
+        assert_eq!(journal.list(&encoded(&PLUGIN)), Some(0));
+        assert_eq!(journal.list(&encoded(&other)), Some(1));
+        assert_eq!(journal.list(&encoded(&PLUGIN)), Some(0));
+        assert_eq!(journal.listed_from(1), [encoded(&other)]);
+    }
+
+    #[test]
+    fn a_full_plugin_table_lists_no_more() {
+        let (_dir, mut journal) = journal();
+        let names: Vec<String> = (0..TABLE).map(|i| format!("plugin-{i}")).collect();
+        let refused = names.iter().position(|name| journal.list(&encoded(&PluginRef { name, ..PLUGIN })).is_none());
+        let refused = refused.expect("the table fills up");
+        assert!(refused > 400, "only {refused} plugins fit");
+        // What was listed stays listed.
+        assert_eq!(journal.list(&encoded(&PluginRef { name: &names[0], ..PLUGIN })), Some(0));
+    }
+
+    #[test]
+    fn the_entries_a_killed_process_left_name_their_plugin_from_its_table() {
+        let (dir, mut journal) = journal();
+        let place = journal.list(&encoded(&PLUGIN)).unwrap();
+        for seq in 0..10 {
+            assert!(journal.append(&encoded(&Entry::Listed(sent(place, seq)))));
+        }
+        // Those are in the log; the ring moves on past the plugin's first entries.
+        let upto = journal.take_pending(&mut Vec::new(), usize::MAX);
+        journal.mark_flushed(upto);
+        assert!(journal.append(&encoded(&Entry::Listed(sent(place, 10)))));
+        assert!(journal.append(&encoded(&Entry::Rpc(sent(PluginRef { name: "inline", ..PLUGIN }, 11)))));
+        drop(journal);
+        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let (lines, damage) = pending_lines(&std::fs::read(file).unwrap());
+        assert_eq!(damage, None);
+        let lines = text(&lines);
+        assert_eq!(lines.len(), 2);
+        assert_eq!((lines[0]["seq"].as_u64(), lines[0]["plugin"]["name"].as_str()), (Some(10), Some("mlx5-diag")));
+        assert_eq!(lines[0]["plugin"]["signer"], "vendor");
+        assert_eq!(lines[1]["plugin"]["name"], "inline");
+    }
+
+    #[test]
+    fn an_entry_naming_a_plugin_the_table_lacks_is_damage_not_a_line() {
+        let (dir, mut journal) = journal();
+        journal.list(&encoded(&PLUGIN)).unwrap();
+        assert!(journal.append(&encoded(&Entry::Listed(sent(0, 0)))));
+        assert!(journal.append(&encoded(&Entry::Listed(sent(7, 1)))));
+        drop(journal);
+        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let (lines, damage) = pending_lines(&std::fs::read(file).unwrap());
+        assert_eq!(damage.as_deref(), Some("an entry naming a plugin its table does not hold"));
+        assert_eq!(text(&lines).len(), 1, "what came before it is kept");
+    }
+
+    #[test]
+    fn a_journal_of_the_first_layout_without_a_table_is_still_read() {
+        // An RPC entry exactly as processes of the first layout wrote it (postcard: variant
+        // 0, then the fields in order, the plugin spelled out).
+        let entry: &[u8] = &[
+            0, 128, 224, 255, 208, 233, 153, 145, 3, 1, 3, 9, b'm', b'l', b'x', b'5', b'-', b'd', b'i', b'a', b'g', 5,
+            b'0', b'.', b'1', b'.', b'0', 9, b's', b'h', b'a', b'2', b'5', b'6', b':', b'a', b'b', 1, 6, b'v', b'e',
+            b'n', b'd', b'o', b'r', 6, b'f', b'w', b'c', b't', b'l', b'0', 12, b'0', b'0', b'0', b'0', b':', b'0',
+            b'8', b':', b'0', b'0', b'.', b'0', 0, 1, 8, 1, 10, 0, 0, 0, 0, 0, 0, 16, 16, 4, b'r', b'e', b'a', b'd', 0,
+            4, 0,
+        ];
+        assert_eq!(entry, encoded(&Entry::Rpc(sent(PLUGIN, 3))), "the first layout's entries decode as they did");
+        let capacity = 256usize;
+        let mut file = vec![0u8; HEADER + capacity];
+        file[..8].copy_from_slice(MAGIC_WITHOUT_TABLE);
+        file[CAPACITY_AT..CAPACITY_AT + 8].copy_from_slice(&(capacity as u64).to_le_bytes());
+        file[WRITTEN_AT..WRITTEN_AT + 8].copy_from_slice(&((FRAME + entry.len()) as u64).to_le_bytes());
+        file[HEADER..HEADER + FRAME].copy_from_slice(&(entry.len() as u32).to_le_bytes());
+        file[HEADER + FRAME..HEADER + FRAME + entry.len()].copy_from_slice(entry);
+        let (lines, damage) = pending_lines(&file);
+        assert_eq!(damage, None);
+        let lines = text(&lines);
+        assert_eq!((lines[0]["seq"].as_u64(), lines[0]["plugin"]["sha256"].as_str()), (Some(3), Some("sha256:ab")));
+    }
+
+    #[test]
+    fn a_plugin_table_larger_than_the_file_is_damage() {
+        let (dir, journal) = journal();
+        drop(journal);
+        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let mut bytes = std::fs::read(file).unwrap();
+        bytes[TABLE_AT..TABLE_AT + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let (_, damage) = pending_lines(&bytes);
+        assert!(damage.unwrap().starts_with("a plugin table of 0 of 18446744073709551615 bytes"));
+        bytes[TABLE_AT..TABLE_AT + 8].copy_from_slice(&(TABLE as u64).to_le_bytes());
+        bytes[LISTED_AT..LISTED_AT + 8].copy_from_slice(&(TABLE as u64 + 1).to_le_bytes());
+        assert!(pending_lines(&bytes).1.unwrap().starts_with("a plugin table of 65537 of 65536 bytes"));
+    }
 }

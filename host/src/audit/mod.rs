@@ -239,6 +239,7 @@ impl AuditLog {
                 // directly, after everything journaled before it.
                 let mut log = self.shared.flush_locked(lock(&self.shared.log), Durability::PageCache, usize::MAX);
                 let mut line = Vec::new();
+                self.shared.learn_listed(&mut log.writer);
                 entry.write_line(&mut log.writer, &mut line);
                 return self.shared.write_lines(&mut log, &line, durability);
             }
@@ -275,6 +276,15 @@ impl AuditLog {
             }
             true
         })
+    }
+
+    /// The place of `plugin` in the journal's plugin table, adding it when new; `None`
+    /// without a journal, or with a full table (entries then spell the plugin out).
+    fn list(&self, plugin: &PluginIdentity) -> Option<u32> {
+        let journal = self.shared.journal.as_ref()?;
+        let mut encoded = Vec::new();
+        entry::encode(&plugin.as_ref(), &mut encoded);
+        lock(journal).list(&encoded)
     }
 
     fn wake_flusher(&self) {
@@ -337,6 +347,8 @@ impl Shared {
             return log;
         }
         let log_file = &mut *log;
+        // Plugins listed before these entries were journaled: taken first.
+        self.learn_listed(&mut log_file.writer);
         let upto = lock(journal).take_pending(&mut log_file.batch, limit);
         if log_file.batch.is_empty() && durability == Durability::PageCache {
             return log;
@@ -345,7 +357,7 @@ impl Shared {
         for framed in journal::entries(&log_file.batch) {
             // This process wrote every entry; one that does not decode is a bug, and is
             // skipped rather than ending the run's record.
-            if let Some(entry) = framed.ok().and_then(entry::decode) {
+            if let Some(entry) = framed.ok().and_then(entry::decode::<Entry<'_>>) {
                 entry.write_line(&mut log_file.writer, &mut log_file.lines);
             }
         }
@@ -356,6 +368,17 @@ impl Shared {
         }
         log_file.lines = lines;
         log
+    }
+
+    /// Gives `writer` the plugins listed in the journal's table since it last looked.
+    fn learn_listed(&self, writer: &mut LineWriter) {
+        let Some(journal) = &self.journal else { return };
+        let journal = lock(journal);
+        for identity in journal.listed_from(writer.listed()) {
+            // This process listed every one of them; one that does not decode is a bug.
+            let identity = entry::decode(identity).expect("a plugin identity this process encoded");
+            writer.list(identity);
+        }
     }
 
     /// Writes whole lines to the file; `false` (and the log broken) when that failed.
@@ -396,6 +419,8 @@ fn ends_without_newline(file: &mut File) -> std::io::Result<bool> {
 pub struct AuditTrail {
     log: Arc<AuditLog>,
     plugin: Arc<PluginIdentity>,
+    /// The plugin's place in the journal's table, when it has one.
+    listed: Option<u32>,
 }
 
 /// One RPC attempt, as the plugin made it and the host classified it.
@@ -414,7 +439,8 @@ pub struct Attempt<'a> {
 impl AuditTrail {
     /// A trail into `log` for `plugin`'s calls.
     pub fn new(log: Arc<AuditLog>, plugin: PluginIdentity) -> Self {
-        Self { log, plugin: Arc::new(plugin) }
+        let listed = log.list(&plugin);
+        Self { log, plugin: Arc::new(plugin), listed }
     }
 
     /// Whether RPCs must be refused because the log stopped accepting records.
@@ -476,23 +502,38 @@ impl AuditTrail {
         outcome: Outcome<'a>,
         duration: Duration,
     ) -> Entry<'a> {
-        let Attempt { scope, request, response_capacity, classification } = attempt;
-        Entry::Rpc(RpcEntry {
-            unix_micros: entry::unix_micros_now(),
-            seq,
-            plugin: self.plugin.as_ref().as_ref(),
-            device: &device.name,
-            parent: &device.parent,
-            kind: device.kind,
-            scope,
-            request_head: &request[..request.len().min(entry::REQUEST_HEAD)],
-            request_len: request.len() as u64,
-            response_capacity: response_capacity as u64,
-            effect: classification.effect.as_str(),
-            action: classification.changes_state().then_some(&*classification.action),
-            outcome,
-            duration_us: duration.as_micros() as u64,
-        })
+        match self.listed {
+            Some(place) => Entry::Listed(rpc_entry(place, device, attempt, seq, outcome, duration)),
+            None => Entry::Rpc(rpc_entry(self.plugin.as_ref().as_ref(), device, attempt, seq, outcome, duration)),
+        }
+    }
+}
+
+/// An RPC entry's facts, naming the plugin as `plugin`.
+fn rpc_entry<'a, P>(
+    plugin: P,
+    device: &'a DeviceDescriptor,
+    attempt: Attempt<'a>,
+    seq: Option<u64>,
+    outcome: Outcome<'a>,
+    duration: Duration,
+) -> RpcEntry<'a, P> {
+    let Attempt { scope, request, response_capacity, classification } = attempt;
+    RpcEntry {
+        unix_micros: entry::unix_micros_now(),
+        seq,
+        plugin,
+        device: &device.name,
+        parent: &device.parent,
+        kind: device.kind,
+        scope,
+        request_head: &request[..request.len().min(entry::REQUEST_HEAD)],
+        request_len: request.len() as u64,
+        response_capacity: response_capacity as u64,
+        effect: classification.effect.as_str(),
+        action: classification.changes_state().then_some(&*classification.action),
+        outcome,
+        duration_us: duration.as_micros() as u64,
     }
 }
 
@@ -613,6 +654,25 @@ mod tests {
     }
 
     #[test]
+    fn plugins_beyond_a_full_plugin_table_are_spelled_out_in_each_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let plugin = |i: usize| PluginIdentity { name: format!("plugin-{i}"), ..identity() };
+        let trails: Vec<AuditTrail> =
+            (0..journal::TABLE / 16).map(|i| AuditTrail::new(log.clone(), plugin(i))).collect();
+        let (first, last) = (&trails[0], trails.last().unwrap());
+        assert_eq!((first.listed, last.listed), (Some(0), None));
+        assert_eq!(AuditTrail::new(log.clone(), plugin(0)).listed, Some(0), "the same plugin, the same place");
+        record_read(first);
+        record_read(last);
+        log.finish().unwrap();
+        let names: Vec<_> = lines(&path).iter().map(|l| l["plugin"]["name"].as_str().unwrap().to_owned()).collect();
+        let last_name = format!("plugin-{}", trails.len() - 1);
+        assert_eq!(names, ["plugin-0", "plugin-0", &last_name, &last_name]);
+    }
+
+    #[test]
     fn a_state_changing_rpc_is_in_the_log_file_itself_before_it_is_sent() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
@@ -644,7 +704,7 @@ mod tests {
         // Garbage where a second entry would be, and `written` claiming it.
         let mut bytes = std::fs::read(&left).unwrap();
         let written = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
-        let at = 64 + written as usize;
+        let at = 64 + journal::TABLE + written as usize;
         bytes[at..at + 8].copy_from_slice(&[3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
         bytes[24..32].copy_from_slice(&(written + 7).to_le_bytes());
         std::fs::write(&left, &bytes).unwrap();

@@ -74,19 +74,45 @@ pub enum RpcOutcome {
     Abandoned,
 }
 
+/// How an RPC entry names its plugin.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Plugin<'a> {
+    /// Spelled out.
+    Given(PluginRef<'a>),
+    /// Its place in the journal's plugin table ([`LineWriter::list`]).
+    Listed(u32),
+}
+
 /// Writes audit lines, keeping what consecutive lines share: the plugin's JSON and the
-/// timestamp's whole seconds.
+/// timestamp's whole seconds. It holds the JSON of the plugins in its journal's table.
 #[derive(Debug, Default)]
 pub(super) struct LineWriter {
     plugin: Option<(PluginKey, Vec<u8>)>,
+    listed: Vec<Vec<u8>>,
     second: Option<(u64, Vec<u8>)>,
 }
 
 type PluginKey = (String, String, String, Option<String>);
 
 impl LineWriter {
-    /// Appends the line of an RPC attempt or outcome, newline included.
-    pub(super) fn rpc(&mut self, out: &mut Vec<u8>, rpc: &RpcEntry<'_>) {
+    /// Takes the next plugin of the journal's table.
+    pub(super) fn list(&mut self, plugin: PluginRef<'_>) {
+        self.listed.push(plugin_json(plugin));
+    }
+
+    /// How many plugins of the journal's table it holds.
+    pub(super) fn listed(&self) -> usize {
+        self.listed.len()
+    }
+
+    /// Appends the line of an RPC attempt or outcome, newline included; `false` (and
+    /// nothing appended) when `plugin` is a place in the table it does not hold.
+    pub(super) fn rpc<P>(&mut self, out: &mut Vec<u8>, rpc: &RpcEntry<'_, P>, plugin: Plugin<'_>) -> bool {
+        if let Plugin::Listed(index) = plugin
+            && self.listed.get(index as usize).is_none()
+        {
+            return false;
+        }
         out.extend_from_slice(b"{\"time\":");
         self.time(out, rpc.unix_micros);
         if let Some(seq) = rpc.seq {
@@ -94,7 +120,10 @@ impl LineWriter {
             number(out, seq);
         }
         out.extend_from_slice(b",\"plugin\":");
-        self.plugin(out, rpc.plugin);
+        match plugin {
+            Plugin::Given(plugin) => self.plugin(out, plugin),
+            Plugin::Listed(index) => out.extend_from_slice(&self.listed[index as usize]),
+        }
         out.extend_from_slice(b",\"device\":");
         string(out, rpc.device);
         out.extend_from_slice(b",\"parent\":");
@@ -170,6 +199,7 @@ impl LineWriter {
         out.extend_from_slice(b",\"duration_us\":");
         number(out, rpc.duration_us);
         out.extend_from_slice(b"}\n");
+        true
     }
 
     /// Appends the line of a plugin refused before it ran, newline included.
@@ -239,23 +269,28 @@ impl LineWriter {
                 == (plugin.name, plugin.version, plugin.sha256, plugin.signer)
         });
         if !same {
-            let mut json = b"{\"name\":".to_vec();
-            string(&mut json, plugin.name);
-            json.extend_from_slice(b",\"version\":");
-            string(&mut json, plugin.version);
-            json.extend_from_slice(b",\"sha256\":");
-            string(&mut json, plugin.sha256);
-            json.extend_from_slice(b",\"signer\":");
-            match plugin.signer {
-                Some(signer) => string(&mut json, signer),
-                None => json.extend_from_slice(b"null"),
-            }
-            json.push(b'}');
             let key = (plugin.name.into(), plugin.version.into(), plugin.sha256.into(), plugin.signer.map(Into::into));
-            self.plugin = Some((key, json));
+            self.plugin = Some((key, plugin_json(plugin)));
         }
         out.extend_from_slice(&self.plugin.as_ref().expect("just cached").1);
     }
+}
+
+/// The `plugin` object of a line.
+fn plugin_json(plugin: PluginRef<'_>) -> Vec<u8> {
+    let mut json = b"{\"name\":".to_vec();
+    string(&mut json, plugin.name);
+    json.extend_from_slice(b",\"version\":");
+    string(&mut json, plugin.version);
+    json.extend_from_slice(b",\"sha256\":");
+    string(&mut json, plugin.sha256);
+    json.extend_from_slice(b",\"signer\":");
+    match plugin.signer {
+        Some(signer) => string(&mut json, signer),
+        None => json.extend_from_slice(b"null"),
+    }
+    json.push(b'}');
+    json
 }
 
 fn number(out: &mut Vec<u8>, value: u64) {
@@ -378,7 +413,7 @@ mod tests {
         humantime::format_rfc3339_micros(std::time::UNIX_EPOCH + std::time::Duration::from_micros(unix_micros))
     }
 
-    fn reference(rpc: &RpcEntry<'_>) -> String {
+    fn reference(rpc: &RpcEntry<'_, PluginRef<'_>>) -> String {
         let (mut opcode, mut op_mod, mut register, mut feature) = (None, None, None, None);
         match rpc.kind {
             DeviceKind::Mlx5 => {
@@ -455,6 +490,8 @@ mod tests {
             (DeviceKind::Bnxt, &[0; 32]),
         ];
         let mut writer = LineWriter::default();
+        writer.list(unsigned);
+        writer.list(signed);
         let mut lines = 0;
         for (i, outcome) in outcomes.into_iter().enumerate() {
             for (j, (kind, request)) in requests.iter().enumerate() {
@@ -485,8 +522,12 @@ mod tests {
                         duration_us: 12_345,
                     };
                     let mut line = Vec::new();
-                    writer.rpc(&mut line, &rpc);
+                    assert!(writer.rpc(&mut line, &rpc, Plugin::Given(plugin)));
                     assert_eq!(String::from_utf8(line).unwrap(), reference(&rpc));
+                    // The same record with the plugin as its place in the journal's table.
+                    let mut listed = Vec::new();
+                    assert!(writer.rpc(&mut listed, &rpc, Plugin::Listed(k as u32)));
+                    assert_eq!(String::from_utf8(listed).unwrap(), reference(&rpc));
                     lines += 1;
                 }
             }
