@@ -113,24 +113,31 @@ impl Plugin {
                 LoadError::NotWasm { path }
             });
         }
-        let section =
-            manifest::find_section(&bytes).map_err(|reason| LoadError::Malformed { path: path.clone(), reason })?;
-        let manifest = Manifest::from_section(section.as_deref())
-            .map_err(|source| LoadError::Manifest { path: path.clone(), source })?;
-        let signed_content = OnceLock::new();
-        let sha256: [u8; 32] = if bytes.len() >= HASH_IN_PARALLEL_FROM && sections::starts_with_signature(&bytes) {
-            std::thread::scope(|scope| {
-                let content = std::thread::Builder::new().spawn_scoped(scope, || SignedContent::read(&bytes));
-                let sha256 = Sha256::digest(&bytes).into();
-                // A thread that cannot be started leaves the content to be read on first use.
-                if let Some(content) = content.ok().and_then(|c| c.join().ok()) {
-                    let _ = signed_content.set(content);
-                }
-                sha256
-            })
-        } else {
-            Sha256::digest(&bytes).into()
+        let read_manifest = || -> Result<Manifest, LoadError> {
+            let section =
+                manifest::find_section(&bytes).map_err(|reason| LoadError::Malformed { path: path.clone(), reason })?;
+            Manifest::from_section(section.as_deref())
+                .map_err(|source| LoadError::Manifest { path: path.clone(), source })
         };
+        let signed_content = OnceLock::new();
+        let (sha256, manifest): ([u8; 32], _) =
+            if bytes.len() >= HASH_IN_PARALLEL_FROM && sections::starts_with_signature(&bytes) {
+                std::thread::scope(|scope| {
+                    let content = std::thread::Builder::new().spawn_scoped(scope, || SignedContent::read(&bytes));
+                    let sha256 = Sha256::digest(&bytes).into();
+                    // Read while the second thread, started after this one, finishes its pass.
+                    let manifest = read_manifest();
+                    // A thread that cannot be started leaves the content to be read on first use.
+                    if let Some(content) = content.ok().and_then(|c| c.join().ok()) {
+                        let _ = signed_content.set(content);
+                    }
+                    (sha256, manifest)
+                })
+            } else {
+                let manifest = read_manifest()?;
+                (Sha256::digest(&bytes).into(), Ok(manifest))
+            };
+        let manifest = manifest?;
         let digest = format!("sha256:{}", hex::encode(sha256));
         Ok(Self { path, bytes, digest, manifest, sha256, signed_content })
     }
