@@ -3,13 +3,10 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
-    // Host functions may end the run (RPC budget, output flood), which is a trap. An RPC
-    // is a blocking ioctl (or a slow simulated firmware): it runs off the async executor
-    // so that the other devices' runs keep going meanwhile.
-    imports: {
-        "fwctl:plugin/device.[method]device.rpc": async | trappable,
-        default: trappable,
-    },
+    // Host functions may end the run (RPC budget, output flood), which is a trap. They
+    // are synchronous: an RPC is made in place, on the run's own thread when the device
+    // may block (`runner::run_on_own_thread`), with no hop to another thread and back.
+    imports: { default: trappable },
     // `run` is called asynchronously so that epoch ticks can yield to other runs.
     exports: { default: async },
     with: {

@@ -27,15 +27,15 @@ pub struct GrantedDevice {
     pub(crate) descriptor: DeviceDescriptor,
     pub(crate) device_data: Vec<u8>,
     pub(crate) grant: KindGrant,
-    /// The open device; `None` only while an RPC is in flight on the blocking pool.
-    pub(crate) handle: Option<Box<dyn DeviceHandle>>,
+    /// The open device.
+    pub(crate) handle: Box<dyn DeviceHandle>,
     /// Set once the backend said ENODEV; later calls fail without touching it.
     pub(crate) gone: bool,
     /// Where every attempt is recorded, if anywhere.
     pub(crate) audit: Option<AuditTrail>,
-    /// Set when the run has a thread of its own ([`Self::run_on_own_thread`]): RPCs are
-    /// then made in place, and the call in flight sits here, where a watchdog outside the
-    /// thread can declare it abandoned.
+    /// Set when the run has a thread of its own ([`Self::run_on_own_thread`]), as every
+    /// run on a device that may block has: the call in flight sits here, where a watchdog
+    /// outside the thread can declare it abandoned.
     pub(crate) in_flight: Option<Arc<Watched>>,
     /// The plugin's state on this device (WIT `state`), when the host keeps state.
     pub(crate) state: Option<crate::plugin_state::StateSlot>,
@@ -124,7 +124,7 @@ impl GrantedDevice {
         handle: Box<dyn DeviceHandle>,
         audit: Option<AuditTrail>,
     ) -> Self {
-        Self { descriptor, device_data, grant, handle: Some(handle), gone: false, audit, in_flight: None, state: None }
+        Self { descriptor, device_data, grant, handle, gone: false, audit, in_flight: None, state: None }
     }
 
     /// Gives the run its plugin's state on this device.
@@ -136,7 +136,7 @@ impl GrantedDevice {
     /// Whether an RPC may hold the calling thread for long (a kernel device, or a slow
     /// simulated one).
     pub fn may_block(&self) -> bool {
-        self.handle.as_ref().is_some_and(|h| h.may_block())
+        self.handle.may_block()
     }
 
     /// Marks this device's run as having a thread of its own: its RPCs are made in place,
@@ -156,24 +156,6 @@ impl GrantedDevice {
     /// Whether the watchdog gave up on this run.
     fn given_up(&self) -> bool {
         self.in_flight.as_ref().is_some_and(|w| w.given_up.load(Ordering::SeqCst))
-    }
-
-    /// What `abandoned` would record for `call` if its future is dropped unanswered, if
-    /// anything is recorded.
-    fn in_flight(&self, call: &Call<'_>, seq: Option<u64>) -> Option<InFlight> {
-        match (&self.audit, seq) {
-            (Some(trail), Some(seq)) => Some(InFlight {
-                trail: trail.clone(),
-                device: self.descriptor.clone(),
-                scope: call.scope,
-                request: call.request.to_vec(),
-                capacity: call.capacity,
-                classification: call.classification.clone(),
-                seq,
-                answered: false,
-            }),
-            _ => None,
-        }
     }
 
     /// Checks a call against the grant and the kernel's size limits; `Err` is the answer
@@ -256,36 +238,6 @@ impl Call<'_> {
     }
 }
 
-/// An RPC on its way to the device through the blocking pool: if the run is cut off
-/// (deadline, abort) before the answer comes back, this is dropped unanswered with the
-/// future holding it, and the drop puts `abandoned` on the record next to the `sent`
-/// line, since the device may have acted on it. (A run on its own thread keeps its call
-/// in [`Watched`] instead.)
-pub(crate) struct InFlight {
-    trail: AuditTrail,
-    device: DeviceDescriptor,
-    scope: Scope,
-    request: Vec<u8>,
-    capacity: usize,
-    classification: Classification,
-    seq: u64,
-    answered: bool,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        if !self.answered {
-            let call = Call {
-                scope: self.scope,
-                request: &self.request,
-                capacity: self.capacity,
-                classification: &self.classification,
-            };
-            self.trail.record(&self.device, call.attempt(), Some(self.seq), RpcOutcome::Abandoned, Duration::ZERO);
-        }
-    }
-}
-
 /// The WIT form of an errno: the number and its symbolic name.
 pub fn to_wit_errno(errno: Errno) -> types::Errno {
     types::Errno { code: errno as i32 as u32, name: format!("{errno:?}") }
@@ -337,7 +289,7 @@ impl HostDevice for RunState {
         })
     }
 
-    async fn rpc(
+    fn rpc(
         &mut self,
         device: Resource<GrantedDevice>,
         scope: types::Scope,
@@ -384,40 +336,21 @@ impl HostDevice for RunState {
             Ok(seq) => seq,
             Err(refusal) => return Ok(Err(refusal)),
         };
-        let handle = granted.handle.take().expect("one RPC at a time per store");
-        let call = move |mut handle: Box<dyn DeviceHandle>, request: Vec<u8>| {
-            let mut response = vec![0u8; capacity];
-            let started = Instant::now();
-            let result = handle.rpc(scope.raw(), &request, &mut response);
-            (handle, request, result, response, started.elapsed())
+        // The call is made in place: a device that answers at once costs no hop, and one
+        // that may wait on firmware runs on a thread of its own, whose watchdog keeps the
+        // deadline should the kernel hold the call.
+        let mut response = vec![0u8; capacity];
+        if let (Some(watched), Some(seq)) = (&granted.in_flight, seq) {
+            watched.begin(&sent, seq);
+        }
+        let started = Instant::now();
+        let result = granted.handle.rpc(scope.raw(), &request, &mut response);
+        let took = started.elapsed();
+        // The watchdog abandoned it (on the record) while the kernel held us.
+        let abandoned = match (&granted.in_flight, seq) {
+            (Some(watched), Some(_)) => !watched.end(),
+            _ => false,
         };
-        // A device that answers at once is called in place, and so is one that may wait on
-        // firmware when the run has a thread of its own (the watchdog outside it handles a
-        // hang). Otherwise a blocking call goes to the blocking pool, so that the other
-        // devices' runs keep going meanwhile.
-        let mut abandoned = false;
-        let (handle, request, result, response, took) = match granted.in_flight.clone() {
-            Some(watched) if handle.may_block() => {
-                if let Some(seq) = seq {
-                    watched.begin(&sent, seq);
-                }
-                let answer = call(handle, request);
-                // The watchdog abandoned it (on the record) while the kernel held us.
-                abandoned = seq.is_some() && !watched.end();
-                answer
-            }
-            _ if handle.may_block() => {
-                let mut in_flight = granted.in_flight(&sent, seq);
-                let answer = tokio::task::spawn_blocking(move || call(handle, request)).await?;
-                if let Some(in_flight) = &mut in_flight {
-                    in_flight.answered = true;
-                }
-                answer
-            }
-            _ => call(handle, request),
-        };
-        let granted = self.table.get_mut(&device)?;
-        granted.handle = Some(handle);
         let outcome = match &result {
             Ok(length) => audit::answered(granted.descriptor.kind, &response, *length),
             Err(Errno::ENODEV) => RpcOutcome::Gone,

@@ -339,7 +339,8 @@ fn check_cross_checks(vm: &Boot, checks: &[CrossCheck]) {
 }
 
 /// `fleet` and `npd` over the kernel's nodes: one healthy result per node, through the
-/// kernel backend (RPCs on the blocking pool), a textfile Prometheus accepts, and OK for NPD.
+/// kernel backend (each run on a thread of its own, RPCs made in place), a textfile
+/// Prometheus accepts, and OK for NPD.
 fn check_fleet(vm: &Boot) {
     let nodes = vm.json("list-json", 0)["devices"].as_array().unwrap().len();
     let fleet = &vm.expect_rc("fleet", 0).output;
