@@ -83,14 +83,18 @@ pub(super) enum Plugin<'a> {
     Listed(u32),
 }
 
-/// Writes audit lines, keeping what consecutive lines share: the plugin's JSON and the
-/// timestamp's whole seconds. It holds the JSON of the plugins in its journal's table.
+/// Writes audit lines, keeping what consecutive lines share: the plugin's JSON, the
+/// device's fields and the timestamp's whole seconds. It holds the JSON of the plugins in
+/// its journal's table.
 #[derive(Debug, Default)]
 pub(super) struct LineWriter {
     plugin: Option<(PluginKey, Vec<u8>)>,
     listed: Vec<Vec<u8>>,
+    device: Option<(DeviceKey, Vec<u8>)>,
     second: Option<(u64, Vec<u8>)>,
 }
+
+type DeviceKey = (String, String, DeviceKind);
 
 type PluginKey = (String, String, String, Option<String>);
 
@@ -124,14 +128,9 @@ impl LineWriter {
             Plugin::Given(plugin) => self.plugin(out, plugin),
             Plugin::Listed(index) => out.extend_from_slice(&self.listed[index as usize]),
         }
-        out.extend_from_slice(b",\"device\":");
-        string(out, rpc.device);
-        out.extend_from_slice(b",\"parent\":");
-        string(out, rpc.parent);
-        out.extend_from_slice(b",\"kind\":");
-        string(out, rpc.kind.as_str());
+        self.device(out, rpc.device, rpc.parent, rpc.kind);
         out.extend_from_slice(b",\"scope\":");
-        string(out, rpc.scope.as_str());
+        name(out, rpc.scope.as_str());
         let (mut opcode, mut op_mod, mut register, mut feature) = (None, None, None, None);
         match rpc.kind {
             DeviceKind::Mlx5 => {
@@ -243,6 +242,23 @@ impl LineWriter {
         out.extend_from_slice(b"}\n");
     }
 
+    /// `,"device":…,"parent":…,"kind":…`, escaped once for a run of lines about one device.
+    fn device(&mut self, out: &mut Vec<u8>, device: &str, parent: &str, kind: DeviceKind) {
+        let same = self.device.as_ref().is_some_and(|((cached_device, cached_parent, cached_kind), _)| {
+            (cached_device.as_str(), cached_parent.as_str(), *cached_kind) == (device, parent, kind)
+        });
+        if !same {
+            let mut json = b",\"device\":".to_vec();
+            string(&mut json, device);
+            json.extend_from_slice(b",\"parent\":");
+            string(&mut json, parent);
+            json.extend_from_slice(b",\"kind\":");
+            name(&mut json, kind.as_str());
+            self.device = Some(((device.into(), parent.into(), kind), json));
+        }
+        out.extend_from_slice(&self.device.as_ref().expect("just cached").1);
+    }
+
     /// `"2026-11-30T12:00:00.000000Z"`: RFC 3339, UTC, microseconds.
     fn time(&mut self, out: &mut Vec<u8>, unix_micros: u64) {
         let (seconds, micros) = (unix_micros / 1_000_000, unix_micros % 1_000_000);
@@ -305,6 +321,14 @@ fn hex16(out: &mut Vec<u8>, value: u16) {
 }
 
 /// A JSON string, escaped as serde_json escapes it.
+/// One of our own fixed names (a device kind, a scope): nothing in it needs escaping.
+fn name(out: &mut Vec<u8>, text: &'static str) {
+    debug_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'), "{text}");
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+}
+
 fn string(out: &mut Vec<u8>, text: &str) {
     if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
