@@ -39,7 +39,8 @@ pub trait DeviceHandle: Send {
 
     /// Whether an RPC may hold the calling thread for long: a kernel ioctl waits for the
     /// firmware, an in-memory simulated device answers at once (unless it simulates a
-    /// slow firmware). Async callers move the ones that may block off their executor.
+    /// slow firmware). Async callers keep the ones that may block off their executor
+    /// (fwctl-run gives each such run a thread of its own).
     fn may_block(&self) -> bool {
         true
     }

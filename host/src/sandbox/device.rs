@@ -71,17 +71,29 @@ struct PendingCall {
 }
 
 impl Watched {
-    /// Puts a call that is on the record as `sent` (as `seq`) where the watchdog sees it.
-    fn begin(&self, call: &Call<'_>, seq: u64) {
+    /// Puts a call where the watchdog sees it (with its `seq` when it is on the record as
+    /// `sent`), or says `false` when the watchdog gave up on the run first: the call must
+    /// then not be made, and one on the record is recorded as abandoned. Checked under the
+    /// lock [`InFlightWatch::abandon`] takes after giving up, so no call slips between.
+    fn begin(&self, call: &Call<'_>, seq: Option<u64>) -> bool {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.request.clear();
-        pending.request.extend_from_slice(call.request);
-        pending.call = Some(PendingCall {
-            scope: call.scope,
-            capacity: call.capacity,
-            classification: call.classification.clone(),
-            seq,
-        });
+        if self.given_up.load(Ordering::SeqCst) {
+            if let (Some(trail), Some(seq)) = (&self.trail, seq) {
+                trail.record(&self.device, call.attempt(), Some(seq), RpcOutcome::Abandoned, Duration::ZERO);
+            }
+            return false;
+        }
+        if let Some(seq) = seq {
+            pending.request.clear();
+            pending.request.extend_from_slice(call.request);
+            pending.call = Some(PendingCall {
+                scope: call.scope,
+                capacity: call.capacity,
+                classification: call.classification.clone(),
+                seq,
+            });
+        }
+        true
     }
 
     /// Takes the call back once the device answered: `false` when the watchdog took it
@@ -339,10 +351,20 @@ impl HostDevice for RunState {
         // The call is made in place: a device that answers at once costs no hop, and one
         // that may wait on firmware runs on a thread of its own, whose watchdog keeps the
         // deadline should the kernel hold the call.
-        let mut response = vec![0u8; capacity];
-        if let (Some(watched), Some(seq)) = (&granted.in_flight, seq) {
-            watched.begin(&sent, seq);
+        match &granted.in_flight {
+            Some(watched) if !watched.begin(&sent, seq) => {
+                return Err(RunFailure::Timeout { limit: self.limits.timeout }.into());
+            }
+            Some(_) => {}
+            // Never on the async executor: a call there could hold every other run.
+            None if granted.handle.may_block() => {
+                return Err(wasmtime::Error::msg(
+                    "fwctl-run: a device that may block was given to a run without a thread of its own",
+                ));
+            }
+            None => {}
         }
+        let mut response = vec![0u8; capacity];
         let started = Instant::now();
         let result = granted.handle.rpc(scope.raw(), &request, &mut response);
         let took = started.elapsed();
@@ -370,5 +392,46 @@ impl HostDevice for RunState {
         // store goes away, so an explicit drop from the guest is just bookkeeping.
         let _ = device;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditLog, PluginIdentity};
+    use fwctl_devices::Backend;
+
+    #[test]
+    fn a_call_begun_after_the_watchdog_gave_up_is_not_made_and_is_on_the_record_as_abandoned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let plugin = PluginIdentity { name: "p".into(), version: "1".into(), digest: "sha256:00".into(), signer: None };
+        let trail = AuditTrail::new(log.clone(), plugin);
+        let device = fwctl_devices::sim::SimBackend::default_fleet().discover().unwrap().remove(0);
+        let watch = InFlightWatch(Arc::new(Watched {
+            trail: Some(trail.clone()),
+            device: device.clone(),
+            pending: Mutex::default(),
+            given_up: AtomicBool::new(false),
+        }));
+        let request = [0x01, 0x0a, 0, 0, 0, 0, 0, 0];
+        let classification = fwctl_proto::effect::classify_mlx5(&request);
+        let call =
+            Call { scope: Scope::DebugReadOnly, request: &request, capacity: 16, classification: &classification };
+        // The run passed its `given_up` check and wrote `sent` (on a slow disk, say) when
+        // the watchdog gave up: nothing was in flight then.
+        let seq = trail.record_sent(&device, call.attempt()).unwrap();
+        watch.abandon();
+        assert!(!watch.0.begin(&call, Some(seq)), "the call must not be made");
+        log.finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let outcomes: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let outcomes: Vec<_> = outcomes.iter().map(|l| (l["seq"].as_u64(), l["outcome"].as_str())).collect();
+        assert_eq!(outcomes, [(Some(seq), Some("sent")), (Some(seq), Some("abandoned"))]);
+        // Before any giving up, a call begins and is the watchdog's to abandon.
+        let fresh = Watched { trail: None, device, pending: Mutex::default(), given_up: AtomicBool::new(false) };
+        assert!(fresh.begin(&call, None));
+        assert!(!fresh.end(), "nothing on the record to take back");
     }
 }

@@ -334,7 +334,9 @@ impl PreparedPlugin {
         store.set_epoch_deadline(1);
 
         // The epoch callback stops wasm that runs too long; the timeout also stops a run
-        // waiting on a device that does not answer (an RPC in flight is not wasm).
+        // waiting in an asynchronous WASI call (a sleep, a poll). An RPC is a synchronous
+        // call no timer interrupts: a device that may hold it runs on a thread of its own,
+        // whose watchdog reports the run at its deadline (`runner::run_on_own_thread`).
         let end = match tokio::time::timeout(timeout, self.call(&mut store, device, args)).await {
             Ok(Ok(Ok(()))) => RunEnd::Completed,
             Ok(Ok(Err(message))) => RunEnd::PluginError(message),
