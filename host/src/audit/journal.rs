@@ -369,25 +369,46 @@ fn pending_lines(bytes: &[u8]) -> (Vec<u8>, Option<String>) {
     if flushed > written || written - flushed > capacity {
         return (lines, Some(format!("positions flushed {flushed} and written {written} do not fit the ring")));
     }
+    // What can be read is replayed: an unreadable identity costs its lines their plugin,
+    // not the lines.
+    let mut damage = Vec::new();
     let mut writer = super::record::LineWriter::default();
     for identity in entries(&bytes[HEADER..HEADER + listed as usize]) {
-        match identity.map(super::entry::decode) {
-            Ok(Some(identity)) => writer.list(identity),
-            Ok(None) => return (lines, Some("a plugin in its table that does not decode".into())),
-            Err(framing) => return (lines, Some(format!("its plugin table has {framing}"))),
+        match identity {
+            Ok(identity) => {
+                let decoded = super::entry::decode_identity(identity);
+                if decoded.is_none() {
+                    damage.push(format!("plugin {} in its table does not decode", writer.listed()));
+                }
+                writer.list(decoded);
+            }
+            Err(framing) => {
+                damage.push(format!("its plugin table has {framing}"));
+                break;
+            }
         }
     }
     let mut pending = Vec::new();
     copy_ring(ring, flushed, written, &mut pending);
+    let decode = if has_table { super::entry::decode } else { super::entry::decode_first_layout };
+    let mut unknown_plugins = 0;
     for entry in entries(&pending) {
-        match entry.map(super::entry::decode::<super::entry::Entry<'_>>) {
-            Ok(Some(entry)) if entry.write_line(&mut writer, &mut lines) => {}
-            Ok(Some(_)) => return (lines, Some("an entry naming a plugin its table does not hold".into())),
-            Ok(None) => return (lines, Some("an entry that does not decode".into())),
-            Err(framing) => return (lines, Some(framing)),
+        match entry.map(decode) {
+            Ok(Some(entry)) => unknown_plugins += usize::from(!entry.write_line(&mut writer, &mut lines)),
+            Ok(None) => {
+                damage.push("an entry that does not decode".into());
+                break;
+            }
+            Err(framing) => {
+                damage.push(framing);
+                break;
+            }
         }
     }
-    (lines, None)
+    if unknown_plugins > 0 {
+        damage.push(format!("{unknown_plugins} entries name a plugin its table does not hold (their plugin is null)"));
+    }
+    (lines, (!damage.is_empty()).then(|| damage.join("; ")))
 }
 
 #[cfg(test)]
@@ -420,9 +441,15 @@ mod tests {
         }
     }
 
-    fn encoded(entry: &impl Serialize) -> Vec<u8> {
+    fn encoded(entry: &Entry<'_>) -> Vec<u8> {
         let mut bytes = Vec::new();
         entry::encode(entry, &mut bytes);
+        bytes
+    }
+
+    fn identity(plugin: &PluginRef<'_>) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        entry::encode_identity(plugin, &mut bytes);
         bytes
     }
 
@@ -436,33 +463,31 @@ mod tests {
         std::str::from_utf8(lines).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
-    use serde::Serialize;
-
     #[test]
     fn a_plugin_is_listed_once_however_often_it_is_listed() {
         let (_dir, mut journal) = journal();
         let other = PluginRef { name: "cxl-features", ..PLUGIN };
-        assert_eq!(journal.list(&encoded(&PLUGIN)), Some(0));
-        assert_eq!(journal.list(&encoded(&other)), Some(1));
-        assert_eq!(journal.list(&encoded(&PLUGIN)), Some(0));
-        assert_eq!(journal.listed_from(1), [encoded(&other)]);
+        assert_eq!(journal.list(&identity(&PLUGIN)), Some(0));
+        assert_eq!(journal.list(&identity(&other)), Some(1));
+        assert_eq!(journal.list(&identity(&PLUGIN)), Some(0));
+        assert_eq!(journal.listed_from(1), [identity(&other)]);
     }
 
     #[test]
     fn a_full_plugin_table_lists_no_more() {
         let (_dir, mut journal) = journal();
         let names: Vec<String> = (0..TABLE).map(|i| format!("plugin-{i}")).collect();
-        let refused = names.iter().position(|name| journal.list(&encoded(&PluginRef { name, ..PLUGIN })).is_none());
+        let refused = names.iter().position(|name| journal.list(&identity(&PluginRef { name, ..PLUGIN })).is_none());
         let refused = refused.expect("the table fills up");
         assert!(refused > 400, "only {refused} plugins fit");
         // What was listed stays listed.
-        assert_eq!(journal.list(&encoded(&PluginRef { name: &names[0], ..PLUGIN })), Some(0));
+        assert_eq!(journal.list(&identity(&PluginRef { name: &names[0], ..PLUGIN })), Some(0));
     }
 
     #[test]
     fn the_entries_a_killed_process_left_name_their_plugin_from_its_table() {
         let (dir, mut journal) = journal();
-        let place = journal.list(&encoded(&PLUGIN)).unwrap();
+        let place = journal.list(&identity(&PLUGIN)).unwrap();
         for seq in 0..10 {
             assert!(journal.append(&encoded(&Entry::Listed(sent(place, seq)))));
         }
@@ -483,16 +508,39 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_naming_a_plugin_the_table_lacks_is_damage_not_a_line() {
+    fn an_entry_naming_a_plugin_the_table_lacks_keeps_its_line_with_a_null_plugin() {
         let (dir, mut journal) = journal();
-        journal.list(&encoded(&PLUGIN)).unwrap();
+        journal.list(&identity(&PLUGIN)).unwrap();
         assert!(journal.append(&encoded(&Entry::Listed(sent(0, 0)))));
         assert!(journal.append(&encoded(&Entry::Listed(sent(7, 1)))));
         drop(journal);
         let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
         let (lines, damage) = pending_lines(&std::fs::read(file).unwrap());
-        assert_eq!(damage.as_deref(), Some("an entry naming a plugin its table does not hold"));
-        assert_eq!(text(&lines).len(), 1, "what came before it is kept");
+        assert_eq!(damage.as_deref(), Some("1 entries name a plugin its table does not hold (their plugin is null)"));
+        let lines = text(&lines);
+        assert_eq!(lines.len(), 2, "no line is lost");
+        assert_eq!((lines[0]["plugin"]["name"].as_str(), lines[1]["seq"].as_u64()), (Some("mlx5-diag"), Some(1)));
+        assert_eq!(lines[1]["plugin"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn an_unreadable_plugin_in_the_table_costs_its_lines_their_plugin_not_the_lines() {
+        let (dir, mut journal) = journal();
+        journal.list(&identity(&PLUGIN)).unwrap();
+        assert!(journal.append(&encoded(&Entry::Listed(sent(0, 0)))));
+        assert!(journal.append(&encoded(&Entry::Rpc(sent(PluginRef { name: "inline", ..PLUGIN }, 1)))));
+        drop(journal);
+        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let mut bytes = std::fs::read(file).unwrap();
+        // The identity's name length (after the frame) claims more than the identity holds.
+        bytes[HEADER + FRAME] = 0x7f;
+        let (lines, damage) = pending_lines(&bytes);
+        let damage = damage.unwrap();
+        assert!(damage.starts_with("plugin 0 in its table does not decode"), "{damage}");
+        let lines = text(&lines);
+        assert_eq!(lines.len(), 2, "both lines replayed");
+        assert_eq!((lines[0]["seq"].as_u64(), &lines[0]["plugin"]), (Some(0), &serde_json::Value::Null));
+        assert_eq!(lines[1]["plugin"]["name"], "inline");
     }
 
     #[test]
@@ -506,7 +554,8 @@ mod tests {
             b'8', b':', b'0', b'0', b'.', b'0', 0, 1, 8, 1, 10, 0, 0, 0, 0, 0, 0, 16, 16, 4, b'r', b'e', b'a', b'd', 0,
             4, 0,
         ];
-        assert_eq!(entry, encoded(&Entry::Rpc(sent(PLUGIN, 3))), "the first layout's entries decode as they did");
+        let first_layout = postcard::to_stdvec(&Entry::Rpc(sent(PLUGIN, 3))).unwrap();
+        assert_eq!(entry, first_layout, "entries spelling their plugin out keep the first layout's bytes");
         let capacity = 256usize;
         let mut file = vec![0u8; HEADER + capacity];
         file[..8].copy_from_slice(MAGIC_WITHOUT_TABLE);

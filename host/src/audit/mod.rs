@@ -23,7 +23,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use fwctl_devices::DeviceDescriptor;
@@ -239,7 +239,7 @@ impl AuditLog {
                 // directly, after everything journaled before it.
                 let mut log = self.shared.flush_locked(lock(&self.shared.log), Durability::PageCache, usize::MAX);
                 let mut line = Vec::new();
-                self.shared.learn_listed(&mut log.writer);
+                learn_listed(&lock(journal), &mut log.writer);
                 entry.write_line(&mut log.writer, &mut line);
                 return self.shared.write_lines(&mut log, &line, durability);
             }
@@ -283,7 +283,7 @@ impl AuditLog {
     fn list(&self, plugin: &PluginIdentity) -> Option<u32> {
         let journal = self.shared.journal.as_ref()?;
         let mut encoded = Vec::new();
-        entry::encode(&plugin.as_ref(), &mut encoded);
+        entry::encode_identity(&plugin.as_ref(), &mut encoded);
         lock(journal).list(&encoded)
     }
 
@@ -322,6 +322,13 @@ impl Drop for AuditLog {
     }
 }
 
+/// Gives `writer` the plugins listed in `journal`'s table since it last looked.
+fn learn_listed(journal: &Journal, writer: &mut LineWriter) {
+    for identity in journal.listed_from(writer.listed()) {
+        writer.list(entry::decode_identity(identity));
+    }
+}
+
 impl Shared {
     /// Moves the journaled entries into the log; `false` when the log is broken.
     fn flush(&self, durability: Durability) -> bool {
@@ -347,9 +354,12 @@ impl Shared {
             return log;
         }
         let log_file = &mut *log;
-        // Plugins listed before these entries were journaled: taken first.
-        self.learn_listed(&mut log_file.writer);
-        let upto = lock(journal).take_pending(&mut log_file.batch, limit);
+        let upto = {
+            // Under one lock: every plugin an entry taken here names is learnt with it.
+            let journal = lock(journal);
+            learn_listed(&journal, &mut log_file.writer);
+            journal.take_pending(&mut log_file.batch, limit)
+        };
         if log_file.batch.is_empty() && durability == Durability::PageCache {
             return log;
         }
@@ -357,8 +367,9 @@ impl Shared {
         for framed in journal::entries(&log_file.batch) {
             // This process wrote every entry; one that does not decode is a bug, and is
             // skipped rather than ending the run's record.
-            if let Some(entry) = framed.ok().and_then(entry::decode::<Entry<'_>>) {
-                entry.write_line(&mut log_file.writer, &mut log_file.lines);
+            if let Some(entry) = framed.ok().and_then(entry::decode) {
+                let named_known_plugin = entry.write_line(&mut log_file.writer, &mut log_file.lines);
+                debug_assert!(named_known_plugin, "an entry named a plugin before it was listed");
             }
         }
         let lines = std::mem::take(&mut log_file.lines);
@@ -368,17 +379,6 @@ impl Shared {
         }
         log_file.lines = lines;
         log
-    }
-
-    /// Gives `writer` the plugins listed in the journal's table since it last looked.
-    fn learn_listed(&self, writer: &mut LineWriter) {
-        let Some(journal) = &self.journal else { return };
-        let journal = lock(journal);
-        for identity in journal.listed_from(writer.listed()) {
-            // This process listed every one of them; one that does not decode is a bug.
-            let identity = entry::decode(identity).expect("a plugin identity this process encoded");
-            writer.list(identity);
-        }
     }
 
     /// Writes whole lines to the file; `false` (and the log broken) when that failed.
@@ -419,8 +419,9 @@ fn ends_without_newline(file: &mut File) -> std::io::Result<bool> {
 pub struct AuditTrail {
     log: Arc<AuditLog>,
     plugin: Arc<PluginIdentity>,
-    /// The plugin's place in the journal's table, when it has one.
-    listed: Option<u32>,
+    /// The plugin's place in the journal's table, when it has one: taken at its first RPC,
+    /// so that a plugin refused before it ran takes no room there.
+    listed: Arc<OnceLock<Option<u32>>>,
 }
 
 /// One RPC attempt, as the plugin made it and the host classified it.
@@ -439,8 +440,7 @@ pub struct Attempt<'a> {
 impl AuditTrail {
     /// A trail into `log` for `plugin`'s calls.
     pub fn new(log: Arc<AuditLog>, plugin: PluginIdentity) -> Self {
-        let listed = log.list(&plugin);
-        Self { log, plugin: Arc::new(plugin), listed }
+        Self { log, plugin: Arc::new(plugin), listed: Arc::default() }
     }
 
     /// Whether RPCs must be refused because the log stopped accepting records.
@@ -502,7 +502,7 @@ impl AuditTrail {
         outcome: Outcome<'a>,
         duration: Duration,
     ) -> Entry<'a> {
-        match self.listed {
+        match *self.listed.get_or_init(|| self.log.list(&self.plugin)) {
             Some(place) => Entry::Listed(rpc_entry(place, device, attempt, seq, outcome, duration)),
             None => Entry::Rpc(rpc_entry(self.plugin.as_ref().as_ref(), device, attempt, seq, outcome, duration)),
         }
@@ -661,15 +661,30 @@ mod tests {
         let plugin = |i: usize| PluginIdentity { name: format!("plugin-{i}"), ..identity() };
         let trails: Vec<AuditTrail> =
             (0..journal::TABLE / 16).map(|i| AuditTrail::new(log.clone(), plugin(i))).collect();
+        for trail in &trails {
+            record_read(trail);
+        }
         let (first, last) = (&trails[0], trails.last().unwrap());
-        assert_eq!((first.listed, last.listed), (Some(0), None));
-        assert_eq!(AuditTrail::new(log.clone(), plugin(0)).listed, Some(0), "the same plugin, the same place");
-        record_read(first);
-        record_read(last);
+        assert_eq!((first.listed.get(), last.listed.get()), (Some(&Some(0)), Some(&None)));
+        let again = AuditTrail::new(log.clone(), plugin(0));
+        record_read(&again);
+        assert_eq!(again.listed.get(), Some(&Some(0)), "the same plugin, the same place");
         log.finish().unwrap();
         let names: Vec<_> = lines(&path).iter().map(|l| l["plugin"]["name"].as_str().unwrap().to_owned()).collect();
-        let last_name = format!("plugin-{}", trails.len() - 1);
-        assert_eq!(names, ["plugin-0", "plugin-0", &last_name, &last_name]);
+        let expected: Vec<String> =
+            (0..trails.len()).chain([0]).flat_map(|i| [format!("plugin-{i}"), format!("plugin-{i}")]).collect();
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn a_plugin_refused_before_it_ran_takes_no_place_in_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).unwrap());
+        let refused = AuditTrail::new(log.clone(), PluginIdentity { name: "refused".into(), ..identity() });
+        refused.record_refusal("unsigned");
+        let ran = AuditTrail::new(log.clone(), identity());
+        record_read(&ran);
+        assert_eq!((refused.listed.get(), ran.listed.get()), (None, Some(&Some(0))));
     }
 
     #[test]

@@ -99,9 +99,10 @@ type DeviceKey = (String, String, DeviceKind);
 type PluginKey = (String, String, String, Option<String>);
 
 impl LineWriter {
-    /// Takes the next plugin of the journal's table.
-    pub(super) fn list(&mut self, plugin: PluginRef<'_>) {
-        self.listed.push(plugin_json(plugin));
+    /// Takes the next plugin of the journal's table (`None`: one that could not be read,
+    /// whose lines get a `null` plugin).
+    pub(super) fn list(&mut self, plugin: Option<PluginRef<'_>>) {
+        self.listed.push(plugin.map_or_else(|| b"null".to_vec(), plugin_json));
     }
 
     /// How many plugins of the journal's table it holds.
@@ -109,14 +110,11 @@ impl LineWriter {
         self.listed.len()
     }
 
-    /// Appends the line of an RPC attempt or outcome, newline included; `false` (and
-    /// nothing appended) when `plugin` is a place in the table it does not hold.
+    /// Appends the line of an RPC attempt or outcome, newline included; `false` when
+    /// `plugin` is a place in the table it does not hold (the line then has a `null`
+    /// plugin: a damaged table loses the identity, not the record).
     pub(super) fn rpc<P>(&mut self, out: &mut Vec<u8>, rpc: &RpcEntry<'_, P>, plugin: Plugin<'_>) -> bool {
-        if let Plugin::Listed(index) = plugin
-            && self.listed.get(index as usize).is_none()
-        {
-            return false;
-        }
+        let mut known = true;
         out.extend_from_slice(b"{\"time\":");
         self.time(out, rpc.unix_micros);
         if let Some(seq) = rpc.seq {
@@ -126,7 +124,13 @@ impl LineWriter {
         out.extend_from_slice(b",\"plugin\":");
         match plugin {
             Plugin::Given(plugin) => self.plugin(out, plugin),
-            Plugin::Listed(index) => out.extend_from_slice(&self.listed[index as usize]),
+            Plugin::Listed(index) => match self.listed.get(index as usize) {
+                Some(json) => out.extend_from_slice(json),
+                None => {
+                    known = false;
+                    out.extend_from_slice(b"null");
+                }
+            },
         }
         self.device(out, rpc.device, rpc.parent, rpc.kind);
         out.extend_from_slice(b",\"scope\":");
@@ -198,7 +202,7 @@ impl LineWriter {
         out.extend_from_slice(b",\"duration_us\":");
         number(out, rpc.duration_us);
         out.extend_from_slice(b"}\n");
-        true
+        known
     }
 
     /// Appends the line of a plugin refused before it ran, newline included.
@@ -261,6 +265,9 @@ impl LineWriter {
 
     /// `"2026-11-30T12:00:00.000000Z"`: RFC 3339, UTC, microseconds.
     fn time(&mut self, out: &mut Vec<u8>, unix_micros: u64) {
+        // RFC 3339 ends with the year 9999; a later time (a damaged journal) is shown as
+        // its last second, not a panic on the way to the log.
+        let unix_micros = unix_micros.min(LAST_RFC3339_MICROS);
         let (seconds, micros) = (unix_micros / 1_000_000, unix_micros % 1_000_000);
         if self.second.as_ref().is_none_or(|(cached, _)| *cached != seconds) {
             let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
@@ -292,6 +299,9 @@ impl LineWriter {
     }
 }
 
+/// 9999-12-31T23:59:59.999999Z.
+const LAST_RFC3339_MICROS: u64 = 253_402_300_799_999_999;
+
 /// The `plugin` object of a line.
 fn plugin_json(plugin: PluginRef<'_>) -> Vec<u8> {
     let mut json = b"{\"name\":".to_vec();
@@ -320,7 +330,6 @@ fn hex16(out: &mut Vec<u8>, value: u16) {
     out.extend_from_slice(&[b'"', b'0', b'x', nibble(12), nibble(8), nibble(4), nibble(0), b'"']);
 }
 
-/// A JSON string, escaped as serde_json escapes it.
 /// One of our own fixed names (a device kind, a scope): nothing in it needs escaping.
 fn name(out: &mut Vec<u8>, text: &'static str) {
     debug_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'), "{text}");
@@ -329,6 +338,7 @@ fn name(out: &mut Vec<u8>, text: &'static str) {
     out.push(b'"');
 }
 
+/// A JSON string, escaped as serde_json escapes it.
 fn string(out: &mut Vec<u8>, text: &str) {
     if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.push(b'"');
@@ -486,6 +496,25 @@ mod tests {
         serde_json::to_string(&line).unwrap() + "\n"
     }
 
+    fn sent_rpc(plugin: PluginRef<'_>) -> RpcEntry<'_, PluginRef<'_>> {
+        RpcEntry {
+            unix_micros: 1_764_504_000_000_000,
+            seq: Some(1),
+            plugin,
+            device: "fwctl0",
+            parent: "0000:08:00.0",
+            kind: DeviceKind::Mlx5,
+            scope: Scope::DebugReadOnly,
+            request_head: &[1, 2],
+            request_len: 2,
+            response_capacity: 8,
+            effect: "read",
+            action: None,
+            outcome: Outcome::Sent,
+            duration_us: 0,
+        }
+    }
+
     #[test]
     fn every_line_is_byte_for_byte_what_serde_writes_for_the_same_record() {
         let unsigned = PluginRef { name: "mlx5-diag", version: "0.1.0", sha256: "sha256:ab", signer: None };
@@ -514,8 +543,8 @@ mod tests {
             (DeviceKind::Bnxt, &[0; 32]),
         ];
         let mut writer = LineWriter::default();
-        writer.list(unsigned);
-        writer.list(signed);
+        writer.list(Some(unsigned));
+        writer.list(Some(signed));
         let mut lines = 0;
         for (i, outcome) in outcomes.into_iter().enumerate() {
             for (j, (kind, request)) in requests.iter().enumerate() {
@@ -557,6 +586,24 @@ mod tests {
             }
         }
         assert_eq!(lines, 80);
+        // Lines about other devices of the same parent and kind, and of another kind:
+        // what the writer keeps of one line's device is not reused for another.
+        let mut previous = String::new();
+        for (device, kind) in [("fwctl1", DeviceKind::Mlx5), ("fwctl2", DeviceKind::Mlx5), ("fwctl2", DeviceKind::Cxl)]
+        {
+            let rpc = RpcEntry { device, kind, ..sent_rpc(unsigned) };
+            let mut line = Vec::new();
+            writer.rpc(&mut line, &rpc, Plugin::Given(unsigned));
+            let line = String::from_utf8(line).unwrap();
+            assert_eq!(line, reference(&rpc));
+            assert_ne!(line, previous);
+            previous = line;
+        }
+        // A time past RFC 3339's last year (a damaged journal) is its last second.
+        let late = RpcEntry { unix_micros: u64::MAX, ..sent_rpc(unsigned) };
+        let mut line = Vec::new();
+        writer.rpc(&mut line, &late, Plugin::Given(unsigned));
+        assert!(String::from_utf8(line).unwrap().starts_with("{\"time\":\"9999-12-31T23:59:59.999999Z\""));
         for (plugin, reason) in [(unsigned, "unsigned plugins are not allowed"), (signed, "a \\ and a \u{7f}")] {
             let mut line = Vec::new();
             writer.refusal(&mut line, 1_764_504_000_123_456, plugin, reason);
