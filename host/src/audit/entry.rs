@@ -246,6 +246,10 @@ fn decode_listed(bytes: &[u8]) -> Option<RpcEntry<'_, u32>> {
     let scope = Scope::from_raw(input.u8()?.into())?;
     let (request_len, response_capacity, duration_us) = (input.u64()?, input.u64()?, input.u64()?);
     let (outcome, flags) = (input.u8()?, input.u8()?);
+    let allowed = if outcome == OK { HAS_STATUS | HAS_SYNDROME | HAS_ACTION } else { HAS_ACTION };
+    if flags & !allowed != 0 {
+        return None;
+    }
     let outcome = match outcome {
         OK => Outcome::Ok {
             response_len: input.u64()?,
@@ -390,8 +394,9 @@ mod tests {
         let mut longer = whole.clone();
         longer.push(0);
         assert!(decode(&longer).is_none(), "bytes left over");
-        // kind (byte 21), scope (22) and outcome (47) out of range; a length past the end.
-        for (at, value) in [(21, 0xee), (22, 0xee), (47, 0xee), (52, 0xff)] {
+        // kind (byte 21), scope (22) and outcome (47) out of range, flags (48) it does
+        // not have (status on a denial, an unknown bit), a length past the end.
+        for (at, value) in [(21, 0xee), (22, 0xee), (47, 0xee), (48, HAS_ACTION | HAS_STATUS), (48, 0x84), (52, 0xff)] {
             let mut bad = whole.clone();
             bad[at] = value;
             assert!(decode(&bad).is_none(), "byte {at} set to {value:#x}");

@@ -391,19 +391,20 @@ fn pending_lines(bytes: &[u8]) -> (Vec<u8>, Option<String>) {
     let mut pending = Vec::new();
     copy_ring(ring, flushed, written, &mut pending);
     let decode = if has_table { super::entry::decode } else { super::entry::decode_first_layout };
-    let mut unknown_plugins = 0;
+    let (mut unknown_plugins, mut undecodable) = (0, 0);
     for entry in entries(&pending) {
         match entry.map(decode) {
             Ok(Some(entry)) => unknown_plugins += usize::from(!entry.write_line(&mut writer, &mut lines)),
-            Ok(None) => {
-                damage.push("an entry that does not decode".into());
-                break;
-            }
+            // Its frame is whole: the entries after it are still found.
+            Ok(None) => undecodable += 1,
             Err(framing) => {
                 damage.push(framing);
                 break;
             }
         }
+    }
+    if undecodable > 0 {
+        damage.insert(0, format!("{undecodable} entries that do not decode"));
     }
     if unknown_plugins > 0 {
         damage.push(format!("{unknown_plugins} entries name a plugin its table does not hold (their plugin is null)"));

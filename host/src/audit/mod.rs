@@ -86,6 +86,9 @@ struct LogFile {
     batch: Vec<u8>,
     lines: Vec<u8>,
     writer: LineWriter,
+    /// Entries of this process that could not be written as made (always 0 but for a
+    /// bug; the tests hold it there).
+    misrecorded: usize,
 }
 
 /// Whether a line must be on stable storage before the caller goes on.
@@ -162,8 +165,14 @@ impl AuditLog {
             None
         };
         let torn = torn && journal.is_none();
-        let log =
-            Mutex::new(LogFile { file, torn, batch: Vec::new(), lines: Vec::new(), writer: LineWriter::default() });
+        let log = Mutex::new(LogFile {
+            file,
+            torn,
+            batch: Vec::new(),
+            lines: Vec::new(),
+            writer: LineWriter::default(),
+            misrecorded: 0,
+        });
         let shared = Arc::new(Shared {
             log,
             journal,
@@ -234,6 +243,10 @@ impl AuditLog {
                 return self.shared.write_lines(&mut log, buffer, durability);
             };
             entry::encode(entry, buffer);
+            if buffer.is_empty() {
+                // Not encodable (a bug): refused rather than journaled as nothing.
+                return false;
+            }
             if !journal::fits(buffer.len()) {
                 // Larger than the whole ring (a denial reason of a megabyte): written
                 // directly, after everything journaled before it.
@@ -364,13 +377,29 @@ impl Shared {
             return log;
         }
         log_file.lines.clear();
+        let mut framing_broken = false;
         for framed in journal::entries(&log_file.batch) {
-            // This process wrote every entry; one that does not decode is a bug, and is
-            // skipped rather than ending the run's record.
-            if let Some(entry) = framed.ok().and_then(entry::decode) {
-                let named_known_plugin = entry.write_line(&mut log_file.writer, &mut log_file.lines);
-                debug_assert!(named_known_plugin, "an entry named a plugin before it was listed");
+            // This process wrote every entry: one that does not decode, or names a plugin
+            // the writer has not learnt, is a bug. The first is skipped rather than ending
+            // the run's record, the second written with a null plugin; both are counted.
+            // Broken framing would lose the entries after it: they stay in the journal
+            // for the next process, and the log takes no more records.
+            match framed.map(entry::decode) {
+                Ok(Some(entry)) => {
+                    if !entry.write_line(&mut log_file.writer, &mut log_file.lines) {
+                        log_file.misrecorded += 1;
+                    }
+                }
+                Ok(None) => log_file.misrecorded += 1,
+                Err(_) => {
+                    framing_broken = true;
+                    break;
+                }
             }
+        }
+        if framing_broken {
+            self.broken.store(true, Ordering::Relaxed);
+            return log;
         }
         let lines = std::mem::take(&mut log_file.lines);
         if self.write_lines(log_file, &lines, durability) {
@@ -677,6 +706,32 @@ mod tests {
     }
 
     #[test]
+    fn plugins_listed_while_the_flusher_works_are_named_in_every_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        // New plugins' first RPCs on some threads while others flush: an entry must never
+        // reach the flusher before the plugin it names.
+        std::thread::scope(|scope| {
+            for thread in 0..4 {
+                let log = log.clone();
+                scope.spawn(move || {
+                    for i in 0..500 {
+                        let plugin = PluginIdentity { name: format!("p-{thread}-{i}"), ..identity() };
+                        record_read(&AuditTrail::new(log.clone(), plugin));
+                        log.shared.flush(Durability::PageCache);
+                    }
+                });
+            }
+        });
+        log.finish().unwrap();
+        assert_eq!(lock(&log.shared.log).misrecorded, 0);
+        let all = lines(&path);
+        assert_eq!(all.len(), 4 * 500 * 2);
+        assert!(all.iter().all(|l| l["plugin"]["name"].is_string()), "every line names its plugin");
+    }
+
+    #[test]
     fn a_plugin_refused_before_it_ran_takes_no_place_in_the_table() {
         let dir = tempfile::tempdir().unwrap();
         let log = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).unwrap());
@@ -715,20 +770,25 @@ mod tests {
     fn a_damaged_journal_gives_up_what_it_can_and_is_kept_for_inspection() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
-        let left = journal_of_a_killed_run(&path, &["readable"]);
-        // Garbage where a second entry would be, and `written` claiming it.
+        let left = journal_of_a_killed_run(&path, &["unreadable", "readable"]);
         let mut bytes = std::fs::read(&left).unwrap();
+        // The first entry's encoding byte (after its frame) is one no entry has; its
+        // frame is whole, so the entry after it is still found.
+        let ring = 64 + journal::TABLE;
+        bytes[ring + 4] = 9;
+        // A third entry of garbage, and `written` claiming it.
         let written = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
-        let at = 64 + journal::TABLE + written as usize;
+        let at = ring + written as usize;
         bytes[at..at + 8].copy_from_slice(&[3, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
         bytes[24..32].copy_from_slice(&(written + 7).to_le_bytes());
         std::fs::write(&left, &bytes).unwrap();
         let log = AuditLog::open(&path).unwrap();
         let notes = log.notes().join("\n");
-        assert!(notes.contains("is damaged (an entry that does not decode)"), "{notes}");
+        assert!(notes.contains("is damaged (2 entries that do not decode)"), "{notes}");
         assert!(left.with_extension("damaged").exists(), "{notes}");
         drop(log);
-        assert_eq!(lines(&path)[0]["reason"], "readable");
+        let replayed: Vec<_> = lines(&path).iter().map(|l| l["reason"].clone()).collect();
+        assert_eq!(replayed, ["readable"]);
     }
 
     #[test]

@@ -309,8 +309,15 @@ impl HostDevice for RunState {
         response_capacity: u32,
     ) -> wasmtime::Result<Result<RpcResponse, RpcError>> {
         // A run the watchdog gave up on (stuck in the kernel past its deadline) sends no more.
-        if self.table.get(&device)?.given_up() {
+        let granted = self.table.get(&device)?;
+        if granted.given_up() {
             return Err(RunFailure::Timeout { limit: self.limits.timeout }.into());
+        }
+        // Never on the async executor: a call there could hold every other run.
+        if granted.in_flight.is_none() && granted.handle.may_block() {
+            return Err(wasmtime::Error::msg(
+                "fwctl-run: a device that may block was given to a run without a thread of its own",
+            ));
         }
         // The budget counts every attempt, refused ones included, and ends the run when
         // spent: a plugin looping on RPCs must not hold a device forever.
@@ -351,18 +358,10 @@ impl HostDevice for RunState {
         // The call is made in place: a device that answers at once costs no hop, and one
         // that may wait on firmware runs on a thread of its own, whose watchdog keeps the
         // deadline should the kernel hold the call.
-        match &granted.in_flight {
-            Some(watched) if !watched.begin(&sent, seq) => {
-                return Err(RunFailure::Timeout { limit: self.limits.timeout }.into());
-            }
-            Some(_) => {}
-            // Never on the async executor: a call there could hold every other run.
-            None if granted.handle.may_block() => {
-                return Err(wasmtime::Error::msg(
-                    "fwctl-run: a device that may block was given to a run without a thread of its own",
-                ));
-            }
-            None => {}
+        if let Some(watched) = &granted.in_flight
+            && !watched.begin(&sent, seq)
+        {
+            return Err(RunFailure::Timeout { limit: self.limits.timeout }.into());
         }
         let mut response = vec![0u8; capacity];
         let started = Instant::now();
