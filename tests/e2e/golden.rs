@@ -94,6 +94,10 @@ pub fn check_with(dir: &str, case: &str, plugin: &str, profile: &str, options: &
     argv.insert(2, "--json");
     let json = fwctl_run(&argv);
     assert_eq!(human.status.code(), json.status.code(), "both forms exit alike; {}", stderr(&json));
+    // A shipped plugin's every sample is one the host takes: a refusal here is a metric
+    // an operator never sees (a golden must not enshrine one).
+    let text = String::from_utf8_lossy(&json.stdout);
+    assert!(!text.contains("metric refused"), "{plugin} on {profile} reports a metric the host refuses:\n{text}");
     assert_golden(&format!("{dir}/{case}.json"), &normalise_json(&String::from_utf8_lossy(&json.stdout)));
 }
 

@@ -78,7 +78,7 @@ fn errors(mlx5: &Mlx5, options: &Options, rates: &mut Rates) {
         ("crc_dllp", counters.crc_error_dllp),
         ("crc_tlp", counters.crc_error_tlp),
     ] {
-        let metric = counter("pcie_errors", "", "Errors on the device's PCIe link, by kind.").label("kind", kind);
+        let metric = counter("pcie_errors", "", "Errors on the device's PCIe link, by type.").label("error", kind);
         sample(metric, f64::from(value));
     }
     let recoveries = counter("pcie_link_recoveries", "", "Times the PCIe link left L0 for recovery.");
