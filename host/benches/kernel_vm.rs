@@ -61,6 +61,8 @@ fn main() {
             run["facts"]["loop-ns"].as_f64().unwrap_or_else(|| panic!("no loop-ns fact: {report:#}")) / RPCS as f64
         })
         .collect();
+    let rounds = |values: &[f64]| values.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(" / ");
+    let each = format!("native {} ns, plugin {} ns", rounds(&native), rounds(&plugin));
     let (native, plugin) = (median(native), median(plugin));
 
     println!(
@@ -81,6 +83,8 @@ fn main() {
         1e9 / plugin,
         plugin / native
     );
+    println!();
+    println!("Each round, in order: {each}.");
 }
 
 fn plugin_args(count: &str, budget: &str) -> Vec<String> {
