@@ -142,9 +142,10 @@ impl Metric {
 
 /// `[a-z][a-z0-9_]*` without a double underscore (reserved by Prometheus).
 fn is_snake_case(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !s.contains("__")
+    let bytes = s.as_bytes();
+    bytes.first().is_some_and(u8::is_ascii_lowercase)
+        && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !bytes.windows(2).any(|pair| pair == b"__")
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! The state of one store: one plugin instance bound to one device.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -227,7 +226,10 @@ impl RunState {
         let mut progress = self.progress.lock();
         let Reported { output, metric_index, .. } = &mut *progress;
         let samples = &mut output.metrics;
-        if let Some(first) = metric_index.first_of.get(&metric.name).and_then(|&i| samples.get(i)) {
+        let MetricIndex { first, series, hasher } = metric_index;
+        let name = hasher.hash_one(&metric.name);
+        let first_sample = first.find(name, |&(_, i)| samples[i].name == metric.name).map(|&(_, i)| &samples[i]);
+        if let Some(first) = first_sample {
             if first.kind != metric.kind || first.unit != metric.unit {
                 return Err(format!(
                     "metric `{}` was first reported as a {} in `{}`; a later sample cannot change that",
@@ -246,28 +248,29 @@ impl RunState {
                 ));
             }
         }
-        let series = metric_index.hasher.hash_one((&metric.name, &metric.labels));
-        let same_series = metric_index.by_series.entry(series).or_default();
-        if same_series
-            .iter()
-            .filter_map(|&i| samples.get(i))
-            .any(|m| m.name == metric.name && m.labels == metric.labels)
-        {
+        let is_first = first_sample.is_none();
+        let same = |m: &Metric| m.name == metric.name && m.labels == metric.labels;
+        let labelled = hasher.hash_one((name, &metric.labels));
+        if series.find(labelled, |&(_, i)| same(&samples[i])).is_some() {
             return Err(format!("metric `{}` already has a sample with these labels", metric.name));
         }
-        same_series.push(samples.len());
-        metric_index.first_of.entry(metric.name.clone()).or_insert(samples.len());
+        series.insert_unique(labelled, (labelled, samples.len()), |&(hash, _)| hash);
+        if is_first {
+            first.insert_unique(name, (name, samples.len()), |&(hash, _)| hash);
+        }
         samples.push(metric);
         Ok(())
     }
 }
 
-/// Indexes into a run's samples: the first of each metric, and every sample by a keyed
-/// hash of its name and labels (keyed per process, so a plugin cannot aim collisions).
+/// Indexes into a run's samples, by keyed hashes (keyed per process, so a plugin cannot
+/// aim collisions): the first sample of each metric by its name, and every sample by its
+/// name and labels. Each hash is computed once, when its sample arrives, and kept beside
+/// the sample's index for the tables to grow by.
 #[derive(Default)]
 pub struct MetricIndex {
-    first_of: HashMap<String, usize>,
-    by_series: HashMap<u64, Vec<usize>>,
+    first: hashbrown::HashTable<(u64, usize)>,
+    series: hashbrown::HashTable<(u64, usize)>,
     hasher: std::hash::RandomState,
 }
 
