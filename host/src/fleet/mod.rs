@@ -105,16 +105,8 @@ fn plan(plugins: &[FleetPlugin], devices: &[DeviceDescriptor]) -> (Vec<Check>, V
     (checks, uncovered)
 }
 
-/// How long results gather between two wake-ups of the thread that shows them, and how
-/// many it takes at once. Woken for every result, that thread switched context some
-/// 8,000 times in a 10,000-device fleet of a plugin that returns at once: a quarter of
-/// the fleet's time on this 2-CPU machine. A result is shown at most this much later.
-const GATHER_FOR: std::time::Duration = std::time::Duration::from_millis(2);
-const GATHER_AT_MOST: usize = 256;
-
 /// Runs the fleet. `on_result` sees each result as its check ends (unsupported devices
-/// first; gathered for up to [`GATHER_FOR`]); `stop` may ask for a drain or an abort at
-/// any time.
+/// first); `stop` may ask for a drain or an abort at any time.
 pub async fn run_fleet(
     plugins: Arc<[FleetPlugin]>,
     backend: Arc<dyn Backend>,
@@ -197,17 +189,13 @@ pub async fn run_fleet(
         }
     });
 
-    let mut batch = Vec::new();
-    while receiver.recv_many(&mut batch, GATHER_AT_MOST).await > 0 {
-        for (check, result) in batch.drain(..) {
-            on_result(&result);
-            tally.add(check.device, &result);
-            done += 1;
-            if options.retain {
-                finished.push((check, result));
-            }
+    while let Some((check, result)) = receiver.recv().await {
+        on_result(&result);
+        tally.add(check.device, &result);
+        done += 1;
+        if options.retain {
+            finished.push((check, result));
         }
-        tokio::time::sleep(GATHER_FOR).await;
     }
     let _ = feeder.await;
     let interrupted = *stop.borrow_and_update() != Stop::Running;
