@@ -311,7 +311,7 @@ pub fn check_fleet(
 
     let host =
         nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
-    let options = FleetOptions { jobs, host, retain: conduct.results == Retention::All };
+    let options = FleetOptions { jobs, host, retain: conduct.results == Retention::All, gather: fleet::GATHER };
     let plugin_refs: Vec<PluginRef> = plugins.iter().map(|p| p.plugin.clone()).collect();
     let deadline = conduct.deadline.map(|after| (started + after, stop_sender_for_deadline));
     sink.start(&source.info, &plugin_refs, &refused);

@@ -126,7 +126,7 @@ impl ServeCommand {
         let jobs = self.common.jobs();
         let host =
             nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into());
-        let options = FleetOptions { jobs, host, retain: false };
+        let options = FleetOptions { jobs, host, retain: false, gather: fwctl_run::fleet::GATHER };
 
         let schedule = Schedule::new(Instant::now(), self.interval, self.jitter);
         let mut tick = 0u64;
