@@ -78,8 +78,8 @@ impl Watched {
     fn begin(&self, call: &Call<'_>, seq: Option<u64>) -> bool {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         if self.given_up.load(Ordering::SeqCst) {
-            if let (Some(trail), Some(seq)) = (&self.trail, seq) {
-                trail.record(&self.device, call.attempt(), Some(seq), RpcOutcome::Abandoned, Duration::ZERO);
+            if let Some(seq) = seq {
+                self.record_abandoned(call, seq);
             }
             return false;
         }
@@ -94,6 +94,13 @@ impl Watched {
             });
         }
         true
+    }
+
+    /// Puts `call` (`sent` as `seq`) on the record as abandoned.
+    fn record_abandoned(&self, call: &Call<'_>, seq: u64) {
+        if let Some(trail) = &self.trail {
+            trail.record(&self.device, call.attempt(), Some(seq), RpcOutcome::Abandoned, Duration::ZERO);
+        }
     }
 
     /// Takes the call back once the device answered: `false` when the watchdog took it
@@ -115,14 +122,14 @@ impl InFlightWatch {
         let watched = &*self.0;
         watched.given_up.store(true, Ordering::SeqCst);
         let mut pending = watched.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if let (Some(call), Some(trail)) = (pending.call.take(), &watched.trail) {
-            let attempt = audit::Attempt {
-                scope: call.scope,
+        if let Some(taken) = pending.call.take() {
+            let call = Call {
+                scope: taken.scope,
                 request: &pending.request,
-                response_capacity: call.capacity,
-                classification: &call.classification,
+                capacity: taken.capacity,
+                classification: &taken.classification,
             };
-            trail.record(&watched.device, attempt, Some(call.seq), RpcOutcome::Abandoned, Duration::ZERO);
+            watched.record_abandoned(&call, taken.seq);
         }
     }
 }
