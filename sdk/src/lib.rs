@@ -50,6 +50,7 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_plugin_bindings",
         default_bindings_module: "fwctl_sdk::bindings",
+        ownership: Borrowing { duplicate_if_necessary: true },
     });
 }
 

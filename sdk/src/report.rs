@@ -1,5 +1,7 @@
 //! Reporting: findings, facts and logs, attributed by the host to this run's device.
 
+use std::borrow::Cow;
+
 use crate::bindings::fwctl::plugin::{report as host, types};
 
 /// How serious a finding is.
@@ -34,11 +36,12 @@ impl std::fmt::Display for Severity {
 }
 
 /// A typed value for facts and finding details; build one with `.into()` from text,
-/// integers, floats or booleans.
+/// integers, floats or booleans. Text is borrowed when it can be: a report made of
+/// `&'static str` names allocates nothing for them.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     /// Text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// Signed integer.
     Integer(i64),
     /// Unsigned integer.
@@ -51,7 +54,7 @@ pub enum Value {
 
 macro_rules! value_from {
     ($($t:ty => $variant:ident as $as:ty),* $(,)?) => {
-        $(impl From<$t> for Value {
+        $(impl From<$t> for Value<'_> {
             fn from(v: $t) -> Self {
                 Value::$variant(v as $as)
             }
@@ -62,35 +65,40 @@ value_from!(u8 => Unsigned as u64, u16 => Unsigned as u64, u32 => Unsigned as u6
             i8 => Integer as i64, i16 => Integer as i64, i32 => Integer as i64, i64 => Integer as i64, isize => Integer as i64,
             f32 => Real as f64, f64 => Real as f64);
 
-impl From<bool> for Value {
+impl From<bool> for Value<'_> {
     fn from(v: bool) -> Self {
         Value::Boolean(v)
     }
 }
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Value::Text(v.to_string())
+impl<'a> From<&'a str> for Value<'a> {
+    fn from(v: &'a str) -> Self {
+        Value::Text(Cow::Borrowed(v))
     }
 }
-impl From<&String> for Value {
-    fn from(v: &String) -> Self {
-        Value::Text(v.clone())
+impl<'a> From<&'a String> for Value<'a> {
+    fn from(v: &'a String) -> Self {
+        Value::Text(Cow::Borrowed(v))
     }
 }
-impl From<String> for Value {
+impl From<String> for Value<'_> {
     fn from(v: String) -> Self {
+        Value::Text(Cow::Owned(v))
+    }
+}
+impl<'a> From<Cow<'a, str>> for Value<'a> {
+    fn from(v: Cow<'a, str>) -> Self {
         Value::Text(v)
     }
 }
 
-impl Value {
-    fn into_wit(self) -> types::Value {
+impl Value<'_> {
+    fn as_wit(&self) -> types::Value<'_> {
         match self {
             Value::Text(s) => types::Value::Text(s),
-            Value::Integer(i) => types::Value::Integer(i),
-            Value::Unsigned(u) => types::Value::Unsigned(u),
-            Value::Real(r) => types::Value::Real(r),
-            Value::Boolean(b) => types::Value::Boolean(b),
+            Value::Integer(i) => types::Value::Integer(*i),
+            Value::Unsigned(u) => types::Value::Unsigned(*u),
+            Value::Real(r) => types::Value::Real(*r),
+            Value::Boolean(b) => types::Value::Boolean(*b),
         }
     }
 }
@@ -98,48 +106,51 @@ impl Value {
 /// A finding under construction; [`Finding::report`] sends it. Nothing reaches the host
 /// until then.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Finding {
+pub struct Finding<'a> {
     /// Severity.
     pub severity: Severity,
     /// Stable dotted code.
-    pub code: String,
+    pub code: Cow<'a, str>,
     /// One-line summary.
-    pub summary: String,
+    pub summary: Cow<'a, str>,
     /// Structured detail.
-    pub detail: Vec<(String, Value)>,
+    pub detail: Vec<(Cow<'a, str>, Value<'a>)>,
 }
 
 /// Starts a finding: `finding(Severity::Warning, "mlx5.link.down", "port 1 is down")`.
-pub fn finding(severity: Severity, code: impl Into<String>, summary: impl Into<String>) -> Finding {
+pub fn finding<'a>(severity: Severity, code: impl Into<Cow<'a, str>>, summary: impl Into<Cow<'a, str>>) -> Finding<'a> {
     Finding { severity, code: code.into(), summary: summary.into(), detail: Vec::new() }
 }
 
-impl Finding {
+impl<'a> Finding<'a> {
     /// Adds a detail field.
-    pub fn detail(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn detail(mut self, key: impl Into<Cow<'a, str>>, value: impl Into<Value<'a>>) -> Self {
         self.detail.push((key.into(), value.into()));
         self
     }
 
     /// Sends the finding to the host.
     pub fn report(self) {
-        host::add_finding(&types::Finding {
+        let detail: Vec<types::Field<'_>> =
+            self.detail.iter().map(|(key, value)| types::Field { key, value: value.as_wit() }).collect();
+        host::add_finding(types::Finding {
             severity: match self.severity {
                 Severity::Info => types::Severity::Info,
                 Severity::Warning => types::Severity::Warning,
                 Severity::Error => types::Severity::Error,
                 Severity::Critical => types::Severity::Critical,
             },
-            code: self.code,
-            summary: self.summary,
-            detail: self.detail.into_iter().map(|(key, value)| types::Field { key, value: value.into_wit() }).collect(),
+            code: &self.code,
+            summary: &self.summary,
+            detail: &detail,
         });
     }
 }
 
 /// Records a fact about the device (a later fact with the same key replaces it).
-pub fn fact(key: impl Into<String>, value: impl Into<Value>) {
-    host::set_fact(&types::Field { key: key.into(), value: value.into().into_wit() });
+pub fn fact<'a>(key: impl Into<Cow<'a, str>>, value: impl Into<Value<'a>>) {
+    let (key, value) = (key.into(), value.into());
+    host::set_fact(types::Field { key: &key, value: value.as_wit() });
 }
 
 /// Log lines, shown with `fwctl-run --verbose`.
@@ -179,47 +190,115 @@ pub enum MetricKind {
 /// Prometheus's textfile format and in OpenMetrics, and refuses (with the reason) names
 /// that are not lower-case snake_case, units that are not base units, label names it
 /// owns (`device`, `node`, `plugin`, `host`, `kind`), non-finite values and negative
-/// counters.
+/// counters. Names, units, help and label text are borrowed where they can be, so a
+/// sample described by `&'static str`s costs no allocation for them.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Metric {
-    name: String,
-    unit: String,
+pub struct Metric<'a> {
+    name: Cow<'a, str>,
+    unit: Cow<'a, str>,
     kind: MetricKind,
-    help: String,
-    labels: Vec<(String, String)>,
+    help: Cow<'a, str>,
+    labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 /// A gauge: `name` without prefix or unit (`device_temperature`), `unit` a base unit
 /// (`celsius`, `bytes`, `seconds`, ...) or `""`, `help` one line for people.
-pub fn gauge(name: impl Into<String>, unit: impl Into<String>, help: impl Into<String>) -> Metric {
+pub fn gauge<'a>(
+    name: impl Into<Cow<'a, str>>,
+    unit: impl Into<Cow<'a, str>>,
+    help: impl Into<Cow<'a, str>>,
+) -> Metric<'a> {
     Metric { name: name.into(), unit: unit.into(), kind: MetricKind::Gauge, help: help.into(), labels: Vec::new() }
 }
 
 /// A counter: as [`gauge`]; the host adds `_total`.
-pub fn counter(name: impl Into<String>, unit: impl Into<String>, help: impl Into<String>) -> Metric {
+pub fn counter<'a>(
+    name: impl Into<Cow<'a, str>>,
+    unit: impl Into<Cow<'a, str>>,
+    help: impl Into<Cow<'a, str>>,
+) -> Metric<'a> {
     Metric { name: name.into(), unit: unit.into(), kind: MetricKind::Counter, help: help.into(), labels: Vec::new() }
 }
 
-impl Metric {
+/// What a label's value can be made from: text (borrowed, not copied), integers, a
+/// boolean or a character.
+pub trait LabelValue<'a> {
+    /// The label's text.
+    fn into_label(self) -> Cow<'a, str>;
+}
+
+impl<'a> LabelValue<'a> for &'a str {
+    fn into_label(self) -> Cow<'a, str> {
+        Cow::Borrowed(self)
+    }
+}
+impl<'a> LabelValue<'a> for &'a String {
+    fn into_label(self) -> Cow<'a, str> {
+        Cow::Borrowed(self)
+    }
+}
+impl<'a> LabelValue<'a> for String {
+    fn into_label(self) -> Cow<'a, str> {
+        Cow::Owned(self)
+    }
+}
+impl<'a> LabelValue<'a> for Cow<'a, str> {
+    fn into_label(self) -> Cow<'a, str> {
+        self
+    }
+}
+macro_rules! label_from_display {
+    ($($t:ty),*) => {
+        $(impl<'a> LabelValue<'a> for $t {
+            fn into_label(self) -> Cow<'a, str> {
+                Cow::Owned(self.to_string())
+            }
+        })*
+    };
+}
+label_from_display!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, bool, char);
+
+/// Labels a sample usually has at most; more go through a vector.
+const INLINE_LABELS: usize = 4;
+
+fn label<'b>((name, value): &'b (Cow<'_, str>, Cow<'_, str>)) -> types::Label<'b> {
+    types::Label { name, value }
+}
+
+impl<'a> Metric<'a> {
     /// Adds a label that tells this sample apart (`port`, `sensor`).
-    pub fn label(mut self, name: impl Into<String>, value: impl ToString) -> Self {
-        self.labels.push((name.into(), value.to_string()));
+    pub fn label(mut self, name: impl Into<Cow<'a, str>>, value: impl LabelValue<'a>) -> Self {
+        if self.labels.capacity() == 0 {
+            self.labels.reserve_exact(INLINE_LABELS);
+        }
+        self.labels.push((name.into(), value.into_label()));
         self
     }
 
     /// Reports the sample with `value`. `Err` is the host's reason for refusing it; the
     /// sample is then dropped and the run goes on.
     pub fn report(self, value: f64) -> Result<(), String> {
-        host::add_metric(&types::Metric {
-            name: self.name,
-            unit: self.unit,
-            kind: match self.kind {
-                MetricKind::Gauge => types::MetricKind::Gauge,
-                MetricKind::Counter => types::MetricKind::Counter,
-            },
-            help: self.help,
-            labels: self.labels.into_iter().map(|(name, value)| types::Label { name, value }).collect(),
-            value,
-        })
+        let lower = |labels: &[types::Label<'_>]| {
+            host::add_metric(types::Metric {
+                name: &self.name,
+                unit: &self.unit,
+                kind: match self.kind {
+                    MetricKind::Gauge => types::MetricKind::Gauge,
+                    MetricKind::Counter => types::MetricKind::Counter,
+                },
+                help: &self.help,
+                labels,
+                value,
+            })
+        };
+        // The usual sample's labels are lowered from the stack.
+        match self.labels.as_slice() {
+            [] => lower(&[]),
+            [a] => lower(&[label(a)]),
+            [a, b] => lower(&[label(a), label(b)]),
+            [a, b, c] => lower(&[label(a), label(b), label(c)]),
+            [a, b, c, d] => lower(&[label(a), label(b), label(c), label(d)]),
+            more => lower(&more.iter().map(label).collect::<Vec<_>>()),
+        }
     }
 }

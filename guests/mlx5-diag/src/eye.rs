@@ -45,7 +45,7 @@ fn on_lane(metric: Metric, port: u8, lane: u8) -> Metric {
 }
 
 /// `mlx5.lane.eye-low`: `what` of a lane is below the operator's `threshold`.
-fn eye_low(port: u8, lane: u8, threshold: f64, what: String) -> Finding {
+fn eye_low(port: u8, lane: u8, threshold: f64, what: String) -> Finding<'static> {
     finding(Severity::Warning, "mlx5.lane.eye-low", format!("port {port} lane {lane}: {what} is below {threshold}"))
         .detail("port", port as u64)
         .detail("lane", lane as u64)

@@ -13,10 +13,10 @@ pub struct Field {
     /// A kebab-case name, e.g. `scrub-cycle-hours` or `fru0-threshold-count`.
     pub name: String,
     /// Its value.
-    pub value: Value,
+    pub value: Value<'static>,
 }
 
-fn field(name: impl Into<String>, value: impl Into<Value>) -> Field {
+fn field(name: impl Into<String>, value: impl Into<Value<'static>>) -> Field {
     Field { name: name.into(), value: value.into() }
 }
 
@@ -208,7 +208,7 @@ fn le_word(v: &[u8]) -> Option<Vec<Field>> {
 mod tests {
     use super::*;
 
-    fn named(fields: &[Field]) -> Vec<(&str, &Value)> {
+    fn named(fields: &[Field]) -> Vec<(&str, &Value<'static>)> {
         fields.iter().map(|f| (f.name.as_str(), &f.value)).collect()
     }
 

@@ -79,13 +79,20 @@ impl Mailbox {
     /// An ACCESS_REG read of register `reg_id`: `argument` in dword 3, then `data`
     /// (the register image holding the index fields) zero-padded to `data_len` bytes.
     pub fn access_reg_read(reg_id: u16, argument: u32, data_len: usize, data: &[u8]) -> Self {
-        let mut mailbox = Self::new(opcode::ACCESS_REG, ACCESS_REG_READ)
-            .with_len(HEADER + data_len)
-            .set(2, 15, 0, reg_id as u32)
-            .set(3, 31, 0, argument);
         let n = data.len().min(data_len);
-        mailbox.bytes[HEADER..HEADER + n].copy_from_slice(&data[..n]);
-        mailbox
+        Self::access_reg_read_with(reg_id, argument, data_len, |image| image[..n].copy_from_slice(&data[..n]))
+    }
+
+    /// An ACCESS_REG read whose register image (`data_len` zero bytes) `index` fills in
+    /// place: the mailbox is the only buffer a register read builds.
+    pub fn access_reg_read_with(reg_id: u16, argument: u32, data_len: usize, index: impl FnOnce(&mut [u8])) -> Self {
+        let mut bytes = vec![0u8; HEADER + data_len];
+        bits::set(&mut bytes, 0, 31, 16, opcode::ACCESS_REG as u32);
+        bits::set(&mut bytes, 1, 15, 0, ACCESS_REG_READ as u32);
+        bits::set(&mut bytes, 2, 15, 0, reg_id as u32);
+        bits::set(&mut bytes, 3, 31, 0, argument);
+        index(&mut bytes[HEADER..]);
+        Self { bytes }
     }
 }
 
@@ -265,16 +272,22 @@ impl<'d, 'a> Mlx5<'d, 'a> {
     /// fields such as the local port). Returns the register image the firmware wrote.
     pub fn access_reg_read(&self, reg_id: u16, argument: u32, data_len: usize, data: &[u8]) -> Result<Vec<u8>, Error> {
         let input = Mailbox::access_reg_read(reg_id, argument, data_len, data).into_bytes();
-        let out = self.command(&input, HEADER + data_len)?;
-        Ok(out[HEADER..].to_vec())
+        self.register_image(&input, data_len)
     }
 
     /// Reads a register: `index` fills the request's index fields (port, sensor, group)
     /// in a zeroed image of `size` bytes.
     pub fn read_register(&self, id: u16, size: usize, index: impl FnOnce(&mut [u8])) -> Result<Vec<u8>, Error> {
-        let mut image = vec![0u8; size];
-        index(&mut image);
-        self.access_reg_read(id, 0, size, &image)
+        let input = Mailbox::access_reg_read_with(id, 0, size, index).into_bytes();
+        self.register_image(&input, size)
+    }
+
+    /// Sends an ACCESS_REG read and returns the register image after the out header, in
+    /// the response's own buffer (register reads are most of a diagnostic's commands).
+    fn register_image(&self, input: &[u8], data_len: usize) -> Result<Vec<u8>, Error> {
+        let mut out = self.command(input, HEADER + data_len)?;
+        out.drain(..HEADER);
+        Ok(out)
     }
 
     /// MGIR: firmware version, PSID, device id.
