@@ -31,6 +31,7 @@ pub mod distribution;
 pub mod expectations;
 pub mod fleet;
 pub mod install;
+pub mod json_text;
 pub mod outcome;
 pub mod paths;
 pub mod plugin;

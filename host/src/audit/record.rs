@@ -12,6 +12,8 @@ use fwctl_devices::DeviceKind;
 use fwctl_proto::envelope::{CxlRequest, Mlx5Request};
 use serde::{Deserialize, Serialize};
 
+use crate::json_text::{name, string, unsigned as number};
+
 use super::entry::{Outcome, RpcEntry};
 
 /// Who made the calls.
@@ -319,34 +321,11 @@ fn plugin_json(plugin: PluginRef<'_>) -> Vec<u8> {
     json
 }
 
-fn number(out: &mut Vec<u8>, value: u64) {
-    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-}
-
 /// `"0x0805"`.
 fn hex16(out: &mut Vec<u8>, value: u16) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let nibble = |shift: u16| DIGITS[usize::from((value >> shift) & 0xf)];
     out.extend_from_slice(&[b'"', b'0', b'x', nibble(12), nibble(8), nibble(4), nibble(0), b'"']);
-}
-
-/// One of our own fixed names (a device kind, a scope): nothing in it needs escaping.
-fn name(out: &mut Vec<u8>, text: &'static str) {
-    debug_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'), "{text}");
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
-}
-
-/// A JSON string, escaped as serde_json escapes it.
-fn string(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'"');
-    } else {
-        let _ = serde_json::to_writer(&mut *out, text);
-    }
 }
 
 #[cfg(test)]

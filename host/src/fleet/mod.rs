@@ -19,7 +19,7 @@ use fwctl_devices::{Backend, DeviceDescriptor};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-pub use self::result::{FleetResult, FleetStatus, FleetSummary, PluginRef, Tally};
+pub use self::result::{FleetResult, FleetStatus, FleetSummary, PluginRef, Tally, millis};
 use crate::audit::AuditTrail;
 use crate::policy::Grant;
 use crate::runner;

@@ -96,17 +96,6 @@ impl FleetReport {
     }
 }
 
-/// One result as a line of `--format jsonl`, written as soon as its check ends.
-pub fn result_line(result: &FleetResult) -> String {
-    #[derive(Serialize)]
-    struct Line<'a> {
-        record: &'static str,
-        #[serde(flatten)]
-        result: &'a FleetResult,
-    }
-    serde_json::to_string(&Line { record: "result", result }).expect("results serialize")
-}
-
 /// `--format json` written as results arrive, so a fleet keeps none of them: the header
 /// (schema, source, plugins, refusals), each result as it ends, then the summary and exit
 /// status. The document is the one [`FleetReport::to_json`] writes, with `results` in the

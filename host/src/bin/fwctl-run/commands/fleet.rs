@@ -257,8 +257,10 @@ impl Sink for Outputs {
                 }
             }
             FleetFormat::Jsonl => {
+                let mut line = report::result_line(result);
+                line.push('\n');
                 let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}", report::result_line(result));
+                let _ = out.write_all(line.as_bytes());
                 let _ = out.flush();
             }
             FleetFormat::Openmetrics => {}
