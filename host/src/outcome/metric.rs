@@ -79,6 +79,30 @@ impl Metric {
 
     /// Checks a sample against the naming and value rules; `Err` says which was broken.
     pub fn validate(&self) -> Result<(), String> {
+        self.check_name_and_unit()?;
+        self.check_help()?;
+        if self.labels.len() > MAX_LABELS {
+            return Err(format!("metric `{}`: more than {MAX_LABELS} labels", self.name));
+        }
+        for (label, value) in &self.labels {
+            self.check_label_name(label)?;
+            self.check_label_value(label, value)?;
+        }
+        self.check_value()
+    }
+
+    /// [`Self::validate`] for a sample whose name, kind, unit and label names are those of
+    /// a sample already accepted (the metric's first in this run): those passed then, so
+    /// only what is this sample's own is checked, with the same words.
+    pub fn validate_own(&self) -> Result<(), String> {
+        self.check_help()?;
+        for (label, value) in &self.labels {
+            self.check_label_value(label, value)?;
+        }
+        self.check_value()
+    }
+
+    fn check_name_and_unit(&self) -> Result<(), String> {
         let name = &self.name;
         if name.is_empty() || name.len() > MAX_NAME || !is_snake_case(name) {
             return Err(format!(
@@ -104,37 +128,50 @@ impl Metric {
         if !self.unit.is_empty() && !UNITS.contains(&self.unit.as_str()) {
             return Err(format!("metric `{name}`: unit `{}` is not a base unit ({})", self.unit, UNITS.join(", ")));
         }
+        Ok(())
+    }
+
+    fn check_help(&self) -> Result<(), String> {
         if self.help.len() > MAX_HELP {
-            return Err(format!("metric `{name}`: help text longer than {MAX_HELP} bytes"));
+            return Err(format!("metric `{}`: help text longer than {MAX_HELP} bytes", self.name));
         }
-        if self.labels.len() > MAX_LABELS {
-            return Err(format!("metric `{name}`: more than {MAX_LABELS} labels"));
+        Ok(())
+    }
+
+    fn check_label_name(&self, label: &str) -> Result<(), String> {
+        let name = &self.name;
+        // Bounded like a metric name: refusals quote label names back, so an unbounded
+        // one would let a plugin grow the host's copy of its log past its report budget.
+        if label.len() > MAX_NAME {
+            return Err(format!("metric `{name}`: a label name is longer than {MAX_NAME} bytes"));
         }
-        for (label, value) in &self.labels {
-            // Bounded like a metric name: refusals quote label names back, so an unbounded
-            // one would let a plugin grow the host's copy of its log past its report budget.
-            if label.len() > MAX_NAME {
-                return Err(format!("metric `{name}`: a label name is longer than {MAX_NAME} bytes"));
-            }
-            if label.is_empty() || !is_snake_case(label) {
-                return Err(format!(
-                    "metric `{name}`: label name `{label}` must be lower-case snake_case starting with a letter"
-                ));
-            }
-            if HOST_LABELS.contains(&label.as_str()) {
-                return Err(format!("metric `{name}`: label `{label}` belongs to the host"));
-            }
-            if value.len() > MAX_LABEL_VALUE {
-                return Err(format!(
-                    "metric `{name}`: the value of label `{label}` is longer than {MAX_LABEL_VALUE} bytes"
-                ));
-            }
+        if label.is_empty() || !is_snake_case(label) {
+            return Err(format!(
+                "metric `{name}`: label name `{label}` must be lower-case snake_case starting with a letter"
+            ));
         }
+        if HOST_LABELS.contains(&label) {
+            return Err(format!("metric `{name}`: label `{label}` belongs to the host"));
+        }
+        Ok(())
+    }
+
+    fn check_label_value(&self, label: &str, value: &str) -> Result<(), String> {
+        if value.len() > MAX_LABEL_VALUE {
+            return Err(format!(
+                "metric `{}`: the value of label `{label}` is longer than {MAX_LABEL_VALUE} bytes",
+                self.name
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_value(&self) -> Result<(), String> {
         if !self.value.is_finite() {
-            return Err(format!("metric `{name}`: value {} is not a finite number", self.value));
+            return Err(format!("metric `{}`: value {} is not a finite number", self.name, self.value));
         }
         if self.kind == MetricKind::Counter && self.value < 0.0 {
-            return Err(format!("metric `{name}`: a counter cannot be negative ({})", self.value));
+            return Err(format!("metric `{}`: a counter cannot be negative ({})", self.name, self.value));
         }
         Ok(())
     }
@@ -209,5 +246,23 @@ mod tests {
         let many: Vec<(String, String)> = (0..9).map(|i| (format!("l{i}"), "v".into())).collect();
         let refs: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert!(sample("x", "", MetricKind::Gauge, &refs, 1.0).validate().unwrap_err().contains("more than 8 labels"));
+    }
+
+    #[test]
+    fn a_later_sample_of_an_accepted_metric_is_refused_for_its_own_faults_in_the_same_words() {
+        use MetricKind::*;
+        let first = sample("errors", "seconds", Counter, &[("port", "1"), ("lane", "0")], 1.0);
+        first.validate().unwrap();
+        let long_help = Metric { help: "h".repeat(300), ..first.clone() };
+        for later in [
+            long_help,
+            sample("errors", "seconds", Counter, &[("port", "2"), ("lane", &"x".repeat(300))], 1.0),
+            sample("errors", "seconds", Counter, &[("port", "2"), ("lane", "1")], f64::NAN),
+            sample("errors", "seconds", Counter, &[("port", "2"), ("lane", "1")], -3.0),
+        ] {
+            let own = later.validate_own().unwrap_err();
+            assert_eq!(own, later.validate().unwrap_err());
+        }
+        sample("errors", "seconds", Counter, &[("port", "2"), ("lane", "1")], 5.0).validate_own().unwrap();
     }
 }
