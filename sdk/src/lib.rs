@@ -38,7 +38,7 @@ mod report;
 pub mod state;
 
 pub use device::{Device, DeviceInfo, DeviceKind, Response, RpcError, Scope};
-pub use report::{Finding, Metric, MetricKind, Severity, Value, counter, fact, finding, gauge, log};
+pub use report::{Finding, LabelValue, Metric, MetricKind, Severity, Value, counter, fact, finding, gauge, log};
 
 /// The generated bindings of `wit/fwctl.wit`. Not part of the SDK's API: use [`Device`],
 /// [`finding`], [`fact`] and [`log`] instead.

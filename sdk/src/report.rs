@@ -220,8 +220,9 @@ pub fn counter<'a>(
     Metric { name: name.into(), unit: unit.into(), kind: MetricKind::Counter, help: help.into(), labels: Vec::new() }
 }
 
-/// What a label's value can be made from: text (borrowed, not copied), integers, a
-/// boolean or a character.
+/// What a label's value can be made from: text (borrowed, not copied), numbers, a
+/// boolean or a character, or a reference to one. Anything else that displays itself:
+/// `.label("name", value.to_string())`.
 pub trait LabelValue<'a> {
     /// The label's text.
     fn into_label(self) -> Cow<'a, str>;
@@ -256,7 +257,10 @@ macro_rules! label_from_display {
         })*
     };
 }
-label_from_display!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, bool, char);
+label_from_display!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char);
+label_from_display!(
+    &u8, &u16, &u32, &u64, &u128, &usize, &i8, &i16, &i32, &i64, &i128, &isize, &f32, &f64, &bool, &char
+);
 
 /// Labels a sample usually has at most; more go through a vector.
 const INLINE_LABELS: usize = 4;
@@ -300,5 +304,31 @@ impl<'a> Metric<'a> {
             [a, b, c, d] => lower(&[label(a), label(b), label(c), label(d)]),
             more => lower(&more.iter().map(label).collect::<Vec<_>>()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_text_is_borrowed_and_numbers_are_written_out() {
+        let owned = String::from("module1");
+        assert!(matches!("port".into_label(), Cow::Borrowed("port")));
+        assert!(matches!((&owned).into_label(), Cow::Borrowed("module1")));
+        assert_eq!(owned.clone().into_label(), "module1");
+        assert_eq!(7u8.into_label(), "7");
+        assert_eq!((&-3i64).into_label(), "-3");
+        assert_eq!(2.5f64.into_label(), "2.5");
+        assert_eq!(true.into_label(), "true");
+        assert_eq!('x'.into_label(), "x");
+    }
+
+    #[test]
+    fn a_metric_keeps_borrowed_names_and_its_labels_in_order() {
+        let sensor = String::from("module2");
+        let m = gauge("module_temperature", "celsius", "help").label("module", &sensor).label("lane", 3usize);
+        assert!(matches!(m.name, Cow::Borrowed(_)));
+        assert_eq!(m.labels, [(Cow::from("module"), Cow::from("module2")), (Cow::from("lane"), Cow::from("3"))]);
     }
 }
