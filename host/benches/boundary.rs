@@ -161,8 +161,8 @@ fn audit_records(count: u64) -> (Duration, Duration) {
             classification: &classification,
         };
         // As the host does per RPC: `sent` before the call, the outcome after.
-        let seq = trail.record_sent(&device, attempt);
-        trail.record(&device, attempt, seq, outcome, Duration::from_micros(1));
+        let sent = trail.record_sent(&device, attempt).expect("on the record");
+        trail.record_answer(&device, attempt, sent, outcome, Duration::from_micros(1));
     }
     let recorded = started.elapsed();
     // Dropping the last handle flushes the journal into the file (no fsync, as in a run).

@@ -178,7 +178,7 @@ pub fn send(
         classification: &classification,
     };
     // On the record before it reaches the device, as for plugins.
-    let Some(seq) = trail.record_sent(descriptor, attempt) else {
+    let Some(sent) = trail.record_sent(descriptor, attempt) else {
         let _ = audit_log.finish();
         return Err(RawRpcError::Unrecorded(audit_log.path().display().to_string()));
     };
@@ -190,7 +190,7 @@ pub fn send(
         Err(Errno::ENODEV) => audit::RpcOutcome::Gone,
         Err(errno) => audit::RpcOutcome::Errno(*errno),
     };
-    trail.record(descriptor, attempt, Some(seq), outcome, started.elapsed());
+    trail.record_answer(descriptor, attempt, sent, outcome, started.elapsed());
     audit_log.finish()?;
     match result {
         Ok(length) => {

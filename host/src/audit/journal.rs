@@ -21,6 +21,12 @@
 //! journal instead of twice per RPC, and a journal read after a crash still has them
 //! however far the ring has moved on. Journals of the first layout (`FWAUDJ01`, no table)
 //! are still read.
+//!
+//! An RPC's `sent` entry has room for its answer, filled in place ([`Journal::complete`])
+//! while the entry still waits in the ring, so the usual RPC is one entry, not two; its
+//! outcome line then follows its `sent` line directly, ahead of lines recorded while the
+//! device worked. Once a flush has copied the entry out it is never changed: the answer
+//! becomes an entry of its own. The log gets the same two lines either way.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -70,6 +76,9 @@ pub(super) struct Journal {
     capacity: u64,
     flushed: u64,
     written: u64,
+    /// Where the last entries copied out for the log end: an entry before it may be in
+    /// a batch on its way to the log, so it is not changed in place any more.
+    taken: u64,
     /// The encoded identities in the table, in order.
     listed: Vec<Vec<u8>>,
     /// Bytes of the table used.
@@ -114,6 +123,7 @@ impl Journal {
                 capacity: CAPACITY as u64,
                 flushed: 0,
                 written: 0,
+                taken: 0,
                 listed: Vec::new(),
                 table_used: 0,
                 _lock: lock,
@@ -125,11 +135,12 @@ impl Journal {
         }
     }
 
-    /// Copies one entry in; `false` when the ring has no room for it until a flush.
-    pub(super) fn append(&mut self, entry: &[u8]) -> bool {
+    /// Copies one entry in and returns its place (for [`Self::complete`]); `None` when
+    /// the ring has no room for it until a flush.
+    pub(super) fn append(&mut self, entry: &[u8]) -> Option<u64> {
         let framed = (FRAME + entry.len()) as u64;
         if self.written - self.flushed + framed > self.capacity {
-            return false;
+            return None;
         }
         let at = self.written;
         self.put(at, &(entry.len() as u32).to_le_bytes());
@@ -138,6 +149,23 @@ impl Journal {
         // The entry's bytes are stored before the position that covers them.
         compiler_fence(Ordering::Release);
         self.map[WRITTEN_AT..WRITTEN_AT + 8].copy_from_slice(&self.written.to_le_bytes());
+        Some(at)
+    }
+
+    /// Writes `block` over the bytes at `offset` of the entry appended at `at`, first
+    /// byte last (it says the block is filled in), and says `true`; `false`, changing
+    /// nothing, once the entry may be in a batch on its way to the log. The entry's
+    /// length is the caller's: the block must lie within it.
+    pub(super) fn complete(&mut self, at: u64, offset: usize, block: &[u8]) -> bool {
+        if at < self.taken || at < self.flushed || at >= self.written {
+            return false;
+        }
+        let start = at + (FRAME + offset) as u64;
+        let Some((first, rest)) = block.split_first() else { return true };
+        self.put(start + 1, rest);
+        // A process killed between the two stores leaves the block marked unfilled.
+        compiler_fence(Ordering::Release);
+        self.put(start, &[*first]);
         true
     }
 
@@ -175,7 +203,7 @@ impl Journal {
     /// Copies the oldest framed entries not yet flushed, whole and about `limit` bytes of
     /// them (at least one), into `out` (cleared first), and returns the position to pass
     /// to [`Self::mark_flushed`] once they are in the log.
-    pub(super) fn take_pending(&self, out: &mut Vec<u8>, limit: usize) -> u64 {
+    pub(super) fn take_pending(&mut self, out: &mut Vec<u8>, limit: usize) -> u64 {
         out.clear();
         let ring = &self.map[HEADER + TABLE..];
         let mut end = self.flushed;
@@ -187,6 +215,7 @@ impl Journal {
             end = next;
         }
         copy_ring(ring, self.flushed, end, out);
+        self.taken = self.taken.max(end);
         end
     }
 
@@ -391,10 +420,13 @@ fn pending_lines(bytes: &[u8]) -> (Vec<u8>, Option<String>) {
     let mut pending = Vec::new();
     copy_ring(ring, flushed, written, &mut pending);
     let decode = if has_table { super::entry::decode } else { super::entry::decode_first_layout };
-    let (mut unknown_plugins, mut undecodable) = (0, 0);
+    let (mut unknown_plugins, mut undecodable, mut unreadable_answers) = (0, 0, 0);
     for entry in entries(&pending) {
         match entry.map(decode) {
-            Ok(Some(entry)) => unknown_plugins += usize::from(!entry.write_line(&mut writer, &mut lines)),
+            Ok(Some(entry)) => {
+                unknown_plugins += usize::from(!entry.write_line(&mut writer, &mut lines));
+                unreadable_answers += usize::from(entry.has_unreadable_answer());
+            }
             // Its frame is whole: the entries after it are still found.
             Ok(None) => undecodable += 1,
             Err(framing) => {
@@ -405,6 +437,9 @@ fn pending_lines(bytes: &[u8]) -> (Vec<u8>, Option<String>) {
     }
     if undecodable > 0 {
         damage.insert(0, format!("{undecodable} entries that do not decode"));
+    }
+    if unreadable_answers > 0 {
+        damage.push(format!("{unreadable_answers} answers that do not decode (their sent lines are kept)"));
     }
     if unknown_plugins > 0 {
         damage.push(format!("{unknown_plugins} entries name a plugin its table does not hold (their plugin is null)"));
@@ -490,13 +525,13 @@ mod tests {
         let (dir, mut journal) = journal();
         let place = journal.list(&identity(&PLUGIN)).unwrap();
         for seq in 0..10 {
-            assert!(journal.append(&encoded(&Entry::Listed(sent(place, seq)))));
+            assert!(journal.append(&encoded(&Entry::Listed(sent(place, seq)))).is_some());
         }
         // Those are in the log; the ring moves on past the plugin's first entries.
         let upto = journal.take_pending(&mut Vec::new(), usize::MAX);
         journal.mark_flushed(upto);
-        assert!(journal.append(&encoded(&Entry::Listed(sent(place, 10)))));
-        assert!(journal.append(&encoded(&Entry::Rpc(sent(PluginRef { name: "inline", ..PLUGIN }, 11)))));
+        assert!(journal.append(&encoded(&Entry::Listed(sent(place, 10)))).is_some());
+        assert!(journal.append(&encoded(&Entry::Rpc(sent(PluginRef { name: "inline", ..PLUGIN }, 11)))).is_some());
         drop(journal);
         let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
         let (lines, damage) = pending_lines(&std::fs::read(file).unwrap());
@@ -508,12 +543,112 @@ mod tests {
         assert_eq!(lines[1]["plugin"]["name"], "inline");
     }
 
+    /// The lines a killed process's journal leaves for the next one.
+    fn replayed(dir: &Path) -> Vec<serde_json::Value> {
+        let file = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
+        let (lines, damage) = pending_lines(&std::fs::read(file).unwrap());
+        assert_eq!(damage, None);
+        text(&lines)
+    }
+
+    fn answer(response_len: u64) -> entry::AnswerBlock {
+        let ok = Outcome::Ok { response_len, status: Some(0), syndrome: None };
+        entry::answer_block(1_764_504_000_999_999, 42, ok).unwrap()
+    }
+
+    #[test]
+    fn an_answer_fills_its_sent_entry_only_until_the_entry_is_taken_for_the_log() {
+        let (dir, mut journal) = journal();
+        let place = journal.list(&identity(&PLUGIN)).unwrap();
+        let first = journal.append(&encoded(&Entry::Sent(sent(place, 0), entry::AnswerSlot::Open))).unwrap();
+        assert!(journal.complete(first, entry::ANSWER_AT, &answer(16)));
+        let mut batch = Vec::new();
+        let upto = journal.take_pending(&mut batch, usize::MAX);
+        let taken = batch.clone();
+        // On its way to the log: changing it now would change nothing the log gets.
+        assert!(!journal.complete(first, entry::ANSWER_AT, &answer(99)));
+        assert_eq!(journal.take_pending(&mut batch, usize::MAX), upto);
+        assert_eq!(batch, taken, "the taken entry is as it was");
+        // A later entry is still open, until it too is taken; a flushed one never is.
+        let second = journal.append(&encoded(&Entry::Sent(sent(place, 1), entry::AnswerSlot::Open))).unwrap();
+        journal.mark_flushed(upto);
+        assert!(!journal.complete(first, entry::ANSWER_AT, &answer(99)));
+        assert!(journal.complete(second, entry::ANSWER_AT, &answer(8)));
+        assert!(!journal.complete(second + 1_000_000, entry::ANSWER_AT, &answer(8)), "past what was written");
+        drop(journal);
+        let lines = replayed(dir.path());
+        let seen: Vec<_> =
+            lines.iter().map(|l| (l["seq"].as_u64(), l["outcome"].as_str(), l["response_len"].as_u64())).collect();
+        assert_eq!(seen, [(Some(1), Some("sent"), None), (Some(1), Some("ok"), Some(8))]);
+        assert_eq!(
+            (lines[1]["duration_us"].as_u64(), lines[1]["time"].as_str()),
+            (Some(42), Some("2025-11-30T12:00:00.999999Z"))
+        );
+    }
+
+    #[test]
+    fn an_answer_block_across_the_end_of_the_ring_is_filled_in_both_pieces() {
+        let (dir, mut journal) = journal();
+        let place = journal.list(&identity(&PLUGIN)).unwrap();
+        // Filler moves the ring on until the next entry's answer block straddles its end.
+        let flush = |journal: &mut Journal| {
+            let upto = journal.take_pending(&mut Vec::new(), usize::MAX);
+            journal.mark_flushed(upto);
+        };
+        while journal.written + 70_000 < journal.capacity {
+            journal.append(&[0xaa; 65_536]).unwrap();
+            flush(&mut journal);
+        }
+        let gap = (journal.capacity - journal.written) as usize - 10;
+        journal.append(&vec![0xaa; gap - FRAME]).unwrap();
+        flush(&mut journal);
+        let at = journal.append(&encoded(&Entry::Sent(sent(place, 3), entry::AnswerSlot::Open))).unwrap();
+        assert!(at % journal.capacity + (FRAME + entry::ANSWER_AT + 35) as u64 > journal.capacity, "it straddles");
+        assert!(journal.complete(at, entry::ANSWER_AT, &answer(64)));
+        drop(journal);
+        let lines = replayed(dir.path());
+        let seen: Vec<_> = lines.iter().map(|l| (l["outcome"].as_str(), l["response_len"].as_u64())).collect();
+        assert_eq!(seen, [(Some("sent"), None), (Some("ok"), Some(64))]);
+    }
+
+    #[test]
+    fn a_process_killed_while_filling_in_an_answer_leaves_its_sent_line_and_a_damaged_block_only_a_note() {
+        let (dir, mut journal) = journal();
+        let place = journal.list(&identity(&PLUGIN)).unwrap();
+        let killed = journal.append(&encoded(&Entry::Sent(sent(place, 1), entry::AnswerSlot::Open))).unwrap();
+        let damaged = journal.append(&encoded(&Entry::Sent(sent(place, 2), entry::AnswerSlot::Open))).unwrap();
+        // What `complete` had stored when the kill came: all but the first byte.
+        let start = |at: u64| at + (FRAME + entry::ANSWER_AT) as u64;
+        journal.put(start(killed) + 1, &answer(16)[1..]);
+        let mut garbage = answer(16);
+        garbage[1] = 0xee;
+        journal.put(start(damaged), &garbage);
+        drop(journal);
+        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let (lines, damage) = pending_lines(&std::fs::read(file).unwrap());
+        assert_eq!(damage.as_deref(), Some("1 answers that do not decode (their sent lines are kept)"));
+        let seen: Vec<_> =
+            text(&lines).iter().map(|l| (l["seq"].as_u64(), l["outcome"].as_str().map(String::from))).collect();
+        assert_eq!(seen, [(Some(1), Some("sent".into())), (Some(2), Some("sent".into()))]);
+    }
+
+    #[test]
+    fn a_sent_entry_left_unanswered_by_a_killed_process_replays_as_sent_alone() {
+        let (dir, mut journal) = journal();
+        let place = journal.list(&identity(&PLUGIN)).unwrap();
+        journal.append(&encoded(&Entry::Sent(sent(place, 5), entry::AnswerSlot::Open))).unwrap();
+        drop(journal);
+        let lines = replayed(dir.path());
+        assert_eq!(lines.len(), 1);
+        assert_eq!((lines[0]["seq"].as_u64(), lines[0]["outcome"].as_str()), (Some(5), Some("sent")));
+    }
+
     #[test]
     fn an_entry_naming_a_plugin_the_table_lacks_keeps_its_line_with_a_null_plugin() {
         let (dir, mut journal) = journal();
         journal.list(&identity(&PLUGIN)).unwrap();
-        assert!(journal.append(&encoded(&Entry::Listed(sent(0, 0)))));
-        assert!(journal.append(&encoded(&Entry::Listed(sent(7, 1)))));
+        assert!(journal.append(&encoded(&Entry::Listed(sent(0, 0)))).is_some());
+        assert!(journal.append(&encoded(&Entry::Listed(sent(7, 1)))).is_some());
         drop(journal);
         let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
         let (lines, damage) = pending_lines(&std::fs::read(file).unwrap());
@@ -528,8 +663,8 @@ mod tests {
     fn an_unreadable_plugin_in_the_table_costs_its_lines_their_plugin_not_the_lines() {
         let (dir, mut journal) = journal();
         journal.list(&identity(&PLUGIN)).unwrap();
-        assert!(journal.append(&encoded(&Entry::Listed(sent(0, 0)))));
-        assert!(journal.append(&encoded(&Entry::Rpc(sent(PluginRef { name: "inline", ..PLUGIN }, 1)))));
+        assert!(journal.append(&encoded(&Entry::Listed(sent(0, 0)))).is_some());
+        assert!(journal.append(&encoded(&Entry::Rpc(sent(PluginRef { name: "inline", ..PLUGIN }, 1)))).is_some());
         drop(journal);
         let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
         let mut bytes = std::fs::read(file).unwrap();

@@ -60,6 +60,9 @@ pub struct AuditLog {
     /// The flusher, to wake when entries pile up.
     waker: Option<std::thread::Thread>,
     next_seq: AtomicU64,
+    /// Tells this log's [`Sent`] records from another's: a place in one journal means
+    /// nothing in another.
+    id: u64,
     notes: Vec<String>,
 }
 
@@ -205,6 +208,10 @@ impl AuditLog {
             flusher: Mutex::new(flusher),
             waker,
             next_seq: AtomicU64::new(0),
+            id: {
+                static OPENED: AtomicU64 = AtomicU64::new(0);
+                OPENED.fetch_add(1, Ordering::Relaxed)
+            },
             notes,
         })
     }
@@ -226,11 +233,11 @@ impl AuditLog {
     }
 
     /// Records one entry; with [`Durability::Disk`], returns only once its line is in the
-    /// log on stable storage. `false` when it could not be recorded (the log is then
-    /// broken).
-    fn append(&self, entry: &Entry<'_>, durability: Durability) -> bool {
+    /// log on stable storage. [`Appended::Refused`] when it could not be recorded (the
+    /// log is then broken).
+    fn append(&self, entry: &Entry<'_>, durability: Durability) -> Appended {
         if self.is_broken() {
-            return false;
+            return Appended::Refused;
         }
         thread_local! {
             static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -240,12 +247,12 @@ impl AuditLog {
                 let mut log = lock(&self.shared.log);
                 buffer.clear();
                 entry.write_line(&mut log.writer, buffer);
-                return self.shared.write_lines(&mut log, buffer, durability);
+                return Appended::logged(self.shared.write_lines(&mut log, buffer, durability));
             };
             entry::encode(entry, buffer);
             if buffer.is_empty() {
                 // Not encodable (a bug): refused rather than journaled as nothing.
-                return false;
+                return Appended::Refused;
             }
             if !journal::fits(buffer.len()) {
                 // Larger than the whole ring (a denial reason of a megabyte): written
@@ -254,16 +261,16 @@ impl AuditLog {
                 let mut line = Vec::new();
                 learn_listed(&lock(journal), &mut log.writer);
                 entry.write_line(&mut log.writer, &mut line);
-                return self.shared.write_lines(&mut log, &line, durability);
+                return Appended::logged(self.shared.write_lines(&mut log, &line, durability));
             }
-            let pending = {
+            let (at, pending) = {
                 let mut ring = lock(journal);
                 loop {
-                    if ring.append(buffer) {
-                        break ring.pending();
+                    if let Some(at) = ring.append(buffer) {
+                        break (at, ring.pending());
                     }
                     if self.is_broken() {
-                        return false;
+                        return Appended::Refused;
                     }
                     // Full: the flusher makes room batch by batch. Should it not within a
                     // while (it is gone, or stuck behind a slow disk), this writer does.
@@ -274,21 +281,28 @@ impl AuditLog {
                     if waited.timed_out() {
                         drop(ring);
                         if !self.shared.flush(Durability::PageCache) {
-                            return false;
+                            return Appended::Refused;
                         }
                         ring = lock(journal);
                     }
                 }
             };
             if durability == Durability::Disk {
-                return self.shared.flush(Durability::Disk);
+                return Appended::logged(self.shared.flush(Durability::Disk));
             }
             // Crossing the mark wakes the flusher, once.
             if pending >= FLUSH_AT && pending - (buffer.len() as u64) < FLUSH_AT + 4 {
                 self.wake_flusher();
             }
-            true
+            Appended::Journaled(at)
         })
+    }
+
+    /// Fills in the answer of the `sent` entry journaled at `at`; `false` when it is too
+    /// late (the entry may be on its way to the log): the answer then needs its own entry.
+    fn complete(&self, at: u64, answer: &entry::AnswerBlock) -> bool {
+        let Some(journal) = &self.shared.journal else { return false };
+        !self.is_broken() && lock(journal).complete(at, entry::ANSWER_AT, answer)
     }
 
     /// The place of `plugin` in the journal's plugin table, adding it when new; `None`
@@ -369,7 +383,7 @@ impl Shared {
         let log_file = &mut *log;
         let upto = {
             // Under one lock: every plugin an entry taken here names is learnt with it.
-            let journal = lock(journal);
+            let mut journal = lock(journal);
             learn_listed(&journal, &mut log_file.writer);
             journal.take_pending(&mut log_file.batch, limit)
         };
@@ -388,7 +402,7 @@ impl Shared {
             // for the next process, and the log takes no more records.
             match framed.map(entry::decode) {
                 Ok(Some(entry)) => {
-                    if !entry.write_line(&mut log_file.writer, &mut log_file.lines) {
+                    if !entry.write_line(&mut log_file.writer, &mut log_file.lines) || entry.has_unreadable_answer() {
                         log_file.misrecorded += 1;
                     }
                 }
@@ -445,6 +459,34 @@ fn ends_without_newline(file: &mut File) -> std::io::Result<bool> {
     Ok(last[0] != b'\n')
 }
 
+/// Where [`AuditLog::append`] put an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Appended {
+    /// Nowhere: the log is broken.
+    Refused,
+    /// Straight into the log (no journal, an entry larger than the ring, or one that
+    /// had to reach the disk at once).
+    Logged,
+    /// Into the journal's ring, at this place.
+    Journaled(u64),
+}
+
+impl Appended {
+    fn logged(written: bool) -> Self {
+        if written { Self::Logged } else { Self::Refused }
+    }
+}
+
+/// An RPC on the record as `sent`: its `seq`, and where its entry waits in the journal
+/// for the answer to be filled in (`None`: the answer gets an entry of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The `seq` its lines share.
+    pub seq: u64,
+    /// The log's id and the entry's place in its journal.
+    at: Option<(u64, u64)>,
+}
+
 /// A log plus the plugin whose calls go into it; one per run, cloned into each device.
 #[derive(Clone, Debug)]
 pub struct AuditTrail {
@@ -499,16 +541,49 @@ impl AuditTrail {
         self.log.append(&entry, Durability::Disk);
     }
 
-    /// Records that an admitted RPC is about to reach the device and returns its `seq`,
-    /// or `None` when the record could not be made, in which case the RPC must not be
-    /// sent. A state-changing or tainting RPC is in the log on stable storage before this
-    /// returns.
-    pub fn record_sent(&self, device: &DeviceDescriptor, attempt: Attempt<'_>) -> Option<u64> {
+    /// Records that an admitted RPC is about to reach the device, or says `None` when
+    /// the record could not be made, in which case the RPC must not be sent. A
+    /// state-changing or tainting RPC is in the log on stable storage before this
+    /// returns. The answer goes on the record with [`Self::record_answer`].
+    pub fn record_sent(&self, device: &DeviceDescriptor, attempt: Attempt<'_>) -> Option<Sent> {
         let seq = self.log.next_seq.fetch_add(1, Ordering::Relaxed);
         let durable = attempt.classification.changes_state() || attempt.scope.taints_kernel();
         let durability = if durable { Durability::Disk } else { Durability::PageCache };
-        let entry = self.entry(device, attempt, Some(seq), Outcome::Sent, Duration::ZERO);
-        self.log.append(&entry, durability).then_some(seq)
+        let entry = match self.entry(device, attempt, Some(seq), Outcome::Sent, Duration::ZERO) {
+            // Journaled with room for its answer: the usual RPC makes one entry, not two.
+            Entry::Listed(rpc) if durability == Durability::PageCache => Entry::Sent(rpc, entry::AnswerSlot::Open),
+            other => other,
+        };
+        match self.log.append(&entry, durability) {
+            Appended::Refused => None,
+            Appended::Logged => Some(Sent { seq, at: None }),
+            Appended::Journaled(at) => {
+                Some(Sent { seq, at: matches!(entry, Entry::Sent(..)).then_some((self.log.id, at)) })
+            }
+        }
+    }
+
+    /// Records the answer to an RPC [`Self::record_sent`] put on the record: filled into
+    /// its `sent` entry while that still waits in the journal (its two lines are then
+    /// written together), else as an entry of its own.
+    pub fn record_answer(
+        &self,
+        device: &DeviceDescriptor,
+        attempt: Attempt<'_>,
+        sent: Sent,
+        outcome: RpcOutcome,
+        duration: Duration,
+    ) {
+        let outcome_entry = Outcome::from(&outcome);
+        if let Some((log, at)) = sent.at
+            && log == self.log.id
+            && let Some(answer) =
+                entry::answer_block(entry::unix_micros_now(), duration.as_micros() as u64, outcome_entry)
+            && self.log.complete(at, &answer)
+        {
+            return;
+        }
+        self.record(device, attempt, Some(sent.seq), outcome, duration);
     }
 
     /// Records one attempt's outcome (`seq` from [`Self::record_sent`] for one that was
@@ -597,9 +672,10 @@ mod tests {
         let read = fwctl_proto::effect::classify_mlx5(&request);
         let attempt =
             Attempt { scope: Scope::DebugReadOnly, request: &request, response_capacity: 16, classification: &read };
-        let seq = trail.record_sent(&device(DeviceKind::Mlx5), attempt);
-        trail.record(&device(DeviceKind::Mlx5), attempt, seq, answered(DeviceKind::Mlx5, &[0; 16], 16), Duration::ZERO);
-        seq
+        let sent = trail.record_sent(&device(DeviceKind::Mlx5), attempt)?;
+        let outcome = answered(DeviceKind::Mlx5, &[0; 16], 16);
+        trail.record_answer(&device(DeviceKind::Mlx5), attempt, sent, outcome, Duration::ZERO);
+        Some(sent.seq)
     }
 
     fn lines(path: &Path) -> Vec<serde_json::Value> {
@@ -617,7 +693,7 @@ mod tests {
         for reason in reasons {
             let entry = Entry::Refusal { unix_micros: 1, plugin: plugin.as_ref(), reason };
             entry::encode(&entry, &mut buffer);
-            assert!(ring.append(&buffer));
+            assert!(ring.append(&buffer).is_some());
         }
         drop(ring);
         let left: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -682,6 +758,75 @@ mod tests {
             assert_eq!((pair[0]["seq"].as_u64(), pair[0]["outcome"].as_str()), (Some(i as u64), Some("sent")));
             assert_eq!((pair[1]["seq"].as_u64(), pair[1]["outcome"].as_str()), (Some(i as u64), Some("ok")));
         }
+    }
+
+    #[test]
+    fn an_answer_given_after_its_sent_line_is_in_the_log_gets_a_line_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let log = Arc::new(AuditLog::open(&path).unwrap());
+        let trail = AuditTrail::new(log.clone(), identity());
+        let request = [0x01, 0x0a, 0, 0, 0, 0, 0, 0];
+        let read = fwctl_proto::effect::classify_mlx5(&request);
+        let attempt =
+            Attempt { scope: Scope::DebugReadOnly, request: &request, response_capacity: 16, classification: &read };
+        let mlx5 = device(DeviceKind::Mlx5);
+        let sent = trail.record_sent(&mlx5, attempt).unwrap();
+        // The flusher takes the `sent` entry while the device still holds the RPC.
+        assert!(log.shared.flush(Durability::PageCache));
+        assert_eq!(lines(&path).len(), 1, "the sent line is in the log");
+        trail.record_answer(&mlx5, attempt, sent, answered(DeviceKind::Mlx5, &[0; 16], 16), Duration::from_micros(3));
+        // And one answered while its entry waits: both lines together.
+        let next = trail.record_sent(&mlx5, attempt).unwrap();
+        trail.record_answer(&mlx5, attempt, next, RpcOutcome::Errno(nix::errno::Errno::EIO), Duration::ZERO);
+        log.finish().unwrap();
+        let seen: Vec<_> = lines(&path).iter().map(|l| (l["seq"].as_u64(), l["outcome"].clone())).collect();
+        let seen: Vec<_> = seen.iter().map(|(seq, outcome)| (*seq, outcome.as_str())).collect();
+        assert_eq!(
+            seen,
+            [
+                (Some(sent.seq), Some("sent")),
+                (Some(sent.seq), Some("ok")),
+                (Some(next.seq), Some("sent")),
+                (Some(next.seq), Some("errno"))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_sent_record_of_one_log_never_fills_an_entry_of_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, other) = (dir.path().join("one.jsonl"), dir.path().join("other.jsonl"));
+        let (one_log, other_log) = (Arc::new(AuditLog::open(&one).unwrap()), Arc::new(AuditLog::open(&other).unwrap()));
+        let (one_trail, other_trail) =
+            (AuditTrail::new(one_log.clone(), identity()), AuditTrail::new(other_log.clone(), identity()));
+        let attempt = |request: &'static [u8], read| Attempt {
+            scope: Scope::DebugReadOnly,
+            request,
+            response_capacity: 16,
+            classification: read,
+        };
+        let (issi, hca): (&[u8], &[u8]) = (&[0x01, 0x0a, 0, 0, 0, 0, 0, 0], &[0x01, 0x00, 0, 0, 0, 0, 0, 0]);
+        let (issi_read, hca_read) = (fwctl_proto::effect::classify_mlx5(issi), fwctl_proto::effect::classify_mlx5(hca));
+        let mlx5 = device(DeviceKind::Mlx5);
+        // Two entries at the same place of their journals, about different commands.
+        other_trail.record_sent(&mlx5, attempt(hca, &hca_read)).unwrap();
+        let sent = one_trail.record_sent(&mlx5, attempt(issi, &issi_read)).unwrap();
+        other_trail.record_answer(&mlx5, attempt(issi, &issi_read), sent, RpcOutcome::Gone, Duration::ZERO);
+        one_log.finish().unwrap();
+        other_log.finish().unwrap();
+        let seen = |path: &Path| {
+            lines(path)
+                .iter()
+                .map(|l| format!("{} {}", l["opcode"].as_str().unwrap(), l["outcome"].as_str().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seen(&one), ["0x010a sent"]);
+        assert_eq!(
+            seen(&other),
+            ["0x0100 sent", "0x010a gone"],
+            "the other's entry untouched, the answer a line of its own"
+        );
     }
 
     #[test]
@@ -862,8 +1007,8 @@ mod tests {
         let read = fwctl_proto::effect::classify_mlx5(&mgir);
         let attempt =
             Attempt { scope: Scope::DebugReadOnly, request: &mgir, response_capacity: 16, classification: &read };
-        let seq = trail.record_sent(&device(DeviceKind::Mlx5), attempt);
-        trail.record(&device(DeviceKind::Mlx5), attempt, seq, outcome, Duration::from_micros(7));
+        let sent = trail.record_sent(&device(DeviceKind::Mlx5), attempt).unwrap();
+        trail.record_answer(&device(DeviceKind::Mlx5), attempt, sent, outcome, Duration::from_micros(7));
         let short = fwctl_proto::effect::classify_mlx5(&[1, 2]);
         let attempt =
             Attempt { scope: Scope::DebugWrite, request: &[1, 2], response_capacity: 8, classification: &short };

@@ -12,7 +12,7 @@ use wasmtime::component::Resource;
 
 use fwctl_proto::effect::Classification;
 
-use crate::audit::{self, AuditTrail, RpcOutcome};
+use crate::audit::{self, AuditTrail, RpcOutcome, Sent};
 use crate::policy::{KindGrant, classify};
 
 use super::bindings::fwctl::plugin::device::{Host, HostDevice};
@@ -208,9 +208,16 @@ impl GrantedDevice {
         }
     }
 
+    /// Writes the answer to a call on the record as `sent`, if there is a trail.
+    fn record_answer(&self, call: &Call<'_>, sent: Option<Sent>, outcome: RpcOutcome, took: Duration) {
+        if let (Some(trail), Some(sent)) = (&self.audit, sent) {
+            trail.record_answer(&self.descriptor, call.attempt(), sent, outcome, took);
+        }
+    }
+
     /// Puts an admitted call on the record before it is sent: `Ok(None)` without a trail,
     /// `Err` when the record cannot be written (the call must then not be made).
-    fn record_sent(&self, call: &Call<'_>) -> Result<Option<u64>, RpcError> {
+    fn record_sent(&self, call: &Call<'_>) -> Result<Option<Sent>, RpcError> {
         match &self.audit {
             None => Ok(None),
             Some(trail) => trail
@@ -358,10 +365,11 @@ impl HostDevice for RunState {
             return Ok(Err(refusal));
         }
         let sent = Call { scope, request: &request, capacity, classification: &classification };
-        let seq = match granted.record_sent(&sent) {
-            Ok(seq) => seq,
+        let on_record = match granted.record_sent(&sent) {
+            Ok(on_record) => on_record,
             Err(refusal) => return Ok(Err(refusal)),
         };
+        let seq = on_record.map(|sent| sent.seq);
         // The call is made in place: a device that answers at once costs no hop, and one
         // that may wait on firmware runs on a thread of its own, whose watchdog keeps the
         // deadline should the kernel hold the call.
@@ -386,7 +394,7 @@ impl HostDevice for RunState {
         };
         let call = Call { scope, request: &request, capacity, classification: &classification };
         if !abandoned {
-            granted.record(&call, seq, outcome, took);
+            granted.record_answer(&call, on_record, outcome, took);
         }
         let answer = granted.answer(result, response);
         self.progress.lock().device_gone |= matches!(answer, Err(RpcError::DeviceGone));
@@ -427,7 +435,7 @@ mod tests {
             Call { scope: Scope::DebugReadOnly, request: &request, capacity: 16, classification: &classification };
         // The run passed its `given_up` check and wrote `sent` (on a slow disk, say) when
         // the watchdog gave up: nothing was in flight then.
-        let seq = trail.record_sent(&device, call.attempt()).unwrap();
+        let seq = trail.record_sent(&device, call.attempt()).unwrap().seq;
         watch.abandon();
         assert!(!watch.0.begin(&call, Some(seq)), "the call must not be made");
         log.finish().unwrap();
