@@ -255,6 +255,7 @@ pub(super) fn encode(entry: &Entry<'_>, buffer: &mut Vec<u8>) {
         }
         Entry::Sent(rpc, answer) => {
             buffer.push(SENT_RPC);
+            debug_assert!(*answer != AnswerSlot::Unreadable, "a read damage is never written back");
             let filled = match answer {
                 AnswerSlot::Filled(a) => Some(a),
                 AnswerSlot::Open | AnswerSlot::Unreadable => None,

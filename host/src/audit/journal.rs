@@ -154,14 +154,18 @@ impl Journal {
 
     /// Writes `block` over the bytes at `offset` of the entry appended at `at`, first
     /// byte last (it says the block is filled in), and says `true`; `false`, changing
-    /// nothing, once the entry may be in a batch on its way to the log. The entry's
-    /// length is the caller's: the block must lie within it.
+    /// nothing, once the entry may be in a batch on its way to the log, or when its
+    /// block is filled in already (an answer is given once). The entry's length is the
+    /// caller's: the block must lie within it.
     pub(super) fn complete(&mut self, at: u64, offset: usize, block: &[u8]) -> bool {
         if at < self.taken || at < self.flushed || at >= self.written {
             return false;
         }
         let start = at + (FRAME + offset) as u64;
         let Some((first, rest)) = block.split_first() else { return true };
+        if self.map[HEADER + TABLE + (start % self.capacity) as usize] != 0 {
+            return false;
+        }
         self.put(start + 1, rest);
         // A process killed between the two stores leaves the block marked unfilled.
         compiler_fence(Ordering::Release);
@@ -543,6 +547,12 @@ mod tests {
         assert_eq!(lines[1]["plugin"]["name"], "inline");
     }
 
+    /// Everything pending is in the log.
+    fn flush_all(journal: &mut Journal) {
+        let upto = journal.take_pending(&mut Vec::new(), usize::MAX);
+        journal.mark_flushed(upto);
+    }
+
     /// The lines a killed process's journal leaves for the next one.
     fn replayed(dir: &Path) -> Vec<serde_json::Value> {
         let file = std::fs::read_dir(dir).unwrap().next().unwrap().unwrap().path();
@@ -562,6 +572,7 @@ mod tests {
         let place = journal.list(&identity(&PLUGIN)).unwrap();
         let first = journal.append(&encoded(&Entry::Sent(sent(place, 0), entry::AnswerSlot::Open))).unwrap();
         assert!(journal.complete(first, entry::ANSWER_AT, &answer(16)));
+        assert!(!journal.complete(first, entry::ANSWER_AT, &answer(77)), "an answer is given once");
         let mut batch = Vec::new();
         let upto = journal.take_pending(&mut batch, usize::MAX);
         let taken = batch.clone();
@@ -591,17 +602,13 @@ mod tests {
         let (dir, mut journal) = journal();
         let place = journal.list(&identity(&PLUGIN)).unwrap();
         // Filler moves the ring on until the next entry's answer block straddles its end.
-        let flush = |journal: &mut Journal| {
-            let upto = journal.take_pending(&mut Vec::new(), usize::MAX);
-            journal.mark_flushed(upto);
-        };
         while journal.written + 70_000 < journal.capacity {
             journal.append(&[0xaa; 65_536]).unwrap();
-            flush(&mut journal);
+            flush_all(&mut journal);
         }
         let gap = (journal.capacity - journal.written) as usize - 10;
         journal.append(&vec![0xaa; gap - FRAME]).unwrap();
-        flush(&mut journal);
+        flush_all(&mut journal);
         let at = journal.append(&encoded(&Entry::Sent(sent(place, 3), entry::AnswerSlot::Open))).unwrap();
         assert!(at % journal.capacity + (FRAME + entry::ANSWER_AT + 35) as u64 > journal.capacity, "it straddles");
         assert!(journal.complete(at, entry::ANSWER_AT, &answer(64)));
@@ -630,6 +637,26 @@ mod tests {
         let seen: Vec<_> =
             text(&lines).iter().map(|l| (l["seq"].as_u64(), l["outcome"].as_str().map(String::from))).collect();
         assert_eq!(seen, [(Some(1), Some("sent".into())), (Some(2), Some("sent".into()))]);
+    }
+
+    #[test]
+    fn a_sent_entry_over_old_ring_bytes_starts_with_its_answer_open() {
+        let (dir, mut journal) = journal();
+        let place = journal.list(&identity(&PLUGIN)).unwrap();
+        // The ring's first bytes hold something else, then the ring comes round to them.
+        journal.append(&[0xff; 4096]).unwrap();
+        flush_all(&mut journal);
+        while journal.written % journal.capacity != 0 {
+            let room = (journal.capacity - journal.written % journal.capacity) as usize;
+            journal.append(&vec![0xaa; room.min(65_536) - FRAME]).unwrap();
+            flush_all(&mut journal);
+        }
+        let at = journal.append(&encoded(&Entry::Sent(sent(place, 8), entry::AnswerSlot::Open))).unwrap();
+        assert_eq!(at % journal.capacity, 0, "over the old bytes");
+        drop(journal);
+        let lines = replayed(dir.path());
+        assert_eq!(lines.len(), 1);
+        assert_eq!((lines[0]["seq"].as_u64(), lines[0]["outcome"].as_str()), (Some(8), Some("sent")));
     }
 
     #[test]

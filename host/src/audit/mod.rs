@@ -809,10 +809,13 @@ mod tests {
         let (issi, hca): (&[u8], &[u8]) = (&[0x01, 0x0a, 0, 0, 0, 0, 0, 0], &[0x01, 0x00, 0, 0, 0, 0, 0, 0]);
         let (issi_read, hca_read) = (fwctl_proto::effect::classify_mlx5(issi), fwctl_proto::effect::classify_mlx5(hca));
         let mlx5 = device(DeviceKind::Mlx5);
-        // Two entries at the same place of their journals, about different commands.
+        // Two entries at the same place of their journals, about different commands; the
+        // other log's flusher held off, so its entry could still be filled.
+        let held_off = lock(&other_log.shared.log);
         other_trail.record_sent(&mlx5, attempt(hca, &hca_read)).unwrap();
         let sent = one_trail.record_sent(&mlx5, attempt(issi, &issi_read)).unwrap();
         other_trail.record_answer(&mlx5, attempt(issi, &issi_read), sent, RpcOutcome::Gone, Duration::ZERO);
+        drop(held_off);
         one_log.finish().unwrap();
         other_log.finish().unwrap();
         let seen = |path: &Path| {
