@@ -144,10 +144,11 @@ impl Entry<'_> {
             Entry::Rpc(rpc) => writer.rpc(out, rpc, Plugin::Given(rpc.plugin)),
             Entry::Listed(rpc) => writer.rpc(out, rpc, Plugin::Listed(rpc.plugin)),
             Entry::Sent(rpc, answer) => {
+                let start = out.len();
                 let known = writer.rpc(out, rpc, Plugin::Listed(rpc.plugin));
                 if let AnswerSlot::Filled(Answer { unix_micros, duration_us, outcome }) = *answer {
                     let answered = RpcEntry { unix_micros, duration_us, outcome, ..*rpc };
-                    writer.rpc(out, &answered, Plugin::Listed(rpc.plugin));
+                    writer.answer(out, start..out.len(), &answered);
                 }
                 known
             }

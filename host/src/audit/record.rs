@@ -178,33 +178,37 @@ impl LineWriter {
         out.extend_from_slice(b",\"response_capacity\":");
         number(out, rpc.response_capacity);
         out.extend_from_slice(b",\"outcome\":");
-        match rpc.outcome {
-            Outcome::Ok { response_len, status, syndrome } => {
-                out.extend_from_slice(b"\"ok\",\"response_len\":");
-                number(out, response_len);
-                if let Some(status) = status {
-                    out.extend_from_slice(b",\"status\":");
-                    number(out, u64::from(status));
-                }
-                if let Some(syndrome) = syndrome {
-                    let _ = write!(out, ",\"syndrome\":\"{syndrome:#010x}\"");
-                }
-            }
-            Outcome::Errno(errno) => {
-                let _ = write!(out, "\"errno\",\"errno\":\"{:?}\"", nix::errno::Errno::from_raw(errno));
-            }
-            Outcome::Denied(reason) => {
-                out.extend_from_slice(b"\"denied\",\"reason\":");
-                string(out, reason);
-            }
-            Outcome::Gone => out.extend_from_slice(b"\"gone\""),
-            Outcome::Sent => out.extend_from_slice(b"\"sent\""),
-            Outcome::Abandoned => out.extend_from_slice(b"\"abandoned\""),
-        }
-        out.extend_from_slice(b",\"duration_us\":");
-        number(out, rpc.duration_us);
-        out.extend_from_slice(b"}\n");
+        outcome_and_end(out, rpc.outcome, rpc.duration_us);
         known
+    }
+
+    /// Appends the outcome line of the `sent` line at `sent_line` of `out` (written by
+    /// [`Self::rpc`] for `rpc`): everything between its time and its outcome is the same,
+    /// so it is copied, not written again. A line not of that shape (a damaged journal's
+    /// `sent` with a duration) is written whole.
+    pub(super) fn answer(
+        &mut self,
+        out: &mut Vec<u8>,
+        sent_line: std::ops::Range<usize>,
+        answered: &RpcEntry<'_, u32>,
+    ) {
+        const HEAD: &[u8] = b"{\"time\":\"";
+        // `"2026-11-30T12:00:00.000000Z"`, quoted.
+        const TIME: usize = 29;
+        const SENT_TAIL: &[u8] = b"\"sent\",\"duration_us\":0}\n";
+        let line = &out[sent_line.clone()];
+        if !(line.starts_with(HEAD)
+            && line.ends_with(SENT_TAIL)
+            && line.len() >= HEAD.len() - 1 + TIME + SENT_TAIL.len())
+        {
+            self.rpc(out, answered, Plugin::Listed(answered.plugin));
+            return;
+        }
+        let shared = sent_line.start + HEAD.len() - 1 + TIME..sent_line.end - SENT_TAIL.len();
+        out.extend_from_slice(b"{\"time\":");
+        self.time(out, answered.unix_micros);
+        out.extend_from_within(shared);
+        outcome_and_end(out, answered.outcome, answered.duration_us);
     }
 
     /// Appends the line of a plugin refused before it ran, newline included.
@@ -299,6 +303,36 @@ impl LineWriter {
         }
         out.extend_from_slice(&self.plugin.as_ref().expect("just cached").1);
     }
+}
+
+/// A line's outcome, from after `"outcome":` to the end of the line.
+fn outcome_and_end(out: &mut Vec<u8>, outcome: Outcome<'_>, duration_us: u64) {
+    match outcome {
+        Outcome::Ok { response_len, status, syndrome } => {
+            out.extend_from_slice(b"\"ok\",\"response_len\":");
+            number(out, response_len);
+            if let Some(status) = status {
+                out.extend_from_slice(b",\"status\":");
+                number(out, u64::from(status));
+            }
+            if let Some(syndrome) = syndrome {
+                let _ = write!(out, ",\"syndrome\":\"{syndrome:#010x}\"");
+            }
+        }
+        Outcome::Errno(errno) => {
+            let _ = write!(out, "\"errno\",\"errno\":\"{:?}\"", nix::errno::Errno::from_raw(errno));
+        }
+        Outcome::Denied(reason) => {
+            out.extend_from_slice(b"\"denied\",\"reason\":");
+            string(out, reason);
+        }
+        Outcome::Gone => out.extend_from_slice(b"\"gone\""),
+        Outcome::Sent => out.extend_from_slice(b"\"sent\""),
+        Outcome::Abandoned => out.extend_from_slice(b"\"abandoned\""),
+    }
+    out.extend_from_slice(b",\"duration_us\":");
+    number(out, duration_us);
+    out.extend_from_slice(b"}\n");
 }
 
 /// 9999-12-31T23:59:59.999999Z.
@@ -491,6 +525,51 @@ mod tests {
             action: None,
             outcome: Outcome::Sent,
             duration_us: 0,
+        }
+    }
+
+    #[test]
+    fn an_outcome_line_made_from_its_sent_line_is_the_line_written_whole() {
+        let plugin = PluginRef { name: "mlx5-diag", version: "0.1.0", sha256: "sha256:ab", signer: None };
+        let mut writer = LineWriter::default();
+        writer.list(Some(plugin));
+        let answers = [
+            Outcome::Ok { response_len: 112, status: Some(0), syndrome: None },
+            Outcome::Ok { response_len: 16, status: Some(3), syndrome: Some(0x1234) },
+            Outcome::Errno(5),
+            Outcome::Gone,
+        ];
+        // A known plugin and one the table lacks; an action or none; a damaged journal's
+        // `sent` with a duration, whose shape is not the usual one.
+        for (place, action, sent_duration) in [(0, None, 0), (0, Some("writes \"x\""), 0), (9, None, 0), (0, None, 5)] {
+            for (i, outcome) in answers.into_iter().enumerate() {
+                let base = sent_rpc(plugin);
+                let sent = RpcEntry {
+                    unix_micros: 1_764_504_000_000_000 + i as u64,
+                    seq: base.seq,
+                    plugin: place,
+                    device: base.device,
+                    parent: base.parent,
+                    kind: base.kind,
+                    scope: base.scope,
+                    request_head: base.request_head,
+                    request_len: base.request_len,
+                    response_capacity: base.response_capacity,
+                    effect: base.effect,
+                    action,
+                    outcome: Outcome::Sent,
+                    duration_us: sent_duration,
+                };
+                let answered = RpcEntry { unix_micros: u64::MAX, outcome, duration_us: 77 + i as u64, ..sent };
+                let mut copied = Vec::new();
+                writer.rpc(&mut copied, &sent, Plugin::Listed(place));
+                let sent_end = copied.len();
+                writer.answer(&mut copied, 0..sent_end, &answered);
+                let mut whole = Vec::new();
+                writer.rpc(&mut whole, &sent, Plugin::Listed(place));
+                writer.rpc(&mut whole, &answered, Plugin::Listed(place));
+                assert_eq!(String::from_utf8(copied).unwrap(), String::from_utf8(whole).unwrap());
+            }
         }
     }
 
