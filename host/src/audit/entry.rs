@@ -144,6 +144,8 @@ impl Entry<'_> {
             Entry::Rpc(rpc) => writer.rpc(out, rpc, Plugin::Given(rpc.plugin)),
             Entry::Listed(rpc) => writer.rpc(out, rpc, Plugin::Listed(rpc.plugin)),
             Entry::Sent(rpc, answer) => {
+                // Decoding keeps a `SENT_RPC` entry only when it is a `sent` one.
+                debug_assert_eq!(rpc.outcome, Outcome::Sent);
                 let start = out.len();
                 let known = writer.rpc(out, rpc, Plugin::Listed(rpc.plugin));
                 if let AnswerSlot::Filled(Answer { unix_micros, duration_us, outcome }) = *answer {

@@ -184,14 +184,14 @@ impl LineWriter {
 
     /// Appends the outcome line of the `sent` line at `sent_line` of `out` (written by
     /// [`Self::rpc`] for `rpc`): everything between its time and its outcome is the same,
-    /// so it is copied, not written again. A line not of that shape (a damaged journal's
-    /// `sent` with a duration) is written whole.
+    /// so it is copied, not written again, and says `true`. A line not of that shape (a
+    /// damaged journal's `sent` with a duration) is written whole: `false`.
     pub(super) fn answer(
         &mut self,
         out: &mut Vec<u8>,
         sent_line: std::ops::Range<usize>,
         answered: &RpcEntry<'_, u32>,
-    ) {
+    ) -> bool {
         const HEAD: &[u8] = b"{\"time\":\"";
         // `"2026-11-30T12:00:00.000000Z"`, quoted.
         const TIME: usize = 29;
@@ -202,13 +202,14 @@ impl LineWriter {
             && line.len() >= HEAD.len() - 1 + TIME + SENT_TAIL.len())
         {
             self.rpc(out, answered, Plugin::Listed(answered.plugin));
-            return;
+            return false;
         }
         let shared = sent_line.start + HEAD.len() - 1 + TIME..sent_line.end - SENT_TAIL.len();
         out.extend_from_slice(b"{\"time\":");
         self.time(out, answered.unix_micros);
         out.extend_from_within(shared);
         outcome_and_end(out, answered.outcome, answered.duration_us);
+        true
     }
 
     /// Appends the line of a plugin refused before it ran, newline included.
@@ -564,7 +565,8 @@ mod tests {
                 let mut copied = Vec::new();
                 writer.rpc(&mut copied, &sent, Plugin::Listed(place));
                 let sent_end = copied.len();
-                writer.answer(&mut copied, 0..sent_end, &answered);
+                let shared = writer.answer(&mut copied, 0..sent_end, &answered);
+                assert_eq!(shared, sent_duration == 0, "copied from the usual sent line, else written whole");
                 let mut whole = Vec::new();
                 writer.rpc(&mut whole, &sent, Plugin::Listed(place));
                 writer.rpc(&mut whole, &answered, Plugin::Listed(place));
