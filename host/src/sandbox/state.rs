@@ -230,35 +230,33 @@ impl RunState {
         let MetricIndex { first, series, hasher } = metric_index;
         let name = hasher.hash_one(&metric.name);
         let first_sample = first.find(name, |&(_, i)| samples[i].name == metric.name).map(|&(_, i)| &samples[i]);
-        // A later sample in its first's kind, unit and label names passed the rules on
-        // those with it (most of a sample's checks, per sample of a device's hundred).
         match first_sample {
-            Some(first)
-                if first.kind == metric.kind
-                    && first.unit == metric.unit
-                    && first.labels.keys().eq(metric.labels.keys()) =>
-            {
-                metric.validate_own()?
-            }
-            _ => metric.validate()?,
-        }
-        if let Some(first) = first_sample {
-            if first.kind != metric.kind || first.unit != metric.unit {
-                return Err(format!(
-                    "metric `{}` was first reported as a {} in `{}`; a later sample cannot change that",
-                    metric.name,
-                    first.kind.as_str(),
-                    first.unit
-                ));
-            }
-            if !first.labels.keys().eq(metric.labels.keys()) {
-                let names = |m: &Metric| m.labels.keys().cloned().collect::<Vec<_>>().join(",");
-                return Err(format!(
-                    "metric `{}` has labels ({}) but its first sample had ({}); every sample needs the same label names",
-                    metric.name,
-                    names(&metric),
-                    names(first)
-                ));
+            None => metric.validate()?,
+            Some(first) => {
+                let same_kind_and_unit = first.kind == metric.kind && first.unit == metric.unit;
+                let same_label_names = first.labels.keys().eq(metric.labels.keys());
+                if same_kind_and_unit && same_label_names {
+                    // It passed the rules on those with its first sample (most of a
+                    // sample's checks, per sample of a device's hundred).
+                    metric.validate_own()?;
+                } else {
+                    metric.validate()?;
+                    if !same_kind_and_unit {
+                        return Err(format!(
+                            "metric `{}` was first reported as a {} in `{}`; a later sample cannot change that",
+                            metric.name,
+                            first.kind.as_str(),
+                            first.unit
+                        ));
+                    }
+                    let names = |m: &Metric| m.labels.keys().cloned().collect::<Vec<_>>().join(",");
+                    return Err(format!(
+                        "metric `{}` has labels ({}) but its first sample had ({}); every sample needs the same label names",
+                        metric.name,
+                        names(&metric),
+                        names(first)
+                    ));
+                }
             }
         }
         let is_first = first_sample.is_none();
