@@ -5,11 +5,10 @@
 //! In a journal with a plugin table each entry starts with a byte saying how it is
 //! encoded: an RPC naming its plugin by place in a fixed little-endian layout written and
 //! read by hand below (a `sent` one with a fixed block its answer is filled into), anything
-//! else with postcard. The RPC entry is made twice per RPC
-//! and read twice per RPC by the flusher; through serde and postcard that was some 2,000
-//! instructions an entry (callgrind), a quarter of an audited RPC's cost, against a few
-//! hundred for copies of fixed-width fields. Journals of the first layout hold postcard
-//! entries without the byte.
+//! else with postcard. RPC entries are made and read on every RPC; through serde and
+//! postcard that was some 2,000 instructions an entry (callgrind), a quarter of an
+//! audited RPC's cost, against a few hundred for copies of fixed-width fields. Journals of
+//! the first layout hold postcard entries without the byte.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -177,7 +176,7 @@ const SENT_RPC: u8 = 2;
 
 /// Where the answer block of a [`SENT_RPC`] entry starts.
 pub(super) const ANSWER_AT: usize = 1;
-/// The answer block: `filled` (0 not yet, every other byte 0 too; 1 filled), the
+/// The answer block: `filled` (0 not yet, whatever the other bytes hold; 1 filled), the
 /// outcome's byte and flags, the answer's `unix_micros`, `duration_us` and
 /// `response_len` (u64 each; an errno as the first four bytes of `response_len`), then
 /// `status` and `syndrome` (u32 each, 0 when not flagged).
