@@ -143,7 +143,7 @@ fn describe_writes(writes: &WriteGrant) -> String {
         .iter()
         .map(|&op| commands::name(op).map_or_else(|| format!("opcode {op:#06x}"), |n| format!("{n} ({op:#06x})")))
         .collect();
-    targets.extend(writes.registers.iter().map(|&r| registers::describe(r)));
+    targets.extend(writes.registers.iter().map(|&r| registers::describe(r).to_string()));
     targets.extend(writes.features.iter().map(|u| format!("Feature {}", crate::proto::cxl::Uuid(*u))));
     if writes.any_feature {
         targets.push("any changeable Feature".into());

@@ -10,6 +10,8 @@
 //! as writes. Ids are `MLX5_REG_*` of `include/linux/mlx5/driver.h` (MGIR, which the
 //! kernel does not name, from mstflint's register database).
 
+use std::fmt;
+
 use super::commands::ClearBit;
 
 /// Bytes 0–15 of an ACCESS_REG mailbox are the command header; the register follows.
@@ -206,11 +208,23 @@ pub fn id_of(name: &str) -> Option<u16> {
     REGISTERS.iter().find(|r| r.name == name).map(|r| r.id)
 }
 
-/// `PPCNT (0x5008)`, or `register 0x1234` for one the host does not know.
-pub fn describe(id: u16) -> String {
-    match lookup(id) {
-        Some(r) => format!("{} ({id:#06x})", r.name),
-        None => format!("register {id:#06x}"),
+/// `PPCNT (0x5008)`, or `register 0x1234` for one the host does not know: written out
+/// only where it is used, so classifying a plain read formats nothing.
+pub fn describe(id: u16) -> Described {
+    Described(id)
+}
+
+/// A register id as its name and number; see [`describe`].
+#[derive(Clone, Copy, Debug)]
+pub struct Described(u16);
+
+impl fmt::Display for Described {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.0;
+        match lookup(id) {
+            Some(r) => write!(f, "{} ({id:#06x})", r.name),
+            None => write!(f, "register {id:#06x}"),
+        }
     }
 }
 
@@ -298,8 +312,8 @@ mod tests {
         assert_eq!(bits(0x9051), [(20, 0x80, "clr")], "MPCNT");
         assert_eq!(bits(0x900a), [(24, 0x80, "mte"), (24, 0x40, "mtr")], "MTMP");
         assert_eq!(bits(0x5028), [(23, 0x0f, "fom_measurement")], "SLRG");
-        assert_eq!(describe(0x5006), "PAOS (0x5006)");
-        assert_eq!(describe(0x1234), "register 0x1234");
+        assert_eq!(describe(0x5006).to_string(), "PAOS (0x5006)");
+        assert_eq!(describe(0x1234).to_string(), "register 0x1234");
         let mut ids: Vec<u16> = REGISTERS.iter().map(|r| r.id).collect();
         ids.dedup();
         assert_eq!(ids.len(), REGISTERS.len(), "sorted, no id twice");
