@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 use crate::bindings::fwctl::plugin::{report as host, types};
 
 /// How serious a finding is.
@@ -198,7 +200,8 @@ pub struct Metric<'a> {
     unit: Cow<'a, str>,
     kind: MetricKind,
     help: Cow<'a, str>,
-    labels: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Held in place up to [`INLINE_LABELS`]: a sample's labels allocate nothing.
+    labels: SmallVec<[(Cow<'a, str>, Cow<'a, str>); INLINE_LABELS]>,
 }
 
 /// A gauge: `name` without prefix or unit (`device_temperature`), `unit` a base unit
@@ -208,7 +211,7 @@ pub fn gauge<'a>(
     unit: impl Into<Cow<'a, str>>,
     help: impl Into<Cow<'a, str>>,
 ) -> Metric<'a> {
-    Metric { name: name.into(), unit: unit.into(), kind: MetricKind::Gauge, help: help.into(), labels: Vec::new() }
+    Metric { name: name.into(), unit: unit.into(), kind: MetricKind::Gauge, help: help.into(), labels: SmallVec::new() }
 }
 
 /// A counter: as [`gauge`]; the host adds `_total`.
@@ -217,7 +220,13 @@ pub fn counter<'a>(
     unit: impl Into<Cow<'a, str>>,
     help: impl Into<Cow<'a, str>>,
 ) -> Metric<'a> {
-    Metric { name: name.into(), unit: unit.into(), kind: MetricKind::Counter, help: help.into(), labels: Vec::new() }
+    Metric {
+        name: name.into(),
+        unit: unit.into(),
+        kind: MetricKind::Counter,
+        help: help.into(),
+        labels: SmallVec::new(),
+    }
 }
 
 /// What a label's value can be made from: text (borrowed, not copied), numbers, a
@@ -257,12 +266,74 @@ macro_rules! label_from_display {
         })*
     };
 }
-label_from_display!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64, bool, char);
-label_from_display!(
-    &u8, &u16, &u32, &u64, &u128, &usize, &i8, &i16, &i32, &i64, &i128, &isize, &f32, &f64, &bool, &char
-);
+label_from_display!(f32, f64, bool, char, &f32, &f64, &bool, &char);
 
-/// Labels a sample usually has at most; more go through a vector.
+// Integers 0 to 255 (ports, lanes, sensors: most labels a device's samples carry) are
+// lent from a table, neither allocated nor formatted; the rest are written out.
+macro_rules! label_from_integer {
+    ($($t:ty),*) => {
+        $(impl<'a> LabelValue<'a> for $t {
+            fn into_label(self) -> Cow<'a, str> {
+                match u8::try_from(self) {
+                    Ok(small) => Cow::Borrowed(small_number(small)),
+                    Err(_) => Cow::Owned(self.to_string()),
+                }
+            }
+        })*
+    };
+}
+label_from_integer!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+macro_rules! label_from_integer_ref {
+    ($($t:ty),*) => {
+        $(impl<'a> LabelValue<'a> for &$t {
+            fn into_label(self) -> Cow<'a, str> {
+                (*self).into_label()
+            }
+        })*
+    };
+}
+label_from_integer_ref!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+
+/// "0", "1", ... "255" written one after another: 10 one-digit, 90 two-digit and 156
+/// three-digit numbers.
+const SMALL_NUMBERS: &str = {
+    const LEN: usize = 10 + 90 * 2 + 156 * 3;
+    const DIGITS: [u8; LEN] = {
+        let mut digits = [0u8; LEN];
+        let (mut n, mut at) = (0usize, 0usize);
+        while n < 256 {
+            if n >= 100 {
+                digits[at] = b'0' + (n / 100) as u8;
+                at += 1;
+            }
+            if n >= 10 {
+                digits[at] = b'0' + (n / 10 % 10) as u8;
+                at += 1;
+            }
+            digits[at] = b'0' + (n % 10) as u8;
+            at += 1;
+            n += 1;
+        }
+        digits
+    };
+    match std::str::from_utf8(&DIGITS) {
+        Ok(text) => text,
+        Err(_) => panic!("only ASCII digits"),
+    }
+};
+
+/// `n` in decimal, a slice of [`SMALL_NUMBERS`].
+fn small_number(n: u8) -> &'static str {
+    let n = usize::from(n);
+    let (start, len) = match n {
+        0..10 => (n, 1),
+        10..100 => (10 + (n - 10) * 2, 2),
+        _ => (10 + 90 * 2 + (n - 100) * 3, 3),
+    };
+    &SMALL_NUMBERS[start..start + len]
+}
+
+/// Labels a sample usually has at most; more are kept on the heap.
 const INLINE_LABELS: usize = 4;
 
 fn label<'b>((name, value): &'b (Cow<'_, str>, Cow<'_, str>)) -> types::Label<'b> {
@@ -272,9 +343,6 @@ fn label<'b>((name, value): &'b (Cow<'_, str>, Cow<'_, str>)) -> types::Label<'b
 impl<'a> Metric<'a> {
     /// Adds a label that tells this sample apart (`port`, `sensor`).
     pub fn label(mut self, name: impl Into<Cow<'a, str>>, value: impl LabelValue<'a>) -> Self {
-        if self.labels.capacity() == 0 {
-            self.labels.reserve_exact(INLINE_LABELS);
-        }
         self.labels.push((name.into(), value.into_label()));
         self
     }
@@ -318,6 +386,8 @@ mod tests {
         assert!(matches!((&owned).into_label(), Cow::Borrowed("module1")));
         assert_eq!(owned.clone().into_label(), "module1");
         assert_eq!(7u8.into_label(), "7");
+        assert!(matches!(200u32.into_label(), Cow::Borrowed("200")), "small numbers are lent");
+        assert!(matches!(256u32.into_label(), Cow::Owned(_)));
         assert_eq!((&-3i64).into_label(), "-3");
         assert_eq!(2.5f64.into_label(), "2.5");
         assert_eq!(true.into_label(), "true");
@@ -325,10 +395,27 @@ mod tests {
     }
 
     #[test]
+    fn integer_labels_read_as_their_decimal_text() {
+        for n in -300i64..=300 {
+            assert_eq!(n.into_label(), n.to_string());
+            assert_eq!((&n).into_label(), n.to_string());
+        }
+        for n in 0..=u8::MAX {
+            assert_eq!(n.into_label(), n.to_string());
+        }
+        assert_eq!(u128::MAX.into_label(), u128::MAX.to_string());
+        assert_eq!(i8::MIN.into_label(), "-128");
+        assert_eq!(usize::MAX.into_label(), usize::MAX.to_string());
+    }
+
+    #[test]
     fn a_metric_keeps_borrowed_names_and_its_labels_in_order() {
         let sensor = String::from("module2");
         let m = gauge("module_temperature", "celsius", "help").label("module", &sensor).label("lane", 3usize);
         assert!(matches!(m.name, Cow::Borrowed(_)));
-        assert_eq!(m.labels, [(Cow::from("module"), Cow::from("module2")), (Cow::from("lane"), Cow::from("3"))]);
+        assert_eq!(
+            m.labels.as_slice(),
+            [(Cow::from("module"), Cow::from("module2")), (Cow::from("lane"), Cow::from("3"))]
+        );
     }
 }
