@@ -17,6 +17,7 @@
 //! `mlx5.firmware.status` and `mlx5.rpc.failed` (a command that failed), and
 //! `mlx5.register.unsupported` (info). Arguments: see `options`.
 
+mod decimal;
 mod device;
 mod eye;
 mod module;

@@ -8,6 +8,7 @@ use fwctl_sdk::mlx5::module::{Level, ModuleDiagnostics, Thresholds};
 use fwctl_sdk::mlx5::registers::module_type_name;
 use fwctl_sdk::{Severity, fact, finding, gauge};
 
+use crate::decimal::fixed;
 use crate::device::temperature_metrics;
 use crate::options::Options;
 use crate::{failed, sample};
@@ -114,16 +115,20 @@ const VOLTAGE: Quantity = Quantity {
 };
 
 fn milliwatts(watts: f64) -> String {
-    let dbm = if watts > 0.0 { format!("{:.1} dBm", 10.0 * (watts * 1e3).log10()) } else { "-inf dBm".into() };
-    format!("{:.3} mW ({dbm})", watts * 1e3)
+    let milliwatts = fixed(watts * 1e3, 3);
+    if watts > 0.0 {
+        format!("{milliwatts} mW ({} dBm)", fixed(10.0 * (watts * 1e3).log10(), 1))
+    } else {
+        format!("{milliwatts} mW (-inf dBm)")
+    }
 }
 
 fn milliamperes(amperes: f64) -> String {
-    format!("{:.2} mA", amperes * 1e3)
+    format!("{} mA", fixed(amperes * 1e3, 2))
 }
 
 fn volts(volts: f64) -> String {
-    format!("{volts:.3} V")
+    format!("{} V", fixed(volts, 3))
 }
 
 /// Identity, monitors and thresholds of a module with a memory map the SDK reads.
