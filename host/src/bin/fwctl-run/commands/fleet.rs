@@ -258,9 +258,9 @@ impl Sink for Outputs {
             }
             FleetFormat::Jsonl => {
                 let mut line = report::result_line(result);
-                line.push('\n');
+                line.push(b'\n');
                 let mut out = std::io::stdout().lock();
-                let _ = out.write_all(line.as_bytes());
+                let _ = out.write_all(&line);
                 let _ = out.flush();
             }
             FleetFormat::Openmetrics => {}
