@@ -29,11 +29,13 @@ use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::signing::TrustStore;
 use crate::source::DeviceSource;
 
-/// Builds the plugin crate at `crate_dir` (release, wasm32-wasip2) and returns the
-/// component's path. The build uses its own target directory, `target/plugin-tests` of
+/// Builds the plugin crate at `crate_dir` (release, wasm32-wasip2, from that directory)
+/// and returns the component's path. The build uses its own target directory, `target/plugin-tests` of
 /// the workspace, so it never waits on the lock of the `cargo test` that called it.
 pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf> {
-    let crate_dir = crate_dir.as_ref();
+    // Absolute, since cargo runs from it below and a relative path would then move.
+    let crate_dir = &std::path::absolute(crate_dir.as_ref())
+        .with_context(|| format!("resolving {}", crate_dir.as_ref().display()))?;
     let manifest = crate_dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
     let package: toml::Table = toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
@@ -53,6 +55,9 @@ pub fn build_plugin(crate_dir: impl AsRef<Path>) -> Result<PathBuf> {
     let status = Command::new(&cargo)
         .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(&manifest)
+        // From the crate's directory, so that its own `.cargo/config.toml` (the build
+        // settings sdk/README.md recommends) applies whatever the caller's directory.
+        .current_dir(crate_dir)
         .env("CARGO_TARGET_DIR", &target)
         .status()
         .context("running cargo build")?;

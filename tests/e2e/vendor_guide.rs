@@ -26,8 +26,18 @@ fn whole_path() -> Vec<(String, i32)> {
         .collect()
 }
 
+/// The `toml` block of the guide's section 4 ("Build and run") that starts with `first`.
+fn build_setting(first: &str) -> String {
+    let guide = std::fs::read_to_string(workspace_root().join("sdk/README.md")).unwrap();
+    let section = &guide[guide.find("## 4. Build and run").expect("the guide's section 4")..];
+    let opening = format!("```toml\n{first}");
+    let block = &section[section.find(&opening).unwrap_or_else(|| panic!("a block starting `{first}`")) + 8..];
+    block[..block.find("```").unwrap()].to_string()
+}
+
 /// The crate the guide describes, in `dir`, depending on the SDK through git: the SDK as
 /// committed in this repository (commit SDK changes before running this test locally).
+/// Built with the release profile and `.cargo/config.toml` the guide recommends.
 fn write_crate(dir: &Path) {
     let root = workspace_root();
     let examples = root.join("sdk/examples");
@@ -36,11 +46,14 @@ fn write_crate(dir: &Path) {
         dir.join("Cargo.toml"),
         format!(
             "[package]\nname = \"firmware-floor\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
-             [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nfwctl-sdk = {{ git = \"file://{}\" }}\n",
-            root.display()
+             [lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nfwctl-sdk = {{ git = \"file://{}\" }}\n\n{}",
+            root.display(),
+            build_setting("[profile.release]")
         ),
     )
     .unwrap();
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(dir.join(".cargo/config.toml"), build_setting("[target.wasm32-wasip2]")).unwrap();
     let source = std::fs::read_to_string(examples.join("firmware-floor.rs")).unwrap();
     let source = source.replace("manifest = \"firmware-floor.toml\"", "manifest = \"../fwctl-plugin.toml\"");
     std::fs::write(dir.join("src/lib.rs"), source).unwrap();
