@@ -32,6 +32,15 @@ fn classifying_plain_register_reads_allocates_nothing() {
 }
 
 #[test]
+fn classifying_a_module_memory_read_inside_the_plain_list_allocates_nothing() {
+    // MCIA (0x9014) of the A0h lower memory's identifier (address 0x50, page 0, 3 bytes).
+    let mut request = register_read(0x9014);
+    request[16 + 4] = 0x50;
+    request[16 + 10..16 + 12].copy_from_slice(&3u16.to_be_bytes());
+    assert_eq!(allocations_of(|| classify_mlx5(&request).effect), (Effect::Read, 0));
+}
+
+#[test]
 fn classifying_a_plain_command_or_cxl_read_allocates_nothing() {
     let mut query_hca_cap = vec![0u8; 16];
     query_hca_cap[0..2].copy_from_slice(&0x100u16.to_be_bytes());
@@ -42,6 +51,10 @@ fn classifying_a_plain_command_or_cxl_read_allocates_nothing() {
     let mut get_supported = vec![0u8; 24];
     get_supported[0..2].copy_from_slice(&0x0500u16.to_le_bytes());
     assert_eq!(allocations_of(|| classify_cxl(&get_supported).effect), (Effect::Read, 0));
+    // Get Feature (opcode 0x0501).
+    let mut get_feature = vec![0u8; 16 + 24];
+    get_feature[0..2].copy_from_slice(&0x0501u16.to_le_bytes());
+    assert_eq!(allocations_of(|| classify_cxl(&get_feature).effect), (Effect::Read, 0));
 }
 
 #[test]

@@ -418,4 +418,11 @@ mod tests {
             [(Cow::from("module"), Cow::from("module2")), (Cow::from("lane"), Cow::from("3"))]
         );
     }
+
+    #[test]
+    fn a_metric_keeps_labels_beyond_those_held_in_place() {
+        let m = (0..INLINE_LABELS + 2).fold(gauge("g", "", "help"), |m, i| m.label(format!("l{i}"), i));
+        let labels: Vec<(&str, &str)> = m.labels.iter().map(|(k, v)| (&**k, &**v)).collect();
+        assert_eq!(labels, [("l0", "0"), ("l1", "1"), ("l2", "2"), ("l3", "3"), ("l4", "4"), ("l5", "5")]);
+    }
 }

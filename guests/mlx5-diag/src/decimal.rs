@@ -11,9 +11,9 @@
 
 use std::fmt;
 
-/// `value` with `decimals` (at most 6) digits after the point.
+/// `value` with `decimals` digits after the point (more than 6 are left to core).
 pub fn fixed(value: f64, decimals: usize) -> Fixed {
-    Fixed { value, decimals: decimals.min(6) }
+    Fixed { value, decimals }
 }
 
 /// See [`fixed`].
@@ -25,6 +25,9 @@ pub struct Fixed {
 impl fmt::Display for Fixed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Self { value, decimals } = *self;
+        if decimals > 6 {
+            return write!(f, "{value:.decimals$}");
+        }
         let scale = 10u64.pow(decimals as u32);
         let scaled = value * scale as f64;
         let from_half = (scaled.abs().fract() - 0.5).abs();
@@ -74,6 +77,17 @@ mod tests {
         }
         for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX, f64::MIN_POSITIVE] {
             same_as_core(value, 3);
+        }
+        same_as_core(0.123_456_789_123, 9);
+        // Decimal halves, and the doubles either side of each: where rounding the scaled
+        // value could part from rounding the exact one.
+        for decimals in 0..=6 {
+            for k in [0i64, 1, 2, 7, 267, 1_000, 99_999, -1, -268] {
+                let half = (k as f64 + 0.5) / 10f64.powi(decimals as i32);
+                for value in [half.next_down(), half, half.next_up()] {
+                    same_as_core(value, decimals);
+                }
+            }
         }
         // A spread of magnitudes, from a fixed generator (an LCG), to every precision.
         let mut state = 0x2545_f491_4f6c_dd1du64;
