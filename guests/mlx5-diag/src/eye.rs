@@ -12,7 +12,7 @@ use fwctl_sdk::mlx5::registers::{LaneEye, Slrg, slrg_fom_mode_name};
 use fwctl_sdk::{Finding, Metric, Severity, fact, finding, gauge};
 
 use crate::options::Options;
-use crate::{failed, sample};
+use crate::{failed, port_key, sample};
 
 /// No eye is measured anew (`fom_measurement` zero): what the lane knows already.
 const NO_MEASUREMENT: u32 = 0;
@@ -30,12 +30,12 @@ pub fn check(mlx5: &Mlx5, options: &Options, port: u8, lanes: u8) {
     let p = format!("port{port}");
     match first.eye {
         LaneEye::FigureOfMerit { mode, .. } => {
-            fact(format!("{p}-eye-fom-mode"), slrg_fom_mode_name(mode));
+            fact(port_key(&p, "eye-fom-mode"), slrg_fom_mode_name(mode));
             figures_of_merit(&p, port, options, &eyes);
         }
         LaneEye::Grade { .. } => grades(&p, port, options, &eyes),
-        LaneEye::Undecoded => fact(format!("{p}-eye"), format!("not decoded ({} SerDes)", first.generation())),
-        LaneEye::NotMeasured => fact(format!("{p}-eye"), "not measured"),
+        LaneEye::Undecoded => fact(port_key(&p, "eye"), format!("not decoded ({} SerDes)", first.generation())),
+        LaneEye::NotMeasured => fact(port_key(&p, "eye"), "not measured"),
     }
 }
 
@@ -63,7 +63,7 @@ fn figures_of_merit(p: &str, port: u8, options: &Options, eyes: &[(u8, Slrg)]) {
         LaneEye::FigureOfMerit { initial, .. } => Some(initial),
         _ => None,
     };
-    fact(format!("{p}-eye-fom"), per_lane(eyes.iter().map(|(_, s)| initial(s))));
+    fact(port_key(p, "eye-fom"), per_lane(eyes.iter().map(|(_, s)| initial(s))));
     for &(lane, ref slrg) in eyes {
         let Some(fom) = initial(slrg) else { continue };
         let metric = gauge(
@@ -92,9 +92,9 @@ fn grades(p: &str, port: u8, options: &Options, eyes: &[(u8, Slrg)]) {
             _ => (*lane, None),
         })
         .collect();
-    fact(format!("{p}-eye-grade"), per_lane(figures.iter().map(|(_, f)| f.map(|f| f.0))));
-    fact(format!("{p}-eye-height-mv"), per_lane(figures.iter().map(|(_, f)| f.map(|f| f.1))));
-    fact(format!("{p}-eye-phase-ps"), per_lane(figures.iter().map(|(_, f)| f.map(|f| f.2))));
+    fact(port_key(p, "eye-grade"), per_lane(figures.iter().map(|(_, f)| f.map(|f| f.0))));
+    fact(port_key(p, "eye-height-mv"), per_lane(figures.iter().map(|(_, f)| f.map(|f| f.1))));
+    fact(port_key(p, "eye-phase-ps"), per_lane(figures.iter().map(|(_, f)| f.map(|f| f.2))));
     for &(lane, figure) in &figures {
         let Some((grade, height_mv, phase_ps)) = figure else { continue };
         let metric = gauge("port_lane_eye_grade", "", "Grade of a lane's receiver, from the 16 nm SerDes.");

@@ -80,6 +80,12 @@ fn register_name(register: u16) -> &'static str {
     registers::name(register).unwrap_or("register")
 }
 
+/// A per-port fact's key, `port1-mtu`: joined, not formatted (a device has some seventy,
+/// and in the plugin a `format!` costs several times a join).
+pub fn port_key(port: &str, name: &str) -> String {
+    [port, "-", name].concat()
+}
+
 /// Reports a metric sample. A refusal is already on the host's record (as a warning in
 /// the run's log), and one missing sample is no reason to stop the check.
 pub fn sample(metric: fwctl_sdk::Metric, value: f64) {

@@ -11,7 +11,7 @@ use fwctl_sdk::{Severity, fact, finding, gauge};
 use crate::decimal::fixed;
 use crate::device::temperature_metrics;
 use crate::options::Options;
-use crate::{failed, sample};
+use crate::{failed, port_key, sample};
 
 /// MTMP sensor index of module N.
 const MODULE_SENSOR_BASE: u16 = fwctl_sdk::mlx5::registers::MTMP_MODULE_SENSOR_BASE;
@@ -26,11 +26,11 @@ pub fn check(mlx5: &Mlx5, options: &Options, port: u8) {
         Err(e) => return failed(&format!("port {port} module (MCIA)"), &e),
     };
     if !mcia.present() {
-        fact(format!("{p}-module"), "absent");
+        fact(port_key(&p, "module"), "absent");
         return;
     }
     let kind = mcia.identifier().map_or(mcia.status_name(), module_type_name);
-    fact(format!("{p}-module"), kind);
+    fact(port_key(&p, "module"), kind);
     if let Some(identifier) = mcia.identifier() {
         diagnostics(mlx5, port, identifier);
     }
@@ -38,9 +38,9 @@ pub fn check(mlx5: &Mlx5, options: &Options, port: u8) {
         Ok(t) => t,
         Err(e) => return failed(&format!("port {port} module temperature (MTMP)"), &e),
     };
-    fact(format!("{p}-module-temperature-celsius"), sensor.celsius);
+    fact(port_key(&p, "module-temperature-celsius"), sensor.celsius);
     if sensor.threshold_hi_celsius > 0.0 {
-        fact(format!("{p}-module-temperature-warn-celsius"), sensor.threshold_hi_celsius);
+        fact(port_key(&p, "module-temperature-warn-celsius"), sensor.threshold_hi_celsius);
     }
     temperature_metrics(
         &format!("module{port}"),
@@ -143,26 +143,26 @@ fn diagnostics(mlx5: &Mlx5, port: u8, identifier: u8) {
         [("vendor", &module.vendor), ("part-number", &module.part_number), ("serial-number", &module.serial_number)]
     {
         if !value.is_empty() {
-            fact(format!("{p}-module-{key}"), value.as_str());
+            fact([p.as_str(), "-module-", key].concat(), value.as_str());
         }
     }
     // A passive copper cable measures nothing and sets no thresholds.
     if !module.rx_power_thresholds.present() {
-        fact(format!("{p}-module-monitors"), "none");
+        fact(port_key(&p, "module-monitors"), "none");
         return;
     }
     let sensor = format!("module{port}");
     if let Some(v) = module.volts {
-        fact(format!("{p}-module-supply-volts"), v);
+        fact(port_key(&p, "module-supply-volts"), v);
         monitor(port, &sensor, None, &VOLTAGE, v, &module.vcc_thresholds);
         limits(&sensor, &VOLTAGE, &module.vcc_thresholds);
     }
     let list = |value: fn(&fwctl_sdk::mlx5::module::Lane) -> f64, show: fn(f64) -> String| {
         module.lanes.iter().map(|lane| show(value(lane))).collect::<Vec<_>>().join(", ")
     };
-    fact(format!("{p}-module-rx-power"), list(|l| l.rx_power_watts, milliwatts));
-    fact(format!("{p}-module-tx-power"), list(|l| l.tx_power_watts, milliwatts));
-    fact(format!("{p}-module-tx-bias"), list(|l| l.tx_bias_amperes, milliamperes));
+    fact(port_key(&p, "module-rx-power"), list(|l| l.rx_power_watts, milliwatts));
+    fact(port_key(&p, "module-tx-power"), list(|l| l.tx_power_watts, milliwatts));
+    fact(port_key(&p, "module-tx-bias"), list(|l| l.tx_bias_amperes, milliamperes));
     for (i, lane) in module.lanes.iter().enumerate() {
         let lane_number = Some(i + 1);
         monitor(port, &sensor, lane_number, &RX_POWER, lane.rx_power_watts, &module.rx_power_thresholds);

@@ -9,7 +9,7 @@ use fwctl_sdk::{Metric, Severity, counter, fact, finding, gauge};
 
 use crate::options::Options;
 use crate::rates::Rates;
-use crate::{Support, failed, sample};
+use crate::{Support, failed, port_key, sample};
 
 /// A per-port metric.
 fn on_port(metric: Metric, port: u8) -> Metric {
@@ -23,7 +23,7 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
         .then(|| mlx5.pddr_troubleshooting(port))
         .and_then(|r| r.map_err(|e| failed(&format!("port {port} troubleshooting (PDDR)"), &e)).ok());
     if let Some(t) = &troubleshooting {
-        fact(format!("{p}-troubleshooting"), t.message.as_str());
+        fact(port_key(&p, "troubleshooting"), t.message.as_str());
     }
 
     let mut link_up = false;
@@ -31,8 +31,8 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
         Ok(paos) => {
             link_up = paos.oper_up();
             let state = |up| if up { "up" } else { "down" };
-            fact(format!("{p}-admin-state"), state(paos.admin_up()));
-            fact(format!("{p}-oper-state"), state(paos.oper_up()));
+            fact(port_key(&p, "admin-state"), state(paos.admin_up()));
+            fact(port_key(&p, "oper-state"), state(paos.oper_up()));
             let up = gauge("link_up", "", "1 when the port's link is up.");
             sample(on_port(up, port), if paos.oper_up() { 1.0 } else { 0.0 });
             if paos.admin_up() && !paos.oper_up() {
@@ -56,22 +56,22 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
         Ok(ptys) => {
             lanes = ptys.lanes();
             if let Some(speed) = ptys.speed() {
-                fact(format!("{p}-speed"), speed);
+                fact(port_key(&p, "speed"), speed);
             }
             if let Some(gbps) = ptys.speed_gbps() {
-                fact(format!("{p}-speed-gbps"), gbps as u64);
+                fact(port_key(&p, "speed-gbps"), gbps as u64);
                 let speed = gauge("link_speed", "bytes", "Operational link speed in bytes per second.");
                 sample(on_port(speed, port), gbps as f64 * 1e9 / 8.0);
             }
-            fact(format!("{p}-autoneg"), ptys.an_status_name());
+            fact(port_key(&p, "autoneg"), ptys.an_status_name());
         }
         Err(e) => failed(&format!("port {port} speed (PTYS)"), &e),
     }
     if support.has(registers::PMTU) {
         match mlx5.pmtu(port) {
             Ok(mtu) => {
-                fact(format!("{p}-mtu"), mtu.oper_mtu as u64);
-                fact(format!("{p}-max-mtu"), mtu.max_mtu as u64);
+                fact(port_key(&p, "mtu"), mtu.oper_mtu as u64);
+                fact(port_key(&p, "max-mtu"), mtu.max_mtu as u64);
             }
             Err(e) => failed(&format!("port {port} MTU (PMTU)"), &e),
         }
@@ -82,7 +82,7 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
     if options.eye && link_up && support.has(registers::SLRG) {
         match lanes {
             Some(lanes) => crate::eye::check(mlx5, options, port, lanes),
-            None => fact(format!("{p}-eye"), "not read: the operating mode gives no lane count"),
+            None => fact(port_key(&p, "eye"), "not read: the operating mode gives no lane count"),
         }
     }
     if options.counters && support.has(registers::PPCNT) {
@@ -98,11 +98,11 @@ fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
     let p = format!("port{port}");
     match mlx5.ppcnt_physical(port) {
         Ok(phy) => {
-            fact(format!("{p}-symbol-errors"), phy.symbol_errors);
-            fact(format!("{p}-fec-corrected-blocks"), phy.fec_corrected_blocks);
-            fact(format!("{p}-fec-uncorrectable-blocks"), phy.fec_uncorrectable_blocks);
-            fact(format!("{p}-link-down-events"), phy.link_down_events as u64);
-            fact(format!("{p}-link-recovery-events"), phy.successful_recovery_events as u64);
+            fact(port_key(&p, "symbol-errors"), phy.symbol_errors);
+            fact(port_key(&p, "fec-corrected-blocks"), phy.fec_corrected_blocks);
+            fact(port_key(&p, "fec-uncorrectable-blocks"), phy.fec_uncorrectable_blocks);
+            fact(port_key(&p, "link-down-events"), phy.link_down_events as u64);
+            fact(port_key(&p, "link-recovery-events"), phy.successful_recovery_events as u64);
             let down = counter("link_down", "", "Times the port's link went down.");
             sample(on_port(down, port), phy.link_down_events as f64);
             let recovered =
@@ -117,12 +117,12 @@ fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
     match mlx5.ppcnt_statistical(port) {
         Ok(stats) => {
             if let Some(raw) = stats.raw_ber() {
-                fact(format!("{p}-raw-ber"), raw);
+                fact(port_key(&p, "raw-ber"), raw);
             }
             // Which lane the FEC works hardest on: a dirty connector or a bad lane shows
             // as one lane's count far above the others.
             let lanes: Vec<String> = stats.lane_corrected_bits.iter().map(u64::to_string).collect();
-            fact(format!("{p}-lane-corrected-bits"), lanes.join(", "));
+            fact(port_key(&p, "lane-corrected-bits"), lanes.join(", "));
             for (lane, bits) in stats.lane_corrected_bits.iter().enumerate() {
                 let metric = counter(
                     "port_lane_raw_errors",
@@ -132,7 +132,7 @@ fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
                 sample(on_port(metric, port).label("lane", lane), *bits as f64);
             }
             if let Some(ber) = stats.effective_ber() {
-                fact(format!("{p}-effective-ber"), ber);
+                fact(port_key(&p, "effective-ber"), ber);
                 let effective = gauge("link_effective_ber", "", "Bit error rate after forward error correction.");
                 sample(on_port(effective, port), ber);
                 if ber > options.ber_threshold {
@@ -152,7 +152,7 @@ fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
         Err(e) => failed(&format!("port {port} BER counters (PPCNT)"), &e),
     }
     match mlx5.ppcnt_ieee(port) {
-        Ok(ieee) => fact(format!("{p}-fcs-errors"), ieee.fcs_errors),
+        Ok(ieee) => fact(port_key(&p, "fcs-errors"), ieee.fcs_errors),
         Err(e) => failed(&format!("port {port} IEEE 802.3 counters (PPCNT)"), &e),
     }
 }

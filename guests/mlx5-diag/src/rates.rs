@@ -15,6 +15,7 @@ use fwctl_sdk::{Severity, fact, finding, state};
 use serde::{Deserialize, Serialize};
 
 use crate::options::Options;
+use crate::port_key;
 
 /// What one port's physical-layer counters were.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -142,7 +143,7 @@ impl Rates {
         }
         let hours = hours.max(MIN_HOURS);
         let p = format!("port{port}");
-        fact(format!("{p}-hours-since-previous-run"), (hours * 100.0).round() / 100.0);
+        fact(port_key(&p, "hours-since-previous-run"), (hours * 100.0).round() / 100.0);
         let judged = [
             ("symbol-errors", "symbol errors", pairs[0], options.symbol_errors_per_hour),
             ("fec-uncorrectable", "FEC blocks it could not correct", pairs[1], options.fec_uncorrectable_per_hour),
