@@ -213,6 +213,7 @@ fn plugin_metrics_that_break_the_rules_are_refused_with_the_reason() {
         ("duplicate", "already has a sample with these labels"),
         ("other-labels", "every sample needs the same label names"),
         ("other-kind", "was first reported as a gauge"),
+        ("label-twice", "names label `lane` twice"),
     ] {
         let answer = values[format!("metric-{attempt}")].as_str().unwrap();
         assert!(answer.contains(says), "{attempt}: {answer}");

@@ -4,9 +4,9 @@
 //! suffix the host adds, `_total` on counters (also added by the host), and label names
 //! that do not collide with the ones the host attaches to every sample.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
+
+use super::Labels;
 
 /// Gauge or counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -40,7 +40,7 @@ pub struct Metric {
     /// The HELP text.
     pub help: String,
     /// The plugin's labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// The value.
     pub value: f64,
 }

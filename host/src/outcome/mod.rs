@@ -1,8 +1,10 @@
 //! What a plugin run produced: plain data, free of wasmtime types, handed from the
 //! sandbox to the runner and from the runner to the renderers.
 
+mod labels;
 mod metric;
 
+pub use self::labels::Labels;
 pub use self::metric::{HOST_LABELS, Metric, MetricKind, UNITS};
 use std::collections::BTreeMap;
 use std::fmt;

@@ -182,6 +182,7 @@ mod tests {
 
     use super::*;
     use crate::fleet::FleetStatus;
+    use crate::outcome::Labels;
     use crate::outcome::{FailureKind, MetricKind, Severity};
 
     /// The reference: what serde writes for the same result.
@@ -264,7 +265,7 @@ mod tests {
                     unit: "seconds".into(),
                     kind: MetricKind::Counter,
                     help: String::new(),
-                    labels: BTreeMap::new(),
+                    labels: Labels::default(),
                     value: 1e300,
                 },
             ],

@@ -12,7 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::fwctl::plugin::report::Host as ReportHost;
 use super::bindings::types;
 use super::limits::{MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES, OverBudget, Usage};
-use crate::outcome::{FailureKind, Finding, LogLevel, LogLine, Metric, MetricKind, RunOutput, Severity, Value};
+use crate::outcome::{FailureKind, Finding, Labels, LogLevel, LogLine, Metric, MetricKind, RunOutput, Severity, Value};
 use crate::policy::Limits;
 
 /// Everything a store holds. Nothing in it is shared with another run.
@@ -312,18 +312,21 @@ impl ReportHost for RunState {
     fn add_metric(&mut self, metric: types::Metric) -> wasmtime::Result<Result<(), String>> {
         let labels: usize = metric.labels.iter().map(|l| l.name.len() + l.value.len()).sum();
         self.admit_report(metric.name.len() + metric.unit.len() + metric.help.len() + labels + 8)?;
-        let metric = Metric {
-            name: metric.name,
-            unit: metric.unit,
-            kind: match metric.kind {
-                types::MetricKind::Gauge => MetricKind::Gauge,
-                types::MetricKind::Counter => MetricKind::Counter,
-            },
-            help: metric.help,
-            labels: metric.labels.into_iter().map(|l| (l.name, l.value)).collect(),
-            value: metric.value,
+        // The lifted list becomes the labels in place (same layout), sorted by name.
+        let checked = match Labels::new(metric.labels.into_iter().map(|l| (l.name, l.value)).collect()) {
+            Ok(labels) => self.keep_consistent(Metric {
+                name: metric.name,
+                unit: metric.unit,
+                kind: match metric.kind {
+                    types::MetricKind::Gauge => MetricKind::Gauge,
+                    types::MetricKind::Counter => MetricKind::Counter,
+                },
+                help: metric.help,
+                labels,
+                value: metric.value,
+            }),
+            Err(label) => Err(format!("metric `{}` names label `{label}` twice", metric.name)),
         };
-        let checked = self.keep_consistent(metric);
         // Refused samples are visible to the operator too, not only to the plugin; the
         // line is the host's words around the plugin's, so it counts against the budget.
         if let Err(why) = &checked {

@@ -227,6 +227,10 @@ impl Guest for Hostile {
                     ("duplicate", metric("hostile_probe", "seconds", MetricKind::Gauge, &[("lane", "0")], 0.5)),
                     ("other-labels", metric("hostile_probe", "seconds", MetricKind::Gauge, &[("path", "a")], 0.5)),
                     ("other-kind", metric("hostile_probe", "seconds", MetricKind::Counter, &[("lane", "1")], 0.5)),
+                    (
+                        "label-twice",
+                        metric("hostile_probe", "seconds", MetricKind::Gauge, &[("lane", "2"), ("lane", "3")], 0.5),
+                    ),
                 ];
                 for (name, attempt) in attempts {
                     let answer = match report::add_metric(&attempt) {
