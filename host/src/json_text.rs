@@ -18,21 +18,28 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Whether `bytes` hold a control character, `"` or `\\`: eight bytes a step, since
-/// most text is short and clean and a byte-by-byte test was most of a line's cost.
+/// most text is short and clean and a byte-by-byte test was most of a line's cost. The
+/// last step reads the final eight bytes even where they overlap the step before (a byte
+/// seen twice is harmless); text shorter than eight is padded with a clean byte.
 fn needs_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     // Whether a byte of `word` is below `n` (n <= 0x80); exact for "any byte".
     let below = |word: u64, n: u64| word.wrapping_sub(ONES * n) & !word & HIGHS != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_ne_bytes(chunk.try_into().expect("eight bytes"));
-        if below(word, 0x20) || below(word ^ (ONES * u64::from(b'"')), 1) || below(word ^ (ONES * u64::from(b'\\')), 1)
-        {
-            return true;
-        }
+    let dirty = |word: u64| {
+        below(word, 0x20) || below(word ^ (ONES * u64::from(b'"')), 1) || below(word ^ (ONES * u64::from(b'\\')), 1)
+    };
+    let word = |eight: &[u8]| u64::from_ne_bytes(eight.try_into().expect("eight bytes"));
+    if bytes.len() < 8 {
+        let mut padded = [b'a'; 8];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        return dirty(u64::from_ne_bytes(padded));
     }
-    chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    let mut chunks = bytes.chunks_exact(8);
+    if chunks.any(|chunk| dirty(word(chunk))) {
+        return true;
+    }
+    !chunks.remainder().is_empty() && dirty(word(&bytes[bytes.len() - 8..]))
 }
 
 /// One of our own fixed names (a device kind, a status): nothing in it needs escaping.
@@ -89,13 +96,16 @@ mod tests {
         for value in [0.0, -0.0, 1.5, 1e300, 7.5e-12, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             assert_eq!(written(|o| real(o, value)), serde_json::to_string(&value).unwrap(), "{value}");
         }
-        // Each byte value at each place of a word and of the tail.
-        for byte in 0u8..=0x7f {
-            for at in 0..11 {
-                let mut text = "abcdefghijk".to_string().into_bytes();
-                text[at] = byte;
-                let text = String::from_utf8(text).unwrap();
-                assert_eq!(written(|o| string(o, &text)), serde_json::to_string(&text).unwrap(), "{text:?}");
+        // Each byte value at each place of text of every length up to three words: short
+        // (padded), whole words, and a tail read as an overlapping last word.
+        for len in 1..=24 {
+            for byte in 0u8..=0x7f {
+                for at in 0..len {
+                    let mut text = b"abcdefghijklmnopqrstuvwx"[..len].to_vec();
+                    text[at] = byte;
+                    let text = String::from_utf8(text).unwrap();
+                    assert_eq!(written(|o| string(o, &text)), serde_json::to_string(&text).unwrap(), "{text:?}");
+                }
             }
         }
         assert_eq!(written(|o| boolean(o, true)), "true");
