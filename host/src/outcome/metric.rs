@@ -88,6 +88,10 @@ impl Metric {
             self.check_label_name(label)?;
             self.check_label_value(label, value)?;
         }
+        // After the names' own checks, so the name quoted is a bounded one.
+        if let Some(label) = self.labels.repeated() {
+            return Err(format!("metric `{}` names label `{label}` twice", self.name));
+        }
         self.check_value()
     }
 
@@ -236,6 +240,15 @@ mod tests {
             (sample("speed", "", Gauge, &[("Port", "1")], 1.0), "label name `Port`"),
             (sample("speed", "", Gauge, &[("port", &"x".repeat(300))], 1.0), "longer than 256"),
             (sample("speed", "", Gauge, &[(&"x".repeat(65), "1")], 1.0), "a label name is longer than 64 bytes"),
+            (
+                sample("speed", "", Gauge, &[("port", "1"), ("lane", "0"), ("port", "2")], 1.0),
+                "names label `port` twice",
+            ),
+            // A long name given twice is refused for its length, without quoting it.
+            (
+                sample("speed", "", Gauge, &[(&"x".repeat(65), "1"), (&"x".repeat(65), "2")], 1.0),
+                "a label name is longer than 64 bytes",
+            ),
             (sample("speed", "", Gauge, &[], f64::NAN), "not a finite number"),
             (sample("speed", "", Gauge, &[], f64::INFINITY), "not a finite number"),
             (sample("errors", "", Counter, &[], -1.0), "cannot be negative"),

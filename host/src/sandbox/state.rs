@@ -312,21 +312,19 @@ impl ReportHost for RunState {
     fn add_metric(&mut self, metric: types::Metric) -> wasmtime::Result<Result<(), String>> {
         let labels: usize = metric.labels.iter().map(|l| l.name.len() + l.value.len()).sum();
         self.admit_report(metric.name.len() + metric.unit.len() + metric.help.len() + labels + 8)?;
-        // The lifted list becomes the labels in place (same layout), sorted by name.
-        let checked = match Labels::new(metric.labels.into_iter().map(|l| (l.name, l.value)).collect()) {
-            Ok(labels) => self.keep_consistent(Metric {
-                name: metric.name,
-                unit: metric.unit,
-                kind: match metric.kind {
-                    types::MetricKind::Gauge => MetricKind::Gauge,
-                    types::MetricKind::Counter => MetricKind::Counter,
-                },
-                help: metric.help,
-                labels,
-                value: metric.value,
-            }),
-            Err(label) => Err(format!("metric `{}` names label `{label}` twice", metric.name)),
+        let metric = Metric {
+            name: metric.name,
+            unit: metric.unit,
+            kind: match metric.kind {
+                types::MetricKind::Gauge => MetricKind::Gauge,
+                types::MetricKind::Counter => MetricKind::Counter,
+            },
+            help: metric.help,
+            // The lifted list becomes the labels in place (same layout), sorted by name.
+            labels: Labels::new(metric.labels.into_iter().map(|l| (l.name, l.value)).collect()),
+            value: metric.value,
         };
+        let checked = self.keep_consistent(metric);
         // Refused samples are visible to the operator too, not only to the plugin; the
         // line is the host's words around the plugin's, so it counts against the budget.
         if let Err(why) = &checked {
