@@ -108,6 +108,22 @@ mod tests {
                 }
             }
         }
+        // A dirty byte beside multi-byte characters (bytes of 0x80 and above), on either
+        // side, at every offset; and clean non-ASCII text is not taken for dirty.
+        for wide in ["\u{80}", "\u{7ff}", "\u{ffff}", "\u{10ffff}", "é✓"] {
+            for dirty in ["\"", "\\", "\n", "\u{1f}", "\u{0}"] {
+                for pad in 0..9 {
+                    let pad = "p".repeat(pad);
+                    for text in
+                        [format!("{pad}{wide}{dirty}"), format!("{pad}{dirty}{wide}"), format!("{wide}{pad}{dirty}")]
+                    {
+                        assert!(needs_escape(text.as_bytes()), "{text:?}");
+                        assert_eq!(written(|o| string(o, &text)), serde_json::to_string(&text).unwrap(), "{text:?}");
+                    }
+                    assert!(!needs_escape(format!("{pad}{wide}{pad}{wide}").as_bytes()), "{wide:?}");
+                }
+            }
+        }
         assert_eq!(written(|o| boolean(o, true)), "true");
         assert_eq!(written(|o| boolean(o, false)), "false");
         assert_eq!(written(|o| name(o, "rpc-budget")), "\"rpc-budget\"");

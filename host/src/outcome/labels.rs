@@ -10,7 +10,8 @@
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-/// See the module documentation.
+/// See the module documentation. The labels of an accepted sample never repeat a name
+/// (the metric rules refuse it); renderers rely on that, and assert it in debug builds.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Labels(Vec<(String, String)>);
 

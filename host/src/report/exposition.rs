@@ -271,6 +271,9 @@ impl Exposition {
     }
 
     fn add_plugin_metric(&mut self, device: &str, plugin: &str, metric: &Metric) {
+        // Accepted samples name each label once (Metric::validate); a repeat would write
+        // an invalid series.
+        debug_assert_eq!(metric.labels.repeated(), None, "an accepted sample");
         // Every plugin sample names its plugin: one plugin cannot stand in for another's.
         let mut labels = vec![("device", device.to_string()), ("plugin", plugin.to_string())];
         labels.extend(metric.labels.iter().map(|(k, v)| (k.as_str(), v.clone())));

@@ -151,6 +151,8 @@ fn finding(out: &mut Vec<u8>, f: &Finding) {
 }
 
 fn metric(out: &mut Vec<u8>, m: &Metric) {
+    // Accepted samples name each label once (Metric::validate): one JSON key each.
+    debug_assert_eq!(m.labels.repeated(), None, "an accepted sample");
     out.extend_from_slice(b"{\"name\":");
     string(out, &m.name);
     out.extend_from_slice(b",\"unit\":");
