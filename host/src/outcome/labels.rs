@@ -39,7 +39,7 @@ impl Labels {
 
     /// (name, value) in name order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &String)> {
-        self.0.iter().map(|(name, value)| (name, value))
+        self.into_iter()
     }
 
     /// The names, in order.

@@ -184,8 +184,7 @@ mod tests {
 
     use super::*;
     use crate::fleet::FleetStatus;
-    use crate::outcome::Labels;
-    use crate::outcome::{FailureKind, MetricKind, Severity};
+    use crate::outcome::{FailureKind, Labels, MetricKind, Severity};
 
     /// The reference: what serde writes for the same result.
     fn serde_line(result: &FleetResult) -> String {
