@@ -1,13 +1,14 @@
 //! Loading a plugin: find the file, read it, check that it is a WebAssembly component,
 //! and read the manifest it carries. Nothing here runs plugin code.
 
+mod digests;
 mod embed;
 mod locate;
 mod manifest;
 pub mod sections;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
@@ -16,9 +17,9 @@ pub use self::locate::PluginSearchPath;
 pub use self::manifest::{ANY_FEATURE, DeviceRequest, MANIFEST_SECTION, Manifest, ManifestError, RequestedLimits};
 use self::sections::SignedContent;
 
-/// From this size on, a component that carries a signature has its signed content hashed
-/// on a second thread while the first computes the file's digest: two SHA-256 passes over
-/// different byte streams cannot share work, but they can run side by side.
+/// From this size on, a component that carries a signature has its file digest and its
+/// signed content hashed side by side on two threads ([`digests`]); below it, starting a
+/// thread costs about what it saves.
 const HASH_IN_PARALLEL_FROM: usize = 256 << 10;
 
 /// A plugin file, read and checked, with its manifest.
@@ -26,8 +27,9 @@ const HASH_IN_PARALLEL_FROM: usize = 256 << 10;
 pub struct Plugin {
     /// Where it was read from.
     pub path: PathBuf,
-    /// Its bytes, exactly as read (what the sandbox compiles and the digest covers).
-    pub bytes: Vec<u8>,
+    /// Its bytes, exactly as read (what the sandbox compiles and the digest covers);
+    /// shared, so that a hashing helper never has to be waited for.
+    pub bytes: Arc<Vec<u8>>,
     /// `sha256:<hex>` of the bytes.
     pub digest: String,
     /// What it declares about itself.
@@ -106,6 +108,7 @@ impl Plugin {
     /// Checks plugin bytes that came from `path`.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, LoadError> {
         let path = path.to_owned();
+        let bytes = Arc::new(bytes);
         if !wasmparser::Parser::is_component(&bytes) {
             return Err(if wasmparser::Parser::is_core_wasm(&bytes) {
                 LoadError::CoreModule { path }
@@ -120,24 +123,14 @@ impl Plugin {
                 .map_err(|source| LoadError::Manifest { path: path.clone(), source })
         };
         let signed_content = OnceLock::new();
-        let (sha256, manifest): ([u8; 32], _) =
-            if bytes.len() >= HASH_IN_PARALLEL_FROM && sections::starts_with_signature(&bytes) {
-                std::thread::scope(|scope| {
-                    let content = std::thread::Builder::new().spawn_scoped(scope, || SignedContent::read(&bytes));
-                    let sha256 = Sha256::digest(&bytes).into();
-                    // Read while the second thread, started after this one, finishes its pass.
-                    let manifest = read_manifest();
-                    // A thread that cannot be started leaves the content to be read on first use.
-                    if let Some(content) = content.ok().and_then(|c| c.join().ok()) {
-                        let _ = signed_content.set(content);
-                    }
-                    (sha256, manifest)
-                })
-            } else {
-                let manifest = read_manifest()?;
-                (Sha256::digest(&bytes).into(), Ok(manifest))
-            };
-        let manifest = manifest?;
+        let (manifest, sha256) = if bytes.len() >= HASH_IN_PARALLEL_FROM && sections::starts_with_signature(&bytes) {
+            // Read by the hashing helper before it joins in.
+            let (manifest, sha256, content) = digests::file_and_content(&bytes, read_manifest);
+            let _ = signed_content.set(content);
+            (manifest?, sha256)
+        } else {
+            (read_manifest()?, Sha256::digest(bytes.as_slice()).into())
+        };
         let digest = format!("sha256:{}", hex::encode(sha256));
         Ok(Self { path, bytes, digest, manifest, sha256, signed_content })
     }

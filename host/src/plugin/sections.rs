@@ -56,37 +56,99 @@ impl SignedContent {
     /// what was wrong there; a component the reference verifier could not read is refused
     /// here too, so the two never judge different bytes.
     pub fn read(component: &[u8]) -> Result<Self, String> {
-        let sections = read_sections(component)?;
-        let mut hasher = Sha256::new();
-        let mut delimiter_hashes = Vec::new();
-        let mut header = Vec::with_capacity(16);
-        for (index, section) in sections.iter().enumerate() {
+        Ok(ContentPass::new(component)?.finish())
+    }
+}
+
+/// The running hash over a component's signed content, advanced a bounded number of
+/// bytes at a time, so that the loader can take turns between it and the file's digest
+/// until a second thread is there to take one of them.
+pub struct ContentPass<'a> {
+    component: &'a [u8],
+    sections: Vec<Section>,
+    hasher: Sha256,
+    delimiter_hashes: Vec<(usize, [u8; 32])>,
+    /// The section being hashed, and how far into the file its contents have been: `None`
+    /// until its canonical header has been hashed.
+    section: usize,
+    at: Option<usize>,
+}
+
+impl<'a> ContentPass<'a> {
+    /// Reads the sections of `component` (an error names the offset and what was wrong
+    /// there); nothing is hashed yet.
+    pub fn new(component: &'a [u8]) -> Result<Self, String> {
+        Ok(Self {
+            component,
+            sections: read_sections(component)?,
+            hasher: Sha256::new(),
+            delimiter_hashes: Vec::new(),
+            section: 0,
+            at: None,
+        })
+    }
+
+    /// Hashes about `budget` more bytes of section contents (headers are not counted);
+    /// `false` once everything is hashed.
+    pub fn advance(&mut self, mut budget: usize) -> bool {
+        while let Some(section) = self.sections.get(self.section) {
             if section.is_custom(SIGNATURE_SECTION) {
+                self.section += 1;
                 continue;
             }
-            // Canonical encoding: what wasmsign2 re-serialises before hashing. The same
-            // bytes as the file's for every encoder that writes minimal LEB128 sizes.
-            header.clear();
-            header.push(section.id);
-            let data = &component[section.data.clone()];
-            match &section.name {
-                Some(name) => {
-                    let mut name_len = Vec::with_capacity(5);
-                    put_leb128(&mut name_len, name.len() as u64);
-                    put_leb128(&mut header, (name_len.len() + name.len() + data.len()) as u64);
-                    header.extend_from_slice(&name_len);
-                    header.extend_from_slice(name.as_bytes());
+            let at = match self.at {
+                Some(at) => at,
+                None => {
+                    self.hasher.update(canonical_header(section));
+                    section.data.start
                 }
-                None => put_leb128(&mut header, data.len() as u64),
+            };
+            if budget == 0 {
+                self.at = Some(at);
+                return true;
             }
-            hasher.update(&header);
-            hasher.update(data);
+            let end = section.data.end.min(at.saturating_add(budget));
+            self.hasher.update(&self.component[at..end]);
+            budget -= end - at;
+            if end < section.data.end {
+                self.at = Some(end);
+                return true;
+            }
             if section.is_custom(DELIMITER_SECTION) {
-                delimiter_hashes.push((index, hasher.clone().finalize().into()));
+                self.delimiter_hashes.push((self.section, self.hasher.clone().finalize().into()));
             }
+            self.section += 1;
+            self.at = None;
         }
-        Ok(Self { sections, delimiter_hashes, end_hash: hasher.finalize().into() })
+        false
     }
+
+    /// Hashes what is left and returns the sections with their hashes.
+    pub fn finish(mut self) -> SignedContent {
+        self.advance(usize::MAX);
+        let Self { sections, hasher, delimiter_hashes, .. } = self;
+        SignedContent { sections, delimiter_hashes, end_hash: hasher.finalize().into() }
+    }
+}
+
+/// A section's id, size and name in their canonical encoding: what wasmsign2 re-serialises
+/// before hashing. The same bytes as the file's for every encoder that writes minimal
+/// LEB128 sizes.
+fn canonical_header(section: &Section) -> Vec<u8> {
+    let mut header = Vec::with_capacity(16);
+    header.push(section.id);
+    let data_len = section.data.len();
+    match &section.name {
+        Some(name) => {
+            let mut name_len = Vec::with_capacity(5);
+            put_leb128(&mut name_len, name.len() as u64);
+            put_leb128(&mut header, (name_len.len() + name.len() + data_len) as u64);
+            header.extend_from_slice(&name_len);
+            header.extend_from_slice(name.as_bytes());
+        }
+        None => put_leb128(&mut header, data_len as u64),
+    }
+    header
 }
 
 /// Whether `component`'s first section is the `signature` custom section (read from its

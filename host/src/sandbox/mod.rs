@@ -142,7 +142,7 @@ impl Sandbox {
             Ok(Some(cache)) => {
                 cache.component(&self.engine, &plugin.bytes, plugin.sha256()).map(|(component, _)| component)
             }
-            _ => Component::new(&self.engine, &plugin.bytes),
+            _ => Component::new(&self.engine, plugin.bytes.as_slice()),
         }
         .map_err(PrepareError::Compile)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(PrepareError::World)?;
