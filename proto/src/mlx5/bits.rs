@@ -6,7 +6,11 @@
 
 /// Reads bits `hi..=lo` of dword `dw`.
 pub fn get(buf: &[u8], dw: usize, hi: u32, lo: u32) -> u32 {
-    let word = u32::from_be_bytes(std::array::from_fn(|i| buf.get(dw * 4 + i).copied().unwrap_or(0)));
+    let word = match buf.get(dw * 4..dw * 4 + 4) {
+        Some(bytes) => u32::from_be_bytes(bytes.try_into().expect("4 bytes")),
+        // A dword cut short by the buffer's end: what is there, zeros after.
+        None => u32::from_be_bytes(std::array::from_fn(|i| buf.get(dw * 4 + i).copied().unwrap_or(0))),
+    };
     let width = hi - lo + 1;
     let mask = if width == 32 { u32::MAX } else { (1 << width) - 1 };
     (word >> lo) & mask
@@ -73,6 +77,14 @@ mod tests {
         set_ascii(&mut buf, 4, 4, "xy");
         assert_eq!(buf, [0; 6]);
         assert_eq!(get_u64(&[0, 0, 0, 0, 0, 0, 1, 2], 0), 0x102);
+    }
+
+    #[test]
+    fn a_dword_cut_short_by_the_end_reads_what_is_there_and_zeros_after() {
+        let buf = [0, 0, 0, 0, 0xab, 0xcd];
+        assert_eq!(get(&buf, 1, 31, 0), 0xabcd_0000);
+        assert_eq!(get(&buf, 1, 31, 24), 0xab);
+        assert_eq!(get(&buf, 1, 15, 0), 0);
     }
 
     #[test]

@@ -221,8 +221,27 @@ pub const COMMANDS: &[Command] = &[
 
 /// The table entry of an opcode (register accesses are not in it).
 pub fn lookup(opcode: u16) -> Option<&'static Command> {
-    COMMANDS.iter().find(|c| c.opcode == opcode)
+    let at = BY_OPCODE.binary_search_by_key(&opcode, |&(opcode, _)| opcode).ok()?;
+    Some(&COMMANDS[BY_OPCODE[at].1 as usize])
 }
+
+/// `COMMANDS` sorted by opcode, as (opcode, index): every RPC is looked up, by the host's
+/// policy and classification and by the simulator, and the table keeps the driver's order.
+const BY_OPCODE: [(u16, u8); COMMANDS.len()] = {
+    let mut sorted = [(0u16, 0u8); COMMANDS.len()];
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        let opcode = COMMANDS[i].opcode;
+        let mut j = i;
+        while j > 0 && sorted[j - 1].0 > opcode {
+            sorted[j] = sorted[j - 1];
+            j -= 1;
+        }
+        sorted[j] = (opcode, i as u8);
+        i += 1;
+    }
+    sorted
+};
 
 /// The `MLX5_CMD_OP_*` name of an opcode the driver passes at some scope.
 pub fn name(opcode: u16) -> Option<&'static str> {
@@ -252,6 +271,18 @@ pub fn opcodes() -> impl Iterator<Item = u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_is_found_by_its_opcode_and_no_other_opcode_finds_one() {
+        assert!(COMMANDS.len() <= usize::from(u8::MAX), "indexes in BY_OPCODE are bytes");
+        for command in COMMANDS {
+            assert_eq!(lookup(command.opcode).map(|c| c.name), Some(command.name));
+        }
+        let known: std::collections::HashSet<u16> = COMMANDS.iter().map(|c| c.opcode).collect();
+        for opcode in (0..=u16::MAX).filter(|op| !known.contains(op)) {
+            assert!(lookup(opcode).is_none(), "{opcode:#06x}");
+        }
+    }
 
     #[test]
     fn the_table_has_the_kernels_case_labels() {
