@@ -483,6 +483,9 @@ impl Appended {
 pub struct Sent {
     /// The `seq` its lines share.
     pub seq: u64,
+    /// When it was sent: its answer's time is this plus the call's duration, so an RPC
+    /// reads the clock of the day once.
+    unix_micros: u64,
     /// The log's id and the entry's place in its journal.
     at: Option<(u64, u64)>,
 }
@@ -549,16 +552,17 @@ impl AuditTrail {
         let seq = self.log.next_seq.fetch_add(1, Ordering::Relaxed);
         let durable = attempt.classification.changes_state() || attempt.scope.taints_kernel();
         let durability = if durable { Durability::Disk } else { Durability::PageCache };
-        let entry = match self.entry(device, attempt, Some(seq), Outcome::Sent, Duration::ZERO) {
+        let unix_micros = entry::unix_micros_now();
+        let entry = match self.entry(unix_micros, device, attempt, Some(seq), Outcome::Sent, Duration::ZERO) {
             // Journaled with room for its answer: the usual RPC makes one entry, not two.
             Entry::Listed(rpc) if durability == Durability::PageCache => Entry::Sent(rpc, entry::AnswerSlot::Open),
             other => other,
         };
         match self.log.append(&entry, durability) {
             Appended::Refused => None,
-            Appended::Logged => Some(Sent { seq, at: None }),
+            Appended::Logged => Some(Sent { seq, unix_micros, at: None }),
             Appended::Journaled(at) => {
-                Some(Sent { seq, at: matches!(entry, Entry::Sent(..)).then_some((self.log.id, at)) })
+                Some(Sent { seq, unix_micros, at: matches!(entry, Entry::Sent(..)).then_some((self.log.id, at)) })
             }
         }
     }
@@ -577,8 +581,11 @@ impl AuditTrail {
         let outcome_entry = Outcome::from(&outcome);
         if let Some((log, at)) = sent.at
             && log == self.log.id
-            && let Some(answer) =
-                entry::answer_block(entry::unix_micros_now(), duration.as_micros() as u64, outcome_entry)
+            && let Some(answer) = entry::answer_block(
+                sent.unix_micros + duration.as_micros() as u64,
+                duration.as_micros() as u64,
+                outcome_entry,
+            )
             && self.log.complete(at, &answer)
         {
             return;
@@ -596,12 +603,13 @@ impl AuditTrail {
         outcome: RpcOutcome,
         duration: Duration,
     ) {
-        let entry = self.entry(device, attempt, seq, Outcome::from(&outcome), duration);
+        let entry = self.entry(entry::unix_micros_now(), device, attempt, seq, Outcome::from(&outcome), duration);
         self.log.append(&entry, Durability::PageCache);
     }
 
     fn entry<'a>(
         &'a self,
+        unix_micros: u64,
         device: &'a DeviceDescriptor,
         attempt: Attempt<'a>,
         seq: Option<u64>,
@@ -609,8 +617,16 @@ impl AuditTrail {
         duration: Duration,
     ) -> Entry<'a> {
         match *self.listed.get_or_init(|| self.log.list(&self.plugin)) {
-            Some(place) => Entry::Listed(rpc_entry(place, device, attempt, seq, outcome, duration)),
-            None => Entry::Rpc(rpc_entry(self.plugin.as_ref().as_ref(), device, attempt, seq, outcome, duration)),
+            Some(place) => Entry::Listed(rpc_entry(place, unix_micros, device, attempt, seq, outcome, duration)),
+            None => Entry::Rpc(rpc_entry(
+                self.plugin.as_ref().as_ref(),
+                unix_micros,
+                device,
+                attempt,
+                seq,
+                outcome,
+                duration,
+            )),
         }
     }
 }
@@ -618,6 +634,7 @@ impl AuditTrail {
 /// An RPC entry's facts, naming the plugin as `plugin`.
 fn rpc_entry<'a, P>(
     plugin: P,
+    unix_micros: u64,
     device: &'a DeviceDescriptor,
     attempt: Attempt<'a>,
     seq: Option<u64>,
@@ -626,7 +643,7 @@ fn rpc_entry<'a, P>(
 ) -> RpcEntry<'a, P> {
     let Attempt { scope, request, response_capacity, classification } = attempt;
     RpcEntry {
-        unix_micros: entry::unix_micros_now(),
+        unix_micros,
         seq,
         plugin,
         device: &device.name,
