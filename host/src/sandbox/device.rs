@@ -323,7 +323,7 @@ impl HostDevice for RunState {
         response_capacity: u32,
     ) -> wasmtime::Result<Result<RpcResponse, RpcError>> {
         // A run the watchdog gave up on (stuck in the kernel past its deadline) sends no more.
-        let granted = self.table.get(&device)?;
+        let granted = self.table.get_mut(&device)?;
         if granted.given_up() {
             return Err(RunFailure::Timeout { limit: self.limits.timeout }.into());
         }
@@ -345,7 +345,6 @@ impl HostDevice for RunState {
         }
         let scope = scope_from_wit(scope);
         let capacity = response_capacity as usize;
-        let granted = self.table.get_mut(&device)?;
         // Classified once: the same judgement decides the call and goes on the record.
         let classification = classify(granted.descriptor.kind, &request);
         if let Err(refusal) = granted.admit(scope, &request, capacity, &classification) {
@@ -397,7 +396,9 @@ impl HostDevice for RunState {
             granted.record_answer(&call, on_record, outcome, took);
         }
         let answer = granted.answer(result, response);
-        self.progress.lock().device_gone |= matches!(answer, Err(RpcError::DeviceGone));
+        if matches!(answer, Err(RpcError::DeviceGone)) {
+            self.progress.lock().device_gone = true;
+        }
         Ok(answer)
     }
 
