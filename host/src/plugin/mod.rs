@@ -124,7 +124,7 @@ impl Plugin {
         };
         let signed_content = OnceLock::new();
         let (manifest, sha256) = if bytes.len() >= HASH_IN_PARALLEL_FROM && sections::starts_with_signature(&bytes) {
-            // Read by the hashing helper before it joins in.
+            // Read here while the hashing helper starts.
             let (manifest, sha256, content) = digests::file_and_content(&bytes, read_manifest);
             let _ = signed_content.set(content);
             (manifest?, sha256)

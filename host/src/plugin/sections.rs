@@ -68,10 +68,13 @@ pub struct ContentPass<'a> {
     sections: Vec<Section>,
     hasher: Sha256,
     delimiter_hashes: Vec<(usize, [u8; 32])>,
-    /// The section being hashed, and how far into the file its contents have been: `None`
-    /// until its canonical header has been hashed.
+    /// The section being hashed.
     section: usize,
+    /// How far into the file its contents have been hashed: `None` until its canonical
+    /// header has been.
     at: Option<usize>,
+    /// Room for a canonical header, kept from section to section.
+    header: Vec<u8>,
 }
 
 impl<'a> ContentPass<'a> {
@@ -85,6 +88,7 @@ impl<'a> ContentPass<'a> {
             delimiter_hashes: Vec::new(),
             section: 0,
             at: None,
+            header: Vec::with_capacity(16),
         })
     }
 
@@ -99,7 +103,8 @@ impl<'a> ContentPass<'a> {
             let at = match self.at {
                 Some(at) => at,
                 None => {
-                    self.hasher.update(canonical_header(section));
+                    canonical_header(section, &mut self.header);
+                    self.hasher.update(&self.header);
                     section.data.start
                 }
             };
@@ -131,24 +136,27 @@ impl<'a> ContentPass<'a> {
     }
 }
 
-/// A section's id, size and name in their canonical encoding: what wasmsign2 re-serialises
-/// before hashing. The same bytes as the file's for every encoder that writes minimal
-/// LEB128 sizes.
-fn canonical_header(section: &Section) -> Vec<u8> {
-    let mut header = Vec::with_capacity(16);
+/// A section's id, size and name in their canonical encoding, into `header`: what
+/// wasmsign2 re-serialises before hashing. The same bytes as the file's for every encoder
+/// that writes minimal LEB128 sizes.
+fn canonical_header(section: &Section, header: &mut Vec<u8>) {
+    header.clear();
     header.push(section.id);
     let data_len = section.data.len();
     match &section.name {
         Some(name) => {
-            let mut name_len = Vec::with_capacity(5);
-            put_leb128(&mut name_len, name.len() as u64);
-            put_leb128(&mut header, (name_len.len() + name.len() + data_len) as u64);
-            header.extend_from_slice(&name_len);
+            let name_len = leb128_len(name.len() as u64);
+            put_leb128(header, (name_len + name.len() + data_len) as u64);
+            put_leb128(header, name.len() as u64);
             header.extend_from_slice(name.as_bytes());
         }
-        None => put_leb128(&mut header, data_len as u64),
+        None => put_leb128(header, data_len as u64),
     }
-    header
+}
+
+/// How many bytes [`put_leb128`] writes for `value`.
+fn leb128_len(value: u64) -> usize {
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Whether `component`'s first section is the `signature` custom section (read from its
@@ -234,6 +242,15 @@ pub(crate) fn put_leb128(out: &mut Vec<u8>, mut value: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leb128_len_is_what_put_leb128_writes() {
+        for value in [0, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
+            let mut out = Vec::new();
+            put_leb128(&mut out, value);
+            assert_eq!(leb128_len(value), out.len(), "{value}");
+        }
+    }
 
     const PREAMBLE_BYTES: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 

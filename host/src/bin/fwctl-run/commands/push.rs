@@ -34,11 +34,9 @@ impl PushCommand {
         let credentials = CredentialSource::new(parsed.registry(), self.auth.file().as_deref());
         let credential = credentials.get().map_err(anyhow::Error::msg)?.cloned();
         let registry = Registry::new(&parsed, credentials)?;
-        let (manifest, wasm) = runtime.block_on(registry.push(
-            &parsed,
-            std::sync::Arc::unwrap_or_clone(loaded.bytes),
-            credential.as_ref(),
-        ))?;
+        // (A copy only should the loader's hashing helper still hold the bytes.)
+        let bytes = std::sync::Arc::unwrap_or_clone(loaded.bytes);
+        let (manifest, wasm) = runtime.block_on(registry.push(&parsed, bytes, credential.as_ref()))?;
         println!(
             "pushed {} ({} {})\n  manifest {manifest}\n  wasm     {wasm}",
             parsed, loaded.manifest.name, loaded.manifest.version
