@@ -285,3 +285,89 @@ fn a_node_reused_by_another_kind_since_discovery_gets_no_rpc() {
     }
     assert_eq!(rpcs.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// A backend that counts the devices opened: how far a fleet's checks have run.
+struct CountingOpens {
+    inner: Arc<dyn Backend>,
+    opened: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Backend for CountingOpens {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn discover(
+        &self,
+    ) -> Result<Vec<fwctl_run::devices::DeviceDescriptor>, fwctl_run::devices::backend::DiscoveryError> {
+        self.inner.discover()
+    }
+
+    fn open(
+        &self,
+        device: &fwctl_run::devices::DeviceDescriptor,
+    ) -> Result<Box<dyn fwctl_run::devices::DeviceHandle>, fwctl_run::devices::DeviceError> {
+        self.opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.open(device)
+    }
+}
+
+#[test]
+fn a_fleet_whose_caller_stops_taking_results_stops_checking_instead_of_piling_them_up() {
+    use fwctl_run::fleet::{FleetOptions, FleetPlugin, PluginRef, RESULTS_IN_WAITING, Stop, run_fleet};
+    use std::sync::atomic::Ordering;
+
+    const DEVICES: usize = 2_000;
+    const JOBS: usize = 2;
+    let source = fwctl_run::source::DeviceSource::synthetic(&DEVICES.to_string().parse().unwrap(), 0).unwrap();
+    let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let backend: Arc<dyn Backend> = Arc::new(CountingOpens { inner: source.backend.clone(), opened: opened.clone() });
+    let Admitted { plugin, grant, .. } = admitted("hostile.wasm");
+    let sandbox = Sandbox::new(&SandboxOptions { cache_dir: Some(cache_dir()), ..Default::default() }).unwrap();
+    let fleet_plugin = FleetPlugin {
+        plugin: PluginRef {
+            name: plugin.manifest.name.clone(),
+            version: plugin.manifest.version.clone(),
+            digest: plugin.digest.clone(),
+        },
+        prepared: sandbox.prepare(&plugin).expect("prepares"),
+        grant,
+        audit: None,
+        // Checks that end at once: they outrun any caller that pauses.
+        args: vec!["only=none".into()],
+        state: None,
+    };
+    let options = FleetOptions { jobs: JOBS, host: "test".into(), retain: false, gather: std::time::Duration::ZERO };
+    let (_keep_running, stop) = tokio::sync::watch::channel(Stop::Running);
+    let mut opened_while_paused = None;
+    let outcome = tokio::runtime::Runtime::new().unwrap().block_on(run_fleet(
+        vec![fleet_plugin].into(),
+        backend,
+        &source.devices,
+        &options,
+        stop,
+        |result| {
+            if result.plugin.is_none() || opened_while_paused.is_some() {
+                return;
+            }
+            // The caller stops taking results (a stalled terminal, say) until the checks
+            // stop too, or all have run.
+            let mut seen = (opened.load(Ordering::SeqCst), 0);
+            while seen.1 < 4 {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+                let now = opened.load(Ordering::SeqCst);
+                seen = if now == seen.0 { (now, seen.1 + 1) } else { (now, 0) };
+            }
+            opened_while_paused = Some(seen.0);
+        },
+    ));
+    assert_eq!(outcome.summary.checks, DEVICES, "every check ran once the caller took results again");
+    let opened_while_paused = opened_while_paused.expect("the caller saw a result");
+    // What can exist while the caller holds one result: the rest of its batch, a full
+    // channel, and one finished result per slot.
+    let bound = 2 * RESULTS_IN_WAITING + JOBS;
+    assert!(
+        opened_while_paused <= bound,
+        "{opened_while_paused} checks ran while the caller took no results (at most {bound} may wait)"
+    );
+}

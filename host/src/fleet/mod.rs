@@ -67,6 +67,15 @@ pub struct FleetOptions {
 /// shown at most this much later.
 pub const GATHER: Duration = Duration::from_millis(2);
 
+/// The most finished results that wait for `on_result` at once. A check that finishes
+/// while they are all waiting keeps its slot until its result is taken, so when the
+/// caller renders more slowly than checks end (a slow terminal, a busy machine), the
+/// checks wait for it instead of their results piling up in memory: a fleet's memory is
+/// bounded by `jobs` and this, whatever the timing. It holds more than a `GATHER` of
+/// the quickest checks (a plugin that returns at once ends one about every 10 µs), so a
+/// caller that keeps up never makes a check wait.
+pub const RESULTS_IN_WAITING: usize = 256;
+
 /// How far the caller wants the run stopped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stop {
@@ -142,7 +151,7 @@ pub async fn run_fleet(
     }
 
     let planned = checks.len();
-    let (sender, mut receiver) = mpsc::unbounded_channel();
+    let (sender, mut receiver) = mpsc::channel(RESULTS_IN_WAITING);
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let devices_owned: Arc<[DeviceDescriptor]> = devices.into();
     let host: Arc<str> = options.host.as_str().into();
@@ -176,8 +185,10 @@ pub async fn run_fleet(
                     state: plugin.state.clone(),
                 };
                 let run = runner::run_one(&job, kind_grant, backend.as_ref(), device).await;
+                let result = FleetResult::from_run(&host, plugin.plugin.clone(), run);
+                // The slot is given up once the result is taken in (see RESULTS_IN_WAITING).
+                let _ = sender.send((check, result)).await;
                 drop(permit);
-                let _ = sender.send((check, FleetResult::from_run(&host, plugin.plugin.clone(), run)));
             });
             // A finished task keeps its (large) future's slot until joined: reap as we go,
             // so memory does not grow with the number of checks.
@@ -202,7 +213,7 @@ pub async fn run_fleet(
     });
 
     let mut batch = Vec::new();
-    while receiver.recv_many(&mut batch, 256).await > 0 {
+    while receiver.recv_many(&mut batch, RESULTS_IN_WAITING).await > 0 {
         for (check, result) in batch.drain(..) {
             on_result(&result);
             tally.add(check.device, &result);
