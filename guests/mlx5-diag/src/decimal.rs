@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use crate::text::push_integer;
+
 /// `value` with `decimals` digits after the point (more than 6 are left to core).
 pub fn fixed(value: f64, decimals: usize) -> Fixed {
     Fixed { value, decimals }
@@ -22,25 +24,48 @@ pub struct Fixed {
     decimals: usize,
 }
 
-impl fmt::Display for Fixed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Fixed {
+    /// Pushes the text onto `out`: the digits pushed in pieces (see `crate::text`), core's
+    /// formatting only where this defers to it.
+    pub fn push_to(&self, out: &mut String) {
         let Self { value, decimals } = *self;
         if decimals > 6 {
-            return write!(f, "{value:.decimals$}");
+            return core_writes(out, value, decimals);
         }
         let scale = 10u64.pow(decimals as u32);
         let scaled = value * scale as f64;
         let from_half = (scaled.abs().fract() - 0.5).abs();
         if !scaled.is_finite() || scaled.abs() >= 1e9 || from_half < 1e-6 {
-            return write!(f, "{value:.decimals$}");
+            return core_writes(out, value, decimals);
         }
         let units = scaled.abs().round() as u64;
         // Core keeps the sign of a negative value that rounds to zero ("-0.0").
-        let sign = if value.is_sign_negative() { "-" } else { "" };
-        match decimals {
-            0 => write!(f, "{sign}{units}"),
-            _ => write!(f, "{sign}{}.{:0decimals$}", units / scale, units % scale),
+        if value.is_sign_negative() {
+            out.push('-');
         }
+        push_integer(out, units / scale);
+        if decimals > 0 {
+            out.push('.');
+            let mut digits = itoa::Buffer::new();
+            let fraction = digits.format(units % scale);
+            out.extend(std::iter::repeat_n('0', decimals - fraction.len()));
+            out.push_str(fraction);
+        }
+    }
+}
+
+/// Core's exact formatting of `value` to `decimals` places.
+fn core_writes(out: &mut String, value: f64, decimals: usize) {
+    use std::fmt::Write as _;
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{value:.decimals$}");
+}
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
+        self.push_to(&mut text);
+        f.write_str(&text)
     }
 }
 

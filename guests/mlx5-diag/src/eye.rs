@@ -12,6 +12,7 @@ use fwctl_sdk::mlx5::registers::{LaneEye, Slrg, slrg_fom_mode_name};
 use fwctl_sdk::{Finding, Metric, Severity, fact, finding, gauge};
 
 use crate::options::Options;
+use crate::text::{listed, numbered, push_integer};
 use crate::{failed, port_key, sample};
 
 /// No eye is measured anew (`fom_measurement` zero): what the lane knows already.
@@ -27,7 +28,7 @@ pub fn check(mlx5: &Mlx5, options: &Options, port: u8, lanes: u8) {
         }
     }
     let Some((_, first)) = eyes.first() else { return };
-    let p = format!("port{port}");
+    let p = numbered("port", port);
     match first.eye {
         LaneEye::FigureOfMerit { mode, .. } => {
             fact(port_key(&p, "eye-fom-mode"), slrg_fom_mode_name(mode));
@@ -53,8 +54,11 @@ fn eye_low(port: u8, lane: u8, threshold: f64, what: String) -> Finding<'static>
 }
 
 /// `12, 40, 41, 39`: one value a lane, `-` where a lane has none.
-fn per_lane<T: ToString>(values: impl Iterator<Item = Option<T>>) -> String {
-    values.map(|v| v.map_or("-".to_string(), |v| v.to_string())).collect::<Vec<_>>().join(", ")
+fn per_lane<T: itoa::Integer>(values: impl Iterator<Item = Option<T>>) -> String {
+    listed(values, |out, value| match value {
+        Some(value) => push_integer(out, value),
+        None => out.push('-'),
+    })
 }
 
 /// 7 nm: each lane's figure of merit after training, against `--eye-fom-min`.

@@ -24,6 +24,7 @@ mod module;
 mod options;
 mod port;
 mod rates;
+mod text;
 
 use fwctl_sdk::mlx5::registers::{self, AccessRegMask};
 use fwctl_sdk::mlx5::{Error, Mlx5};

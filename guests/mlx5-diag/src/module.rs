@@ -11,6 +11,7 @@ use fwctl_sdk::{Severity, fact, finding, gauge};
 use crate::decimal::fixed;
 use crate::device::temperature_metrics;
 use crate::options::Options;
+use crate::text::{listed, numbered};
 use crate::{failed, port_key, sample};
 
 /// MTMP sensor index of module N.
@@ -19,7 +20,7 @@ const MODULE_SENSOR_BASE: u16 = fwctl_sdk::mlx5::registers::MTMP_MODULE_SENSOR_B
 /// The module in the port's cage: presence and type (MCIA), temperature (MTMP), then its
 /// own diagnostics.
 pub fn check(mlx5: &Mlx5, options: &Options, port: u8) {
-    let p = format!("port{port}");
+    let p = numbered("port", port);
     let index = port - 1;
     let mcia = match mlx5.mcia(index, 0, 1) {
         Ok(m) => m,
@@ -43,7 +44,7 @@ pub fn check(mlx5: &Mlx5, options: &Options, port: u8) {
         fact(port_key(&p, "module-temperature-warn-celsius"), sensor.threshold_hi_celsius);
     }
     temperature_metrics(
-        &format!("module{port}"),
+        &numbered("module", port),
         sensor.celsius,
         sensor.threshold_hi_celsius,
         options.module_temp_critical,
@@ -78,7 +79,19 @@ struct Quantity {
     metric: &'static str,
     unit: &'static str,
     help: &'static str,
-    show: fn(f64) -> String,
+    /// The metric of the module's thresholds for it, and that metric's help.
+    threshold_metric: &'static str,
+    threshold_help: &'static str,
+    show: fn(&mut String, f64),
+}
+
+impl Quantity {
+    /// `value` as a reading of this quantity: `1.234 mW (0.9 dBm)`.
+    fn shown(&self, value: f64) -> String {
+        let mut text = String::new();
+        (self.show)(&mut text, value);
+        text
+    }
 }
 
 const RX_POWER: Quantity = Quantity {
@@ -87,6 +100,8 @@ const RX_POWER: Quantity = Quantity {
     metric: "module_rx_power",
     unit: "watts",
     help: "Optical power a module lane receives.",
+    threshold_metric: "module_rx_power_threshold",
+    threshold_help: "The module's own alarm and warning thresholds of its Rx power.",
     show: milliwatts,
 };
 const TX_POWER: Quantity = Quantity {
@@ -95,6 +110,8 @@ const TX_POWER: Quantity = Quantity {
     metric: "module_tx_power",
     unit: "watts",
     help: "Optical power a module lane transmits.",
+    threshold_metric: "module_tx_power_threshold",
+    threshold_help: "The module's own alarm and warning thresholds of its Tx power.",
     show: milliwatts,
 };
 const TX_BIAS: Quantity = Quantity {
@@ -103,6 +120,8 @@ const TX_BIAS: Quantity = Quantity {
     metric: "module_tx_bias",
     unit: "amperes",
     help: "Laser bias current of a module lane.",
+    threshold_metric: "module_tx_bias_threshold",
+    threshold_help: "The module's own alarm and warning thresholds of its Tx bias.",
     show: milliamperes,
 };
 const VOLTAGE: Quantity = Quantity {
@@ -111,29 +130,38 @@ const VOLTAGE: Quantity = Quantity {
     metric: "module_supply_voltage",
     unit: "volts",
     help: "Supply voltage a module measures.",
+    threshold_metric: "module_supply_voltage_threshold",
+    threshold_help: "The module's own alarm and warning thresholds of its supply voltage.",
     show: volts,
 };
 
-fn milliwatts(watts: f64) -> String {
-    let milliwatts = fixed(watts * 1e3, 3);
+/// `1.234 mW (0.9 dBm)`.
+fn milliwatts(out: &mut String, watts: f64) {
+    fixed(watts * 1e3, 3).push_to(out);
     if watts > 0.0 {
-        format!("{milliwatts} mW ({} dBm)", fixed(10.0 * (watts * 1e3).log10(), 1))
+        out.push_str(" mW (");
+        fixed(10.0 * (watts * 1e3).log10(), 1).push_to(out);
+        out.push_str(" dBm)");
     } else {
-        format!("{milliwatts} mW (-inf dBm)")
+        out.push_str(" mW (-inf dBm)");
     }
 }
 
-fn milliamperes(amperes: f64) -> String {
-    format!("{} mA", fixed(amperes * 1e3, 2))
+/// `6.50 mA`.
+fn milliamperes(out: &mut String, amperes: f64) {
+    fixed(amperes * 1e3, 2).push_to(out);
+    out.push_str(" mA");
 }
 
-fn volts(volts: f64) -> String {
-    format!("{} V", fixed(volts, 3))
+/// `3.300 V`.
+fn volts(out: &mut String, volts: f64) {
+    fixed(volts, 3).push_to(out);
+    out.push_str(" V");
 }
 
 /// Identity, monitors and thresholds of a module with a memory map the SDK reads.
 fn diagnostics(mlx5: &Mlx5, port: u8, identifier: u8) {
-    let p = format!("port{port}");
+    let p = numbered("port", port);
     let module = match ModuleDiagnostics::read(mlx5, port - 1, identifier) {
         Ok(Some(module)) => module,
         Ok(None) => return,
@@ -151,18 +179,18 @@ fn diagnostics(mlx5: &Mlx5, port: u8, identifier: u8) {
         fact(port_key(&p, "module-monitors"), "none");
         return;
     }
-    let sensor = format!("module{port}");
+    let sensor = numbered("module", port);
     if let Some(v) = module.volts {
         fact(port_key(&p, "module-supply-volts"), v);
         monitor(port, &sensor, None, &VOLTAGE, v, &module.vcc_thresholds);
         limits(&sensor, &VOLTAGE, &module.vcc_thresholds);
     }
-    let list = |value: fn(&fwctl_sdk::mlx5::module::Lane) -> f64, show: fn(f64) -> String| {
-        module.lanes.iter().map(|lane| show(value(lane))).collect::<Vec<_>>().join(", ")
+    let list = |value: fn(&fwctl_sdk::mlx5::module::Lane) -> f64, quantity: &Quantity| {
+        listed(&module.lanes, |out, lane| (quantity.show)(out, value(lane)))
     };
-    fact(port_key(&p, "module-rx-power"), list(|l| l.rx_power_watts, milliwatts));
-    fact(port_key(&p, "module-tx-power"), list(|l| l.tx_power_watts, milliwatts));
-    fact(port_key(&p, "module-tx-bias"), list(|l| l.tx_bias_amperes, milliamperes));
+    fact(port_key(&p, "module-rx-power"), list(|l| l.rx_power_watts, &RX_POWER));
+    fact(port_key(&p, "module-tx-power"), list(|l| l.tx_power_watts, &TX_POWER));
+    fact(port_key(&p, "module-tx-bias"), list(|l| l.tx_bias_amperes, &TX_BIAS));
     for (i, lane) in module.lanes.iter().enumerate() {
         let lane_number = Some(i + 1);
         monitor(port, &sensor, lane_number, &RX_POWER, lane.rx_power_watts, &module.rx_power_thresholds);
@@ -198,8 +226,8 @@ fn monitor(port: u8, sensor: &str, lane: Option<usize>, quantity: &Quantity, val
         format!(
             "{place}: {} {}, {side} the module's {kind} threshold {}",
             quantity.name,
-            (quantity.show)(value),
-            (quantity.show)(threshold)
+            quantity.shown(value),
+            quantity.shown(threshold)
         ),
     )
     .detail("port", port as u64)
@@ -213,14 +241,38 @@ fn monitor(port: u8, sensor: &str, lane: Option<usize>, quantity: &Quantity, val
 
 /// The module's thresholds for a quantity, as samples to alert on.
 fn limits(sensor: &str, quantity: &Quantity, thresholds: &Thresholds) {
-    let name = format!("{}_threshold", quantity.metric);
-    let help = format!("The module's own alarm and warning thresholds of its {}.", quantity.name);
+    let (name, help) = (quantity.threshold_metric, quantity.threshold_help);
     for (level, value) in [
         ("high-alarm", thresholds.high_alarm),
         ("high-warning", thresholds.high_warning),
         ("low-warning", thresholds.low_warning),
         ("low-alarm", thresholds.low_alarm),
     ] {
-        sample(gauge(name.as_str(), quantity.unit, help.as_str()).label("module", sensor).label("level", level), value);
+        sample(gauge(name, quantity.unit, help).label("module", sensor).label("level", level), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_quantity_names_its_thresholds_after_itself() {
+        for quantity in [RX_POWER, TX_POWER, TX_BIAS, VOLTAGE] {
+            assert_eq!(quantity.threshold_metric, format!("{}_threshold", quantity.metric));
+            assert_eq!(
+                quantity.threshold_help,
+                format!("The module's own alarm and warning thresholds of its {}.", quantity.name)
+            );
+        }
+    }
+
+    #[test]
+    fn readings_read_as_their_formatted_text() {
+        for (watts, text) in [(0.001_234_5, "1.234 mW (0.9 dBm)"), (0.0, "0.000 mW (-inf dBm)")] {
+            assert_eq!(RX_POWER.shown(watts), text);
+        }
+        assert_eq!(TX_BIAS.shown(0.0065), "6.50 mA");
+        assert_eq!(VOLTAGE.shown(3.3), "3.300 V");
     }
 }

@@ -9,6 +9,7 @@ use fwctl_sdk::{Metric, Severity, counter, fact, finding, gauge};
 
 use crate::options::Options;
 use crate::rates::Rates;
+use crate::text::{listed, numbered, push_integer};
 use crate::{Support, failed, port_key, sample};
 
 /// A per-port metric.
@@ -17,7 +18,7 @@ fn on_port(metric: Metric, port: u8) -> Metric {
 }
 
 pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rates, port: u8) {
-    let p = format!("port{port}");
+    let p = numbered("port", port);
     let troubleshooting = support
         .has(registers::PDDR)
         .then(|| mlx5.pddr_troubleshooting(port))
@@ -95,7 +96,7 @@ pub fn check(mlx5: &Mlx5, support: &Support, options: &Options, rates: &mut Rate
 
 /// Error counters and BER; read-only (PPCNT `clr` is never set).
 fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
-    let p = format!("port{port}");
+    let p = numbered("port", port);
     match mlx5.ppcnt_physical(port) {
         Ok(phy) => {
             fact(port_key(&p, "symbol-errors"), phy.symbol_errors);
@@ -121,8 +122,8 @@ fn counters(mlx5: &Mlx5, options: &Options, rates: &mut Rates, port: u8) {
             }
             // Which lane the FEC works hardest on: a dirty connector or a bad lane shows
             // as one lane's count far above the others.
-            let lanes: Vec<String> = stats.lane_corrected_bits.iter().map(u64::to_string).collect();
-            fact(port_key(&p, "lane-corrected-bits"), lanes.join(", "));
+            let lanes = listed(&stats.lane_corrected_bits, |out, &bits| push_integer(out, bits));
+            fact(port_key(&p, "lane-corrected-bits"), lanes);
             for (lane, bits) in stats.lane_corrected_bits.iter().enumerate() {
                 let metric = counter(
                     "port_lane_raw_errors",
@@ -162,7 +163,7 @@ fn fec(mlx5: &Mlx5, port: u8) {
     match mlx5.pplm(port) {
         Ok(pplm) => {
             let mode = pplm.mode();
-            fact(format!("port{port}-fec-mode"), mode.as_deref().unwrap_or("none (link down)"));
+            fact(port_key(&numbered("port", port), "fec-mode"), mode.as_deref().unwrap_or("none (link down)"));
             if let Some(mode) = mode {
                 let info = gauge("port_fec_mode", "", "The port's active forward error correction (1).");
                 sample(on_port(info, port).label("mode", mode), 1.0);

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::options::Options;
 use crate::port_key;
+use crate::text::numbered;
 
 /// What one port's physical-layer counters were.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -63,40 +64,40 @@ pub struct Rates {
     baseline_said: bool,
 }
 
-/// What a rate is about, as facts and findings name it.
+/// What a rate is about, as facts and findings name it. Findings' words are made only
+/// for a rate that is reported; the fact is written on every run.
 struct Subject<'a> {
     /// The facts' prefix (`port1`, `pcie`).
     fact: &'a str,
-    /// The finding's code.
-    finding: String,
-    /// In words (`port 1`).
-    name: String,
+    /// The finding codes' part after `mlx5.` (`link`, `pcie`).
+    area: &'static str,
+    /// The port; `None` for the PCIe link.
+    port: Option<u8>,
+}
+
+impl Subject<'_> {
+    /// In words: `port 1`, `the PCIe link`.
+    fn name(&self) -> String {
+        self.port.map_or_else(|| "the PCIe link".into(), |port| format!("port {port}"))
+    }
 }
 
 /// The rate of one counter over `hours`: a `…-per-hour` fact, and a warning above
 /// `threshold`.
-fn judge_rate(
-    s: &Subject,
-    code: &str,
-    what: &str,
-    (before, now): (u64, u64),
-    hours: f64,
-    threshold: f64,
-    port: Option<u8>,
-) {
+fn judge_rate(s: &Subject, code: &str, what: &str, (before, now): (u64, u64), hours: f64, threshold: f64) {
     let rate = (now - before) as f64 / hours;
-    fact(format!("{}-{code}-per-hour", s.fact), (rate * 100.0).round() / 100.0);
+    fact([s.fact, "-", code, "-per-hour"].concat(), (rate * 100.0).round() / 100.0);
     if rate > threshold {
         let mut f = finding(
             Severity::Warning,
-            s.finding.clone(),
+            format!("mlx5.{}.{code}-rate", s.area),
             format!(
                 "{} had {} {what} in the last {hours:.1} h ({rate:.1} an hour, above {threshold})",
-                s.name,
+                s.name(),
                 now - before
             ),
         );
-        if let Some(port) = port {
+        if let Some(port) = s.port {
             f = f.detail("port", u64::from(port));
         }
         f.detail("count", now - before).detail("per-hour", rate).report();
@@ -142,7 +143,7 @@ impl Rates {
             return;
         }
         let hours = hours.max(MIN_HOURS);
-        let p = format!("port{port}");
+        let p = numbered("port", port);
         fact(port_key(&p, "hours-since-previous-run"), (hours * 100.0).round() / 100.0);
         let judged = [
             ("symbol-errors", "symbol errors", pairs[0], options.symbol_errors_per_hour),
@@ -150,9 +151,9 @@ impl Rates {
             ("link-down", "link-down events", pairs[2], options.link_down_per_hour),
             ("link-recovery", "link-recovery events", pairs[3], options.link_recovery_per_hour),
         ];
+        let subject = Subject { fact: &p, area: "link", port: Some(port) };
         for (code, what, counts, threshold) in judged {
-            let subject = Subject { fact: &p, finding: format!("mlx5.link.{code}-rate"), name: format!("port {port}") };
-            judge_rate(&subject, code, what, counts, hours, threshold, Some(port));
+            judge_rate(&subject, code, what, counts, hours, threshold);
         }
     }
 
@@ -182,9 +183,7 @@ impl Rates {
             ("errors", "errors", (before.errors, now.errors), options.pcie_errors_per_hour),
             ("recovery", "recoveries", (before.recoveries, now.recoveries), options.pcie_recovery_per_hour),
         ] {
-            let subject =
-                Subject { fact: "pcie", finding: format!("mlx5.pcie.{code}-rate"), name: "the PCIe link".into() };
-            judge_rate(&subject, code, what, counts, hours, threshold, None);
+            judge_rate(&Subject { fact: "pcie", area: "pcie", port: None }, code, what, counts, hours, threshold);
         }
     }
 
