@@ -11,7 +11,7 @@ use fwctl_sdk::{Severity, fact, finding, gauge};
 use crate::decimal::fixed;
 use crate::device::temperature_metrics;
 use crate::options::Options;
-use crate::text::{listed, numbered};
+use crate::text::{joined, listed, numbered};
 use crate::{failed, port_key, sample};
 
 /// MTMP sensor index of module N.
@@ -171,7 +171,7 @@ fn diagnostics(mlx5: &Mlx5, port: u8, identifier: u8) {
         [("vendor", &module.vendor), ("part-number", &module.part_number), ("serial-number", &module.serial_number)]
     {
         if !value.is_empty() {
-            fact([p.as_str(), "-module-", key].concat(), value.as_str());
+            fact(joined(&[p.as_str(), "-module-", key]), value.as_str());
         }
     }
     // A passive copper cable measures nothing and sets no thresholds.

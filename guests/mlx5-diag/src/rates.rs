@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::options::Options;
 use crate::port_key;
-use crate::text::numbered;
+use crate::text::{joined, numbered};
 
 /// What one port's physical-layer counters were.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -86,7 +86,7 @@ impl Subject<'_> {
 /// `threshold`.
 fn judge_rate(s: &Subject, code: &str, what: &str, (before, now): (u64, u64), hours: f64, threshold: f64) {
     let rate = (now - before) as f64 / hours;
-    fact([s.fact, "-", code, "-per-hour"].concat(), (rate * 100.0).round() / 100.0);
+    fact(joined(&[s.fact, "-", code, "-per-hour"]), (rate * 100.0).round() / 100.0);
     if rate > threshold {
         let mut f = finding(
             Severity::Warning,
